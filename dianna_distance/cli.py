@@ -1,0 +1,185 @@
+"""The ``dianna-distance`` command line: ``explain`` an image against a reference, or run the offline ``demo``."""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from dianna_distance.explainer import DistanceExplainer
+from dianna_distance.model import OnnxModel
+from dianna_distance.visualization import plot_distance_map
+
+# Explainer parameters offered as options, with their types (defaults come from DistanceExplainer itself).
+_EXPLAINER_OPTIONS = {
+    "n_masks": int,
+    "feature_res": int,
+    "p_keep": float,
+    "mask_selection_range_min": float,
+    "mask_selection_range_max": float,
+    "mask_selection_negative_range_min": float,
+    "mask_selection_negative_range_max": float,
+    "batch_size": int,
+    "distance": str,
+    "random_state": int,
+}
+
+
+def load_image_for_model(path: str | Path, model: OnnxModel, pixel_max: float = 1.0) -> np.ndarray:
+    """Read an image file and lay it out as one input item of an image model.
+
+    The layout (channels first or last), the number of channels (1: greyscale, 3: RGB) and, where the graph fixes
+    them, the height and width come from the model's input shape ``(N, C, H, W)`` or ``(N, H, W, C)``. Pixel values
+    are scaled to ``[0, pixel_max]``.
+
+    Args:
+        path: Image file readable by Pillow.
+        model: The ONNX model the image is for.
+        pixel_max: Value of a white pixel.
+
+    Returns:
+        Float32 array ``(C, H, W)`` or ``(H, W, C)``.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"image file {str(path)!r} does not exist")
+    shape = model.input_shape
+    if len(shape) != 4 or not (shape[1] in (1, 3) or shape[3] in (1, 3)):
+        raise ValueError(f"model: input shape {shape} of {str(model.path)!r} is not an image batch "
+                         "(N, C, H, W) or (N, H, W, C) with C of 1 or 3")
+    channels_first = shape[1] in (1, 3)
+    channels, height, width = (shape[1], shape[2], shape[3]) if channels_first else (shape[3], shape[1], shape[2])
+    try:
+        with Image.open(path) as opened:
+            picture = opened.convert("L" if channels == 1 else "RGB")
+    except UnidentifiedImageError as error:
+        raise ValueError(f"image file {str(path)!r} is not an image Pillow can read") from error
+    if isinstance(height, int) and isinstance(width, int) and picture.size != (width, height):
+        print(f"Resizing {path.name} from {picture.size[0]}x{picture.size[1]} to the model's {width}x{height}",
+              file=sys.stderr)
+        picture = picture.resize((width, height), Image.Resampling.BILINEAR)
+    pixels = np.asarray(picture, dtype=np.float32) * (pixel_max / 255.0)
+    pixels = pixels[..., None] if pixels.ndim == 2 else pixels
+    return np.moveaxis(pixels, -1, 0) if channels_first else pixels
+
+
+def load_reference(path: str | Path, model: OnnxModel, pixel_max: float = 1.0) -> np.ndarray:
+    """A reference embedding from a ``.npy`` file ``(D,)`` / ``(K, D)``, or by embedding an image file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"reference file {str(path)!r} does not exist")
+    if path.suffix.lower() == ".npy":
+        return np.load(path)
+    return np.asarray(model(load_image_for_model(path, model, pixel_max)[None]))[0]
+
+
+def explain_files(
+    model_path: str | Path,
+    image_path: str | Path,
+    reference_path: str | Path,
+    output: str | Path,
+    pixel_max: float = 1.0,
+    **explainer_parameters,
+) -> tuple[Path, Path]:
+    """Explain an image file against a reference file and write the map (``.npy``) and an overlay (``.png``).
+
+    Args:
+        model_path: ONNX image model.
+        image_path: Image to explain.
+        reference_path: Reference as a ``.npy`` embedding or an image file.
+        output: Output path prefix; ``.npy`` and ``.png`` are appended.
+        pixel_max: Value of a white pixel in the model's input.
+        **explainer_parameters: Parameters of :class:`~dianna_distance.DistanceExplainer`.
+
+    Returns:
+        The paths of the ``.npy`` and ``.png`` files.
+    """
+    model = OnnxModel(model_path, providers=explainer_parameters.get("providers"))
+    image = load_image_for_model(image_path, model, pixel_max)
+    reference = load_reference(reference_path, model, pixel_max)
+    channels_axis = 0 if model.input_shape[1] in (1, 3) else 2
+    explainer = DistanceExplainer(axis_labels={channels_axis: "channels"}, **explainer_parameters)
+    saliency = explainer.attribute(model, image, reference)
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    npy_path, png_path = output.with_name(output.name + ".npy"), output.with_name(output.name + ".png")
+    np.save(npy_path, saliency)
+    titles = [f"{Path(image_path).name} vs {Path(reference_path).name}"] * (1 if saliency.ndim == 2 else
+                                                                             len(saliency))
+    plot_distance_map(saliency, image / pixel_max, titles=titles, output_filename=png_path)
+    return npy_path, png_path
+
+
+def _dianna_file(*parts: str) -> Path:
+    import dianna
+
+    return Path(dianna.__file__).parent.joinpath(*parts)
+
+
+def _add_explainer_options(parser: argparse.ArgumentParser, defaults: dict | None = None) -> None:
+    defaults = defaults or {}
+    signature = inspect.signature(DistanceExplainer).parameters
+    for name, kind in _EXPLAINER_OPTIONS.items():
+        default = defaults.get(name, signature[name].default)
+        parser.add_argument(f"--{name.replace('_', '-')}", type=kind, default=default,
+                            help=f"explainer parameter {name} (default: {default})")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def _explainer_parameters(args: argparse.Namespace) -> dict:
+    parameters = {name: getattr(args, name) for name in _EXPLAINER_OPTIONS}
+    parameters["progress"] = not args.no_progress
+    return parameters
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``dianna-distance``."""
+    parser = argparse.ArgumentParser(prog="dianna-distance", description="Explain distances in embedded spaces "
+                                     "with the Distance Explainer (a DIANNA plugin).")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    explain = commands.add_parser("explain", help="explain why an image is close to or far from a reference")
+    explain.add_argument("model", help="ONNX image model (input (N, C, H, W) or (N, H, W, C))")
+    explain.add_argument("image", help="image file to explain")
+    explain.add_argument("--reference", required=True,
+                         help="reference: a .npy embedding (D,) or (K, D), or an image file embedded by the model")
+    explain.add_argument("--output", help="output prefix for .npy and .png (default: <image>_distance)")
+    explain.add_argument("--pixel-max", type=float, default=1.0,
+                         help="value of a white pixel in the model's input (default: 1.0)")
+    _add_explainer_options(explain)
+
+    demo = commands.add_parser("demo", help="explain DIANNA's bundled digit 0 against digit 1's embedding in its "
+                                            "bundled MNIST model (no download)")
+    demo.add_argument("--output", default="dianna_distance_demo", help="output prefix (default: %(default)s)")
+    _add_explainer_options(demo, defaults={"n_masks": 500, "random_state": 0})
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line."""
+    args = build_parser().parse_args(argv)
+    parameters = _explainer_parameters(args)
+    try:
+        if args.command == "demo":
+            model = _dianna_file("models", "mnist_model_tf.onnx")
+            image, reference = _dianna_file("data", "digit0.jpg"), _dianna_file("data", "digit1.png")
+            paths = explain_files(model, image, reference, args.output, **parameters)
+        else:
+            output = args.output or Path(args.image).with_suffix("").name + "_distance"
+            paths = explain_files(args.model, args.image, args.reference, output, args.pixel_max, **parameters)
+    except (ValueError, TypeError, FileNotFoundError) as error:
+        print(f"dianna-distance: error: {error}", file=sys.stderr)
+        return 2
+    for path in paths:
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
