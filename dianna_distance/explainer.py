@@ -7,7 +7,7 @@ import warnings
 from collections.abc import Callable, Sequence
 
 import numpy as np
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from dianna_distance.distances import DistanceLike, compute_distances, get_distance, select_masks, selected_ranks
 from dianna_distance.masks import GENERATORS, RiseMasks
@@ -249,7 +249,8 @@ class DistanceExplainer:
         if self.batch_size is not None:
             _check_int(self.batch_size, "batch_size", minimum=1)
         _check_selection_ranges(self.n_masks, self.mask_selection_range_min, self.mask_selection_range_max,
-                                self.mask_selection_negative_range_min, self.mask_selection_negative_range_max)
+                                self.mask_selection_negative_range_min, self.mask_selection_negative_range_max,
+                                stacklevel=4)
         get_distance(self.distance)
         if self.preprocess_function is not None and not callable(self.preprocess_function):
             raise TypeError(f"preprocess_function must be callable or None, got {self.preprocess_function!r}")
@@ -316,7 +317,9 @@ def _check_int(value: object, name: str, minimum: int) -> None:
         raise ValueError(f"{name} must be at least {minimum}, got {value}")
 
 
-def _check_selection_ranges(n_masks: int, low: float, high: float, negative_low: float, negative_high: float) -> None:
+def _check_selection_ranges(
+    n_masks: int, low: float, high: float, negative_low: float, negative_high: float, stacklevel: int = 3
+) -> None:
     named = {
         "mask_selection_range": (low, high),
         "mask_selection_negative_range": (negative_low, negative_high),
@@ -328,9 +331,9 @@ def _check_selection_ranges(n_masks: int, low: float, high: float, negative_low:
         if range_min > range_max:
             raise ValueError(f"{name}_min ({range_min}) must not exceed {name}_max ({range_max})")
         ranks = selected_ranks(n_masks, range_min, range_max)
-        if ranks.stop <= ranks.start:
+        if range_min < range_max and ranks.stop <= ranks.start:  # min == max switches a side off on purpose
             warnings.warn(f"{name} [{range_min}, {range_max}) selects no masks out of n_masks={n_masks}; it "
-                          f"contributes 0 to the map", stacklevel=3)
+                          f"contributes 0 to the map", stacklevel=stacklevel + 1)
 
 
 def _check_finite_array(values: object, name: str) -> np.ndarray:

@@ -64,11 +64,17 @@ def test_empty_negative_range_gives_the_one_sided_map(box_model, image):
                                atol=1e-6)
 
 
-def test_both_ranges_empty_give_a_zero_map_and_a_warning(box_model, image):
+def test_ranges_switched_off_give_a_zero_map_without_warning(box_model, image, recwarn):
     empty = explainer(mask_selection_range_max=0.0, mask_selection_negative_range_min=1.0)
+    np.testing.assert_array_equal(empty.attribute(box_model, image, box_model(image[None])[0]), 0.0)
+    assert not [warning for warning in recwarn if "selects no masks" in str(warning.message)]
+
+
+def test_range_too_narrow_for_n_masks_contributes_nothing(box_model, image):
+    narrow = explainer(n_masks=20, mask_selection_range_min=0.5, mask_selection_range_max=0.52)
     with pytest.warns(UserWarning, match="selects no masks"):
-        saliency = empty.attribute(box_model, image, box_model(image[None])[0])
-    np.testing.assert_array_equal(saliency, 0.0)
+        saliency = narrow.attribute(box_model, image, box_model(image[None])[0])
+    np.testing.assert_allclose(saliency, -np.asarray(narrow.masks_)[narrow.negative_indices_].mean(axis=0))
 
 
 def test_several_references_equal_separate_runs_with_the_same_masks(box_model, image):
