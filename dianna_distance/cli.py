@@ -12,6 +12,7 @@ import numpy as np
 
 from dianna_distance.explainer import DistanceExplainer
 from dianna_distance.model import OnnxModel
+from dianna_distance.models.commands import add_explain_options, add_export_command, explain_preset, run_export
 from dianna_distance.visualization import plot_distance_map
 
 # Explainer parameters offered as options, with their types (defaults come from DistanceExplainer itself).
@@ -106,13 +107,18 @@ def explain_files(
     channels_axis = 0 if model.input_shape[1] in (1, 3) else 2
     explainer = DistanceExplainer(axis_labels={channels_axis: "channels"}, **explainer_parameters)
     saliency = explainer.attribute(model, image, reference)
+    titles = [f"{Path(image_path).name} vs {Path(reference_path).name}"] * (1 if saliency.ndim == 2 else
+                                                                             len(saliency))
+    return write_map(saliency, image / pixel_max, titles, output)
+
+
+def write_map(saliency: np.ndarray, image: np.ndarray, titles: Sequence[str], output: str | Path) -> tuple[Path, Path]:
+    """Write a map (``<output>.npy``) and its overlay on the image (``<output>.png``); return both paths."""
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     npy_path, png_path = output.with_name(output.name + ".npy"), output.with_name(output.name + ".png")
     np.save(npy_path, saliency)
-    titles = [f"{Path(image_path).name} vs {Path(reference_path).name}"] * (1 if saliency.ndim == 2 else
-                                                                             len(saliency))
-    plot_distance_map(saliency, image / pixel_max, titles=titles, output_filename=png_path)
+    plot_distance_map(saliency, image, titles=titles, output_filename=png_path)
     return npy_path, png_path
 
 
@@ -147,12 +153,15 @@ def build_parser() -> argparse.ArgumentParser:
     explain = commands.add_parser("explain", help="explain why an image is close to or far from a reference")
     explain.add_argument("model", help="ONNX image model (input (N, C, H, W) or (N, H, W, C))")
     explain.add_argument("image", help="image file to explain")
-    explain.add_argument("--reference", required=True,
-                         help="reference: a .npy embedding (D,) or (K, D), or an image file embedded by the model")
+    explain.add_argument("--reference",
+                         help="reference: a .npy embedding (D,) or (K, D), or an image file embedded by the model "
+                              "(required unless --caption is given)")
     explain.add_argument("--output", help="output prefix for .npy and .png (default: <image>_distance)")
     explain.add_argument("--pixel-max", type=float, default=1.0,
                          help="value of a white pixel in the model's input (default: 1.0)")
     _add_explainer_options(explain)
+    add_explain_options(explain)
+    add_export_command(commands)
 
     demo = commands.add_parser("demo", help="explain DIANNA's bundled digit 0 against digit 1's embedding in its "
                                             "bundled MNIST model (no download)")
@@ -164,16 +173,25 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line."""
     args = build_parser().parse_args(argv)
-    parameters = _explainer_parameters(args)
     try:
-        if args.command == "demo":
+        if args.command == "export":
+            paths = run_export(args)
+        elif args.command == "explain" and args.preset:
+            output = args.output or Path(args.image).with_suffix("").name + "_distance"
+            saliency, pixels, titles = explain_preset(args, **_explainer_parameters(args))
+            paths = write_map(saliency, pixels, titles, output)
+        elif args.command == "demo":
+            parameters = _explainer_parameters(args)
             model = _dianna_file("models", "mnist_model_tf.onnx")
             image, reference = _dianna_file("data", "digit0.jpg"), _dianna_file("data", "digit1.png")
             paths = explain_files(model, image, reference, args.output, **parameters)
         else:
+            if args.reference is None:
+                raise ValueError("--reference is required without --preset (--caption needs --preset clip)")
             output = args.output or Path(args.image).with_suffix("").name + "_distance"
-            paths = explain_files(args.model, args.image, args.reference, output, args.pixel_max, **parameters)
-    except (ValueError, TypeError, FileNotFoundError) as error:
+            paths = explain_files(args.model, args.image, args.reference, output, args.pixel_max,
+                                  **_explainer_parameters(args))
+    except (ValueError, TypeError, FileNotFoundError, ImportError, ConnectionError) as error:
         print(f"dianna-distance: error: {error}", file=sys.stderr)
         return 2
     for path in paths:

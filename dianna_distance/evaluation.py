@@ -28,7 +28,6 @@ from __future__ import annotations
 import inspect
 import numbers
 import tempfile
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -588,6 +587,11 @@ def average_sensitivity(model: ModelLike, image: np.ndarray, reference: np.ndarr
 # -- model parameter randomisation ---------------------------------------------------------------------------------
 
 
+def _save_onnx(model: Any, path: str) -> None:
+    with open(path, "wb") as file:
+        file.write(model.SerializeToString())
+
+
 def _load_onnx(onnx_model: object):
     import onnx
 
@@ -734,30 +738,25 @@ class ModelParameterRandomisation:
                 initializers[name].CopyFrom(numpy_helper.from_array(source[name], name))
 
         steps = {"top_down": names[::-1], "bottom_up": names, "independent": names}
+        maps: dict[str, np.ndarray] = {}
         with tempfile.TemporaryDirectory(prefix="mprt-") as folder:
             path = str(Path(folder) / "model.onnx")
-
-            def explain_current() -> np.ndarray:
-                with open(path, "wb") as file:
-                    file.write(model.SerializeToString())
-                return np.asarray(explain(path, image, reference), dtype=np.float64)
-
+            _save_onnx(model, path)
             if self.explain_func is not None:
                 explain = self.explain_func
-                original = explain_current()
+                original = np.asarray(explain(path, image, reference), dtype=np.float64)
             else:
-                params = _explainer_params(self.explainer)
-                original, fixed = _explain_with_fixed_masks(params, explain_path(model, path), image, reference,
-                                                            mask_rng)
+                original, fixed = _explain_with_fixed_masks(_explainer_params(self.explainer), path, image,
+                                                            reference, mask_rng)
                 explain = fixed.attribute
-            maps: dict[str, np.ndarray] = {}
             with tqdm(total=len(self.modes) * len(names), desc="Randomising", unit="map",
                       disable=not self.progress) as bar:
                 for mode in self.modes:
                     mode_maps = []
                     for layer in steps[mode]:
                         set_layer(layer, shuffled)
-                        mode_maps.append(explain_current())
+                        _save_onnx(model, path)
+                        mode_maps.append(np.asarray(explain(path, image, reference), dtype=np.float64))
                         if mode == "independent":
                             set_layer(layer, originals)
                         bar.update()
@@ -780,13 +779,6 @@ class ModelParameterRandomisation:
         _check_explainer(self.explainer, self.explain_func)
         _check_random_state(self.random_state)
         _check_bool(self.progress, "progress")
-
-
-def explain_path(model: Any, path: str) -> str:
-    """Write an ONNX model to ``path`` and return the path (for explaining the unmodified model)."""
-    with open(path, "wb") as file:
-        file.write(model.SerializeToString())
-    return path
 
 
 def model_parameter_randomisation(
@@ -1222,6 +1214,3 @@ __all__ = [
     "sensitivity_values",
     "spearman_correlation",
 ]
-
-warnings.filterwarnings("ignore", message="The index of the colour channels axis", category=UserWarning,
-                        module="dianna_distance.evaluation")
