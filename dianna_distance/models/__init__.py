@@ -1,0 +1,111 @@
+"""Real models as ONNX files: ResNet50, VGG16 and CLIP ViT-B/32 (image and caption), with their preprocessing.
+
+Image vs image, in ResNet50's class-probability space::
+
+    encoder = load_image_encoder("resnet50")            # downloads the ONNX Model Zoo file once
+    image, kwargs = encoder.prepare("bee.jpg")
+    saliency = dianna.explain_image_distance(encoder, image, embed_image(encoder, "fly.jpg"), **kwargs)
+
+Image vs captions, in CLIP's joint space (K captions give K maps in one pass)::
+
+    image_encoder, text_encoder = load_clip()
+    image, kwargs = image_encoder.prepare("bee.jpg")
+    references = embed_text(text_encoder, ["a bee", "a fly", "a flower"])   # (3, 512)
+    saliency = dianna.explain_image_distance(image_encoder, image, references, **kwargs)   # (3, 224, 224)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from dianna_distance.models.hub import REGISTRY, RemoteFile, fetch, get_cache_dir, set_cache_dir
+from dianna_distance.models.image import (
+    PRESETS,
+    ImageEncoder,
+    ImageLike,
+    ImagePreset,
+    check_reference,
+    detect_layout,
+    load_image,
+    load_reference,
+)
+from dianna_distance.models.text import TextEncoder
+
+__all__ = [
+    "PRESETS",
+    "REGISTRY",
+    "ImageEncoder",
+    "ImagePreset",
+    "RemoteFile",
+    "TextEncoder",
+    "check_reference",
+    "detect_layout",
+    "embed_image",
+    "embed_text",
+    "fetch",
+    "get_cache_dir",
+    "load_clip",
+    "load_image",
+    "load_image_encoder",
+    "load_reference",
+    "set_cache_dir",
+]
+
+#: Registry file of each image preset that has one.
+PRESET_FILES = {"resnet50": "resnet50", "vgg16": "vgg16", "clip": "clip-image"}
+
+
+def load_image_encoder(
+    preset: str, model: str | Path | None = None, mask_on: str = "pixels", **encoder_kwargs
+) -> ImageEncoder:
+    """An :class:`ImageEncoder` for a preset, from a local file or the registry's.
+
+    Args:
+        preset: Name in :data:`PRESETS`.
+        model: Local ONNX file; default: the registry file of the preset (see :data:`PRESET_FILES`), fetched.
+        mask_on: ``"pixels"`` or ``"normalized"`` (see :mod:`dianna_distance.models.image`).
+        **encoder_kwargs: Further :class:`ImageEncoder` arguments (``layout``, ``output_name``, ``providers``).
+    """
+    if model is None:
+        if preset not in PRESET_FILES:
+            raise ValueError(f"preset {preset!r} has no registry file; pass model= (one of {sorted(PRESET_FILES)} "
+                             "has one)")
+        model = PRESET_FILES[preset]
+    return ImageEncoder(fetch(model), preset, mask_on=mask_on, **encoder_kwargs)
+
+
+def load_clip(
+    image_model: str | Path | None = None,
+    text_model: str | Path | None = None,
+    tokenizer: str | Path | None = None,
+    mask_on: str = "pixels",
+    providers: Sequence[str] | None = None,
+) -> tuple[ImageEncoder, TextEncoder]:
+    """CLIP ViT-B/32's image and text encoders; each file not given is fetched from the registry.
+
+    Args:
+        image_model: Image-tower ONNX file (default: registry ``"clip-image"``).
+        text_model: Text-tower ONNX file (default: registry ``"clip-text"``).
+        tokenizer: ``tokenizer.json`` of the text tower (default: registry ``"clip-tokenizer"``).
+        mask_on: ``"pixels"`` (the paper's CLIP runs) or ``"normalized"``.
+        providers: ONNX Runtime execution providers.
+
+    Returns:
+        ``(image_encoder, text_encoder)``.
+    """
+    image = ImageEncoder(fetch(image_model or "clip-image"), "clip", mask_on=mask_on, providers=providers)
+    text = TextEncoder(fetch(text_model or "clip-text"), fetch(tokenizer or "clip-tokenizer"), providers=providers)
+    return image, text
+
+
+def embed_image(encoder: ImageEncoder, images: ImageLike | Sequence[ImageLike]) -> np.ndarray:
+    """Reference embedding(s) of image(s): ``(D,)`` for one, ``(K, D)`` for a list. See :meth:`ImageEncoder.embed`."""
+    return encoder.embed(images)
+
+
+def embed_text(encoder: TextEncoder, captions: str | Sequence[str]) -> np.ndarray:
+    """Reference embedding(s) of caption(s): ``(D,)`` for one, ``(K, D)`` for a list. See :meth:`TextEncoder.encode`."""
+    return encoder.encode(captions)

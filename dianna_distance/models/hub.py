@@ -1,0 +1,131 @@
+"""Known public model files, fetched with pooch into a cache directory and checked by SHA-256.
+
+Every function that takes a registry name also takes a local path, which is used as it is. The cache directory
+is, in order: the one given to :func:`set_cache_dir`, the ``DIANNA_DISTANCE_CACHE`` environment variable, or the
+operating system's user cache (``pooch.os_cache("dianna-distance")``).
+
+Checksums come from the publisher: the Git LFS pointer of each file states its SHA-256 (``oid sha256:...``).
+Where the publisher states none (small non-LFS files, or files whose pointer we could not read), ``sha256`` is
+None and the download is not verified; :data:`REGISTRY` says so per file.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+CACHE_ENV = "DIANNA_DISTANCE_CACHE"
+_cache_dir: Path | None = None
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """A file to download.
+
+    Args:
+        url: Where to download it from (pinned to a commit, so that the checksum stays valid).
+        fname: File name in the cache directory.
+        sha256: Expected SHA-256 in hex, or None when the publisher states none (then not verified).
+        source: Where the URL and checksum come from.
+    """
+
+    url: str
+    fname: str
+    sha256: str | None = None
+    source: str = ""
+
+
+_ZOO = "https://media.githubusercontent.com/media/onnx/models"
+_XENOVA = "https://huggingface.co/Xenova/clip-vit-base-patch32/resolve/4c1807b705b1d015fb032789cc4d221b23025a6f"
+
+#: Registry of known public files. ``clip-text`` and ``clip-tokenizer`` are not verified: no SHA-256 for them
+#: was available to us from the publisher when this registry was written.
+REGISTRY = {
+    "resnet50": RemoteFile(
+        url=f"{_ZOO}/652f4e4af7975c8e7a505c4b6e0f8ac72d8260ea/vision/classification/resnet/model/resnet50-v1-12.onnx",
+        fname="resnet50-v1-12.onnx",
+        sha256="ab65bdc02c5b3123eb3cdf6dac01742438517d8635d4f233913b2be1c70db3b6",
+        source="ONNX Model Zoo (github.com/onnx/models), Git LFS pointer of resnet50-v1-12.onnx at commit 652f4e4, "
+               "size 102576419 bytes",
+    ),
+    "vgg16": RemoteFile(
+        url=f"{_ZOO}/13fcb614fdedcc09864c0691c080ccf82ca3b85b/vision/classification/vgg/model/vgg16-7.onnx",
+        fname="vgg16-7.onnx",
+        sha256="f20805a3ecccaa88647bbab4ad011ff2412a9838485ea844de0fcbce349820b9",
+        source="ONNX Model Zoo (github.com/onnx/models), Git LFS pointer of vgg16-7.onnx at commit 13fcb61, "
+               "size 553437328 bytes",
+    ),
+    "clip-image": RemoteFile(
+        url=f"{_XENOVA}/onnx/vision_model.onnx",
+        fname="clip-vit-base-patch32-vision_model.onnx",
+        sha256="fd6e1402a588279d1723c7534d4bcba5bc0b14b47dfab0e46f8c47b8270d7d40",
+        source="Hugging Face Xenova/clip-vit-base-patch32 (ONNX export of openai/clip-vit-base-patch32), Git LFS "
+               "details of onnx/vision_model.onnx at commit 4c1807b",
+    ),
+    "clip-text": RemoteFile(
+        url=f"{_XENOVA}/onnx/text_model.onnx",
+        fname="clip-vit-base-patch32-text_model.onnx",
+        sha256=None,
+        source="Hugging Face Xenova/clip-vit-base-patch32, onnx/text_model.onnx at commit 4c1807b; SHA-256 not "
+               "known to us, not verified",
+    ),
+    "clip-tokenizer": RemoteFile(
+        url=f"{_XENOVA}/tokenizer.json",
+        fname="clip-vit-base-patch32-tokenizer.json",
+        sha256=None,
+        source="Hugging Face Xenova/clip-vit-base-patch32, tokenizer.json at commit 4c1807b (a plain git file, no "
+               "LFS checksum); not verified",
+    ),
+}
+
+
+def set_cache_dir(path: str | Path | None) -> None:
+    """Set the directory downloads go to; None goes back to ``$DIANNA_DISTANCE_CACHE`` or the user cache."""
+    global _cache_dir
+    _cache_dir = None if path is None else Path(path)
+
+
+def get_cache_dir() -> Path:
+    """The directory downloads go to (see the module docstring for the order)."""
+    import pooch
+
+    if _cache_dir is not None:
+        return _cache_dir
+    return Path(os.environ.get(CACHE_ENV) or pooch.os_cache("dianna-distance"))
+
+
+def fetch(name_or_path: str | Path | RemoteFile, cache_dir: str | Path | None = None) -> Path:
+    """Return a local path to a model file: a local path as it is, or a registry file, downloaded if needed.
+
+    Args:
+        name_or_path: A key of :data:`REGISTRY`, a :class:`RemoteFile`, or the path of an existing file.
+        cache_dir: Directory to download into; default :func:`get_cache_dir`.
+
+    Returns:
+        Path of the file.
+
+    Raises:
+        FileNotFoundError: A path that does not exist (any str that is not a registry name is taken as a path).
+        ConnectionError: The download failed (offline, or the server did not deliver the file); the message says
+            where to put the file by hand.
+        ValueError: The downloaded file's SHA-256 differs from the registry's; nothing is left in the cache.
+    """
+    import pooch
+    import requests
+
+    if isinstance(name_or_path, (str, Path)) and str(name_or_path) not in REGISTRY:
+        path = Path(name_or_path)
+        if not path.is_file():
+            raise FileNotFoundError(f"{str(path)!r} is neither an existing file nor a known model name "
+                                    f"({', '.join(REGISTRY)})")
+        return path
+    remote = name_or_path if isinstance(name_or_path, RemoteFile) else REGISTRY[str(name_or_path)]
+    folder = Path(cache_dir) if cache_dir is not None else get_cache_dir()
+    known_hash = f"sha256:{remote.sha256}" if remote.sha256 else None
+    try:
+        return Path(pooch.retrieve(remote.url, known_hash=known_hash, fname=remote.fname, path=folder))
+    except (requests.exceptions.RequestException, OSError) as error:
+        raise ConnectionError(
+            f"could not download {remote.fname} from {remote.url} ({error}). If you are offline, download it "
+            f"elsewhere and pass its local path instead, or copy it to {folder / remote.fname}") from error

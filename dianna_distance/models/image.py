@@ -1,0 +1,428 @@
+"""Image encoders: an ONNX image model plus the preprocessing it was trained with.
+
+An :class:`ImageEncoder` turns an image file or array into the array the Distance Explainer masks and the
+preprocess function the explainer applies to each batch of masked images, and it is itself the model::
+
+    encoder = ImageEncoder("resnet50-v1-12.onnx", preset="resnet50")
+    image, kwargs = encoder.prepare("bee.jpg")
+    reference = encoder.embed("fly.jpg")
+    saliency = dianna.explain_image_distance(encoder, image, reference, **kwargs)
+
+Where masking happens (``mask_on``):
+
+- ``"pixels"``: the explainer masks RGB pixels in [0, 1] before normalisation, so masked pixels are black. The
+  paper's CLIP runs did this.
+- ``"normalized"``: the explainer masks the normalised model input, so masked pixels sit at the channel mean
+  (0 after normalisation). The paper's Keras ResNet50 runs did this.
+
+Colour: greyscale images are replicated to three channels and RGBA images lose their alpha channel, both with a
+warning; any other channel count is an error.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from dianna_distance.model import OnnxModel
+
+ImageLike = str | Path | Image.Image | np.ndarray
+
+_RESAMPLING = {
+    "nearest": Image.Resampling.NEAREST,
+    "bilinear": Image.Resampling.BILINEAR,
+    "bicubic": Image.Resampling.BICUBIC,
+}
+#: Per-channel constants of each normalisation, in the channel order the model takes.
+NORMALIZATIONS = {
+    "torchvision": {"mean": (0.485, 0.456, 0.406), "std": (0.229, 0.224, 0.225)},
+    "clip": {"mean": (0.48145466, 0.4578275, 0.40821073), "std": (0.26862954, 0.26130258, 0.27577711)},
+    "caffe": {"mean": (103.939, 116.779, 123.68)},  # BGR order, on pixel values in [0, 255]
+    "none": {},
+}
+_OUTPUTS = ("embedding", "probabilities")
+_MASK_ON = ("pixels", "normalized")
+_LAYOUTS = ("NCHW", "NHWC")
+
+
+@dataclass(frozen=True)
+class ImagePreset:
+    """How a model wants its images.
+
+    Args:
+        resize: Length in pixels the shorter image side is resized to, keeping the aspect ratio.
+        crop: Side of the square centre crop taken after resizing; the model's input is ``crop x crop``.
+        resample: PIL resampling filter for the resize: ``"nearest"``, ``"bilinear"`` or ``"bicubic"``.
+        normalization: ``"torchvision"`` (``(x - mean) / std`` on RGB in [0, 1], ImageNet mean/std),
+            ``"clip"`` (the same formula with CLIP's mean/std), ``"caffe"`` (Keras "caffe" mode: RGB to BGR, then
+            the ImageNet BGR mean subtracted from values in [0, 255]) or ``"none"`` (RGB in [0, 1]).
+        output: ``"embedding"`` (the graph's output as it is) or ``"probabilities"`` (a softmax over the
+            output, unless the graph already ends in a Softmax node).
+    """
+
+    resize: int
+    crop: int
+    resample: str
+    normalization: str
+    output: str = "embedding"
+
+    def __post_init__(self) -> None:
+        for name in ("resize", "crop"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        if self.crop > self.resize:
+            raise ValueError(f"crop ({self.crop}) must not exceed resize ({self.resize})")
+        for name, allowed in (("resample", _RESAMPLING), ("normalization", NORMALIZATIONS), ("output", _OUTPUTS)):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {sorted(allowed)}, got {getattr(self, name)!r}")
+
+
+#: Presets of the paper's models. ``resnet50`` and ``vgg16`` match the ONNX Model Zoo files (torchvision-style
+#: preprocessing, logits out); ``keras-resnet50`` matches a Keras ``ResNet50`` export (caffe preprocessing, ends
+#: in a softmax), the model of the paper's image-vs-image runs; ``clip`` matches CLIP ViT-B/32's image tower.
+PRESETS = {
+    "resnet50": ImagePreset(resize=256, crop=224, resample="bilinear", normalization="torchvision",
+                            output="probabilities"),
+    "vgg16": ImagePreset(resize=256, crop=224, resample="bilinear", normalization="torchvision",
+                         output="probabilities"),
+    "keras-resnet50": ImagePreset(resize=224, crop=224, resample="nearest", normalization="caffe",
+                                  output="probabilities"),
+    "clip": ImagePreset(resize=224, crop=224, resample="bicubic", normalization="clip", output="embedding"),
+}
+
+
+class ImageEncoder:
+    """An ONNX image model with its preprocessing; callable on preprocessed batches.
+
+    Args:
+        model: Path to the ONNX file. Its first input takes images ``(N, 3, S, S)`` (NCHW) or ``(N, S, S, 3)``
+            (NHWC), with ``S`` the preset's crop size or a symbolic axis.
+        preset: Name in :data:`PRESETS` or an :class:`ImagePreset`.
+        mask_on: ``"pixels"`` or ``"normalized"``: where the explainer's masks are applied (see the module).
+        layout: ``"NCHW"`` or ``"NHWC"``; default: found from the graph's input shape (the axis of length 3).
+        output_name: Graph output to return; default ``"image_embeds"`` when the graph has it, else the first.
+        providers: ONNX Runtime execution providers.
+
+    Attributes:
+        model_: The :class:`~dianna_distance.model.OnnxModel` running the file.
+        preset_: The :class:`ImagePreset` in use.
+        layout_: ``"NCHW"`` or ``"NHWC"``.
+        softmax_: Whether a softmax is applied to the graph's output.
+    """
+
+    def __init__(
+        self,
+        model: str | Path,
+        preset: str | ImagePreset,
+        mask_on: str = "pixels",
+        layout: str | None = None,
+        output_name: str | None = None,
+        providers: Sequence[str] | None = None,
+    ) -> None:
+        self.model = model
+        self.preset = preset
+        self.mask_on = mask_on
+        self.layout = layout
+        self.output_name = output_name
+        self.providers = providers
+        self._validate()
+
+    def _validate(self) -> None:
+        if isinstance(self.preset, str):
+            if self.preset not in PRESETS:
+                raise ValueError(f"preset must be one of {sorted(PRESETS)} or an ImagePreset, got {self.preset!r}")
+            self.preset_ = PRESETS[self.preset]
+        elif isinstance(self.preset, ImagePreset):
+            self.preset_ = self.preset
+        else:
+            raise TypeError(f"preset must be a str or an ImagePreset, got {type(self.preset).__name__}")
+        if self.mask_on not in _MASK_ON:
+            raise ValueError(f"mask_on must be one of {_MASK_ON}, got {self.mask_on!r}")
+        if self.layout is not None and self.layout not in _LAYOUTS:
+            raise ValueError(f"layout must be one of {_LAYOUTS} or None, got {self.layout!r}")
+        self.model_ = OnnxModel(self.model, providers=self.providers)
+        outputs = [output.name for output in self.model_.session.get_outputs()]
+        if self.output_name is not None and self.output_name not in outputs:
+            raise ValueError(f"output_name {self.output_name!r} is not an output of {str(self.model)!r}; "
+                             f"its outputs are {outputs}")
+        self.model_.output_name = self.output_name or ("image_embeds" if "image_embeds" in outputs else outputs[0])
+        self.layout_ = self.layout or detect_layout(self.model_.input_shape)
+        _check_input_size(self.model_.input_shape, self.layout_, self.preset_.crop, self.model)
+        self.softmax_ = self.preset_.output == "probabilities" and not ends_in_softmax(
+            self.model, self.model_.output_name)
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        """Run the model on preprocessed images.
+
+        Args:
+            batch: ``(N, 3, S, S)`` or ``(N, S, S, 3)`` as the graph takes it (see :meth:`preprocess`).
+
+        Returns:
+            Embeddings or class probabilities ``(N, D)``.
+        """
+        output = self.model_(batch)
+        output = output.reshape(len(output), -1)
+        return softmax(output) if self.softmax_ else output
+
+    def load_image(self, image: ImageLike) -> np.ndarray:
+        """Read, convert to RGB, resize the shorter side and centre-crop an image, as the preset says.
+
+        Args:
+            image: Path to an image file, a PIL image, or an array ``(H, W)``, ``(H, W, 3)`` or ``(H, W, 4)``:
+                uint8 in [0, 255] or float in [0, 1].
+
+        Returns:
+            RGB pixels ``(S, S, 3)``, float32 in [0, 1], ready to display.
+        """
+        return load_image(image, self.preset_)
+
+    def prepare(self, image: ImageLike) -> tuple[np.ndarray, dict]:
+        """Turn an image into what the Distance Explainer masks, plus the explainer arguments that go with it.
+
+        Args:
+            image: See :meth:`load_image`.
+
+        Returns:
+            ``(array, explainer_kwargs)``: the array ``(S, S, 3)`` to mask (RGB pixels in [0, 1] for
+            ``mask_on="pixels"``, the normalised input for ``"normalized"``), and ``{"preprocess_function": ...,
+            "axis_labels": {2: "channels"}}`` to pass to the explainer with this encoder as the model.
+        """
+        pixels = self.load_image(image)
+        array = pixels if self.mask_on == "pixels" else normalize(pixels[None], self.preset_.normalization)[0]
+        return array, {"preprocess_function": self.preprocess, "axis_labels": {2: "channels"}}
+
+    def preprocess(self, batch: np.ndarray) -> np.ndarray:
+        """The explainer's preprocess function: masked arrays from :meth:`prepare` to the graph's input.
+
+        Args:
+            batch: ``(N, S, S, 3)`` as :meth:`prepare` returns (with a batch axis).
+
+        Returns:
+            ``(N, 3, S, S)`` or ``(N, S, S, 3)``, float32, as the graph takes it.
+        """
+        batch = np.asarray(batch, dtype=np.float32)
+        if self.mask_on == "pixels":
+            batch = normalize(batch, self.preset_.normalization)
+        return batch.transpose(0, 3, 1, 2) if self.layout_ == "NCHW" else batch
+
+    def embed(self, images: ImageLike | Sequence[ImageLike]) -> np.ndarray:
+        """Embed one image, ``(D,)``, or a list of K images, ``(K, D)``: the reference side of an explanation.
+
+        Args:
+            images: One image or a list of images (see :meth:`load_image`).
+
+        Returns:
+            ``(D,)`` for one image, ``(K, D)`` for a list.
+        """
+        single = not isinstance(images, (list, tuple))
+        batch = [images] if single else list(images)
+        if not batch:
+            raise ValueError("images must contain at least one image")
+        embeddings = self(self.preprocess(np.stack([self.prepare(item)[0] for item in batch])))
+        return embeddings[0] if single else embeddings
+
+    @property
+    def output_dim(self) -> int:
+        """Length D of the output vectors (from the graph when it states it, else by running one image)."""
+        shape = next(o.shape for o in self.model_.session.get_outputs() if o.name == self.model_.output_name)
+        if shape and isinstance(shape[-1], int) and all(isinstance(n, int) for n in shape[1:]):
+            return int(np.prod(shape[1:]))
+        size = self.preset_.crop
+        return self(self.preprocess(np.zeros((1, size, size, 3), np.float32))).shape[1]
+
+
+def detect_layout(input_shape: Sequence) -> str:
+    """Find whether an image graph input is NCHW or NHWC from its declared shape.
+
+    Args:
+        input_shape: Declared shape of the graph input, rank 4; symbolic axes as str or None.
+
+    Returns:
+        ``"NCHW"`` when axis 1 has length 3, ``"NHWC"`` when axis 3 has.
+
+    Raises:
+        ValueError: When the shape is not rank 4, or neither (or both) of axes 1 and 3 has length 3.
+    """
+    if len(input_shape) != 4:
+        raise ValueError(f"model input must be rank 4 (N, C, H, W) or (N, H, W, C); its shape is {list(input_shape)}")
+    first, last = input_shape[1] == 3, input_shape[3] == 3
+    if first == last:
+        raise ValueError(f"cannot tell the channel axis from the model input shape {list(input_shape)}: pass "
+                         "layout='NCHW' or layout='NHWC'")
+    return "NCHW" if first else "NHWC"
+
+
+def _check_input_size(input_shape: Sequence, layout: str, crop: int, model: object) -> None:
+    spatial = input_shape[2:] if layout == "NCHW" else input_shape[1:3]
+    channels = input_shape[1] if layout == "NCHW" else input_shape[3]
+    fixed = [n for n in spatial if isinstance(n, int)]
+    if any(n != crop for n in fixed) or (isinstance(channels, int) and channels != 3):
+        raise ValueError(f"model {str(model)!r} takes input of shape {list(input_shape)} ({layout}), which does "
+                         f"not fit the preset: it makes 3-channel images of {crop} x {crop} pixels")
+
+
+def ends_in_softmax(model: str | Path, output_name: str) -> bool:
+    """Whether the graph output ``output_name`` is produced by a Softmax node (the file gives probabilities).
+
+    Args:
+        model: Path to the ONNX file.
+        output_name: Name of a graph output.
+    """
+    import onnx
+
+    graph = onnx.load(str(model), load_external_data=False).graph
+    return any(node.op_type == "Softmax" and output_name in node.output for node in graph.node)
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Softmax over the last axis, ``(N, D) -> (N, D)``, computed stably."""
+    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)
+
+
+def normalize(pixels: np.ndarray, normalization: str) -> np.ndarray:
+    """Apply a normalisation from :data:`NORMALIZATIONS` to RGB pixels.
+
+    Args:
+        pixels: ``(N, H, W, 3)`` RGB in [0, 1].
+        normalization: ``"torchvision"``, ``"clip"``, ``"caffe"`` or ``"none"`` (see :class:`ImagePreset`).
+
+    Returns:
+        ``(N, H, W, 3)`` float32; BGR for ``"caffe"``.
+    """
+    constants = NORMALIZATIONS[normalization]
+    pixels = np.asarray(pixels, dtype=np.float32)
+    if normalization == "caffe":
+        return pixels[..., ::-1] * 255 - np.float32(constants["mean"])
+    if normalization == "none":
+        return pixels
+    return (pixels - np.float32(constants["mean"])) / np.float32(constants["std"])
+
+
+def load_image(image: ImageLike, preset: ImagePreset) -> np.ndarray:
+    """Read an image as RGB and resize its shorter side to ``preset.resize``, then centre-crop ``preset.crop``.
+
+    The resize keeps the aspect ratio (the longer side is truncated to an int, as torchvision does) and uses
+    ``preset.resample``. uint8 images and PIL images are resized as 8-bit RGB (where PIL saturates overshoot of the
+    bicubic filter at 0 and 255); float arrays channel by channel in 32-bit float, with that overshoot clipped to
+    [0, 1] likewise.
+
+    Args:
+        image: Path to an image file, a PIL image, or an array ``(H, W)``, ``(H, W, 1)``, ``(H, W, 3)`` or
+            ``(H, W, 4)``: uint8 in [0, 255] or float in [0, 1]. Greyscale is replicated to RGB and alpha
+            dropped, with a warning.
+        preset: The :class:`ImagePreset`.
+
+    Returns:
+        ``(crop, crop, 3)`` float32 RGB in [0, 1].
+
+    Raises:
+        FileNotFoundError: The file does not exist.
+        ValueError: The file is not an image, or the array's shape or values do not fit.
+    """
+    resample = _RESAMPLING[preset.resample]
+    if isinstance(image, (str, Path)):
+        image = _open_image(Path(image))
+    if isinstance(image, Image.Image):
+        if image.mode != "RGB":
+            warnings.warn(f"image has mode {image.mode!r}; converted to RGB", stacklevel=3)
+            image = image.convert("RGB")
+        return _resize_crop_channels([image], preset, resample)
+    if not isinstance(image, np.ndarray):
+        raise TypeError(f"image must be a path, a PIL image or a NumPy array, got {type(image).__name__}")
+    array = _to_rgb_array(image)
+    if array.dtype == np.uint8:
+        return _resize_crop_channels([Image.fromarray(array, "RGB")], preset, resample)
+    channels = [Image.fromarray(np.ascontiguousarray(array[..., c], dtype=np.float32), "F") for c in range(3)]
+    return _resize_crop_channels(channels, preset, resample)
+
+
+def _open_image(path: Path) -> Image.Image:
+    if not path.is_file():
+        raise FileNotFoundError(f"image: file {str(path)!r} does not exist")
+    try:
+        with Image.open(path) as opened:
+            opened.load()
+            return opened
+    except UnidentifiedImageError as error:
+        raise ValueError(f"image: {str(path)!r} is not an image file PIL can read") from error
+
+
+def _to_rgb_array(array: np.ndarray) -> np.ndarray:
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[..., 0]
+    if array.ndim == 2:
+        warnings.warn("image is greyscale; its channel is replicated to RGB", stacklevel=4)
+        array = np.repeat(array[..., None], 3, axis=2)
+    elif array.ndim == 3 and array.shape[2] == 4:
+        warnings.warn("image is RGBA; its alpha channel is dropped", stacklevel=4)
+        array = array[..., :3]
+    if array.ndim != 3 or array.shape[2] != 3:
+        raise ValueError(f"image array must be (H, W), (H, W, 1), (H, W, 3) or (H, W, 4); got {array.shape}")
+    if array.dtype == np.uint8:
+        return array
+    if not np.issubdtype(array.dtype, np.floating):
+        raise TypeError(f"image array must be uint8 in [0, 255] or float in [0, 1], got dtype {array.dtype}")
+    if not np.all(np.isfinite(array)) or array.min() < 0 or array.max() > 1:
+        raise ValueError("a float image array must hold finite values in [0, 1]")
+    return array
+
+
+def _resize_crop_channels(images: list[Image.Image], preset: ImagePreset, resample: int) -> np.ndarray:
+    """Resize the shorter side and centre-crop each PIL image (one RGB image, or one "F" image per channel)."""
+    width, height = images[0].size
+    scale = preset.resize / min(width, height)
+    size = (preset.resize, int(height * scale)) if width <= height else (int(width * scale), preset.resize)
+    left, top = round((size[0] - preset.crop) / 2), round((size[1] - preset.crop) / 2)
+    box = (left, top, left + preset.crop, top + preset.crop)
+    arrays = [np.asarray(image.resize(size, resample).crop(box), dtype=np.float32) for image in images]
+    if len(arrays) == 1:
+        return arrays[0] / 255
+    return np.clip(np.stack(arrays, axis=-1), 0, 1)
+
+
+def check_reference(reference: np.ndarray, model: Callable | ImageEncoder, name: str = "reference") -> np.ndarray:
+    """Check that a reference embedding fits an encoder's output: ``(D,)`` or ``(K, D)`` with matching D.
+
+    Args:
+        reference: ``(D,)`` or ``(K, D)``.
+        model: An :class:`ImageEncoder` (or anything with an ``output_dim``).
+        name: Name used in error messages.
+
+    Returns:
+        The reference as a float array.
+
+    Raises:
+        ValueError: Wrong rank, non-finite values, or a D that differs from the encoder's.
+    """
+    reference = np.asarray(reference, dtype=np.float64)
+    if reference.ndim not in (1, 2) or reference.shape[-1] == 0:
+        raise ValueError(f"{name} must be (D,) or (K, D), got shape {reference.shape}")
+    if not np.all(np.isfinite(reference)):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    if reference.shape[-1] != model.output_dim:
+        raise ValueError(f"{name} has dimension {reference.shape[-1]}, but the encoder's output has dimension "
+                         f"{model.output_dim}")
+    return reference
+
+
+def load_reference(path: str | Path, model: ImageEncoder) -> np.ndarray:
+    """Load a pre-computed reference embedding from a ``.npy`` file and check its dimension against ``model``.
+
+    Args:
+        path: ``.npy`` file holding ``(D,)`` or ``(K, D)``.
+        model: The :class:`ImageEncoder` the image side goes through.
+
+    Returns:
+        ``(D,)`` or ``(K, D)``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"reference: file {str(path)!r} does not exist")
+    return check_reference(np.load(path, allow_pickle=False), model, name=f"reference {str(path)!r}")
