@@ -19,8 +19,9 @@ For choosing the number of masks automatically, :func:`estimate_pixel_spread` es
 much a map would vary between seeds, and :func:`embed_until_converged` adds batches of masks until that estimate
 falls below a tolerance.
 
-Plots of the results are drawn by :func:`plot_incremental_deletion`, :func:`plot_randomisation` and
-:func:`plot_seed_spread`; :func:`randomisation_table` formats the MPRT correlations as text.
+Plots of the results are drawn by :func:`dianna_distance.visualization.plot_incremental_deletion`,
+:func:`~dianna_distance.visualization.plot_randomisation` and :func:`~dianna_distance.visualization.plot_seed_spread`;
+:func:`randomisation_table` formats the MPRT correlations as text.
 """
 
 from __future__ import annotations
@@ -1040,156 +1041,6 @@ def embed_until_converged(
                              mask_counts=np.array(counts), spreads=np.array(spreads))
 
 
-# -- plots (to move to dianna_distance.visualization) --------------------------------------------------------------
-
-
-def plot_incremental_deletion(
-    result: DeletionResult,
-    steps: Sequence[int] | None = None,
-    panel_size: float = 2.0,
-    output_filename: str | Path | None = None,
-    show_plot: bool = False,
-):
-    """Draw incremental deletion: the deleted images per step (LoDF and HiDF rows) and the distance curves.
-
-    Args:
-        result: A :class:`DeletionResult`.
-        steps: Steps whose images are shown; default: 6 evenly spaced steps from 0 to ``n_steps``.
-        panel_size: Size in inches of each image panel.
-        output_filename: Save the figure to this file.
-        show_plot: Show the figure with ``matplotlib.pyplot.show``.
-
-    Returns:
-        The :class:`matplotlib.figure.Figure`.
-    """
-    import matplotlib.pyplot as plt
-
-    n_steps = len(result.boundaries) - 1
-    steps = np.unique(np.round(np.linspace(0, n_steps, min(6, n_steps + 1))).astype(int)) if steps is None \
-        else list(steps)
-    columns = len(steps)
-    fig = plt.figure(figsize=(panel_size * max(columns, 3), panel_size * 2 + 3.5))
-    grid = fig.add_gridspec(3, columns, height_ratios=[panel_size, panel_size, 3.5])
-    display_range = _display_range(result.image)
-    for row, order in enumerate(("lodf", "hidf")):
-        for column, step in enumerate(steps):
-            ax = fig.add_subplot(grid[row, column])
-            ax.imshow(_displayable(result.deleted_image(order, step), result.channels_axis, display_range),
-                      cmap="gray", vmin=0, vmax=1)
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if row == 0:
-                ax.set_title(f"{100 * result.fractions[step]:.0f}% deleted", fontsize=9)
-            if column == 0:
-                ax.set_ylabel(order.upper())
-    ax = fig.add_subplot(grid[2, :])
-    percent = 100 * result.fractions
-    ax.plot(percent, result.lodf, "r-", label=f"LoDF (area vs random {result.area_lodf:+.3f})")
-    ax.plot(percent, result.hidf, "b-", label=f"HiDF (area vs random {result.area_hidf:+.3f})")
-    ax.plot(percent, result.random_mean, "k--", label=f"random (mean ± std of {len(result.random)})")
-    ax.fill_between(percent, result.random_mean - result.random_std, result.random_mean + result.random_std,
-                    color="k", alpha=0.15)
-    ax.set_xlabel("deleted (%)")
-    ax.set_ylabel("distance to reference")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return _finish(fig, output_filename, show_plot)
-
-
-def plot_randomisation(
-    result: RandomisationResult,
-    modes: Sequence[str] | None = None,
-    panel_size: float = 2.0,
-    cmap: str = "bwr",
-    output_filename: str | Path | None = None,
-    show_plot: bool = False,
-):
-    """Draw the MPRT: per mode, a row with the original map and the map after each step, titled with ρ.
-
-    Args:
-        result: A :class:`RandomisationResult` of a single reference (maps ``(H, W)``).
-        modes: Modes to draw (rows); default: all in the result.
-        panel_size: Size in inches of each panel.
-        cmap: Diverging colormap; each map is scaled to its own symmetric range.
-        output_filename: Save the figure to this file.
-        show_plot: Show the figure with ``matplotlib.pyplot.show``.
-
-    Returns:
-        The :class:`matplotlib.figure.Figure`.
-    """
-    import matplotlib.pyplot as plt
-
-    modes = list(result.maps) if modes is None else list(modes)
-    if result.original.ndim != 2:
-        raise ValueError(f"plot_randomisation draws maps of one reference (H, W), got {result.original.shape}")
-    columns = len(result.layer_names) + 1
-    fig, axes = plt.subplots(len(modes), columns, figsize=(panel_size * columns, panel_size * 1.15 * len(modes)),
-                             squeeze=False)
-    for row, mode in enumerate(modes):
-        panels = [("original", result.original, None)]
-        panels += list(zip(result.steps[mode], result.maps[mode], result.correlations[mode]))
-        for ax, (name, heatmap, rho) in zip(axes[row], panels):
-            limit = float(np.max(np.abs(heatmap))) or 1.0
-            ax.imshow(heatmap, cmap=cmap, vmin=-limit, vmax=limit)
-            ax.set_xticks([])
-            ax.set_yticks([])
-            ax.set_title(name if rho is None else f"{name}\nρ = {rho:.2f}", fontsize=8)
-        axes[row, 0].set_ylabel(mode.replace("_", "-"))
-    fig.tight_layout()
-    return _finish(fig, output_filename, show_plot)
-
-
-def plot_seed_spread(
-    result: SeedSpreadResult, output_filename: str | Path | None = None, show_plot: bool = False
-):
-    """Draw the seed spread against the number of masks (log-log), with the fitted ``c / sqrt(n_masks)``.
-
-    Args:
-        result: A :class:`SeedSpreadResult`.
-        output_filename: Save the figure to this file.
-        show_plot: Show the figure with ``matplotlib.pyplot.show``.
-
-    Returns:
-        The :class:`matplotlib.figure.Figure`.
-    """
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 3.5))
-    grid = np.geomspace(result.n_masks.min(), result.n_masks.max(), 50)
-    ax.loglog(result.n_masks, result.spread, "ko-", label=f"across {len(result.seeds)} seeds")
-    ax.loglog(result.n_masks, result.estimated_spread, "gs--", label="single-run estimate")
-    ax.loglog(grid, result.coefficient / np.sqrt(grid), "r:", label=f"{result.coefficient:.2f} / √n_masks")
-    ax.set_xlabel("n_masks")
-    ax.set_ylabel("mean per-pixel std")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return _finish(fig, output_filename, show_plot)
-
-
-def _display_range(image: np.ndarray) -> tuple[float, float]:
-    low, high = float(np.min(image)), float(np.max(image))
-    return (0.0, 1.0) if low >= 0 and high <= 1 else (low, high if high > low else low + 1)
-
-
-def _displayable(image: np.ndarray, channels_axis: int | None, display_range: tuple[float, float]) -> np.ndarray:
-    if channels_axis == 0:
-        image = np.moveaxis(image, 0, -1)
-    if image.ndim == 3 and image.shape[-1] != 3:
-        image = image.mean(axis=-1)
-    low, high = display_range
-    return np.clip((image - low) / (high - low), 0, 1)
-
-
-def _finish(fig, output_filename: str | Path | None, show_plot: bool):
-    import matplotlib.pyplot as plt
-
-    if output_filename is not None:
-        fig.savefig(output_filename)
-    if show_plot:
-        plt.show()
-    return fig
-
-
 __all__ = [
     "AverageSensitivity",
     "ConvergenceResult",
@@ -1205,9 +1056,6 @@ __all__ = [
     "estimate_pixel_spread",
     "incremental_deletion",
     "model_parameter_randomisation",
-    "plot_incremental_deletion",
-    "plot_randomisation",
-    "plot_seed_spread",
     "randomisable_layers",
     "randomisation_table",
     "seed_spread",
