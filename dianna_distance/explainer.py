@@ -52,6 +52,10 @@ class DistanceExplainer:
             available, else CPU.
         mask_generator: ``"vectorized"`` (default) or ``"dianna"`` (DIANNA's upsampling, mask by mask); both
             give the same masks.
+        tolerance: Choose the number of masks automatically: add ``n_masks`` masks at a time until the map's
+            estimated per-pixel spread (:func:`dianna_distance.evaluation.estimate_pixel_spread`) is at most
+            ``tolerance``, or ``max_masks`` masks are used. None (default): use exactly ``n_masks`` masks.
+        max_masks: Upper limit on the number of masks when ``tolerance`` is set.
 
     Attributes:
         masks_: The masks of the last run, indexable like an array ``(n_masks, H, W)``.
@@ -61,6 +65,8 @@ class DistanceExplainer:
             references.
         negative_indices_: Indices of the masks in the negative selection, closest first.
         embedded_reference_: The reference(s) of the last map, ``(D,)`` or ``(K, D)``.
+        n_masks_used_: Number of masks the last run used (differs from ``n_masks`` when ``tolerance`` is set).
+        converged_: With ``tolerance``: whether the spread fell to the tolerance before ``max_masks`` ran out.
 
     Example:
         >>> explainer = DistanceExplainer(n_masks=500, random_state=0)
@@ -85,6 +91,8 @@ class DistanceExplainer:
         progress: bool = True,
         providers: Sequence[str] | None = None,
         mask_generator: str = "vectorized",
+        tolerance: float | None = None,
+        max_masks: int = 10_000,
     ) -> None:
         self.n_masks = n_masks
         self.feature_res = feature_res
@@ -102,6 +110,8 @@ class DistanceExplainer:
         self.progress = progress
         self.providers = providers
         self.mask_generator = mask_generator
+        self.tolerance = tolerance
+        self.max_masks = max_masks
 
     def attribute(self, model: ModelLike, image: np.ndarray, embedded_reference: np.ndarray) -> np.ndarray:
         """Explain why ``image`` is close to or far from ``embedded_reference`` in the model's embedded space.
@@ -120,10 +130,26 @@ class DistanceExplainer:
         channels_axis = self._channels_axis(image)
         references = self._check_reference(embedded_reference, self.distance)
         spatial_shape = image.shape[:2] if channels_axis in (None, 2) else image.shape[1:]
-        masks = self._make_masks(spatial_shape)
         run_model = load_model(model, providers=self.providers)
-        self.embeddings_ = self._embed_masked_images(run_model, image, channels_axis, masks, references.shape[1])
+        if self.tolerance is None:
+            masks = self._make_masks(spatial_shape)
+            self.embeddings_ = self._embed_masked_images(run_model, image, channels_axis, masks, references.shape[1])
+            self.converged_ = None
+        else:
+            from dianna_distance.evaluation import embed_until_converged
+
+            pool = RiseMasks(spatial_shape, self.max_masks, self.feature_res, self.p_keep,
+                             np.random.default_rng(self.random_state), generator=self.mask_generator)
+            result = embed_until_converged(
+                lambda batch: self._embed_masked_images(run_model, image, channels_axis, batch, references.shape[1],
+                                                        progress=False),
+                pool, references, self.tolerance, step=self.n_masks, distance=self.distance,
+                positive_range=(self.mask_selection_range_min, self.mask_selection_range_max),
+                negative_range=(self.mask_selection_negative_range_min, self.mask_selection_negative_range_max),
+                progress=self.progress)
+            masks, self.embeddings_, self.converged_ = pool.head(result.n_masks), result.embeddings, result.converged
         self.masks_ = masks
+        self.n_masks_used_ = len(masks)
         ranges = (self.mask_selection_range_min, self.mask_selection_range_max,
                   self.mask_selection_negative_range_min, self.mask_selection_negative_range_max)
         return self._select(embedded_reference, self.distance, ranges)
@@ -204,7 +230,7 @@ class DistanceExplainer:
 
     def _embed_masked_images(
         self, run_model: Callable, image: np.ndarray, channels_axis: int | None, masks: RiseMasks | np.ndarray,
-        embedding_length: int,
+        embedding_length: int, progress: bool | None = None,
     ) -> np.ndarray:
         """Embed the masked images batch by batch; only one batch of masked images exists at a time."""
         n_masks = len(masks)
@@ -215,7 +241,8 @@ class DistanceExplainer:
         mask_view = {None: (...,), 0: (slice(None), None), 2: (..., None)}[channels_axis]
         buffer = np.empty((min(batch_size, n_masks), *image.shape), dtype=work_dtype)
         embeddings = None
-        with tqdm(total=n_masks, desc="Explaining", unit="mask", disable=not self.progress) as bar:
+        show = self.progress if progress is None else progress
+        with tqdm(total=n_masks, desc="Explaining", unit="mask", disable=not show) as bar:
             for start in range(0, n_masks, batch_size):
                 batch_masks = np.asarray(masks[start : start + batch_size], dtype=work_dtype)
                 masked = np.multiply(image, batch_masks[mask_view], out=buffer[: len(batch_masks)])
@@ -260,6 +287,12 @@ class DistanceExplainer:
             raise TypeError(f"random_state must be None, an int or a numpy.random.Generator, got {random_state!r}")
         if self.mask_generator not in GENERATORS:
             raise ValueError(f"mask_generator must be one of {GENERATORS}, got {self.mask_generator!r}")
+        if self.tolerance is not None:
+            if not isinstance(self.tolerance, numbers.Real) or not self.tolerance > 0:
+                raise ValueError(f"tolerance must be None or a positive number, got {self.tolerance!r}")
+            _check_int(self.max_masks, "max_masks", minimum=self.n_masks)
+            if self.masks is not None:
+                raise ValueError("masks and tolerance cannot be combined: given masks fix the number of masks")
         if not isinstance(self.progress, (bool, np.bool_)):
             raise TypeError(f"progress must be True or False, got {self.progress!r}")
 

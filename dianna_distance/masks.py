@@ -15,6 +15,7 @@ precision; ``generator="dianna"`` calls DIANNA's own upsampling routine mask by 
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 
 import numpy as np
@@ -102,6 +103,12 @@ class RiseMasks:
         if np.ndim(index) == 0 and not isinstance(index, slice):
             return self._upsample(self.grids[[index]], self.shifts[[index]])[0]
         return self._upsample(self.grids[index], self.shifts[index])
+
+    def head(self, n_masks: int) -> RiseMasks:
+        """The first ``n_masks`` masks, as a new :class:`RiseMasks` sharing this one's grids and shifts."""
+        first = copy.copy(self)
+        first.grids, first.shifts = self.grids[:n_masks], self.shifts[:n_masks]
+        return first
 
     def __array__(self, dtype: np.dtype | None = None, copy: bool | None = None) -> np.ndarray:
         masks = self[:]

@@ -237,3 +237,26 @@ def test_dianna_mask_generator_gives_the_same_map(box_model, image):
     reference = box_model(image[None])[0]
     np.testing.assert_allclose(explainer(mask_generator="dianna").attribute(box_model, image, reference),
                                explainer().attribute(box_model, image, reference), atol=1e-5)
+
+
+def test_tolerance_stops_adding_masks_once_the_map_is_stable_and_reports_the_count(box_model, image):
+    automatic = explainer(n_masks=100, tolerance=0.08, max_masks=5000)
+    saliency = automatic.attribute(box_model, image, box_model(image[None])[0])
+    assert automatic.converged_ is True
+    assert 100 <= automatic.n_masks_used_ < 5000
+    assert automatic.n_masks_used_ % 100 == 0
+    assert len(automatic.masks_) == len(automatic.embeddings_) == automatic.n_masks_used_
+    assert saliency[box_mask()].mean() > 5 * np.abs(saliency[~box_mask()]).mean()
+
+
+def test_tolerance_that_cannot_be_met_stops_at_max_masks(box_model, image):
+    automatic = explainer(n_masks=50, tolerance=1e-6, max_masks=200)
+    automatic.attribute(box_model, image, box_model(image[None])[0])
+    assert automatic.converged_ is False
+    assert automatic.n_masks_used_ == 200
+
+
+def test_fixed_n_masks_reports_the_count_used(box_model, image):
+    fixed = explainer()
+    fixed.attribute(box_model, image, box_model(image[None])[0])
+    assert fixed.n_masks_used_ == 200

@@ -131,3 +131,16 @@ def test_corrupt_onnx_file_is_named(image, tmp_path):
     corrupt.write_bytes(b"this is not a protobuf")
     with pytest.raises(ValueError, match="corrupt.onnx.*not a valid ONNX model"):
         attribute(corrupt, image, np.ones(4))
+
+
+@pytest.mark.parametrize(
+    "parameters, error, message",
+    [
+        ({"tolerance": 0.0}, ValueError, "tolerance must be None or a positive number"),
+        ({"tolerance": 0.1, "max_masks": 10}, ValueError, "max_masks must be at least 20"),
+        ({"tolerance": 0.1, "masks": np.ones((20, HEIGHT, WIDTH))}, ValueError, "masks and tolerance"),
+    ],
+)
+def test_bad_automatic_n_masks_settings_are_rejected(box_model, image, parameters, error, message):
+    with pytest.raises(error, match=message):
+        attribute(box_model, image, box_model(image[None])[0], **parameters)
