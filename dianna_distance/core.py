@@ -195,12 +195,12 @@ class MaskedDistanceExplainer:
             self.converged_ = None
         else:
             masks = self._draw_masks(prepared, self.max_masks)
+
             def embed_round(batch: np.ndarray) -> np.ndarray:
                 return self._embed(run_model, prepared, batch, 0, len(batch), references.shape[1], progress=False)
 
             result = embed_until_converged(
-                embed_round, masks, references,
-                self.tolerance, step=self.n_masks, distance=self.distance,
+                embed_round, masks, references, self.tolerance, step=self.n_masks, distance=self.distance,
                 positive_range=(self.mask_selection_range_min, self.mask_selection_range_max),
                 negative_range=(self.mask_selection_negative_range_min, self.mask_selection_negative_range_max),
                 progress=self.progress, weighting=self.weighting)
