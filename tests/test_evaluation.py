@@ -284,6 +284,43 @@ def test_noise_standard_deviation_is_a_fraction_of_the_value_range(box_model, re
     assert np.std(result.perturbed_images - grey) == pytest.approx(25.5, rel=0.03)
 
 
+def test_uniform_perturbation_adds_noise_uniform_in_plus_minus_lower_bound_in_image_units(box_model, reference):
+    grey = np.full((32, 32, 3), 127.0)
+    result = ev.average_sensitivity(box_model, grey, reference, nr_samples=10, perturbation="uniform",
+                                    lower_bound=0.2, value_range=(0.0, 255.0), explain_func=lambda m, x, r: x[..., 0],
+                                    random_state=0, progress=False)
+    noise = result.perturbed_images - grey
+    assert np.abs(noise).max() <= 0.2
+    assert np.abs(noise).max() > 0.199
+    assert np.std(noise) == pytest.approx(0.2 / np.sqrt(3), rel=0.03)  # the standard deviation of U(-0.2, 0.2)
+    assert np.mean(noise) == pytest.approx(0, abs=0.005)
+
+
+def test_uniform_perturbation_ignores_perturb_std_and_gaussian_ignores_lower_bound(box_model, reference):
+    grey = np.full((16, 16, 3), 0.5)
+
+    def noise(**parameters):
+        result = ev.average_sensitivity(box_model, grey, reference, nr_samples=2, value_range=(0.0, 1.0),
+                                        explain_func=lambda m, x, r: x[..., 0], random_state=0, progress=False,
+                                        **parameters)
+        return result.perturbed_images - grey
+
+    np.testing.assert_array_equal(noise(perturbation="uniform", lower_bound=0.01, perturb_std=0.1),
+                                  noise(perturbation="uniform", lower_bound=0.01, perturb_std=0.3))
+    np.testing.assert_array_equal(noise(lower_bound=0.01), noise(lower_bound=0.5))  # gaussian is the default
+    assert np.std(noise()) == pytest.approx(0.1, rel=0.1)
+
+
+def test_uniform_noise_far_below_the_distance_gaps_leaves_the_map_unchanged(box_model, image, reference):
+    # What happened in most of the paper's runs: noise of 0.2 on the 0-255 scale rarely reorders the masks.
+    result = ev.average_sensitivity(box_model, image, reference, nr_samples=3, perturbation="uniform",
+                                    lower_bound=1e-9, clip=False, explainer=DistanceExplainer(n_masks=40),
+                                    random_state=0, progress=False)
+    assert np.all(result.perturbed_images != image)
+    np.testing.assert_array_equal(result.perturbed_attributions, np.stack([result.attribution] * 3))
+    assert result.score == 0
+
+
 def test_sensitivity_is_reproducible_with_random_state(box_model, image, reference):
     def run():
         return ev.average_sensitivity(box_model, image, reference, nr_samples=2,
@@ -449,6 +486,12 @@ def test_automatic_n_masks_embeds_the_first_masks_in_order(box_model, image, ref
     (ev.IncrementalDeletion(superpixels=2.5), TypeError, "superpixels"),
     (ev.IncrementalDeletion(random_state="seed"), TypeError, "random_state"),
     (ev.AverageSensitivity(perturb_std=0), ValueError, "perturb_std"),
+    (ev.AverageSensitivity(perturb_std=float("nan")), ValueError, "perturb_std"),
+    (ev.AverageSensitivity(perturb_std=float("inf")), ValueError, "perturb_std"),
+    (ev.AverageSensitivity(perturbation="laplace"), ValueError, "perturbation"),
+    (ev.AverageSensitivity(perturbation="uniform", lower_bound=float("nan")), ValueError, "lower_bound"),
+    (ev.AverageSensitivity(perturbation="uniform", lower_bound=float("inf")), ValueError, "lower_bound"),
+    (ev.AverageSensitivity(perturbation="uniform", lower_bound=-0.2), ValueError, "lower_bound"),
     (ev.AverageSensitivity(denominator="l1"), ValueError, "denominator"),
     (ev.AverageSensitivity(explainer="rise"), TypeError, "explainer"),
     (ev.AverageSensitivity(explainer=DistanceExplainer(), explain_func=np.ones), ValueError, "explain_func"),

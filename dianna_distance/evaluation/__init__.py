@@ -9,7 +9,7 @@ Quantus; a function of the same name in lower case runs it in one line:
   order of attribution (most positive first, "LoDF"; most negative first, "HiDF") and at random, and follow
   the distance to the reference.
 * :class:`AverageSensitivity` / :func:`average_sensitivity` (robustness): how much the map changes when the input
-  gets a little Gaussian noise, with the masks held fixed.
+  gets a little Gaussian (or, as Quantus' default, uniform) noise, with the masks held fixed.
 * :class:`ModelParameterRandomisation` / :func:`model_parameter_randomisation` (randomisation, MPRT): shuffle the
   weights of an ONNX model layer by layer and compare the maps with the original (Spearman rank correlation).
 * :class:`SeedSpread` / :func:`seed_spread` (convergence): the mean per-pixel standard deviation of maps across
@@ -45,6 +45,7 @@ from dianna_distance.evaluation.randomisation import (
 )
 from dianna_distance.evaluation.seeds import SeedSpread, SeedSpreadResult, seed_spread
 from dianna_distance.evaluation.sensitivity import (
+    PERTURBATIONS,
     SENSITIVITY_DENOMINATORS,
     AverageSensitivity,
     SensitivityResult,
@@ -55,6 +56,7 @@ from dianna_distance.evaluation.sensitivity import (
 __all__ = [
     "BASELINES",
     "MPRT_MODES",
+    "PERTURBATIONS",
     "SENSITIVITY_DENOMINATORS",
     "AverageSensitivity",
     "ConvergenceResult",

@@ -27,6 +27,7 @@ from dianna_distance.evaluation.common import (
 from dianna_distance.model import ModelLike
 
 SENSITIVITY_DENOMINATORS = ("explanation", "input", None)
+PERTURBATIONS = ("gaussian", "uniform")
 
 
 @dataclass
@@ -51,17 +52,26 @@ class SensitivityResult:
 class AverageSensitivity:
     """Average sensitivity (Yeh et al. 2019; Bhatt et al. 2020): how much the map changes under input noise.
 
-    The image is perturbed ``nr_samples`` times with Gaussian noise of standard deviation
-    ``perturb_std × (high - low)`` (``value_range = (low, high)``), clipped to the valid range when ``clip``, and
-    explained again with the masks of the unperturbed run, so only the input varies. With ``a`` the map of the
-    image and ``a_s`` that of noisy sample ``s`` (both divided by their maximum absolute value when
-    ``normalise``), each sample scores ``||a - a_s||_F / ||a||_F`` (``denominator="explanation"``, as Quantus's
-    ``AvgSensitivity``), ``||a - a_s||_F / ||x||_F`` (``"input"``) or ``||a - a_s||_F`` (``None``); the score is
-    the mean. Lower is more robust.
+    The image is perturbed ``nr_samples`` times, clipped to the valid range when ``clip``, and explained again with
+    the masks of the unperturbed run, so only the input varies. The noise (``perturbation``) is
+
+    * ``"gaussian"``: normal with standard deviation ``perturb_std × (high - low)`` (``value_range = (low, high)``),
+      the perturbation the paper (Meijer & Bos 2025) describes: 10% of the range;
+    * ``"uniform"``: uniform in ``[-lower_bound, lower_bound]``, in the units of the image, as Quantus'
+      ``uniform_noise``, the default perturbation of Quantus' ``AvgSensitivity`` (``lower_bound=0.2``). The paper's
+      own notebooks called ``AvgSensitivity`` without ``perturb_func``, so this is what produced its numbers, on
+      Keras "caffe"-preprocessed images (values on the 0-255 scale): with an image in [0, 1],
+      ``lower_bound=0.2 / 255`` adds the same noise relative to the pixel range. Quantus does not clip: pass
+      ``clip=False`` to reproduce it exactly.
+
+    With ``a`` the map of the image and ``a_s`` that of noisy sample ``s`` (both divided by their maximum absolute
+    value when ``normalise``), each sample scores ``||a - a_s||_F / ||a||_F`` (``denominator="explanation"``, as
+    Quantus's ``AvgSensitivity``), ``||a - a_s||_F / ||x||_F`` (``"input"``) or ``||a - a_s||_F`` (``None``); the
+    score is the mean. Lower is more robust.
 
     Args:
         nr_samples: Number of noisy samples.
-        perturb_std: Noise standard deviation as a fraction of the value range.
+        perturb_std: Gaussian noise standard deviation as a fraction of the value range (``"gaussian"`` only).
         value_range: ``(low, high)`` valid pixel values.
         clip: Clip noisy images to ``value_range``.
         normalise: Divide every map by its maximum absolute value before comparing.
@@ -72,6 +82,8 @@ class AverageSensitivity:
         explain_func: Instead of an explainer, any callable ``(model, image, reference) -> map``.
         random_state: Seed or generator for the noise (and masks, see ``explainer``).
         progress: Show a progress bar.
+        perturbation: ``"gaussian"`` or ``"uniform"`` (see above).
+        lower_bound: Half-width of the uniform noise, in the units of the image (``"uniform"`` only).
     """
 
     def __init__(
@@ -86,6 +98,8 @@ class AverageSensitivity:
         explain_func: ExplainFunction | None = None,
         random_state: RandomState = None,
         progress: bool = True,
+        perturbation: str = "gaussian",
+        lower_bound: float = 0.2,
     ) -> None:
         self.nr_samples = nr_samples
         self.perturb_std = perturb_std
@@ -97,6 +111,8 @@ class AverageSensitivity:
         self.explain_func = explain_func
         self.random_state = random_state
         self.progress = progress
+        self.perturbation = perturbation
+        self.lower_bound = lower_bound
 
     def __call__(self, model: ModelLike, image: np.ndarray, reference: np.ndarray) -> SensitivityResult:
         """Explain the image and ``nr_samples`` noisy copies of it, and compare the maps.
@@ -123,7 +139,11 @@ class AverageSensitivity:
         perturbed_images = np.empty((self.nr_samples, *image.shape), dtype=np.result_type(image.dtype, np.float32))
         perturbed_attributions = np.empty((self.nr_samples, *attribution.shape))
         for sample in tqdm(range(self.nr_samples), desc="Sensitivity", unit="sample", disable=not self.progress):
-            noisy = image + noise_rng.normal(0.0, self.perturb_std * (high - low), size=image.shape)
+            if self.perturbation == "gaussian":
+                noise = noise_rng.normal(0.0, self.perturb_std * (high - low), size=image.shape)
+            else:
+                noise = noise_rng.uniform(-self.lower_bound, self.lower_bound, size=image.shape)
+            noisy = image + noise
             perturbed_images[sample] = np.clip(noisy, low, high) if self.clip else noisy
             perturbed_attributions[sample] = explain(model, perturbed_images[sample], reference)
         values = sensitivity_values(attribution, perturbed_attributions, image, self.normalise, self.denominator)
@@ -132,7 +152,10 @@ class AverageSensitivity:
 
     def _validate_parameters(self) -> None:
         check_int(self.nr_samples, "nr_samples", minimum=1)
+        if self.perturbation not in PERTURBATIONS:
+            raise ValueError(f"perturbation must be one of {PERTURBATIONS}, got {self.perturbation!r}")
         check_positive(self.perturb_std, "perturb_std")
+        check_positive(self.lower_bound, "lower_bound")
         check_value_range(self.value_range)
         check_bool(self.clip, "clip")
         check_bool(self.normalise, "normalise")
