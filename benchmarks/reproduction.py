@@ -159,11 +159,13 @@ def mprt(cache, encoder, images, n_layers, n_masks):
         return arrays
 
     arrays = cache.get(f"mprt_bee_{len(layers)}layers_{n_masks}", compute)
-    correlations = {
-        (mode, reference_index): np.array([ev.spearman_correlation(arrays["original"][reference_index], m)
-                                           for m in arrays[f"maps_{mode}"][:, reference_index]])
-        for mode in ev.MPRT_MODES for reference_index in range(len(BEE_REFERENCES))}
-    return arrays, correlations
+    def correlations(transform):
+        return {(mode, k): np.array([ev.spearman_correlation(transform(arrays["original"][k]), transform(m))
+                                     for m in arrays[f"maps_{mode}"][:, k]])
+                for mode in ev.MPRT_MODES for k in range(len(BEE_REFERENCES))}
+
+    # signed maps (this package), and absolute values as Quantus' MPRT compares them by default (abs=True)
+    return arrays, correlations(lambda m: m), correlations(np.abs)
 
 
 def sensitivity(cache, encoder, images, n_masks, samples):
@@ -250,13 +252,28 @@ def main(argv: list[str] | None = None) -> int:
               + ", random " + " ".join(f"{random_relative[i]:+.3f}" for i in _fraction_indices(result["fractions"])))
 
     print("== MPRT (bee; 500 masks)", flush=True)
-    mprt_arrays, correlations = mprt(cache, encoder, images, args.mprt_layers, args.mprt_masks)
+    mprt_arrays, correlations, abs_correlations = mprt(cache, encoder, images, args.mprt_layers, args.mprt_masks)
     names = [str(name) for name in mprt_arrays["layer_names"]]
     print(f"{len(names)} of {int(mprt_arrays['n_layers_total'])} layers: {names}")
     for k, reference_name in enumerate(BEE_REFERENCES):
-        print(f"bee vs {reference_name}: Spearman correlation with the original map after each step")
+        print(f"bee vs {reference_name}: Spearman correlation with the original map after each step (in the order "
+              "of the steps; signed maps | absolute values)")
         for mode in ev.MPRT_MODES:
-            print(f"  {mode:12s}" + " ".join(f"{value:+.2f}" for value in correlations[(mode, k)]))
+            print(f"  {mode:12s}" + " ".join(f"{value:+.2f}" for value in correlations[(mode, k)]) + "  |  "
+                  + " ".join(f"{value:+.2f}" for value in abs_correlations[(mode, k)]))
+
+    print("Reference levels: Spearman correlation of unshuffled maps with other mask seeds (500 masks, seeds 0-2),"
+          " and of the bee vs fly map with the bee vs bee2 map (same masks)")
+    for reference_name in BEE_REFERENCES:
+        reference = encoder.embed(images / reference_name)
+        seed_maps = [distance_map(encoder, images, "bee.jpg", masked_embeddings(
+            cache, encoder, images, "bee.jpg", seed, max(n_masks_list))[:args.mprt_masks], reference, seed)
+            for seed in range(args.seeds)]
+        pairs = [(a, b) for a in range(len(seed_maps)) for b in range(a + 1, len(seed_maps))]
+        print(f"  bee vs {reference_name}: other seeds "
+              + " ".join(f"{ev.spearman_correlation(seed_maps[a], seed_maps[b]):+.2f}" for a, b in pairs))
+    original = mprt_arrays["original"]
+    print(f"  bee vs fly map against bee vs bee2 map: {ev.spearman_correlation(original[0], original[1]):+.2f}")
 
     print("== Average sensitivity (bee, 500 masks held fixed)", flush=True)
     samples = {"gaussian": args.gaussian_samples, "uniform": args.uniform_samples}
@@ -272,6 +289,12 @@ def main(argv: list[str] | None = None) -> int:
                  sensitivities)
     print(f"total {time.perf_counter() - started:.0f} s")
     return 0
+
+
+def _short_layer_name(name: str) -> str:
+    """``/model/_blocks.5/_depthwise_conv/Conv`` -> ``blocks.5 depthwise_conv``."""
+    parts = [part.lstrip("_") for part in name.split("/") if part and part != "model"]
+    return " ".join(parts[:-1]) if len(parts) > 1 else name
 
 
 def _fraction_indices(fractions: np.ndarray) -> list[int]:
@@ -314,16 +337,18 @@ def draw_figures(folder, encoder, images, n_masks_list, spread, maps, deletions,
             ax.plot(result["fractions"], curve / original - 1, color="grey", lw=0.8,
                     label="random" if index == 0 else None)
         ax.axhline(0, color="black", lw=0.5)
-        ax.set_title(f"bee vs {reference_name}", fontsize=9)
-        ax.set_xlabel("fraction of pixels deleted (set to the channel mean)")
-        ax.set_ylabel("distance / distance of the intact bee - 1")
+        if np.max(np.abs(result["random"] / original - 1)) > 10:
+            ax.set_yscale("symlog", linthresh=1)
+        ax.set_title(f"bee vs {reference_name} (intact: distance {original:.4f})", fontsize=9)
+        ax.set_xlabel("fraction of pixels deleted (set to the channel mean)", fontsize=8)
+        ax.set_ylabel("distance / intact distance - 1", fontsize=8)
         ax.legend(fontsize=6)
     fig.tight_layout()
     save_png(fig, folder / "deletion.png")
 
     # MPRT correlations
     names = [str(name) for name in mprt_arrays["layer_names"]]
-    fig, axes = plt.subplots(1, len(BEE_REFERENCES), figsize=(4.2 * len(BEE_REFERENCES), 3.2), sharey=True)
+    fig, axes = plt.subplots(1, len(BEE_REFERENCES), figsize=(4.4 * len(BEE_REFERENCES), 3.6), sharey=True)
     for k, (ax, reference_name) in enumerate(zip(axes, BEE_REFERENCES)):
         for mode in ev.MPRT_MODES:
             steps = [str(s) for s in mprt_arrays[f"steps_{mode}"]]
@@ -331,8 +356,10 @@ def draw_figures(folder, encoder, images, n_masks_list, spread, maps, deletions,
             ax.plot(range(1, len(names) + 1), by_layer, "o-", label=mode.replace("_", "-"))
         ax.axhline(0, color="black", lw=0.5)
         ax.set_title(f"bee vs {reference_name}", fontsize=9)
-        ax.set_xlabel("layer (1 = input side; shown by layer, not by step)")
-        ax.set_ylabel("Spearman correlation with the original map")
+        ax.set_xticks(range(1, len(names) + 1), [_short_layer_name(name) for name in names], rotation=35,
+                      ha="right", fontsize=7)
+        ax.set_xlabel("layer shuffled (input side left)", fontsize=8)
+        ax.set_ylabel("Spearman correlation with original", fontsize=8)
         ax.legend(fontsize=7)
     fig.tight_layout()
     save_png(fig, folder / "mprt.png")
