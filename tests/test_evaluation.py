@@ -312,9 +312,11 @@ def test_uniform_perturbation_ignores_perturb_std_and_gaussian_ignores_lower_bou
 
 
 def test_uniform_noise_far_below_the_distance_gaps_leaves_the_map_unchanged(box_model, image, reference):
-    # What happened in most of the paper's runs: noise of 0.2 on the 0-255 scale rarely reorders the masks.
+    # What happened in most of the paper's runs: noise of 0.2 on the 0-255 scale rarely reorders the masks (here
+    # 1e-6 on [0, 1], far below the gaps between the distances of 40 masks).
+    image = image.astype(np.float64)
     result = ev.average_sensitivity(box_model, image, reference, nr_samples=3, perturbation="uniform",
-                                    lower_bound=1e-9, clip=False, explainer=DistanceExplainer(n_masks=40),
+                                    lower_bound=1e-6, clip=False, explainer=DistanceExplainer(n_masks=40),
                                     random_state=0, progress=False)
     assert np.all(result.perturbed_images != image)
     np.testing.assert_array_equal(result.perturbed_attributions, np.stack([result.attribution] * 3))
