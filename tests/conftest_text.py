@@ -69,8 +69,9 @@ def save_sentence_model(
         nodes.append(helper.make_node("Identity", [hidden], ["last_hidden_state"]))
         outputs = [helper.make_tensor_value_info("last_hidden_state", TensorProto.FLOAT, ["N", length, dim])]
     graph_inputs = [helper.make_tensor_value_info(name, TensorProto.INT64, ["N", length]) for name in inputs]
-    initializers = [numpy_helper.from_array(table, "table"), numpy_helper.from_array(type_table, "type_table"),
-                    numpy_helper.from_array(np.array([1]), "token_axis")]
+    initializers = [numpy_helper.from_array(table, "table")]
+    initializers += [numpy_helper.from_array(type_table, "type_table")] if "token_type_ids" in inputs else []
+    initializers += [numpy_helper.from_array(np.array([1]), "token_axis")] if pooled else []
     graph = helper.make_graph(nodes, "sentence_stand_in", graph_inputs, outputs, initializers)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     model.ir_version = 8
