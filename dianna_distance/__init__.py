@@ -7,7 +7,8 @@
 ``dianna.explain_text(model, text, tokenizer, method="distance", labels=None, embedded_reference=...)``.
 """
 
-from dianna_distance.distances import cosine_distance, euclidean_distance
+from dianna_distance.core import MaskedDistanceExplainer
+from dianna_distance.distances import cosine_distance, euclidean_distance, rank_weights
 from dianna_distance.explainer import DistanceExplainer
 from dianna_distance.masks import RiseMasks, generate_masks
 from dianna_distance.registration import explain_image_distance, explain_text_distance, register
@@ -18,6 +19,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "DistanceExplainer",
+    "MaskedDistanceExplainer",
     "RiseMasks",
     "TextDistanceExplainer",
     "TextHighlight",
@@ -28,6 +30,7 @@ __all__ = [
     "generate_masks",
     "plot_distance_map",
     "plot_text_distance",
+    "rank_weights",
     "split_words",
 ]
 
