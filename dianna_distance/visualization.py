@@ -270,6 +270,38 @@ def plot_text_distance(
     return fig
 
 
+def plot_word_deletion(
+    result, output_filename: str | Path | None = None, show_plot: bool = False, title: str | None = None
+):
+    """Draw word deletion: the distance to the reference as words are deleted, LoDF, HiDF and random.
+
+    Args:
+        result: A :class:`~dianna_distance.evaluation.WordDeletionResult`.
+        output_filename: Save the figure to this file.
+        show_plot: Show the figure with ``matplotlib.pyplot.show``.
+        title: Figure title.
+
+    Returns:
+        The :class:`matplotlib.figure.Figure`.
+    """
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    percent = 100 * result.fractions
+    ax.plot(percent, result.lodf, "r.-", label=f"most positive first (area vs random {result.area_lodf:+.3f})")
+    ax.plot(percent, result.hidf, "b.-", label=f"most negative first (area vs random {result.area_hidf:+.3f})")
+    ax.plot(percent, result.random_mean, "k--", label=f"random (mean ± std of {len(result.random)})")
+    ax.fill_between(percent, result.random_mean - result.random_std, result.random_mean + result.random_std,
+                    color="k", alpha=0.15)
+    ax.set_xlabel("words deleted (%)")
+    ax.set_ylabel("distance to reference")
+    if title is not None:
+        ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return _finish(fig, output_filename, show_plot)
+
+
 class TextHighlight:
     """A text explanation as HTML: every word coloured by its score, the text's own spacing kept.
 
