@@ -264,7 +264,7 @@ def plot_text_distance(
     heatmap_range = heatmap_range or _symmetric_range([score for _, _, score in explanation])
     fig, ax = highlight_text(explanation, show_plot=show_plot, colormap=colormap, heatmap_range=heatmap_range)
     if title is not None:
-        ax.set_title(title, fontsize=10, loc="left")
+        ax.set_title(title, fontsize=10, loc="left", pad=18)
     if output_filename is not None:
         _save_figure(fig, output_filename, bbox_inches="tight")
     return fig

@@ -239,3 +239,16 @@ def test_given_masks_must_be_zeros_and_ones(model):
 def test_mask_token_of_the_wrong_type_is_rejected(model):
     with pytest.raises(TypeError, match="mask_token must be None"):
         explain(model, mask_token=0)
+
+
+def test_tolerance_adds_masks_until_the_scores_settle(model):
+    explainer, scores = explain(model, n_masks=100, tolerance=0.05, max_masks=2000)
+    assert explainer.n_masks_used_ % 100 == 0 and 100 < explainer.n_masks_used_ <= 2000
+    assert explainer.words_[int(np.argmax(scores))] == "car"
+
+
+def test_masked_embeddings_computed_in_parts_give_the_scores_of_one_run(model):
+    explainer, whole = explain(model, n_masks=120)
+    parts = [explainer.embed_masked(model, TEXT, start, start + 40) for start in (0, 40, 80)]
+    np.testing.assert_allclose(explainer.attribute_from_embeddings(TEXT, np.concatenate(parts), model.vector("car")),
+                               whole)
