@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import save_linear_onnx
+from conftest_models import save_image_model, save_text_model, save_tokenizer
 from PIL import Image
 
 from dianna_distance import DistanceExplainer
@@ -127,6 +128,25 @@ def test_map_file_names_are_safe_and_distinct():
     assert all("/" not in name and not name.startswith(".") for name in names)
 
 
+def test_a_clip_preset_explains_items_against_captions(workspace):
+    from dianna_distance.models import embed_text, load_clip
+
+    save_image_model(workspace / "image.onnx", head="embeds", dim=4)
+    save_text_model(workspace / "text.onnx", dim=4)
+    save_tokenizer(workspace / "tokenizer.json")
+    job = Job("bee", workspace / "img0.png", caption=("a bee", "a fly"))
+    explain_many([job], workspace / "image.onnx", workspace / "out", preset="clip", text_model=workspace / "text.onnx",
+                 tokenizer=workspace / "tokenizer.json", progress=False, **PARAMETERS)
+
+    image_encoder, text_encoder = load_clip(workspace / "image.onnx", workspace / "text.onnx",
+                                            workspace / "tokenizer.json")
+    image, kwargs = image_encoder.prepare(workspace / "img0.png")
+    expected = DistanceExplainer(**kwargs, progress=False, **PARAMETERS).attribute(
+        image_encoder, image, embed_text(text_encoder, ["a bee", "a fly"]))
+    np.testing.assert_array_equal(load_map(workspace / "out", "bee"), expected)
+    assert expected.shape == (2, 224, 224)
+
+
 # -- resuming -----------------------------------------------------------------------------------------------------
 
 def test_rerun_skips_finished_items_and_runs_new_ones(workspace):
@@ -217,7 +237,7 @@ def test_a_run_killed_with_sigkill_resumes_to_the_maps_of_a_clean_run(workspace)
             for i in range(n_jobs)]
     parameters = {"n_masks": 200, "feature_res": 4, "random_state": 0}
     resumed = explain_many(jobs, workspace / "model.onnx", output, progress=False, **parameters)
-    clean = explain_many(jobs, workspace / "model.onnx", workspace / "clean", progress=False, **parameters)
+    explain_many(jobs, workspace / "model.onnx", workspace / "clean", progress=False, **parameters)
 
     assert len(resumed.skipped) == done_before and len(resumed.explained) == n_jobs - done_before
     ids = [line["id"] for line in item_lines(output)]
