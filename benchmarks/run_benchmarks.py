@@ -313,9 +313,9 @@ def _prepare_inputs(model_path: Path, size: int, workdir: Path, seed: int) -> tu
 def _default_batch_size(size: int, n_masks: int) -> int:
     """The batch size dianna-distance picks by itself for this image (so all variants use the default)."""
     try:
-        from dianna_distance.explainer import _auto_batch_size
+        from dianna_distance.core import auto_batch_size
 
-        return int(_auto_batch_size(3 * size * size, n_masks))
+        return int(auto_batch_size(3 * size * size, n_masks))
     except ImportError:
         return min(32, n_masks)
 

@@ -39,7 +39,11 @@ def euclidean_distance(embeddings: np.ndarray, reference: np.ndarray) -> np.ndar
     """
     embeddings = np.asarray(embeddings, dtype=np.float64)
     reference = np.asarray(reference, dtype=np.float64)
-    return np.linalg.norm(embeddings - reference[..., None, :], axis=-1)
+    differences = embeddings - reference[..., None, :]
+    # As for the cosine, scale before squaring so that large finite values cannot overflow.
+    scale = np.max(np.abs(differences), axis=-1, keepdims=True)
+    scale = np.where((scale == 0) | ~np.isfinite(scale), 1.0, scale)
+    return np.linalg.norm(differences / scale, axis=-1) * scale[..., 0]
 
 
 DISTANCES: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
@@ -49,8 +53,11 @@ DISTANCES: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
 
 
 def _unit_rows(vectors: np.ndarray) -> np.ndarray:
-    norm = np.linalg.norm(vectors, axis=-1, keepdims=True)
-    return vectors / np.where(norm == 0, 1.0, norm)
+    # Scale each row by its largest magnitude first, so that squares of large finite values cannot overflow.
+    scale = np.max(np.abs(vectors), axis=-1, keepdims=True)
+    scaled = vectors / np.where(scale == 0, 1.0, scale)
+    norm = np.linalg.norm(scaled, axis=-1, keepdims=True)
+    return scaled / np.where(norm == 0, 1.0, norm)
 
 
 def get_distance(distance: DistanceLike) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
@@ -84,15 +91,97 @@ def compute_distances(embeddings: np.ndarray, references: np.ndarray, distance: 
     """
     function = get_distance(distance)
     if function in DISTANCES.values():
-        return np.atleast_2d(function(embeddings, references))
-    rows = []
-    for reference in references:
-        row = np.asarray(function(embeddings, reference), dtype=np.float64)
-        if row.shape != (len(embeddings),):
-            raise ValueError(f"distance callable must return an array of shape ({len(embeddings)},), "
-                             f"got shape {row.shape}")
-        rows.append(row)
-    return np.stack(rows)
+        distances = np.atleast_2d(function(embeddings, references))
+    else:
+        rows = []
+        for reference in references:
+            row = np.asarray(function(embeddings, reference))
+            if row.shape != (len(embeddings),) or not (np.issubdtype(row.dtype, np.integer)
+                                                       or np.issubdtype(row.dtype, np.floating)):
+                raise ValueError(f"distance: the callable must return a real array of shape ({len(embeddings)},), "
+                                 f"got {row.dtype} of shape {row.shape}")
+            rows.append(row.astype(np.float64))
+        distances = np.stack(rows)
+    if not np.all(np.isfinite(distances)):
+        raise ValueError("distance returned NaN or infinite values: the distances cannot be ranked")
+    return distances
+
+
+WEIGHTINGS = ("ranges", "linear", "normal")
+
+
+def rank_weights(
+    n_masks: int,
+    weighting: str = "ranges",
+    positive_range: tuple[float, float] = (0.0, 0.1),
+    negative_range: tuple[float, float] = (0.9, 1.0),
+) -> np.ndarray:
+    """The weight of each rank (position in ascending distance order) in the map.
+
+    Args:
+        n_masks: Number of ranked masks.
+        weighting: ``"ranges"`` (the paper's selection): ``1/|P|`` on the ranks in ``positive_range`` minus
+            ``1/|N|`` on those in ``negative_range`` (an empty range contributes 0), so that ``weights @ masks``
+            is the mean of the closest masks minus the mean of the farthest. ``"linear"``: ``0.5 - rank/(n-1)``
+            (closest +0.5, farthest -0.5), the average of the mirror selections over all thresholds.
+            ``"normal"``: normal scores of the ranks (Blom, ``-Phi^-1((rank + 5/8) / (n + 1/4))``). Both rank
+            weightings are scaled so that the positive weights sum to 1, like the paper's positive mean; the
+            ranges are ignored for them.
+        positive_range: ``(min, max)`` fractions of the ranking averaged with weight +1 (``"ranges"`` only).
+        negative_range: ``(min, max)`` fractions of the ranking averaged with weight -1 (``"ranges"`` only).
+
+    Returns:
+        Array ``(n_masks,)``: the weight of rank 0 (closest) to rank ``n_masks - 1`` (farthest).
+    """
+    if weighting == "ranges":
+        weights = np.zeros(n_masks)
+        for (low, high), sign in ((positive_range, 1.0), (negative_range, -1.0)):
+            ranks = selected_ranks(n_masks, low, high)
+            count = len(range(n_masks)[ranks])
+            if count:
+                weights[ranks] += sign / count
+        return weights
+    if n_masks == 1:
+        return np.zeros(1)
+    ranks = np.arange(n_masks)
+    if weighting == "linear":
+        weights = 0.5 - ranks / (n_masks - 1)
+    elif weighting == "normal":
+        from scipy.special import ndtri
+
+        weights = -ndtri((ranks + 0.625) / (n_masks + 0.25))
+    else:
+        raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {weighting!r}")
+    return weights / weights[weights > 0].sum()
+
+
+def selection_weights(distances: np.ndarray, weights_by_rank: np.ndarray) -> np.ndarray:
+    """Give each mask the weight of its rank; masks with tied distances share their ranks' weights equally.
+
+    Ranking is by ascending distance. A group of masks with equal distances occupies a block of ranks; each
+    member gets the mean weight of that block. So the result does not depend on the order in which the masks
+    were drawn, and equals plain rank weighting when there are no ties. (For ``"linear"`` this is weighting by
+    average ranks.)
+
+    Args:
+        distances: Array ``(N,)``: the distance of each masked input's embedding to the reference.
+        weights_by_rank: Array ``(N,)`` from :func:`rank_weights`.
+
+    Returns:
+        Array ``(N,)`` of mask weights; ``weights @ masks`` is the map.
+    """
+    order = np.argsort(distances, kind="stable")
+    ordered = distances[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    if len(starts) == len(ordered):  # no ties
+        shared = weights_by_rank
+    else:
+        sums = np.add.reduceat(weights_by_rank, starts)
+        sizes = np.diff(np.r_[starts, len(ordered)])
+        shared = np.repeat(sums / sizes, sizes)
+    weights = np.empty(len(distances))
+    weights[order] = shared
+    return weights
 
 
 def selected_ranks(n_masks: int, range_min: float, range_max: float) -> slice:
@@ -110,26 +199,26 @@ def selected_ranks(n_masks: int, range_min: float, range_max: float) -> slice:
 
 
 def select_masks(
-    distances: np.ndarray, positive_range: tuple[float, float], negative_range: tuple[float, float]
+    distances: np.ndarray,
+    positive_range: tuple[float, float],
+    negative_range: tuple[float, float],
+    weighting: str = "ranges",
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Rank masks by distance and select the positive (closest) and negative (farthest) sets.
+    """Rank masks by distance and weight them; tied masks share their ranks' weights (:func:`selection_weights`).
 
     Args:
         distances: Array ``(N,)``: the distance of each masked image's embedding to the reference.
         positive_range: ``(min, max)`` fractions of the ranking averaged with weight +1.
         negative_range: ``(min, max)`` fractions of the ranking averaged with weight -1.
+        weighting: See :func:`rank_weights`.
 
     Returns:
-        ``(weights, positive_indices, negative_indices)``: ``weights`` ``(N,)`` is ``1/|P|`` on the positive set
-        minus ``1/|N|`` on the negative set, so ``weights @ masks`` is the mean positive mask minus the mean
-        negative mask (an empty set contributes 0); the index arrays list mask indices in ascending distance.
+        ``(weights, positive_indices, negative_indices)``: ``weights`` ``(N,)`` (with ``"ranges"`` and no ties,
+        ``1/|P|`` on the positive set minus ``1/|N|`` on the negative set, so ``weights @ masks`` is the mean
+        positive mask minus the mean negative mask); the indices of the masks with positive and with negative
+        weight, in ascending distance.
     """
+    distances = np.asarray(distances, dtype=np.float64)
+    weights = selection_weights(distances, rank_weights(len(distances), weighting, positive_range, negative_range))
     order = np.argsort(distances, kind="stable")
-    positive = order[selected_ranks(len(order), *positive_range)]
-    negative = order[selected_ranks(len(order), *negative_range)]
-    weights = np.zeros(len(order))
-    if len(positive):
-        np.add.at(weights, positive, 1.0 / len(positive))
-    if len(negative):
-        np.add.at(weights, negative, -1.0 / len(negative))
-    return weights, positive, negative
+    return weights, order[weights[order] > 0], order[weights[order] < 0]

@@ -6,8 +6,9 @@ The masks are exactly those of DIANNA's
 ``(feature_res + 1) × cell_size`` pixels per axis (``cell_size = ceil(image_size / feature_res)``) and cropped
 at a random shift of ``0 ≤ shift < cell_size`` pixels per axis.
 
-Unlike DIANNA's function, :class:`RiseMasks` draws from a :class:`numpy.random.Generator` (never the global
-RNG), keeps only the grids and shifts (``n_masks × feature_res²`` booleans), and upsamples on demand, batch by
+Unlike DIANNA's function, :class:`RiseMasks` draws from :class:`numpy.random.Generator` objects (never the
+global RNG), in blocks that are drawn only when used and can be drawn independently in any process, keeps only
+the grids and shifts (``feature_res²`` booleans a mask), and upsamples on demand, batch by
 batch. The default ``"vectorized"`` generator computes the bilinear upsampling as two small matrix products,
 which equals DIANNA's :func:`skimage.transform.resize` call (``order=1``, ``mode="reflect"``) to float32
 precision; ``generator="dianna"`` calls DIANNA's own upsampling routine mask by mask instead.
@@ -48,24 +49,46 @@ def interpolation_matrix(n_in: int, n_out: int) -> np.ndarray:
     return matrix
 
 
+BLOCK_SIZE = 256  # masks drawn together from one block's generator
+
+
+def block_generator(seed: np.random.SeedSequence, block: int) -> np.random.Generator:
+    """The generator of block ``block`` (masks ``block * BLOCK_SIZE`` onwards) for a root seed."""
+    return np.random.default_rng(np.random.SeedSequence(seed.entropy, spawn_key=(*seed.spawn_key, block)))
+
+
+def root_seed(random_state: int | np.random.Generator | np.random.SeedSequence | None) -> np.random.SeedSequence:
+    """The root seed of a mask set: from an int, a generator (which advances) or fresh entropy for None."""
+    if isinstance(random_state, np.random.SeedSequence):
+        return random_state
+    if isinstance(random_state, np.random.Generator):
+        return np.random.SeedSequence(random_state.integers(0, 2**63, size=4).tolist())
+    return np.random.SeedSequence(random_state)
+
+
 class RiseMasks:
-    """A set of RISE masks stored as grids and shifts and upsampled on demand.
+    """A set of RISE masks drawn lazily, block by block, and upsampled on demand.
 
     Behaves like a read-only array of shape ``(n_masks, height, width)``: ``len(masks)``, ``masks[i]`` (one
     mask, ``(height, width)``), ``masks[indices]`` or ``masks[start:stop]`` (``(k, height, width)``), and
     ``np.asarray(masks)`` (all of them; mind the memory for many large masks). Values lie in [0, 1], float32.
+
+    The grids and shifts are drawn in blocks of :data:`BLOCK_SIZE` masks, each block from its own generator
+    derived from ``random_state`` and the block's index. Only the blocks that are used are drawn (``n_masks``
+    is a ceiling, not an allocation), and any process can draw masks ``start:stop`` on its own and get the same
+    masks as a run that drew them all.
 
     Args:
         image_shape: ``(height, width)`` of the image to mask.
         n_masks: Number of masks.
         feature_res: Number of grid cells per axis.
         p_keep: Probability that a grid cell is kept (1) rather than masked (0).
-        random_state: Seed or generator for the grids and shifts.
+        random_state: Seed or generator for the grids and shifts (a generator is advanced once, to seed the set).
         generator: ``"vectorized"`` (default) or ``"dianna"`` (DIANNA's own upsampling, mask by mask).
 
     Attributes:
-        grids: Boolean array ``(n_masks, feature_res, feature_res)``; True where a cell is kept.
-        shifts: Integer array ``(n_masks, 2)``: the crop offset ``(y, x)`` of each mask in the upsampled grid.
+        seed: The :class:`numpy.random.SeedSequence` the blocks are drawn from.
+        cell_size: ``(2,)`` grid cell size in pixels, ``ceil(image_size / feature_res)``.
     """
 
     def __init__(
@@ -74,19 +97,19 @@ class RiseMasks:
         n_masks: int,
         feature_res: int = 8,
         p_keep: float = 0.5,
-        random_state: int | np.random.Generator | None = None,
+        random_state: int | np.random.Generator | np.random.SeedSequence | None = None,
         generator: str = "vectorized",
     ) -> None:
         if generator not in GENERATORS:
             raise ValueError(f"generator must be one of {GENERATORS}, got {generator!r}")
         self.image_shape = (int(image_shape[0]), int(image_shape[1]))
+        self.n_masks = int(n_masks)
         self.feature_res = int(feature_res)
         self.p_keep = float(p_keep)
         self.generator = generator
-        rng = np.random.default_rng(random_state)
-        self.grids = rng.random((n_masks, feature_res, feature_res)) < p_keep
+        self.seed = root_seed(random_state)
         self.cell_size = np.ceil(np.array(self.image_shape) / feature_res).astype(int)
-        self.shifts = np.stack([rng.integers(0, size, n_masks) for size in self.cell_size], axis=1)
+        self._blocks: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         up_size = (self.feature_res + 1) * self.cell_size
         self._rows = interpolation_matrix(self.feature_res, up_size[0]).astype(np.float32)
         self._cols = interpolation_matrix(self.feature_res, up_size[1]).astype(np.float32)
@@ -94,25 +117,63 @@ class RiseMasks:
     @property
     def shape(self) -> tuple[int, int, int]:
         """``(n_masks, height, width)``."""
-        return (len(self.grids), *self.image_shape)
+        return (self.n_masks, *self.image_shape)
+
+    @property
+    def grids(self) -> np.ndarray:
+        """Boolean array ``(n_masks, feature_res, feature_res)``; True where a cell is kept (draws every block)."""
+        return self._draw(np.arange(self.n_masks))[0]
+
+    @property
+    def shifts(self) -> np.ndarray:
+        """Integer array ``(n_masks, 2)``: the crop offset ``(y, x)`` of each mask (draws every block)."""
+        return self._draw(np.arange(self.n_masks))[1]
 
     def __len__(self) -> int:
-        return len(self.grids)
+        return self.n_masks
 
     def __getitem__(self, index: int | slice | np.ndarray | Sequence[int]) -> np.ndarray:
-        if np.ndim(index) == 0 and not isinstance(index, slice):
-            return self._upsample(self.grids[[index]], self.shifts[[index]])[0]
-        return self._upsample(self.grids[index], self.shifts[index])
+        if isinstance(index, slice):
+            return self._upsample(*self._draw(np.arange(self.n_masks)[index]))
+        indices = np.asarray(index)
+        if indices.dtype == bool:
+            indices = np.flatnonzero(indices)
+        if not np.issubdtype(indices.dtype, np.integer):
+            raise TypeError(f"masks are indexed by ints, slices or integer arrays, got {index!r}")
+        if np.any((indices >= self.n_masks) | (indices < -self.n_masks)):
+            raise IndexError(f"mask index out of range for {self.n_masks} masks")
+        indices = indices % max(self.n_masks, 1)
+        masks = self._upsample(*self._draw(indices.ravel()))
+        return masks[0] if indices.ndim == 0 else masks.reshape(*indices.shape, *self.image_shape)
 
     def head(self, n_masks: int) -> RiseMasks:
-        """The first ``n_masks`` masks, as a new :class:`RiseMasks` sharing this one's grids and shifts."""
+        """The first ``n_masks`` masks, as a new :class:`RiseMasks` sharing this one's blocks."""
         first = copy.copy(self)
-        first.grids, first.shifts = self.grids[:n_masks], self.shifts[:n_masks]
+        first.n_masks = min(int(n_masks), self.n_masks)
         return first
 
     def __array__(self, dtype: np.dtype | None = None, copy: bool | None = None) -> np.ndarray:
         masks = self[:]
         return masks if dtype is None else masks.astype(dtype)
+
+    def _block(self, block: int) -> tuple[np.ndarray, np.ndarray]:
+        if block not in self._blocks:
+            rng = block_generator(self.seed, block)
+            grids = rng.random((BLOCK_SIZE, self.feature_res, self.feature_res)) < self.p_keep
+            shifts = np.stack([rng.integers(0, size, BLOCK_SIZE) for size in self.cell_size], axis=1)
+            self._blocks[block] = (grids, shifts)
+        return self._blocks[block]
+
+    def _draw(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Grids ``(k, f, f)`` and shifts ``(k, 2)`` of the masks at ``indices``."""
+        grids = np.empty((len(indices), self.feature_res, self.feature_res), dtype=bool)
+        shifts = np.empty((len(indices), 2), dtype=np.int64)
+        blocks, offsets = np.divmod(indices, BLOCK_SIZE)
+        for block in np.unique(blocks):
+            where = blocks == block
+            block_grids, block_shifts = self._block(int(block))
+            grids[where], shifts[where] = block_grids[offsets[where]], block_shifts[offsets[where]]
+        return grids, shifts
 
     def _upsample(self, grids: np.ndarray, shifts: np.ndarray) -> np.ndarray:
         height, width = self.image_shape

@@ -1,0 +1,134 @@
+"""Shared checks of user input: every message names the parameter and says what is expected.
+
+Every module of the package validates through these functions, so that the same mistake gets the same message
+wherever it is made.
+"""
+
+from __future__ import annotations
+
+import numbers
+import os
+import warnings
+
+import numpy as np
+
+RandomState = int | np.random.Generator | None
+
+
+def check_int(value: object, name: str, minimum: int) -> int:
+    """Check that ``value`` is an integer (not a bool) of at least ``minimum``; return it as an ``int``."""
+    if not isinstance(value, numbers.Integral) or isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be an int, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value}")
+    return int(value)
+
+
+def check_bool(value: object, name: str) -> None:
+    """Check that ``value`` is True or False."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+
+
+def check_positive(value: object, name: str) -> float:
+    """Check that ``value`` is a finite number above 0; return it as a ``float``."""
+    if not isinstance(value, numbers.Real) or isinstance(value, bool) or not np.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+    return float(value)
+
+
+def check_fraction(value: object, name: str, low_open: bool = False) -> float:
+    """Check that ``value`` is a number in [0, 1] (or (0, 1] with ``low_open``); return it as a ``float``."""
+    interval = "(0, 1]" if low_open else "[0, 1]"
+    if (not isinstance(value, numbers.Real) or isinstance(value, bool) or not np.isfinite(value)
+            or not (0 < value <= 1 if low_open else 0 <= value <= 1)):
+        raise ValueError(f"{name} must be a number in {interval}, got {value!r}")
+    return float(value)
+
+
+def check_random_state(random_state: object) -> None:
+    """Check that ``random_state`` is None, an int or a :class:`numpy.random.Generator`."""
+    if not (random_state is None or isinstance(random_state, np.random.Generator)
+            or (isinstance(random_state, numbers.Integral) and not isinstance(random_state, (bool, np.bool_)))):
+        raise TypeError(f"random_state must be None, an int or a numpy.random.Generator, got {random_state!r}")
+    if isinstance(random_state, numbers.Integral) and random_state < 0:
+        raise ValueError(f"random_state must be a non-negative int, got {random_state}")
+
+
+def check_callable(value: object, name: str, expected: str) -> None:
+    """Check that ``value`` is None or callable; ``expected`` describes the call, e.g. ``"(batch) -> batch"``."""
+    if value is not None and not callable(value):
+        raise TypeError(f"{name} must be callable {expected} or None, got {value!r}")
+
+
+def check_value_range(value_range: object, name: str = "value_range") -> tuple[float, float]:
+    """Check a pair ``(low, high)`` of finite numbers with ``low < high``."""
+    if (not isinstance(value_range, (tuple, list)) or len(value_range) != 2
+            or not all(isinstance(v, numbers.Real) and not isinstance(v, bool) and np.isfinite(v)
+                       for v in value_range)
+            or not value_range[0] < value_range[1]):
+        raise ValueError(f"{name} must be a pair (low, high) of finite numbers with low < high, got {value_range!r}")
+    return float(value_range[0]), float(value_range[1])
+
+
+def check_numeric_array(values: object, name: str) -> np.ndarray:
+    """``values`` as a real-valued array: numbers or booleans, never complex, strings or objects."""
+    try:
+        array = np.asarray(values)
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"{name} must be a numeric array, got {type(values).__name__}") from error
+    if np.issubdtype(array.dtype, np.complexfloating):
+        raise TypeError(f"{name} must hold real numbers, got complex dtype {array.dtype}")
+    if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
+        raise TypeError(f"{name} must be a numeric array, got dtype {array.dtype}")
+    return array
+
+
+def check_finite_array(values: object, name: str) -> np.ndarray:
+    """``values`` as a real-valued array without NaN or infinity (see :func:`check_numeric_array`)."""
+    array = check_numeric_array(values, name)
+    if np.issubdtype(array.dtype, np.floating) and not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return array
+
+
+def check_selection_range(range_min: object, range_max: object, name: str) -> None:
+    """Check one selection range: two fractions of the ranking in [0, 1] with ``min <= max``."""
+    check_fraction(range_min, f"{name}_min")
+    check_fraction(range_max, f"{name}_max")
+    if range_min > range_max:
+        raise ValueError(f"{name}_min ({range_min}) must not exceed {name}_max ({range_max})")
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to this process, or None where it cannot be read."""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_memory(n_bytes: int, name: str, what: str) -> None:
+    """Refuse at once a run whose arrays would need more memory than is available.
+
+    Args:
+        n_bytes: Bytes the run will hold.
+        name: The parameter that sets the size (named in the message).
+        what: What the memory is for, e.g. ``"the embeddings of 10**9 masked inputs"``.
+    """
+    available = available_memory()
+    if available is not None and n_bytes > available:
+        raise ValueError(f"{name} is too large: {what} need {n_bytes / 2**30:.1f} GiB, but only "
+                         f"{available / 2**30:.1f} GiB of memory is available")
+
+
+def warn(message: str, stacklevel: int = 2) -> None:
+    """Issue a :class:`UserWarning` (one place, so tests and users can filter the package's warnings)."""
+    warnings.warn(message, UserWarning, stacklevel=stacklevel + 1)

@@ -1,0 +1,445 @@
+"""The Distance Explainer's algorithm, written once for every modality.
+
+An input (an image, a text) is masked ``n_masks`` times; every masked input is embedded by the model and its
+distance to each reference embedding computed; the masks are ranked by distance and weighted by rank (the
+paper's selection ranges by default); the map is the weighted sum of the masks. :class:`MaskedDistanceExplainer`
+does all of this. A modality subclass supplies only what is its own:
+
+* ``_prepare_input(inputs)``: check the input and keep what masking it needs;
+* ``_draw_masks(prepared, n_masks)``: the masks, indexable like an array ``(n_masks, *feature_shape)`` (pixels
+  for an image, words for a text); the map has the shape ``feature_shape``;
+* ``_masked_batch(prepared, masks)``: the model's input for a batch of masks ``(b, *feature_shape)``;
+* ``_feature_shape(prepared)``, ``_input_size(prepared)``: the shape of a mask, the size of a model input;
+* ``load_model(model)`` and ``_validate_modality()``: its model types and its own parameters.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from dianna_distance.checks import (
+    check_bool,
+    check_finite_array,
+    check_int,
+    check_memory,
+    check_numeric_array,
+    check_random_state,
+    check_selection_range,
+    warn,
+)
+from dianna_distance.convergence import embed_until_converged
+from dianna_distance.distances import (
+    WEIGHTINGS,
+    DistanceLike,
+    compute_distances,
+    get_distance,
+    select_masks,
+    selected_ranks,
+)
+
+BATCH_VALUES = 2**22  # automatic batch size: about this many input values (16 MB of float32) per batch
+MAX_AUTO_BATCH = 256
+_RANGE_NAMES = ("mask_selection_range_min", "mask_selection_range_max", "mask_selection_negative_range_min",
+                "mask_selection_negative_range_max")
+
+
+def auto_batch_size(values_per_input: int, n_inputs: int) -> int:
+    """Inputs per model call: about :data:`BATCH_VALUES` input values per batch, at most :data:`MAX_AUTO_BATCH`."""
+    return max(1, min(n_inputs, MAX_AUTO_BATCH, BATCH_VALUES // max(values_per_input, 1)))
+
+
+def check_embeddings(embeddings: object, n_rows: int, embedding_length: int | None, noun: str = "inputs"
+                     ) -> np.ndarray:
+    """A model's output for a batch of ``n_rows`` inputs, checked and promoted to float64 ``(n_rows, D)``.
+
+    Args:
+        embeddings: What the model returned.
+        n_rows: Number of inputs in the batch.
+        embedding_length: The length ``D`` that earlier batches had, or None for the first batch.
+        noun: What the inputs are, for messages (``"images"``, ``"texts"``).
+
+    Returns:
+        Float64 array ``(n_rows, D)``.
+    """
+    try:
+        embeddings = check_numeric_array(embeddings, "model output")
+    except TypeError as error:
+        raise TypeError(f"model must return real-valued embeddings (N, D): {error}") from error
+    if embeddings.ndim != 2:
+        raise ValueError(f"model must return a 2-D array of embeddings (N, D); got shape {embeddings.shape}")
+    if embeddings.shape[0] != n_rows:
+        raise ValueError(f"model returned {embeddings.shape[0]} embeddings for a batch of {n_rows} {noun}")
+    if embedding_length is not None and embeddings.shape[1] != embedding_length:
+        raise ValueError(f"model returned embeddings of length {embedding_length} for one batch and "
+                         f"{embeddings.shape[1]} for another: its output length must not change")
+    embeddings = embeddings.astype(np.float64)
+    if not np.all(np.isfinite(embeddings)):
+        raise ValueError("model returned NaN or infinite values in its embeddings")
+    return embeddings
+
+
+def check_reference(
+    embedded_reference: object, distance: DistanceLike, embedding_length: int | None = None
+) -> np.ndarray:
+    """The reference(s) as a float64 ``(K, D)`` array, checked (finite, real, and the model's length ``D``)."""
+    references = check_finite_array(embedded_reference, "embedded_reference")
+    if references.ndim not in (1, 2) or references.shape[-1] == 0 or references.shape[0] == 0:
+        raise ValueError(f"embedded_reference must have shape (D,) or (K, D), got {references.shape}")
+    references = np.atleast_2d(references).astype(np.float64)
+    if embedding_length is not None and references.shape[1] != embedding_length:
+        raise ValueError(f"embedded_reference has length {references.shape[1]}, but the model's embeddings have "
+                         f"length {embedding_length}")
+    if isinstance(distance, str) and distance == "cosine" and np.any(np.all(references == 0, axis=1)):
+        raise ValueError("embedded_reference is a zero vector; cosine distance to it is undefined")
+    return references
+
+
+class MaskedDistanceExplainer:
+    """The Distance Explainer for any modality: why is an input close to, or far from, a reference embedding?
+
+    The parameters shared by every modality are documented here; a modality's class (for example
+    :class:`~dianna_distance.DistanceExplainer` for images) stores them with its own in its ``__init__``.
+    Parameters are checked when :meth:`attribute` runs.
+
+    Shared parameters:
+        n_masks: Number of masks (model evaluations); with ``tolerance``, masks added per round.
+        p_keep: Probability that a feature (a grid cell, a word) is kept, in (0, 1].
+        mask_selection_range_min, mask_selection_range_max: Fractions of the distance ranking (closest first)
+            averaged with weight +1.
+        mask_selection_negative_range_min, mask_selection_negative_range_max: Fractions averaged with weight -1;
+            ``min == max`` switches a side off.
+        weighting: ``"ranges"`` (the paper's selection, default), ``"linear"`` or ``"normal"`` rank weights
+            (see :func:`~dianna_distance.distances.rank_weights`; these ignore the ranges).
+        batch_size: Masked inputs per model call; default automatic.
+        distance: ``"cosine"`` (``(1 - cos) / 2``), ``"euclidean"``, or a callable
+            ``(embeddings (N, D), reference (D,)) -> (N,)``.
+        random_state: Seed (int) or :class:`numpy.random.Generator` for the masks; the global RNG is never used.
+        masks: Masks to use instead of drawn ones, ``(n_masks, *feature_shape)``, values in [0, 1].
+        progress: Show a progress bar.
+        tolerance: Choose the number of masks automatically: add ``n_masks`` masks at a time until the map's
+            estimated per-feature spread (:func:`~dianna_distance.convergence.estimate_map_spread`) is at most
+            ``tolerance``, or ``max_masks`` masks are used. None (default): use exactly ``n_masks`` masks.
+        max_masks: Upper limit on the number of masks when ``tolerance`` is set (masks are drawn only as used).
+
+    Attributes:
+        masks_: The masks of the last run, indexable like an array ``(n_masks, *feature_shape)``.
+        embeddings_: Float64 embeddings of the masked inputs, ``(n_masks, D)``.
+        distances_: Distance of each masked input to the reference, ``(n_masks,)``, or ``(K, n_masks)``.
+        weights_: Weight of each mask in the map, ``(n_masks,)`` or ``(K, n_masks)``; masks with equal distances
+            share their ranks' weights.
+        positive_indices_: Indices of the masks with positive weight, closest first; ``(K, n)`` for K references.
+        negative_indices_: Indices of the masks with negative weight, closest first.
+        embedded_reference_: The reference(s) of the last map, ``(D,)`` or ``(K, D)``.
+        n_masks_used_: Number of masks the last run used (differs from ``n_masks`` when ``tolerance`` is set).
+        converged_: With ``tolerance``: whether the spread fell to the tolerance before ``max_masks`` ran out.
+    """
+
+    # -- what a modality supplies ---------------------------------------------------------------------------------
+
+    _input_noun = "inputs"  # what the masked inputs are called in messages
+
+    def _validate_modality(self) -> None:
+        """Check the modality's own parameters."""
+
+    def _prepare_input(self, inputs: Any) -> Any:
+        """Check the input; return what :meth:`_draw_masks` and :meth:`_masked_batch` need."""
+        raise NotImplementedError
+
+    def _draw_masks(self, prepared: Any, n_masks: int) -> Any:
+        """The masks, indexable like an array ``(n_masks, *feature_shape)``."""
+        raise NotImplementedError
+
+    def _masked_batch(self, prepared: Any, masks: np.ndarray) -> Any:
+        """The model's input for a batch of masks ``(b, *feature_shape)``."""
+        raise NotImplementedError
+
+    def load_model(self, model: Any) -> Callable:
+        """The model as the callable ``batch -> (b, D)`` that runs use; load it once to reuse it across runs."""
+        raise NotImplementedError
+
+    def _feature_shape(self, prepared: Any) -> tuple[int, ...]:
+        """The shape of one mask, and of the map."""
+        raise NotImplementedError
+
+    def _input_size(self, prepared: Any) -> int:
+        """Number of values in one model input, for the automatic batch size."""
+        raise NotImplementedError
+
+    # -- the algorithm --------------------------------------------------------------------------------------------
+
+    def attribute(self, model: Any, inputs: Any, embedded_reference: np.ndarray) -> np.ndarray:
+        """Explain why ``inputs`` is close to or far from ``embedded_reference`` in the model's embedded space.
+
+        Args:
+            model: The model (see the modality's class).
+            inputs: The item to explain (see the modality's class).
+            embedded_reference: ``(D,)``, or ``(K, D)`` for K references explained in one pass of the model.
+
+        Returns:
+            Map ``feature_shape`` for a ``(D,)`` reference, ``(K, *feature_shape)`` for ``(K, D)``.
+        """
+        self._validate_parameters()
+        prepared = self._prepare_input(inputs)
+        references = check_reference(embedded_reference, self.distance)
+        run_model = self.load_model(model)
+        if self.tolerance is None:
+            masks = self._masks(prepared, self.n_masks)
+            check_memory(self.n_masks * references.shape[1] * 8, "n_masks",
+                         f"the embeddings of {self.n_masks} masked inputs of length {references.shape[1]}")
+            embeddings = self._embed(run_model, prepared, masks, 0, len(masks), references.shape[1])
+            self.converged_ = None
+        else:
+            masks = self._draw_masks(prepared, self.max_masks)
+            result = embed_until_converged(
+                _RoundEmbedder(self, run_model, prepared, masks, references.shape[1]), masks, references,
+                self.tolerance, step=self.n_masks, distance=self.distance,
+                positive_range=(self.mask_selection_range_min, self.mask_selection_range_max),
+                negative_range=(self.mask_selection_negative_range_min, self.mask_selection_negative_range_max),
+                progress=self.progress, weighting=self.weighting)
+            masks, embeddings, self.converged_ = _head(masks, result.n_masks), result.embeddings, result.converged
+        return self._store_and_select(masks, embeddings, embedded_reference)
+
+    def embed_masked(self, model: Any, inputs: Any, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """Embed the input masked by masks ``start:stop`` of this explainer's ``n_masks`` masks.
+
+        The masks are drawn from ``random_state`` and their index alone, so separate processes (for example the
+        workers of a cluster) can each embed a range and :meth:`attribute_from_embeddings` gives the map of a
+        local :meth:`attribute` run. This needs an int ``random_state`` (or given ``masks``).
+
+        Args:
+            model: The model (see the modality's class).
+            inputs: The item to explain.
+            start: First mask index.
+            stop: One past the last mask index; default ``n_masks``.
+
+        Returns:
+            Float64 embeddings ``(stop - start, D)``.
+        """
+        self._validate_parameters()
+        self._check_reproducible("embed_masked")
+        stop = self.n_masks if stop is None else stop
+        check_int(start, "start", minimum=0)
+        check_int(stop, "stop", minimum=start)
+        if stop > self.n_masks:
+            raise ValueError(f"stop must be at most n_masks ({self.n_masks}), got {stop}")
+        prepared = self._prepare_input(inputs)
+        masks = self._masks(prepared, self.n_masks)
+        return self._embed(self.load_model(model), prepared, masks, start, stop, None)
+
+    def attribute_from_embeddings(self, inputs: Any, embeddings: np.ndarray, embedded_reference: np.ndarray
+                                  ) -> np.ndarray:
+        """The map from embeddings computed elsewhere (:meth:`embed_masked`), without running the model.
+
+        Args:
+            inputs: The item explained.
+            embeddings: ``(n_masks, D)`` embeddings of the input masked by this explainer's masks, in order.
+            embedded_reference: ``(D,)`` or ``(K, D)``.
+
+        Returns:
+            Map ``feature_shape``, or ``(K, *feature_shape)``.
+        """
+        self._validate_parameters()
+        self._check_reproducible("attribute_from_embeddings")
+        prepared = self._prepare_input(inputs)
+        embeddings = check_embeddings(embeddings, self.n_masks, None)
+        self.converged_ = None
+        return self._store_and_select(self._masks(prepared, self.n_masks), embeddings, embedded_reference)
+
+    def reselect(
+        self,
+        embedded_reference: np.ndarray | None = None,
+        distance: DistanceLike | None = None,
+        mask_selection_range_min: float | None = None,
+        mask_selection_range_max: float | None = None,
+        mask_selection_negative_range_min: float | None = None,
+        mask_selection_negative_range_max: float | None = None,
+        weighting: str | None = None,
+    ) -> np.ndarray:
+        """Recompute the map from the stored embeddings of the last run, without running the model again.
+
+        Arguments left as None keep the value of the last run (the reference) or of the explainer (the rest).
+        The run attributes (``distances_``, ``weights_``, ``positive_indices_``, ...) are updated to describe the
+        returned map.
+
+        Args:
+            embedded_reference: Reference(s) ``(D,)`` or ``(K, D)``.
+            distance: See the class parameters.
+            mask_selection_range_min: See the class parameters.
+            mask_selection_range_max: See the class parameters.
+            mask_selection_negative_range_min: See the class parameters.
+            mask_selection_negative_range_max: See the class parameters.
+            weighting: See the class parameters.
+
+        Returns:
+            Map ``feature_shape``, or ``(K, *feature_shape)`` for ``(K, D)`` references.
+        """
+        if not hasattr(self, "embeddings_"):
+            raise RuntimeError("reselect needs the embeddings of a run: call attribute() first")
+        given = (mask_selection_range_min, mask_selection_range_max, mask_selection_negative_range_min,
+                 mask_selection_negative_range_max)
+        ranges = tuple(getattr(self, name) if value is None else value for name, value in zip(_RANGE_NAMES, given))
+        weighting = self.weighting if weighting is None else weighting
+        distance = self.distance if distance is None else distance
+        _check_selection(len(self.embeddings_), ranges, weighting, distance)
+        reference = self.embedded_reference_ if embedded_reference is None else embedded_reference
+        check_reference(reference, distance, self.embeddings_.shape[1])
+        return self._select(reference, distance, ranges, weighting)
+
+    # -- the steps ------------------------------------------------------------------------------------------------
+
+    def _masks(self, prepared: Any, n_masks: int) -> Any:
+        """The run's masks: the given ``masks`` (checked) or drawn ones."""
+        if self.masks is None:
+            return self._draw_masks(prepared, n_masks)
+        feature_shape = self._feature_shape(prepared)
+        masks = check_numeric_array(self.masks, "masks")
+        if masks.ndim == len(feature_shape) + 2 and masks.shape[-1] == 1:
+            masks = masks[..., 0]
+        if masks.shape != (n_masks, *feature_shape):
+            raise ValueError(f"masks must have shape {(n_masks, *feature_shape)} (n_masks, *feature_shape), got "
+                             f"{np.shape(self.masks)}")
+        if not np.all((masks >= 0) & (masks <= 1)):
+            raise ValueError("masks must hold numbers in [0, 1] (NaN is not allowed)")
+        return masks
+
+    def _embed(self, run_model: Callable, prepared: Any, masks: Any, start: int, stop: int,
+               embedding_length: int | None, progress: bool | None = None) -> np.ndarray:
+        """Embeddings ``(stop - start, D)`` of the input masked by ``masks[start:stop]``, batch by batch."""
+        n_masks = stop - start
+        batch_size = self.batch_size or auto_batch_size(self._input_size(prepared), n_masks)
+        embeddings = None
+        show = self.progress if progress is None else progress
+        with tqdm(total=n_masks, desc="Explaining", unit="mask", disable=not show) as bar:
+            for offset in range(0, n_masks, batch_size):
+                batch_masks = np.asarray(masks[start + offset : start + min(offset + batch_size, n_masks)],
+                                         dtype=np.float32)
+                output = run_model(self._masked_batch(prepared, batch_masks))
+                first = embeddings is None
+                batch = check_embeddings(output, len(batch_masks), None if first else embeddings.shape[1],
+                                         self._input_noun)
+                if first:
+                    if embedding_length is not None and batch.shape[1] != embedding_length:
+                        raise ValueError(f"embedded_reference has length {embedding_length}, but the model's "
+                                         f"embeddings have length {batch.shape[1]}")
+                    embeddings = np.empty((n_masks, batch.shape[1]))
+                embeddings[offset : offset + len(batch)] = batch
+                bar.update(len(batch))
+        return np.empty((0, embedding_length or 0)) if embeddings is None else embeddings
+
+    def _store_and_select(self, masks: Any, embeddings: np.ndarray, embedded_reference: np.ndarray) -> np.ndarray:
+        check_reference(embedded_reference, self.distance, embeddings.shape[1])
+        self.masks_, self.embeddings_, self.n_masks_used_ = masks, embeddings, len(embeddings)
+        ranges = tuple(getattr(self, name) for name in _RANGE_NAMES)
+        return self._select(embedded_reference, self.distance, ranges, self.weighting)
+
+    def _select(self, embedded_reference: np.ndarray, distance: DistanceLike, ranges: tuple, weighting: str
+                ) -> np.ndarray:
+        """Rank the stored embeddings by distance to the reference(s), weight the masks, and sum them."""
+        references = check_reference(embedded_reference, distance)
+        distances = compute_distances(self.embeddings_, references, distance)
+        weights, positive, negative = [], [], []
+        for k, row in enumerate(distances):
+            if np.ptp(row) == 0:
+                which = "" if len(distances) == 1 else f" for reference {k}"
+                warn(f"every masked input has the same distance to the reference{which}: the model's output did not "
+                     "change under masking, so the map is zero", stacklevel=4)
+                row_weights, row_positive, row_negative = np.zeros(len(row)), np.array([], int), np.array([], int)
+            else:
+                row_weights, row_positive, row_negative = select_masks(row, ranges[:2], ranges[2:], weighting)
+            weights.append(row_weights)
+            positive.append(row_positive)
+            negative.append(row_negative)
+        weights = np.stack(weights)
+        maps = self._weighted_mask_sum(weights)
+        single = np.ndim(embedded_reference) == 1
+        self.embedded_reference_ = np.asarray(embedded_reference)
+        self.distances_ = distances[0] if single else distances
+        self.weights_ = weights[0] if single else weights
+        self.positive_indices_ = positive[0] if single else _stack_ragged(positive)
+        self.negative_indices_ = negative[0] if single else _stack_ragged(negative)
+        return maps[0] if single else maps
+
+    def _weighted_mask_sum(self, weights: np.ndarray) -> np.ndarray:
+        """``weights (K, n_masks) @ masks (n_masks, ...)``, generating only the masks with non-zero weight."""
+        used = np.flatnonzero(np.any(weights != 0, axis=0))
+        feature_shape = tuple(self.masks_.shape[1:])
+        n_features = int(np.prod(feature_shape))
+        maps = np.zeros((len(weights), n_features))
+        step = auto_batch_size(n_features, len(used))  # independent of batch_size: same sums, same map
+        for start in range(0, len(used), step):
+            indices = used[start : start + step]
+            masks = np.asarray(self.masks_[indices], dtype=np.float64).reshape(len(indices), -1)
+            maps += weights[:, indices] @ masks
+        return maps.reshape(len(weights), *feature_shape)
+
+    # -- validation -----------------------------------------------------------------------------------------------
+
+    def _validate_parameters(self) -> None:
+        check_int(self.n_masks, "n_masks", minimum=1)
+        if (not isinstance(self.p_keep, numbers.Real) or isinstance(self.p_keep, bool)
+                or not np.isfinite(self.p_keep) or not 0 < self.p_keep <= 1):
+            raise ValueError(f"p_keep must be a number in (0, 1], got {self.p_keep!r}")
+        if self.batch_size is not None:
+            check_int(self.batch_size, "batch_size", minimum=1)
+        _check_selection(self.n_masks, tuple(getattr(self, name) for name in _RANGE_NAMES), self.weighting,
+                         self.distance, stacklevel=5)
+        check_random_state(self.random_state)
+        check_bool(self.progress, "progress")
+        if self.tolerance is not None:
+            if (not isinstance(self.tolerance, numbers.Real) or isinstance(self.tolerance, bool)
+                    or not np.isfinite(self.tolerance) or self.tolerance <= 0):
+                raise ValueError(f"tolerance must be None or a positive number, got {self.tolerance!r}")
+            check_int(self.max_masks, "max_masks", minimum=self.n_masks)
+            if self.masks is not None:
+                raise ValueError("masks and tolerance cannot be combined: given masks fix the number of masks")
+        self._validate_modality()
+
+    def _check_reproducible(self, method: str) -> None:
+        if self.masks is None and not isinstance(self.random_state, numbers.Integral):
+            raise ValueError(f"{method} needs an int random_state (or given masks), so that every call draws the "
+                             f"same masks; got random_state={self.random_state!r}")
+        if self.tolerance is not None:
+            raise ValueError(f"{method} works with a fixed number of masks: tolerance must be None")
+
+
+class _RoundEmbedder:
+    """The embedding step of one round of :func:`embed_until_converged`: the next masks of the run, in order."""
+
+    def __init__(self, explainer: MaskedDistanceExplainer, run_model: Callable, prepared: Any, masks: Any,
+                 embedding_length: int) -> None:
+        self.explainer, self.run_model, self.prepared = explainer, run_model, prepared
+        self.masks, self.embedding_length, self.n_done = masks, embedding_length, 0
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        embeddings = self.explainer._embed(self.run_model, self.prepared, self.masks, self.n_done,
+                                           self.n_done + len(batch), self.embedding_length, progress=False)
+        self.n_done += len(batch)
+        return embeddings
+
+
+def _check_selection(n_masks: int, ranges: tuple, weighting: object, distance: object, stacklevel: int = 4) -> None:
+    """Check the selection ranges, the weighting and the distance; warn about a range that selects no mask."""
+    if not isinstance(weighting, str) or weighting not in WEIGHTINGS:
+        raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {weighting!r}")
+    get_distance(distance)
+    for name, (range_min, range_max) in (("mask_selection_range", ranges[:2]),
+                                         ("mask_selection_negative_range", ranges[2:])):
+        check_selection_range(range_min, range_max, name)
+        ranks = selected_ranks(n_masks, range_min, range_max)
+        if weighting == "ranges" and range_min < range_max and ranks.stop <= ranks.start:
+            warn(f"{name} [{range_min}, {range_max}) selects no masks out of n_masks={n_masks}; it contributes 0 "
+                 f"to the map", stacklevel=stacklevel)
+
+
+def _head(masks: Any, n_masks: int) -> Any:
+    return masks.head(n_masks) if hasattr(masks, "head") else masks[:n_masks]
+
+
+def _stack_ragged(rows: list[np.ndarray]) -> np.ndarray | list[np.ndarray]:
+    """Index arrays of K references: one ``(K, n)`` array when they have one length (no ties), else a list."""
+    return np.stack(rows) if len({len(row) for row in rows}) == 1 else rows

@@ -1,0 +1,70 @@
+"""What the evaluation metrics share: explainers with fixed masks, image axes, and the types of their arguments."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from dianna_distance.core import MaskedDistanceExplainer
+from dianna_distance.explainer import DistanceExplainer
+
+RandomState = int | np.random.Generator | None
+ExplainFunction = Callable[[Any, np.ndarray, np.ndarray], np.ndarray]
+
+
+def check_explainer(explainer: object, explain_func: object) -> None:
+    """Check that at most one of ``explainer`` (an explainer object) and ``explain_func`` (a callable) is given."""
+    if explainer is not None and not isinstance(explainer, MaskedDistanceExplainer):
+        raise TypeError(f"explainer must be a DistanceExplainer (or another modality's explainer) or None, got "
+                        f"{type(explainer).__name__}")
+    if explain_func is not None and not callable(explain_func):
+        raise TypeError(f"explain_func must be a callable (model, image, reference) -> map, got {explain_func!r}")
+    if explainer is not None and explain_func is not None:
+        raise ValueError("give either explainer or explain_func, not both")
+
+
+def explainer_params(explainer: MaskedDistanceExplainer) -> dict[str, Any]:
+    """The constructor parameters of an explainer (stored verbatim by its ``__init__``)."""
+    names = [name for name in inspect.signature(type(explainer).__init__).parameters if name != "self"]
+    return {name: getattr(explainer, name) for name in names}
+
+
+def clone_explainer(explainer: MaskedDistanceExplainer | None, **changes: Any) -> MaskedDistanceExplainer:
+    """A new explainer of the class and parameters of ``explainer`` (default ``DistanceExplainer()``), changed."""
+    template = DistanceExplainer() if explainer is None else explainer
+    return type(template)(**{**explainer_params(template), **changes})
+
+
+def explain_with_fixed_masks(
+    explainer: MaskedDistanceExplainer | None, model: Any, inputs: Any, reference: np.ndarray,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, MaskedDistanceExplainer]:
+    """Explain once and return the map and an explainer that reuses that run's masks (without progress bar).
+
+    The masks are the explainer's own (its ``masks``, or drawn with its ``random_state``); when both are None
+    they are drawn from ``rng``.
+    """
+    template = DistanceExplainer() if explainer is None else explainer
+    random_state = rng if template.random_state is None else template.random_state
+    first = clone_explainer(template, progress=False, random_state=random_state)
+    attribution = first.attribute(model, inputs, reference)
+    masks = np.asarray(first.masks_, dtype=np.float32)
+    return attribution, clone_explainer(template, masks=masks, n_masks=len(masks), progress=False, tolerance=None)
+
+
+def spatial_view(channels_axis: int | None) -> tuple:
+    """Index that turns an ``(H, W)`` array into one broadcasting against the image."""
+    return {None: (...,), 0: (None,), 2: (..., None)}[channels_axis]
+
+
+def find_channels_axis(image: np.ndarray, axis_labels: Any) -> int | None:
+    """The channels axis of the image (0, 2, or None for 2-D), found as the explainer finds it."""
+    return DistanceExplainer(axis_labels=axis_labels).channels_axis(image)
+
+
+def trapezoid(values: np.ndarray, positions: np.ndarray) -> float:
+    """Signed area under ``values`` over ``positions`` by the trapezoid rule."""
+    return float(np.sum((values[1:] + values[:-1]) / 2 * np.diff(positions)))

@@ -1,0 +1,194 @@
+"""Average sensitivity (robustness): how much does the map change when the input gets a little noise?"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from dianna_distance.checks import (
+    check_bool,
+    check_finite_array,
+    check_int,
+    check_positive,
+    check_random_state,
+    check_value_range,
+)
+from dianna_distance.core import MaskedDistanceExplainer
+from dianna_distance.evaluation.common import (
+    ExplainFunction,
+    RandomState,
+    check_explainer,
+    clone_explainer,
+    explain_with_fixed_masks,
+)
+from dianna_distance.model import ModelLike
+
+SENSITIVITY_DENOMINATORS = ("explanation", "input", None)
+
+
+@dataclass
+class SensitivityResult:
+    """Average sensitivity of an explanation, as returned by :class:`AverageSensitivity`.
+
+    Attributes:
+        score: Mean of ``values``; 0 when the map does not change under the noise.
+        values: ``(nr_samples,)`` sensitivity of each noisy sample.
+        attribution: The map of the unperturbed image, ``(H, W)`` (or ``(K, H, W)``).
+        perturbed_attributions: ``(nr_samples, *attribution.shape)`` maps of the noisy images.
+        perturbed_images: ``(nr_samples, *image.shape)`` the noisy images (clipped when ``clip``).
+    """
+
+    score: float
+    values: np.ndarray
+    attribution: np.ndarray
+    perturbed_attributions: np.ndarray
+    perturbed_images: np.ndarray
+
+
+class AverageSensitivity:
+    """Average sensitivity (Yeh et al. 2019; Bhatt et al. 2020): how much the map changes under input noise.
+
+    The image is perturbed ``nr_samples`` times with Gaussian noise of standard deviation
+    ``perturb_std × (high - low)`` (``value_range = (low, high)``), clipped to the valid range when ``clip``, and
+    explained again with the masks of the unperturbed run, so only the input varies. With ``a`` the map of the
+    image and ``a_s`` that of noisy sample ``s`` (both divided by their maximum absolute value when
+    ``normalise``), each sample scores ``||a - a_s||_F / ||a||_F`` (``denominator="explanation"``, as Quantus's
+    ``AvgSensitivity``), ``||a - a_s||_F / ||x||_F`` (``"input"``) or ``||a - a_s||_F`` (``None``); the score is
+    the mean. Lower is more robust.
+
+    Args:
+        nr_samples: Number of noisy samples.
+        perturb_std: Noise standard deviation as a fraction of the value range.
+        value_range: ``(low, high)`` valid pixel values.
+        clip: Clip noisy images to ``value_range``.
+        normalise: Divide every map by its maximum absolute value before comparing.
+        denominator: ``"explanation"``, ``"input"`` or None (see above).
+        explainer: A :class:`~dianna_distance.DistanceExplainer` whose parameters are used (its ``progress`` is
+            ignored). Default: ``DistanceExplainer()``. Its masks are its own (``masks``, or drawn with its
+            ``random_state``), or drawn from this metric's ``random_state`` when both are None.
+        explain_func: Instead of an explainer, any callable ``(model, image, reference) -> map``.
+        random_state: Seed or generator for the noise (and masks, see ``explainer``).
+        progress: Show a progress bar.
+    """
+
+    def __init__(
+        self,
+        nr_samples: int = 20,
+        perturb_std: float = 0.1,
+        value_range: tuple[float, float] = (0.0, 1.0),
+        clip: bool = True,
+        normalise: bool = False,
+        denominator: str | None = "explanation",
+        explainer: MaskedDistanceExplainer | None = None,
+        explain_func: ExplainFunction | None = None,
+        random_state: RandomState = None,
+        progress: bool = True,
+    ) -> None:
+        self.nr_samples = nr_samples
+        self.perturb_std = perturb_std
+        self.value_range = value_range
+        self.clip = clip
+        self.normalise = normalise
+        self.denominator = denominator
+        self.explainer = explainer
+        self.explain_func = explain_func
+        self.random_state = random_state
+        self.progress = progress
+
+    def __call__(self, model: ModelLike, image: np.ndarray, reference: np.ndarray) -> SensitivityResult:
+        """Explain the image and ``nr_samples`` noisy copies of it, and compare the maps.
+
+        Args:
+            model: Path to an ONNX file, or a callable ``(B, *image.shape) -> (B, D)``.
+            image: ``(H, W)``, ``(H, W, C)`` or ``(C, H, W)``.
+            reference: Reference embedding ``(D,)`` (or ``(K, D)``), held fixed.
+
+        Returns:
+            A :class:`SensitivityResult`.
+        """
+        self._validate_parameters()
+        image = check_finite_array(image, "image")
+        mask_rng, noise_rng = np.random.default_rng(self.random_state).spawn(2)
+        if self.explain_func is not None:
+            explain = self.explain_func
+            attribution = np.asarray(explain(model, image, reference), dtype=np.float64)
+        else:
+            model = clone_explainer(self.explainer).load_model(model)
+            attribution, fixed = explain_with_fixed_masks(self.explainer, model, image, reference, mask_rng)
+            explain = fixed.attribute
+        low, high = self.value_range
+        perturbed_images = np.empty((self.nr_samples, *image.shape), dtype=np.result_type(image.dtype, np.float32))
+        perturbed_attributions = np.empty((self.nr_samples, *attribution.shape))
+        for sample in tqdm(range(self.nr_samples), desc="Sensitivity", unit="sample", disable=not self.progress):
+            noisy = image + noise_rng.normal(0.0, self.perturb_std * (high - low), size=image.shape)
+            perturbed_images[sample] = np.clip(noisy, low, high) if self.clip else noisy
+            perturbed_attributions[sample] = explain(model, perturbed_images[sample], reference)
+        values = sensitivity_values(attribution, perturbed_attributions, image, self.normalise, self.denominator)
+        return SensitivityResult(score=float(values.mean()), values=values, attribution=attribution,
+                                 perturbed_attributions=perturbed_attributions, perturbed_images=perturbed_images)
+
+    def _validate_parameters(self) -> None:
+        check_int(self.nr_samples, "nr_samples", minimum=1)
+        check_positive(self.perturb_std, "perturb_std")
+        check_value_range(self.value_range)
+        check_bool(self.clip, "clip")
+        check_bool(self.normalise, "normalise")
+        if self.denominator not in SENSITIVITY_DENOMINATORS:
+            raise ValueError(f"denominator must be one of {SENSITIVITY_DENOMINATORS}, got {self.denominator!r}")
+        check_explainer(self.explainer, self.explain_func)
+        check_random_state(self.random_state)
+        check_bool(self.progress, "progress")
+
+
+def sensitivity_values(
+    attribution: np.ndarray, perturbed_attributions: np.ndarray, image: np.ndarray, normalise: bool = False,
+    denominator: str | None = "explanation",
+) -> np.ndarray:
+    """Per-sample sensitivity of maps of noisy images relative to the map of the image.
+
+    Args:
+        attribution: Map of the image, any shape ``A``.
+        perturbed_attributions: ``(S, *A)`` maps of ``S`` noisy images.
+        image: The unperturbed image (used when ``denominator="input"``).
+        normalise: Divide every map by its maximum absolute value first.
+        denominator: ``"explanation"`` (``||a||_F``), ``"input"`` (``||image||_F``) or None (1).
+
+    Returns:
+        ``(S,)`` values ``||a - a_s||_F / denominator``.
+    """
+    def scaled(maps: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+        peak = np.max(np.abs(maps), axis=axes, keepdims=True)
+        return maps / np.where(peak == 0, 1.0, peak) if normalise else maps
+
+    reference_map = scaled(np.asarray(attribution, dtype=np.float64), tuple(range(np.ndim(attribution))))
+    perturbed = np.asarray(perturbed_attributions, dtype=np.float64)
+    perturbed = scaled(perturbed, tuple(range(1, perturbed.ndim)))
+    numerators = np.linalg.norm((perturbed - reference_map).reshape(len(perturbed), -1), axis=1)
+    if denominator is None:
+        return numerators
+    norm = np.linalg.norm(reference_map if denominator == "explanation" else np.asarray(image, dtype=np.float64))
+    if norm == 0:
+        if np.all(numerators == 0):  # nothing changed: zero sensitivity, whatever the scale
+            return numerators
+        raise ValueError(f"sensitivity relative to the {denominator} is undefined: its norm is 0 "
+                         f"(use denominator=None)")
+    return numerators / norm
+
+
+def average_sensitivity(model: ModelLike, image: np.ndarray, reference: np.ndarray, **parameters: Any
+                        ) -> SensitivityResult:
+    """Run :class:`AverageSensitivity` once.
+
+    Args:
+        model: Path to an ONNX file, or a callable ``(B, *image.shape) -> (B, D)``.
+        image: ``(H, W)``, ``(H, W, C)`` or ``(C, H, W)``.
+        reference: Reference embedding ``(D,)`` (or ``(K, D)``).
+        **parameters: Parameters of :class:`AverageSensitivity` (``nr_samples``, ``perturb_std``, ``explainer``, ...).
+
+    Returns:
+        A :class:`SensitivityResult`.
+    """
+    return AverageSensitivity(**parameters)(model, image, reference)
