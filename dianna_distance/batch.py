@@ -22,6 +22,7 @@ be readable from the workers (a shared file system). The job kinds are in :data:
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import functools
 import hashlib
@@ -40,6 +41,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from dianna_distance.core import auto_batch_size
 from dianna_distance.explainer import DistanceExplainer
 
 MANIFEST = "manifest.jsonl"
@@ -96,12 +98,11 @@ class ModelSpec:
 
 @dataclass
 class PreparedJob:
-    """A job made ready to run: ``explainer.attribute(model, inputs, reference)`` gives its map."""
+    """A job's item made ready: ``explainer.attribute(model, inputs, reference)`` gives its map."""
 
     explainer: DistanceExplainer
     model: Callable[[np.ndarray], np.ndarray]
     inputs: np.ndarray
-    reference: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -109,12 +110,15 @@ class JobKind:
     """How jobs of one kind run.
 
     Args:
-        prepare: ``(spec, job, parameters) -> PreparedJob``, called where the job runs (driver or worker).
+        prepare: ``(spec, job, parameters) -> PreparedJob``: the explainer, model and input, made where the job
+            runs (driver or worker).
+        reference: ``(spec, job) -> (D,) or (K, D)``: the job's reference embedding(s).
         path_fields: Job fields that hold file paths (resolved against the jobs file's folder).
         explainer_class: The explainer the parameters are for (their names are checked against it).
     """
 
     prepare: Callable[[ModelSpec, Job, dict], PreparedJob]
+    reference: Callable[[ModelSpec, Job], np.ndarray]
     path_fields: tuple[str, ...]
     explainer_class: type
 
@@ -212,8 +216,8 @@ def _reference_from_file(spec: ModelSpec, path: str, stamp: tuple[int, int]) -> 
     return np.asarray(load_reference(path, model, spec.pixel_max))
 
 
-def _reference_embedding(spec: ModelSpec, job: Job) -> np.ndarray:
-    """The job's reference(s) as ``(D,)`` or ``(K, D)``."""
+def _image_reference(spec: ModelSpec, job: Job) -> np.ndarray:
+    """The job's reference(s) as ``(D,)`` or ``(K, D)``: files or arrays, or captions through CLIP's text tower."""
     if job.caption is not None:
         from dianna_distance.models import check_reference
 
@@ -242,13 +246,13 @@ def _prepare_image(spec: ModelSpec, job: Job, parameters: dict) -> PreparedJob:
 
             inputs = load_image_for_model(job.item, model, spec.pixel_max)
         kwargs = {"axis_labels": {0 if model.input_shape[1] in (1, 3) else 2: "channels"}}
-    explainer = DistanceExplainer(**kwargs, **parameters)
-    return PreparedJob(explainer, model, inputs, _reference_embedding(spec, job))
+    return PreparedJob(DistanceExplainer(**kwargs, **parameters), model, inputs)
 
 
 #: Job kinds by name. A kind is one modality: how its items and references are loaded and which explainer runs.
 JOB_KINDS: dict[str, JobKind] = {
-    "image": JobKind(_prepare_image, path_fields=("item", "reference"), explainer_class=DistanceExplainer),
+    "image": JobKind(_prepare_image, _image_reference, path_fields=("item", "reference"),
+                     explainer_class=DistanceExplainer),
 }
 
 
@@ -265,8 +269,9 @@ def run_job(spec: ModelSpec, parameters: dict, job: Job) -> ItemResult:
     """
     start = time.perf_counter()
     try:
-        prepared = JOB_KINDS[job.kind].prepare(spec, job, parameters)
-        saliency = prepared.explainer.attribute(prepared.model, prepared.inputs, prepared.reference)
+        kind = JOB_KINDS[job.kind]
+        prepared = kind.prepare(spec, job, parameters)
+        saliency = prepared.explainer.attribute(prepared.model, prepared.inputs, kind.reference(spec, job))
         distances = _summarise(prepared.explainer.distances_)
         return ItemResult(job.id, saliency, distances, time.perf_counter() - start)
     except Exception as error:  # a failed item is recorded and the run goes on
@@ -639,6 +644,11 @@ def explain_many(
         if not isinstance(value, bool):
             raise TypeError(f"{name} must be True or False, got {value!r}")
     parameters = _check_parameters(explainer_parameters, {job.kind for job in jobs})
+    if client is not None:
+        _check_client(client)
+        if max_in_flight is not None and (not isinstance(max_in_flight, int) or isinstance(max_in_flight, bool)
+                                          or max_in_flight < 1):
+            raise ValueError(f"max_in_flight must be a positive int or None, got {max_in_flight!r}")
     spec = _model_spec(model, preset, mask_on, pixel_max, providers, text_model, tokenizer,
                        captions=any(job.caption is not None for job in jobs))
     output_dir = Path(output_dir)
@@ -755,21 +765,11 @@ def _dask_results(
     client: object, spec: ModelSpec, parameters: dict, jobs: list[Job], max_in_flight: int | None
 ) -> Iterator[tuple[Job, ItemResult]]:
     """Submit the jobs to the cluster, at most ``max_in_flight`` at a time, and yield results as they complete."""
-    try:
-        from distributed import Client, as_completed
-    except ImportError as error:
-        raise ImportError("client= needs dask.distributed: pip install 'dianna-distance[dask]'") from error
-    own_client = isinstance(client, str)
-    if own_client:
-        client = Client(client)
-    elif not isinstance(client, Client):
-        raise TypeError(f"client must be a distributed.Client, a scheduler address or None, got "
-                        f"{type(client).__name__}")
-    try:
+    with _connected(client) as client:
+        from distributed import as_completed
+
         if max_in_flight is None:
             max_in_flight = max(4, 2 * sum(client.nthreads().values()))
-        elif not isinstance(max_in_flight, int) or isinstance(max_in_flight, bool) or max_in_flight < 1:
-            raise ValueError(f"max_in_flight must be a positive int, got {max_in_flight!r}")
         waiting = iter(jobs)
         submitted: dict[object, Job] = {}
 
@@ -795,6 +795,118 @@ def _dask_results(
             if following is not None:
                 completed.add(following)
             yield job, result
-    finally:
-        if own_client:
-            client.close()
+
+
+def _check_client(client: object) -> None:
+    """A :class:`distributed.Client` or a scheduler address, with dask.distributed installed."""
+    try:
+        from distributed import Client
+    except ImportError as error:
+        raise ImportError("a Dask client needs dask.distributed: pip install 'dianna-distance[dask]'") from error
+    if not isinstance(client, (str, Client)):
+        raise TypeError(f"client must be a distributed.Client or a scheduler address, got {type(client).__name__}")
+
+
+@contextlib.contextmanager
+def _connected(client: object) -> Iterator[object]:
+    """The given :class:`distributed.Client`, or a client of the scheduler at an address (closed afterwards)."""
+    from distributed import Client
+
+    if isinstance(client, str):
+        with Client(client) as own:
+            yield own
+    else:
+        yield client
+
+
+# -- one explanation spread over a cluster -----------------------------------------------------------------------
+
+def explain_split(
+    job: Job | Mapping | tuple,
+    model: str | Path,
+    client: object,
+    *,
+    preset: str | None = None,
+    mask_on: str = "pixels",
+    pixel_max: float = 1.0,
+    providers: list[str] | None = None,
+    text_model: str | Path | None = None,
+    tokenizer: str | Path | None = None,
+    masks_per_task: int | None = None,
+    progress: bool = True,
+    **explainer_parameters,
+) -> np.ndarray:
+    """One explanation whose masks are embedded on a Dask cluster's workers: for a large ``n_masks`` or a slow model.
+
+    Each task embeds a range of masks (:meth:`~dianna_distance.core.MaskedDistanceExplainer.embed_masked`): the
+    workers draw those masks themselves from ``random_state`` and the mask index, and only the embeddings travel
+    back. The driver then makes the map
+    (:meth:`~dianna_distance.core.MaskedDistanceExplainer.attribute_from_embeddings`). The masked batches are the
+    ones a local run makes (the automatic batch size is fixed from the whole run, and every task embeds whole
+    batches), so the map is that of ``explain_many`` or ``DistanceExplainer.attribute`` with the same parameters.
+
+    Args:
+        job: The job (see :func:`make_job`); its paths must be readable from the workers.
+        model: As in :func:`explain_many`.
+        client: A :class:`distributed.Client` or a scheduler address.
+        preset: As in :func:`explain_many`.
+        mask_on: As in :func:`explain_many`.
+        pixel_max: As in :func:`explain_many`.
+        providers: As in :func:`explain_many`.
+        text_model: As in :func:`explain_many`.
+        tokenizer: As in :func:`explain_many`.
+        masks_per_task: Masks embedded per task, rounded up to whole batches. Default: about two tasks per
+            worker thread.
+        progress: Progress bar over masks.
+        **explainer_parameters: As in :func:`explain_many`; ``random_state`` must be an int.
+
+    Returns:
+        The map ``(H, W)``, or ``(K, H, W)`` for K references.
+    """
+    job = make_job(job)
+    parameters = _check_parameters(explainer_parameters, {job.kind})
+    _check_client(client)
+    if parameters.get("tolerance") is not None:
+        raise ValueError("explain_split runs a fixed n_masks; tolerance cannot be combined with it")
+    random_state = parameters.get("random_state")
+    if not isinstance(random_state, int) or isinstance(random_state, bool):
+        raise ValueError(f"explain_split needs an int random_state, so that every worker draws the same masks; "
+                         f"got {random_state!r}")
+    if masks_per_task is not None and (not isinstance(masks_per_task, int) or isinstance(masks_per_task, bool)
+                                       or masks_per_task < 1):
+        raise ValueError(f"masks_per_task must be a positive int or None, got {masks_per_task!r}")
+    spec = _model_spec(model, preset, mask_on, pixel_max, providers, text_model, tokenizer,
+                       captions=job.caption is not None)
+    kind = JOB_KINDS[job.kind]
+    parameters = {**parameters, "progress": False}
+    prepared = kind.prepare(spec, job, parameters)
+    reference = kind.reference(spec, job)
+    n_masks = prepared.explainer.n_masks
+    if prepared.explainer.batch_size is None:  # the batches of a local run, whatever the ranges of the tasks
+        parameters["batch_size"] = auto_batch_size(int(np.size(prepared.inputs)), n_masks)
+        prepared.explainer.batch_size = parameters["batch_size"]
+    batch_size = parameters["batch_size"]
+    with _connected(client) as client:
+        from distributed import as_completed
+
+        if masks_per_task is None:
+            masks_per_task = math.ceil(n_masks / max(1, 2 * sum(client.nthreads().values())))
+        step = batch_size * math.ceil(masks_per_task / batch_size)
+        ranges = {client.submit(embed_range, spec, parameters, job, start, min(start + step, n_masks), pure=False):
+                  start for start in range(0, n_masks, step)}
+        embeddings = None
+        with tqdm(total=n_masks, desc="Explaining", unit="mask", disable=not progress) as bar:
+            for future in as_completed(ranges):
+                start, chunk = ranges[future], future.result()
+                if embeddings is None:
+                    embeddings = np.empty((n_masks, chunk.shape[1]))
+                embeddings[start : start + len(chunk)] = chunk
+                future.release()
+                bar.update(len(chunk))
+    return prepared.explainer.attribute_from_embeddings(prepared.inputs, embeddings, reference)
+
+
+def embed_range(spec: ModelSpec, parameters: dict, job: Job, start: int, stop: int) -> np.ndarray:
+    """A task of :func:`explain_split`: embeddings ``(stop - start, D)`` of the item under masks ``start:stop``."""
+    prepared = JOB_KINDS[job.kind].prepare(spec, job, parameters)
+    return prepared.explainer.embed_masked(prepared.model, prepared.inputs, start, stop)

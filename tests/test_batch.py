@@ -376,14 +376,20 @@ def test_cli_explain_many_exits_1_when_items_failed(workspace, capsys):
 
 # -- Dask -----------------------------------------------------------------------------------------------------------
 
-def test_dask_threads_give_the_maps_of_the_local_run(workspace):
+@pytest.fixture(scope="module")
+def thread_client():
+    """A Dask client of a LocalCluster with two single-threaded workers in this process."""
     distributed = pytest.importorskip("distributed")
-    jobs = jobs_for(workspace, ["img0", "img1", "img2", "missing"])
-    local = explain_many(jobs, workspace / "model.onnx", workspace / "local", progress=False, **PARAMETERS)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
                                   dashboard_address=None) as cluster, distributed.Client(cluster) as client:
-        run = explain_many(jobs, workspace / "model.onnx", workspace / "dask", client=client, progress=False,
-                           max_in_flight=2, **PARAMETERS)
+        yield client
+
+
+def test_dask_threads_give_the_maps_of_the_local_run(workspace, thread_client):
+    jobs = jobs_for(workspace, ["img0", "img1", "img2", "missing"])
+    local = explain_many(jobs, workspace / "model.onnx", workspace / "local", progress=False, **PARAMETERS)
+    run = explain_many(jobs, workspace / "model.onnx", workspace / "dask", client=thread_client, progress=False,
+                       max_in_flight=2, **PARAMETERS)
 
     assert sorted(run.explained) == sorted(local.explained) and list(run.failed) == ["missing"]
     for job_id in local.explained:
@@ -405,3 +411,27 @@ def test_dask_worker_processes_give_the_maps_of_the_local_run_and_resume(workspa
     assert run.skipped == ["img0"] and sorted(run.explained) == ["img1", "img2"]
     for job_id in local.explained:
         np.testing.assert_array_equal(load_map(workspace / "dask", job_id), load_map(workspace / "local", job_id))
+
+
+@pytest.mark.parametrize(("n_masks", "batch_size", "masks_per_task"), [(600, None, None), (40, 8, 10)])
+def test_a_split_explanation_gives_the_map_of_a_local_run(workspace, thread_client, n_masks, batch_size,
+                                                          masks_per_task):
+    from dianna_distance.batch import explain_split
+
+    parameters = {"n_masks": n_masks, "feature_res": 4, "random_state": 3}
+    if batch_size is not None:
+        parameters["batch_size"] = batch_size
+    job = Job("img0", workspace / "img0.png", reference=(workspace / "ref.npy", workspace / "ref.png"))
+    split = explain_split(job, workspace / "model.onnx", thread_client, masks_per_task=masks_per_task,
+                          progress=False, **parameters)
+    explain_many([job], workspace / "model.onnx", workspace / "local", progress=False, **parameters)
+
+    assert split.shape == (2, SIZE, SIZE)
+    np.testing.assert_array_equal(split, load_map(workspace / "local", "img0"))
+
+
+def test_a_split_explanation_needs_an_int_random_state(workspace, thread_client):
+    from dianna_distance.batch import explain_split
+
+    with pytest.raises(ValueError, match="needs an int random_state"):
+        explain_split(("img0.png", "ref.npy"), workspace / "model.onnx", thread_client, n_masks=40)
