@@ -381,7 +381,7 @@ def thread_client():
     """A Dask client of a LocalCluster with two single-threaded workers in this process."""
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+                                  dashboard_address=":0") as cluster, distributed.Client(cluster) as client:
         yield client
 
 
@@ -396,18 +396,26 @@ def test_dask_threads_give_the_maps_of_the_local_run(workspace, thread_client):
         np.testing.assert_array_equal(load_map(workspace / "dask", job_id), load_map(workspace / "local", job_id))
 
 
-def test_dask_worker_processes_give_the_maps_of_the_local_run_and_resume(workspace):
+@pytest.fixture(scope="module")
+def process_client():
+    """A Dask client of a LocalCluster with one single-threaded worker process; a task whose worker dies fails."""
     distributed = pytest.importorskip("distributed")
+    import dask
+
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}), distributed.LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
+            distributed.Client(cluster) as client:
+        yield client
+
+
+def test_dask_worker_processes_give_the_maps_of_the_local_run_and_resume(workspace, process_client):
     jobs = jobs_for(workspace, ["img0", "img1", "img2"])
     local = explain_many(jobs, workspace / "model.onnx", workspace / "local", progress=False, **PARAMETERS)
     explain_many(jobs[:1], workspace / "model.onnx", workspace / "dask", progress=False, **PARAMETERS)
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
-        run = explain_many(jobs, workspace / "model.onnx", workspace / "dask", client=client.scheduler.address,
-                           progress=False, **PARAMETERS)
-        worker_pid = next(iter(client.run(os.getpid).values()))
+    run = explain_many(jobs, workspace / "model.onnx", workspace / "dask", client=process_client.scheduler.address,
+                       progress=False, **PARAMETERS)
 
-    assert worker_pid != os.getpid()
+    assert next(iter(process_client.run(os.getpid).values())) != os.getpid()
     assert run.skipped == ["img0"] and sorted(run.explained) == ["img1", "img2"]
     for job_id in local.explained:
         np.testing.assert_array_equal(load_map(workspace / "dask", job_id), load_map(workspace / "local", job_id))
@@ -435,3 +443,34 @@ def test_a_split_explanation_needs_an_int_random_state(workspace, thread_client)
 
     with pytest.raises(ValueError, match="needs an int random_state"):
         explain_split(("img0.png", "ref.npy"), workspace / "model.onnx", thread_client, n_masks=40)
+
+
+def _exit_process(*args: object) -> None:
+    os._exit(1)
+
+
+def test_an_item_that_kills_its_worker_is_recorded_as_failed(workspace, process_client, monkeypatch):
+    import cloudpickle
+    from distributed import WorkerPlugin
+
+    from dianna_distance import batch
+
+    exiting_kind = batch.JobKind(_exit_process, _exit_process, ("item",), DistanceExplainer)
+
+    class ExitingKind(WorkerPlugin):
+        """Adds the job kind "exit", whose items end their worker process, on every (re)started worker."""
+
+        def setup(self, worker: object) -> None:
+            batch.JOB_KINDS["exit"] = exiting_kind
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # this test module is not importable on workers
+    monkeypatch.setitem(batch.JOB_KINDS, "exit", exiting_kind)
+    process_client.register_plugin(ExitingKind(), name="exiting-kind")
+    jobs = [Job("exits", workspace / "img0.png", reference=workspace / "ref.npy", kind="exit"),
+            *jobs_for(workspace, ["img1"])]
+    run = explain_many(jobs, workspace / "model.onnx", workspace / "out", client=process_client, progress=False,
+                       max_in_flight=1, **PARAMETERS)
+
+    assert run.explained == ["img1"]
+    assert run.failed["exits"].startswith("KilledWorker")
+    assert read_manifest(workspace / "out")[1]["exits"]["error"].startswith("KilledWorker")
