@@ -593,7 +593,7 @@ def explain_many(
     preset: str | None = None,
     mask_on: str = "pixels",
     pixel_max: float = 1.0,
-    providers: list[str] | None = None,
+    providers: str | list[str] | None = None,
     text_model: str | Path | None = None,
     tokenizer: str | Path | None = None,
     client: object | None = None,
@@ -613,7 +613,7 @@ def explain_many(
     Args:
         jobs: Jobs (:class:`Job`, mappings or ``(item, reference)`` pairs; see :func:`make_job`), or a CSV/JSONL
             jobs file (see :func:`read_jobs`).
-        model: ONNX image model file; with ``preset``, also a registry name (fetched).
+        model: ONNX image model file; with ``preset``, also a registry name or the preset's name (fetched).
         output_dir: Folder for the maps and the manifest; created if missing.
         preset: Preprocess as this preset says (see :func:`dianna_distance.models.load_image_encoder`).
         mask_on: ``"pixels"`` or ``"normalized"``, with a preset.
@@ -711,10 +711,12 @@ def _model_spec(
     if not isinstance(model, (str, Path)):
         raise TypeError(f"model must be the path of an ONNX file (str or Path), got {type(model).__name__}")
     if preset is not None:
-        from dianna_distance.models import PRESETS, fetch
+        from dianna_distance.models import PRESET_FILES, PRESETS, fetch
 
         if preset not in PRESETS:
             raise ValueError(f"preset must be one of {sorted(PRESETS)} or None, got {preset!r}")
+        if str(model) == preset and preset in PRESET_FILES and not Path(model).exists():
+            model = PRESET_FILES[preset]  # the preset's registry file
         model = fetch(model)
     elif captions:
         raise ValueError("caption references need a preset (preset='clip')")
@@ -729,6 +731,8 @@ def _model_spec(
 
         text_model, tokenizer = fetch(text_model or "clip-text"), fetch(tokenizer or "clip-tokenizer")
     resolve = lambda path: None if path is None else str(Path(path).resolve())  # noqa: E731
+    if isinstance(providers, str):
+        providers = [providers]
     return ModelSpec(resolve(model), preset, mask_on, float(pixel_max), tuple(providers) if providers else None,
                      resolve(text_model) if captions else None, resolve(tokenizer) if captions else None)
 
@@ -829,7 +833,7 @@ def explain_split(
     preset: str | None = None,
     mask_on: str = "pixels",
     pixel_max: float = 1.0,
-    providers: list[str] | None = None,
+    providers: str | list[str] | None = None,
     text_model: str | Path | None = None,
     tokenizer: str | Path | None = None,
     masks_per_task: int | None = None,

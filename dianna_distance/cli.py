@@ -17,7 +17,7 @@ import numpy as np
 from dianna_distance.distances import WEIGHTINGS
 from dianna_distance.explainer import DistanceExplainer
 from dianna_distance.model import OnnxModel
-from dianna_distance.models import PRESET_FILES, load_image_encoder
+from dianna_distance.models import PRESET_FILES, PRESETS, load_image_encoder
 from dianna_distance.models.export import SOURCES, export_model
 from dianna_distance.models.hub import fetch
 from dianna_distance.models.image import check_reference
@@ -267,7 +267,8 @@ def _add_explain_many_command(commands: argparse._SubParsersAction) -> None:
     many.add_argument("--model", required=True, help="ONNX image model (with --preset also a registry name)")
     many.add_argument("--output", required=True, help="folder for the maps (.npy) and manifest.jsonl; re-running "
                                                       "into it resumes")
-    many.add_argument("--preset", help="preprocess images as this preset says (see explain --preset)")
+    many.add_argument("--preset", choices=sorted(PRESETS), help="preprocess images as this preset says; --model "
+                                                               "may then be the preset's name, to download its file")
     many.add_argument("--mask-on", choices=("pixels", "normalized"), default="pixels",
                       help="with --preset: mask pixels before or after normalisation (default: pixels)")
     many.add_argument("--pixel-max", type=float, default=1.0,
