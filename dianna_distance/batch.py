@@ -711,12 +711,14 @@ def _model_spec(
     if not isinstance(model, (str, Path)):
         raise TypeError(f"model must be the path of an ONNX file (str or Path), got {type(model).__name__}")
     if preset is not None:
-        from dianna_distance.models import PRESET_FILES, PRESETS, fetch
+        from dianna_distance.models import EXPORTED_PRESETS, PRESET_FILES, PRESETS, exported_model_file, fetch
 
         if preset not in PRESETS:
             raise ValueError(f"preset must be one of {sorted(PRESETS)} or None, got {preset!r}")
-        if str(model) == preset and preset in PRESET_FILES and not Path(model).exists():
-            model = PRESET_FILES[preset]  # the preset's registry file
+        if str(model) == preset and preset in EXPORTED_PRESETS:  # the preset's own name: its file, as
+            model = exported_model_file(EXPORTED_PRESETS[preset])  # load_image_encoder finds it
+        elif str(model) == preset and preset in PRESET_FILES:
+            model = PRESET_FILES[preset]
         model = fetch(model)
     elif captions:
         raise ValueError("caption references need a preset (preset='clip')")

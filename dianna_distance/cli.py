@@ -17,7 +17,7 @@ import numpy as np
 from dianna_distance.distances import WEIGHTINGS
 from dianna_distance.explainer import DistanceExplainer
 from dianna_distance.model import OnnxModel
-from dianna_distance.models import PRESET_FILES, PRESETS, load_image_encoder
+from dianna_distance.models import EXPORTED_PRESETS, PRESET_FILES, PRESETS, load_image_encoder
 from dianna_distance.models.export import SOURCES, export_model
 from dianna_distance.models.hub import fetch
 from dianna_distance.models.image import check_reference
@@ -138,9 +138,10 @@ def write_map(saliency: np.ndarray, image: np.ndarray, titles: Sequence[str], ou
 
 def add_explain_options(parser: argparse.ArgumentParser) -> None:
     """Add ``--preset``, ``--caption``, ``--text-model``, ``--tokenizer`` and ``--mask-on`` to ``explain``."""
-    parser.add_argument("--preset", choices=sorted(PRESET_FILES),
+    parser.add_argument("--preset", choices=sorted({*PRESET_FILES, *EXPORTED_PRESETS}),
                         help="preprocess the image as this model wants it; MODEL may then be a local ONNX file or "
-                             "the preset's name, to download the registry's file")
+                             "the preset's name, to download the registry's file (efficientnet-lite0: to export it "
+                             "once from the installed wheels into the cache)")
     parser.add_argument("--caption", action="append",
                         help="reference caption (repeatable: one map per caption), embedded by CLIP's text tower; "
                              "needs --preset clip")
@@ -190,10 +191,12 @@ def explain_preset(
 def add_export_command(commands: argparse._SubParsersAction) -> None:
     """Add the ``export`` subcommand."""
     export = commands.add_parser("export", help="write ONNX files from a torchvision, Keras, open_clip or "
-                                                "transformers model (that package must be installed)")
+                                                "transformers model (that package must be installed), or "
+                                                "EfficientNet-Lite0 from its PyPI wheels")
     export.add_argument("source", choices=SOURCES)
-    export.add_argument("name", help="model name, e.g. resnet50 (torchvision), ResNet50 (keras), ViT-B-32 "
-                                     "(open_clip), openai/clip-vit-base-patch32 (transformers)")
+    export.add_argument("name", nargs="?",
+                        help="model name, e.g. resnet50 (torchvision), ResNet50 (keras), ViT-B-32 (open_clip), "
+                             "openai/clip-vit-base-patch32 (transformers); none for efficientnet-lite0")
     export.add_argument("--output-dir", default=".", help="folder to write to (default: the current folder)")
     export.add_argument("--pretrained", help="weights: torchvision weights name or open_clip pretrained tag")
 
