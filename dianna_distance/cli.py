@@ -18,7 +18,7 @@ import numpy as np
 from dianna_distance.distances import WEIGHTINGS
 from dianna_distance.explainer import DistanceExplainer
 from dianna_distance.model import OnnxModel
-from dianna_distance.models import PRESET_FILES, load_image_encoder
+from dianna_distance.models import EXPORTED_PRESETS, PRESET_FILES, PRESETS, load_image_encoder
 from dianna_distance.models.export import SOURCES, export_model
 from dianna_distance.models.hub import fetch
 from dianna_distance.models.image import check_reference
@@ -139,9 +139,10 @@ def write_map(saliency: np.ndarray, image: np.ndarray, titles: Sequence[str], ou
 
 def add_explain_options(parser: argparse.ArgumentParser) -> None:
     """Add ``--preset``, ``--caption``, ``--text-model``, ``--tokenizer`` and ``--mask-on`` to ``explain``."""
-    parser.add_argument("--preset", choices=sorted(PRESET_FILES),
+    parser.add_argument("--preset", choices=sorted({*PRESET_FILES, *EXPORTED_PRESETS}),
                         help="preprocess the image as this model wants it; MODEL may then be a local ONNX file or "
-                             "the preset's name, to download the registry's file")
+                             "the preset's name, to download the registry's file (efficientnet-lite0: to export it "
+                             "once from the installed wheels into the cache)")
     parser.add_argument("--caption", action="append",
                         help="reference caption (repeatable: one map per caption), embedded by CLIP's text tower; "
                              "needs --preset clip")
@@ -191,10 +192,12 @@ def explain_preset(
 def add_export_command(commands: argparse._SubParsersAction) -> None:
     """Add the ``export`` subcommand."""
     export = commands.add_parser("export", help="write ONNX files from a torchvision, Keras, open_clip or "
-                                                "transformers model (that package must be installed)")
+                                                "transformers model (that package must be installed), or "
+                                                "EfficientNet-Lite0 from its PyPI wheels")
     export.add_argument("source", choices=SOURCES)
-    export.add_argument("name", help="model name, e.g. resnet50 (torchvision), ResNet50 (keras), ViT-B-32 "
-                                     "(open_clip), openai/clip-vit-base-patch32 (transformers)")
+    export.add_argument("name", nargs="?",
+                        help="model name, e.g. resnet50 (torchvision), ResNet50 (keras), ViT-B-32 (open_clip), "
+                             "openai/clip-vit-base-patch32 (transformers); none for efficientnet-lite0")
     export.add_argument("--output-dir", default=".", help="folder to write to (default: the current folder)")
     export.add_argument("--pretrained", help="weights: torchvision weights name or open_clip pretrained tag")
 
@@ -424,6 +427,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_export_command(commands)
     add_explain_text_command(commands)
 
+    _add_explain_many_command(commands)
+
     demo = commands.add_parser("demo", help="explain DIANNA's bundled digit 0 against digit 1's embedding in its "
                                             "bundled MNIST model (no download)")
     demo.add_argument("--output", default="dianna_distance_demo", help="output prefix (default: %(default)s)")
@@ -431,10 +436,56 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# -- explain-many: a resumable batch run (dianna_distance.batch) ------------------------------------------------
+
+def _add_explain_many_command(commands: argparse._SubParsersAction) -> None:
+    many = commands.add_parser("explain-many", help="explain many (item, reference) jobs from a CSV/JSONL file into "
+                                                    "a folder, resumably, here or on a Dask cluster")
+    many.add_argument("jobs", help="CSV or JSONL jobs file: columns/keys id, item, reference or caption (paths "
+                                   "relative to the jobs file)")
+    many.add_argument("--model", required=True, help="ONNX image model (with --preset also a registry name)")
+    many.add_argument("--output", required=True, help="folder for the maps (.npy) and manifest.jsonl; re-running "
+                                                      "into it resumes")
+    many.add_argument("--preset", choices=sorted(PRESETS), help="preprocess images as this preset says; --model "
+                                                               "may then be the preset's name, to download its file")
+    many.add_argument("--mask-on", choices=("pixels", "normalized"), default="pixels",
+                      help="with --preset: mask pixels before or after normalisation (default: pixels)")
+    many.add_argument("--pixel-max", type=float, default=1.0,
+                      help="without --preset: value of a white pixel in the model's input (default: 1.0)")
+    many.add_argument("--text-model", help="CLIP text-tower ONNX file for caption jobs (default: registry clip-text)")
+    many.add_argument("--tokenizer", help="tokenizer.json for caption jobs (default: registry clip-tokenizer)")
+    many.add_argument("--scheduler", help="Dask scheduler address (e.g. tcp://host:8786): run the items on that "
+                                          "cluster's workers (needs dianna-distance[dask])")
+    many.add_argument("--retry-failed", action="store_true", help="run the items recorded as failed again")
+    many.add_argument("--item-progress", action="store_true", help="show a progress bar inside each explanation")
+    _add_explainer_options(many, defaults={"random_state": 0})
+
+
+def _run_explain_many(args: argparse.Namespace) -> int:
+    from dianna_distance.batch import explain_many
+
+    parameters = _explainer_parameters(args)
+    progress = parameters.pop("progress")
+    run = explain_many(args.jobs, args.model, args.output, preset=args.preset, mask_on=args.mask_on,
+                       pixel_max=args.pixel_max, text_model=args.text_model, tokenizer=args.tokenizer,
+                       client=args.scheduler, retry_failed=args.retry_failed, progress=progress,
+                       item_progress=args.item_progress, **parameters)
+    print(f"explained {len(run.explained)} items, skipped {len(run.skipped)} already done, {len(run.failed)} "
+          f"failed; manifest {run.manifest}")
+    if run.failed:
+        job_id, error = next(iter(run.failed.items()))
+        print(f"dianna-distance: error: {len(run.failed)} items failed (first: {job_id!r}: {error}); see the "
+              "manifest, and re-run with --retry-failed to try them again", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line."""
     args = build_parser().parse_args(argv)
     try:
+        if args.command == "explain-many":
+            return _run_explain_many(args)
         if args.command == "export":
             paths = run_export(args)
         elif args.command == "explain-text":

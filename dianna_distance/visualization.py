@@ -17,6 +17,7 @@ def plot_distance_map(
     output_filename: str | Path | None = None,
     show_plot: bool = False,
     panel_size: float = 4.0,
+    axes: Sequence | None = None,
 ):
     """Plot one or several distance maps over their image, with a colour scale centred on 0.
 
@@ -31,10 +32,12 @@ def plot_distance_map(
         cmap: A diverging matplotlib colormap.
         output_filename: Save the figure to this file (format from the extension).
         show_plot: Show the figure with ``matplotlib.pyplot.show``.
-        panel_size: Width and height of each panel in inches.
+        panel_size: Width and height of each panel in inches (unused with ``axes``).
+        axes: Draw into these matplotlib axes, one per map, instead of a new figure (e.g. to build a gallery of
+            several images); the figure is then not laid out again.
 
     Returns:
-        The :class:`matplotlib.figure.Figure`.
+        The :class:`matplotlib.figure.Figure` drawn into.
     """
     import matplotlib.pyplot as plt
     from dianna.visualization import plot_image
@@ -47,13 +50,21 @@ def plot_distance_map(
     if titles is not None and len(titles) != len(maps):
         raise ValueError(f"titles must have one entry per map ({len(maps)}), got {len(titles)}")
     background = None if image is None else _image_for_display(np.asarray(image), maps.shape[1:])
+    if axes is not None and len(axes) != len(maps):
+        raise ValueError(f"axes must have one entry per map ({len(maps)}), got {len(axes)}")
     limit = float(np.max(np.abs(maps))) or 1.0
-    fig, axes = plt.subplots(1, len(maps), figsize=(panel_size * 1.25 * len(maps), panel_size), squeeze=False)
-    for index, (ax, heatmap) in enumerate(zip(axes[0], maps)):
+    new_figure = axes is None
+    if new_figure:
+        fig, grid = plt.subplots(1, len(maps), figsize=(panel_size * 1.25 * len(maps), panel_size), squeeze=False)
+        axes = grid[0]
+    else:
+        fig = axes[0].figure
+    for index, (ax, heatmap) in enumerate(zip(axes, maps)):
         plot_image(heatmap, background, heatmap_cmap=cmap, heatmap_range=(-limit, limit), show_plot=False, ax=ax)
         if titles is not None:
             ax.set_title(titles[index])
-    fig.tight_layout()
+    if new_figure:
+        fig.tight_layout()
     if output_filename is not None:
         fig.savefig(output_filename)
     if show_plot:
