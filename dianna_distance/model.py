@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from dianna_distance.files import check_input_file
+
 ModelLike = str | Path | Callable[[np.ndarray], np.ndarray]
 
 _ORT_TYPES = {
@@ -56,9 +58,7 @@ class OnnxModel:
     ) -> None:
         import onnxruntime as ort
 
-        self.path = Path(path)
-        if not self.path.is_file():
-            raise FileNotFoundError(f"model: ONNX file {str(self.path)!r} does not exist")
+        self.path = check_input_file(path, "model")
         self.providers = list(providers) if providers is not None else default_providers()
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
