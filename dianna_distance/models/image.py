@@ -403,9 +403,11 @@ def _read_pixels(source: str | Path | Image.Image, channels: int) -> np.ndarray:
     if mode in _16BIT_MODES or mode in ("I", "F"):
         values = np.asarray(image)
         if mode == "F":
-            if not np.all(np.isfinite(values)) or values.min() < 0 or values.max() > 1:
+            if not np.all(np.isfinite(values)):
+                raise ValueError(f"{name} has mode 'F' (floating point) with NaN or infinite values")
+            if values.min() < 0 or values.max() > 1:
                 raise ValueError(f"{name} has mode 'F' (floating point) with values outside [0, 1] (from "
-                                 f"{np.nanmin(values):g} to {np.nanmax(values):g}, or NaN); scale it to [0, 1]")
+                                 f"{values.min():g} to {values.max():g}); scale it to [0, 1]")
             pixels = values.astype(np.float32)
         else:
             if mode == "I" and (values.min() < 0 or values.max() > 65535):
@@ -414,7 +416,7 @@ def _read_pixels(source: str | Path | Image.Image, channels: int) -> np.ndarray:
             if mode == "I" and 0 < values.max() <= 255:
                 warnings.warn(f"{name} has mode 'I' with values of at most 255; read as 16-bit data (divided by "
                               "65535) it is nearly black: if it holds 8-bit data, convert it to mode 'L' first",
-                              stacklevel=4)
+                              stacklevel=3)
             pixels = (values.astype(np.float64) / 65535).astype(np.float32)
         pixels = pixels[..., None]
         if channels == 3:
@@ -430,12 +432,12 @@ def _read_pixels(source: str | Path | Image.Image, channels: int) -> np.ndarray:
         return _composite_on_black(image.convert(_ALPHA_MODES[mode]), mode, name, channels)
     if mode == "CMYK":
         warnings.warn(f"{name} has mode 'CMYK'; converted to RGB with PIL's plain formula (no colour profile)",
-                      stacklevel=4)
+                      stacklevel=3)
     target = "L" if channels == 1 else "RGB"
     if channels == 3 and mode in _GREY_MODES:
         _warn_grey(name, mode)
     elif channels == 1 and mode not in _GREY_MODES and mode != "P":
-        warnings.warn(f"{name} has mode {mode!r}; converted to greyscale (luma)", stacklevel=4)
+        warnings.warn(f"{name} has mode {mode!r}; converted to greyscale (luma)", stacklevel=3)
     try:
         converted = image if mode == target else image.convert(target)
     except ValueError as error:
@@ -445,7 +447,7 @@ def _read_pixels(source: str | Path | Image.Image, channels: int) -> np.ndarray:
 
 
 def _warn_grey(name: str, mode: str) -> None:
-    warnings.warn(f"{name} has mode {mode!r} (greyscale); converted to RGB by repeating its channel", stacklevel=5)
+    warnings.warn(f"{name} has mode {mode!r} (greyscale); converted to RGB by repeating its channel", stacklevel=4)
 
 
 def _composite_on_black(image: Image.Image, mode: str, name: str, channels: int) -> np.ndarray:
@@ -454,12 +456,12 @@ def _composite_on_black(image: Image.Image, mode: str, name: str, channels: int)
     colour, alpha = values[..., :-1], values[..., -1:]
     if np.any(alpha < 1):
         warnings.warn(f"{name} has mode {mode!r} with transparent pixels; converted to RGB composited on black "
-                      "(transparent pixels are black, like masked pixels)", stacklevel=5)
+                      "(transparent pixels are black, like masked pixels)", stacklevel=4)
     if channels == 3 and colour.shape[-1] == 1:
         _warn_grey(name, mode)
         colour = np.repeat(colour, 3, axis=2)
     elif channels == 1 and colour.shape[-1] == 3:
-        warnings.warn(f"{name} has mode {mode!r}; converted to greyscale (luma)", stacklevel=5)
+        warnings.warn(f"{name} has mode {mode!r}; converted to greyscale (luma)", stacklevel=4)
         colour = colour @ np.float32([0.299, 0.587, 0.114])[:, None]
     return (colour * alpha).astype(np.float32)
 
