@@ -380,6 +380,8 @@ def _run(args: argparse.Namespace) -> Sequence[Path]:
                              "of the model's input")
         paths = output_paths(args.output, args.image)
         check_input_file(args.image, "image")
+        if args.reference is not None:
+            check_input_file(args.reference, "reference")
         saliency, pixels, titles = explain_preset(args, **_explainer_parameters(args))
         return write_map(saliency, pixels, titles, paths)
     if args.reference is None:
