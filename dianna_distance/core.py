@@ -195,9 +195,12 @@ class MaskedDistanceExplainer:
             self.converged_ = None
         else:
             masks = self._draw_masks(prepared, self.max_masks)
+
+            def embed_round(batch: np.ndarray) -> np.ndarray:
+                return self._embed(run_model, prepared, batch, 0, len(batch), references.shape[1], progress=False)
+
             result = embed_until_converged(
-                _RoundEmbedder(self, run_model, prepared, masks, references.shape[1]), masks, references,
-                self.tolerance, step=self.n_masks, distance=self.distance,
+                embed_round, masks, references, self.tolerance, step=self.n_masks, distance=self.distance,
                 positive_range=(self.mask_selection_range_min, self.mask_selection_range_max),
                 negative_range=(self.mask_selection_negative_range_min, self.mask_selection_negative_range_max),
                 progress=self.progress, weighting=self.weighting)
@@ -405,21 +408,6 @@ class MaskedDistanceExplainer:
                              f"same masks; got random_state={self.random_state!r}")
         if self.tolerance is not None:
             raise ValueError(f"{method} works with a fixed number of masks: tolerance must be None")
-
-
-class _RoundEmbedder:
-    """The embedding step of one round of :func:`embed_until_converged`: the next masks of the run, in order."""
-
-    def __init__(self, explainer: MaskedDistanceExplainer, run_model: Callable, prepared: Any, masks: Any,
-                 embedding_length: int) -> None:
-        self.explainer, self.run_model, self.prepared = explainer, run_model, prepared
-        self.masks, self.embedding_length, self.n_done = masks, embedding_length, 0
-
-    def __call__(self, batch: np.ndarray) -> np.ndarray:
-        embeddings = self.explainer._embed(self.run_model, self.prepared, self.masks, self.n_done,
-                                           self.n_done + len(batch), self.embedding_length, progress=False)
-        self.n_done += len(batch)
-        return embeddings
 
 
 def _check_selection(n_masks: int, ranges: tuple, weighting: object, distance: object, stacklevel: int = 4) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dianna_distance.checks import warn
 from dianna_distance.files import check_input_file
 
 ModelLike = str | Path | Callable[[np.ndarray], np.ndarray]
@@ -35,12 +36,16 @@ class OnnxModel:
     """An ONNX file wrapped as a callable ``(N, ...) -> (N, D)`` with a single ONNX Runtime session.
 
     The session is created once and reused for every batch. Inputs are cast to the dtype the graph's first
-    input declares; a graph whose batch axis is fixed (for example to 1) is fed in chunks of that size. With the
-    CUDA provider, inputs and outputs are bound with I/O binding.
+    input declares. A cast to an integer input type never wraps or truncates silently: values outside the
+    type's range are an error, and non-integer values are rounded to the nearest integer with a warning (once
+    per model). A graph whose batch axis is fixed (for example to 1 or 3) is fed in chunks of that size; a last
+    chunk that falls short is padded with copies of its last item, whose outputs are dropped. With the CUDA
+    provider, inputs and outputs are bound with I/O binding.
 
     Args:
         path: Path to the ``.onnx`` file.
-        providers: ONNX Runtime execution providers, in order of preference. Default: :func:`default_providers`.
+        providers: ONNX Runtime execution providers, in order of preference (a single name may be given as a
+            string). Default: :func:`default_providers`.
         io_binding: Bind inputs and outputs with ONNX Runtime's I/O binding. Default: only when the session's
             first provider is CUDA.
 
@@ -59,7 +64,7 @@ class OnnxModel:
         import onnxruntime as ort
 
         self.path = check_input_file(path, "model")
-        self.providers = list(providers) if providers is not None else default_providers()
+        self.providers = _check_providers(providers)
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
@@ -80,6 +85,7 @@ class OnnxModel:
         if io_binding is None:
             io_binding = self.session.get_providers()[0] == "CUDAExecutionProvider"
         self.io_binding = io_binding
+        self._warned_rounding = False
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         """Run the model on a batch.
@@ -90,14 +96,44 @@ class OnnxModel:
         Returns:
             The first output, ``(N, ...)``.
         """
-        batch = np.ascontiguousarray(batch, dtype=self.input_dtype)
+        batch = self._cast(np.asarray(batch))
         step = self.fixed_batch_size
         if step is None or len(batch) == step:
             return self._run(batch)
-        if len(batch) % step:
-            raise ValueError(f"model: {str(self.path)!r} takes batches of exactly {step}; "
-                             f"got {len(batch)} items, which is not a multiple of {step}")
-        return np.concatenate([self._run(batch[i : i + step]) for i in range(0, len(batch), step)])
+        outputs = []
+        for start in range(0, len(batch), step):
+            chunk = batch[start : start + step]
+            if len(chunk) < step:  # pad with copies of the last item; their outputs are dropped
+                chunk = np.concatenate([chunk, np.repeat(chunk[-1:], step - len(chunk), axis=0)])
+            outputs.append(self._run(chunk)[: len(batch) - start])
+        return np.concatenate(outputs)
+
+    def _cast(self, batch: np.ndarray) -> np.ndarray:
+        """The batch in the graph's input dtype; integer inputs are never wrapped or truncated silently."""
+        if np.issubdtype(batch.dtype, np.complexfloating):
+            raise TypeError(f"model: input to {str(self.path)!r} must hold real numbers, got {batch.dtype}")
+        if np.issubdtype(self.input_dtype, np.integer) and not np.issubdtype(batch.dtype, np.integer):
+            info = np.iinfo(self.input_dtype)
+            if not np.all(np.isfinite(batch)) or batch.min() < info.min or batch.max() > info.max:
+                raise ValueError(f"model: {str(self.path)!r} takes {self.input_dtype} input, but the (masked) input "
+                                 f"holds values outside [{info.min}, {info.max}]: scale the image to that range")
+            rounded = np.rint(batch)
+            if not self._warned_rounding and np.any(rounded != batch):
+                warn(f"model: {str(self.path)!r} takes {self.input_dtype} input; masked images hold fractional "
+                     "values, which are rounded to the nearest integer", stacklevel=4)
+                self._warned_rounding = True
+            batch = rounded
+        elif np.issubdtype(self.input_dtype, np.integer) and not np.can_cast(batch.dtype, self.input_dtype):
+            info = np.iinfo(self.input_dtype)
+            if batch.size and (batch.min() < info.min or batch.max() > info.max):
+                raise ValueError(f"model: {str(self.path)!r} takes {self.input_dtype} input, but the input holds "
+                                 f"values outside [{info.min}, {info.max}]")
+        with np.errstate(over="ignore"):  # overflow is reported below, naming the model
+            cast = np.ascontiguousarray(batch, dtype=self.input_dtype)
+        if np.issubdtype(self.input_dtype, np.floating) and not np.all(np.isfinite(cast)):
+            raise ValueError(f"model: the input overflows {str(self.path)!r}'s input type {self.input_dtype} "
+                             f"(largest {np.finfo(self.input_dtype).max:g}): scale the image down")
+        return cast
 
     def _run(self, batch: np.ndarray) -> np.ndarray:
         if not self.io_binding:
@@ -107,6 +143,17 @@ class OnnxModel:
         binding.bind_output(self.output_name)
         self.session.run_with_iobinding(binding)
         return binding.copy_outputs_to_cpu()[0]
+
+
+def _check_providers(providers: object) -> list[str]:
+    if providers is None:
+        return default_providers()
+    if isinstance(providers, str):
+        return [providers]
+    if not isinstance(providers, Sequence) or not all(isinstance(name, str) for name in providers) or not providers:
+        raise TypeError(f"providers must be an ONNX Runtime provider name or a non-empty sequence of names, got "
+                        f"{providers!r}")
+    return list(providers)
 
 
 def load_model(model_or_function: ModelLike, providers: Sequence[str] | None = None) -> Callable:

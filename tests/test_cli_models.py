@@ -66,3 +66,9 @@ def test_export_of_missing_framework_is_reported(tmp_path, capsys):
         pass
     assert main(["export", "torchvision", "resnet50", "--output-dir", str(tmp_path)]) == 2
     assert "pip install torchvision" in capsys.readouterr().err
+
+
+def test_export_without_a_model_name_is_reported(tmp_path, capsys):
+    assert main(["export", "torchvision", "--output-dir", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.strip() == ("dianna-distance: error: name is required for source 'torchvision' "
+                                               "(a model name within it)")

@@ -62,6 +62,16 @@ def test_unknown_source_is_rejected(tmp_path):
         export_model("caffe", "resnet50", tmp_path)
 
 
+def test_name_is_required_for_a_source_of_many_models(tmp_path):
+    with pytest.raises(ValueError, match="name is required for source 'torchvision'"):
+        export_model("torchvision", None, tmp_path)
+
+
+def test_efficientnet_lite0_source_takes_no_other_name(tmp_path):
+    with pytest.raises(ValueError, match="name must be None or 'efficientnet-lite0'"):
+        export_model("efficientnet-lite0", "efficientnet-lite4", tmp_path)
+
+
 def test_missing_framework_says_what_to_install(tmp_path):
     pytest.importorskip("torch")
     try:

@@ -51,6 +51,14 @@ def test_torchvision_normalisation_follows_formula_on_centre_crop(nchw_model, im
     np.testing.assert_allclose(prepared, expected, rtol=1e-5, atol=1e-5)
 
 
+def test_efficientnet_lite0_preset_is_bicubic_256_then_224_centre_crop_with_torchvision_normalisation(nchw_model):
+    picture = np.random.default_rng(5).integers(0, 256, size=(300, 400, 3), dtype=np.uint8)
+    encoder = ImageEncoder(nchw_model[0], "efficientnet-lite0", mask_on="normalized")
+    resized = np.asarray(Image.fromarray(picture).resize((341, 256), Image.Resampling.BICUBIC), np.float32) / 255
+    expected = (resized[16:240, 58:282] - IMAGENET_MEAN) / IMAGENET_STD
+    np.testing.assert_allclose(encoder.prepare(picture)[0], expected, rtol=1e-5, atol=1e-5)
+
+
 def test_clip_normalisation_follows_formula(nchw_model, square_image):
     encoder = ImageEncoder(nchw_model[0], "clip", mask_on="normalized")
     prepared, _ = encoder.prepare(square_image)

@@ -1,7 +1,8 @@
 """Every code block of README.md runs as written, against small stand-in models and files named as it names them.
 
 ``python`` blocks run in order in one namespace, in a folder holding ``model.onnx``, ``image.jpg``,
-``reference.npy``, ... . ``bash`` blocks: ``dianna-distance ...`` commands run through the command line's entry
+``reference.npy``, ... (and ``jobs.csv``, the README's ``csv`` block).
+``bash`` blocks: ``dianna-distance ...`` commands run through the command line's entry
 point (:func:`dianna_distance.cli.main`, what the installed ``dianna-distance`` script calls); ``pip`` commands are
 checked against ``pyproject.toml`` (not run: they would install); ``python -m pytest`` is checked to name this suite.
 Registry files (ResNet50, CLIP) are stand-ins put in the cache under the registry's file names, with the registry's
@@ -21,9 +22,11 @@ import numpy as np
 import pytest
 from conftest import save_linear_onnx
 from conftest_models import save_image_model, save_text_model, save_tokenizer
+from conftest_text import save_sentence_model, save_wordpiece_tokenizer
 from PIL import Image
 
-from dianna_distance.cli import main
+import dianna_distance.models.sentence as sentence
+from dianna_distance.cli import build_parser, main
 from dianna_distance.models import REGISTRY, RemoteFile, set_cache_dir
 
 matplotlib.use("Agg")
@@ -31,6 +34,7 @@ matplotlib.use("Agg")
 ROOT = Path(__file__).parent.parent
 README = (ROOT / "README.md").read_text()
 BLOCKS = re.findall(r"```(python|bash)\n(.*?)```", README, flags=re.DOTALL)
+CSV_BLOCKS = re.findall(r"```csv\n(.*?)```", README, flags=re.DOTALL)
 SIDE, EMBEDDING = 32, 5
 
 
@@ -41,21 +45,38 @@ def test_readme_has_python_and_bash_blocks():
 
 @pytest.fixture
 def readme_folder(tmp_path, monkeypatch):
-    """A folder with every file the README names, registry stand-ins in the cache, and the cwd set to it."""
+    """A folder with every file the README names, model stand-ins where it fetches files, and the cwd set to it.
+
+    Every embedding has length 5, so that a ``.npy`` reference fits every model. Registry files are stand-ins in
+    the cache (their checksums in the registry replaced by the stand-ins'); EfficientNet-Lite0's export is a
+    stand-in in the cache under the exported file's name; MiniLM's two files are stand-ins returned by
+    ``minilm_files`` in place of the installed wheels' files.
+    """
     rng = np.random.default_rng(0)
     save_linear_onnx(tmp_path / "model.onnx", (SIDE, SIDE, 3), embedding_length=EMBEDDING)
-    for name in ("image.jpg", "other_image.jpg", "fly.jpg"):
+    (tmp_path / "images").mkdir()
+    (tmp_path / "embeddings").mkdir()
+    for name in ("image.jpg", "other_image.jpg", "fly.jpg", "images/fly.jpg"):
         Image.fromarray(rng.integers(0, 256, (SIDE, SIDE, 3), dtype=np.uint8)).save(tmp_path / name)
-    Image.open(Path(dianna.__file__).parent / "data" / "bee.jpg").save(tmp_path / "bee.jpg")
-    np.save(tmp_path / "reference.npy", rng.normal(size=EMBEDDING))
+    for name in ("bee.jpg", "bee2.jpg", "images/bee.jpg"):
+        Image.open(Path(dianna.__file__).parent / "data" / "bee.jpg").save(tmp_path / name)
+    for name in ("reference.npy", "query.npy", "fly.npy", "embeddings/fly.npy"):
+        np.save(tmp_path / name, rng.normal(size=EMBEDDING))
     np.save(tmp_path / "references.npy", rng.normal(size=(3, EMBEDDING)))
+    for csv in CSV_BLOCKS:
+        (tmp_path / "jobs.csv").write_text(csv)
+    save_sentence_model(tmp_path / "text_model.onnx", dim=EMBEDDING)
+    save_wordpiece_tokenizer(tmp_path / "tokenizer.json")
+    save_text_model(tmp_path / "clip-text.onnx", dim=EMBEDDING)
+    save_tokenizer(tmp_path / "clip-tokenizer.json")
+    save_image_model(tmp_path / "clip-image.onnx", head="embeds", dim=EMBEDDING)
 
     cache = tmp_path / "cache"
     cache.mkdir()
     makers = {
         "resnet50": lambda path: save_image_model(path, head="logits", dim=10),
-        "clip-image": lambda path: save_image_model(path, head="embeds", dim=4),
-        "clip-text": lambda path: save_text_model(path, dim=4),
+        "clip-image": lambda path: save_image_model(path, head="embeds", dim=EMBEDDING),
+        "clip-text": lambda path: save_text_model(path, dim=EMBEDDING),
         "clip-tokenizer": save_tokenizer,
     }
     for name, make in makers.items():
@@ -64,6 +85,10 @@ def readme_folder(tmp_path, monkeypatch):
         digest = hashlib.sha256((cache / remote.fname).read_bytes()).hexdigest()
         stand_in = RemoteFile("http://127.0.0.1:9/unreachable", remote.fname, digest, "README test stand-in")
         monkeypatch.setitem(REGISTRY, name, stand_in)
+    save_image_model(cache / "efficientnet-lite0.onnx", head="logits", dim=10)
+    save_sentence_model(cache / "minilm.onnx", dim=EMBEDDING)
+    save_wordpiece_tokenizer(cache / "minilm-tokenizer.json")
+    monkeypatch.setattr(sentence, "minilm_files", lambda: (cache / "minilm.onnx", cache / "minilm-tokenizer.json"))
     set_cache_dir(cache)
     monkeypatch.chdir(tmp_path)
     yield tmp_path
@@ -85,7 +110,7 @@ def bash_commands():
     for kind, code in BLOCKS:
         if kind != "bash":
             continue
-        for line in code.splitlines():
+        for line in code.replace("\\\n", " ").splitlines():
             words = shlex.split(line, comments=True)
             while words:
                 head, _, words = _split_at(words, "&&")
@@ -109,10 +134,13 @@ def test_dianna_distance_commands_run(readme_folder, capsys):
     commands = [command for command in bash_commands() if command[0] == "dianna-distance"]
     assert commands
     for command in commands:
+        if "--scheduler" in command:  # needs a running Dask cluster: only parsed
+            assert build_parser().parse_args(command[1:]).scheduler
+            continue
         assert main(command[1:]) == 0, (command, capsys.readouterr().err)
     assert (readme_folder / "bee_vs_fly.npy").exists()
     assert (readme_folder / "dianna_distance_demo.png").exists()
-    assert np.load(readme_folder / "bee_distance.npy").shape == (2, 224, 224)
+    assert (readme_folder / "bee_distance.npy").exists() and (readme_folder / "text_distance.npy").exists()
 
 
 def test_pip_commands_name_extras_that_exist_and_one_torch_version():

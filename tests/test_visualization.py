@@ -27,6 +27,23 @@ def test_several_maps_are_drawn_side_by_side_with_titles(image):
     assert [ax.get_title() for ax in panels] == ["a bee", "a fly", "a flower"]
 
 
+def test_maps_are_drawn_into_given_axes_of_an_existing_figure(image):
+    import matplotlib.pyplot as plt
+
+    figure, grid = plt.subplots(2, 2)
+    drawn = plot_distance_map(np.ones((2, 24, 24)), image, titles=["a", "b"], axes=[grid[1, 0], grid[1, 1]])
+    assert drawn is figure
+    assert [ax.get_title() for ax in grid[1]] == ["a", "b"]
+    assert not grid[0, 0].images and grid[1, 1].images[-1].get_clim() == (-1.0, 1.0)
+
+
+def test_axes_must_match_the_number_of_maps(image):
+    import matplotlib.pyplot as plt
+
+    with pytest.raises(ValueError, match="axes must have one entry per map"):
+        plot_distance_map(np.zeros((2, 24, 24)), image, axes=[plt.subplots()[1]])
+
+
 def test_image_of_another_size_is_rejected(image):
     with pytest.raises(ValueError, match="image must be"):
         plot_distance_map(np.zeros((10, 10)), image)

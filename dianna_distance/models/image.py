@@ -88,7 +88,10 @@ class ImagePreset:
 
 #: Presets of the paper's models. ``resnet50`` and ``vgg16`` match the ONNX Model Zoo files (torchvision-style
 #: preprocessing, logits out); ``keras-resnet50`` matches a Keras ``ResNet50`` export (caffe preprocessing, ends
-#: in a softmax), the model of the paper's image-vs-image runs; ``clip`` matches CLIP ViT-B/32's image tower.
+#: in a softmax), the model of the paper's image-vs-image runs; ``clip`` matches CLIP ViT-B/32's image tower;
+#: ``efficientnet-lite0`` matches ``dianna-distance export efficientnet-lite0`` (torchvision normalisation, ends in a
+#: softmax; bicubic resize to 256 then a 224 centre crop, as EfficientNet's own evaluation crops with 32 pixels of
+#: padding and a bicubic filter).
 PRESETS = {
     "resnet50": ImagePreset(resize=256, crop=224, resample="bilinear", normalization="torchvision",
                             output="probabilities"),
@@ -97,6 +100,8 @@ PRESETS = {
     "keras-resnet50": ImagePreset(resize=224, crop=224, resample="nearest", normalization="caffe",
                                   output="probabilities"),
     "clip": ImagePreset(resize=224, crop=224, resample="bicubic", normalization="clip", output="embedding"),
+    "efficientnet-lite0": ImagePreset(resize=256, crop=224, resample="bicubic", normalization="torchvision",
+                                      output="probabilities"),
 }
 
 
