@@ -8,20 +8,25 @@ or (for CLIP's text tower) an image.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import inspect
+import os
 import sys
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 
+from dianna_distance.checks import check_positive
 from dianna_distance.distances import WEIGHTINGS
 from dianna_distance.explainer import DistanceExplainer
+from dianna_distance.files import check_input_file, check_output_prefix, describe_os_error, read_npy, write_together
 from dianna_distance.model import OnnxModel
 from dianna_distance.models import EXPORTED_PRESETS, PRESET_FILES, PRESETS, load_image_encoder
 from dianna_distance.models.export import SOURCES, export_model
 from dianna_distance.models.hub import fetch
-from dianna_distance.models.image import check_reference
+from dianna_distance.models.image import check_reference, read_image, resize_pixels
 from dianna_distance.models.image import load_reference as load_reference_file
 from dianna_distance.models.text import TextEncoder
 from dianna_distance.visualization import plot_distance_map
@@ -46,8 +51,9 @@ def load_image_for_model(path: str | Path, model: OnnxModel, pixel_max: float = 
     """Read an image file and lay it out as one input item of an image model.
 
     The layout (channels first or last), the number of channels (1: greyscale, 3: RGB) and, where the graph fixes
-    them, the height and width come from the model's input shape ``(N, C, H, W)`` or ``(N, H, W, C)``. Pixel values
-    are scaled to ``[0, pixel_max]``.
+    them, the height and width come from the model's input shape ``(N, C, H, W)`` or ``(N, H, W, C)``. The file is
+    read by :func:`~dianna_distance.models.image.read_image` (every PIL mode, to [0, 1]), resized bilinearly to a
+    fixed input size, and scaled to ``[0, pixel_max]``.
 
     Args:
         path: Image file readable by Pillow.
@@ -57,46 +63,79 @@ def load_image_for_model(path: str | Path, model: OnnxModel, pixel_max: float = 
     Returns:
         Float32 array ``(C, H, W)`` or ``(H, W, C)``.
     """
-    from PIL import Image, UnidentifiedImageError
-
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"image file {str(path)!r} does not exist")
     shape = model.input_shape
     if len(shape) != 4 or not (shape[1] in (1, 3) or shape[3] in (1, 3)):
         raise ValueError(f"model: input shape {shape} of {str(model.path)!r} is not an image batch "
                          "(N, C, H, W) or (N, H, W, C) with C of 1 or 3")
     channels_first = shape[1] in (1, 3)
     channels, height, width = (shape[1], shape[2], shape[3]) if channels_first else (shape[3], shape[1], shape[2])
-    try:
-        with Image.open(path) as opened:
-            picture = opened.convert("L" if channels == 1 else "RGB")
-    except UnidentifiedImageError as error:
-        raise ValueError(f"image file {str(path)!r} is not an image Pillow can read") from error
-    if isinstance(height, int) and isinstance(width, int) and picture.size != (width, height):
-        print(f"Resizing {path.name} from {picture.size[0]}x{picture.size[1]} to the model's {width}x{height}",
-              file=sys.stderr)
-        picture = picture.resize((width, height), Image.Resampling.BILINEAR)
-    pixels = np.asarray(picture, dtype=np.float32) * (pixel_max / 255.0)
-    pixels = pixels[..., None] if pixels.ndim == 2 else pixels
+    pixels = read_image(path, channels=channels)
+    fixed = isinstance(height, int) and isinstance(width, int)
+    if fixed and (height < 1 or width < 1):
+        raise ValueError(f"model: input shape {shape} of {str(model.path)!r} has an image axis of length 0")
+    if fixed and pixels.shape[:2] != (height, width):
+        print(f"Resizing {Path(path).name} from {pixels.shape[1]}x{pixels.shape[0]} to the model's "
+              f"{width}x{height}", file=sys.stderr)
+        pixels = resize_pixels(pixels, (width, height), "bilinear")
+    pixels = pixels * np.float32(pixel_max)
     return np.moveaxis(pixels, -1, 0) if channels_first else pixels
 
 
 def load_reference(path: str | Path, model: OnnxModel, pixel_max: float = 1.0) -> np.ndarray:
     """A reference embedding from a ``.npy`` file ``(D,)`` / ``(K, D)``, or by embedding an image file."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"reference file {str(path)!r} does not exist")
+    path = check_input_file(path, "reference")
     if path.suffix.lower() == ".npy":
-        return np.load(path)
+        return read_npy(path, "reference")
     return np.asarray(model(load_image_for_model(path, model, pixel_max)[None]))[0]
+
+
+#: Suffixes of the files a run writes; an ``--output`` ending in one of them has it dropped.
+OUTPUT_SUFFIXES = (".npy", ".png")
+
+
+def output_paths(output: str | Path | None, image_path: str | Path) -> tuple[Path, Path]:
+    """Where a run writes its map (``.npy``) and overlay (``.png``), checked before any work is done.
+
+    ``output`` is read as follows:
+
+    - None: ``<image stem>_distance`` in the current directory.
+    - An existing directory, or a path ending in a path separator: ``<directory>/<image stem>_distance``.
+    - A path ending in ``.npy`` or ``.png`` (any case): that suffix is dropped, so ``result.png`` writes
+      ``result.npy`` and ``result.png``.
+    - Any other path: a prefix to which ``.npy`` and ``.png`` are appended (``run.v2`` writes ``run.v2.npy``).
+
+    Args:
+        output: The ``--output`` given, or None.
+        image_path: The image explained (its stem names the default files).
+
+    Returns:
+        ``(npy_path, png_path)``.
+
+    Raises:
+        FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError: The directory does not exist,
+            is a file or is not writable, or an output path is a directory.
+    """
+    stem = Path(image_path).with_suffix("").name + "_distance"
+    if output is None:
+        prefix = Path(stem)
+    elif Path(output).is_dir() or str(output).endswith(("/", os.sep)):
+        folder = Path(output)
+        if not folder.is_dir():
+            raise FileNotFoundError(f"output: directory {str(folder)!r} does not exist")
+        prefix = folder / stem
+    else:
+        prefix = Path(output)
+        if prefix.suffix.lower() in OUTPUT_SUFFIXES:
+            prefix = prefix.with_suffix("")
+    npy_path, png_path = check_output_prefix(prefix, OUTPUT_SUFFIXES)
+    return npy_path, png_path
 
 
 def explain_files(
     model_path: str | Path,
     image_path: str | Path,
     reference_path: str | Path,
-    output: str | Path,
+    output: str | Path | None = None,
     pixel_max: float = 1.0,
     **explainer_parameters,
 ) -> tuple[Path, Path]:
@@ -106,13 +145,17 @@ def explain_files(
         model_path: ONNX image model.
         image_path: Image to explain.
         reference_path: Reference as a ``.npy`` embedding or an image file.
-        output: Output path prefix; ``.npy`` and ``.png`` are appended.
+        output: Where to write, see :func:`output_paths` (checked before the model runs).
         pixel_max: Value of a white pixel in the model's input.
         **explainer_parameters: Parameters of :class:`~dianna_distance.DistanceExplainer`.
 
     Returns:
         The paths of the ``.npy`` and ``.png`` files.
     """
+    pixel_max = check_positive(pixel_max, "pixel_max")
+    paths = output_paths(output, image_path)
+    check_input_file(image_path, "image")
+    check_input_file(reference_path, "reference")
     model = OnnxModel(model_path, providers=explainer_parameters.get("providers"))
     image = load_image_for_model(image_path, model, pixel_max)
     reference = load_reference(reference_path, model, pixel_max)
@@ -121,16 +164,40 @@ def explain_files(
     saliency = explainer.attribute(model, image, reference)
     titles = [f"{Path(image_path).name} vs {Path(reference_path).name}"] * (1 if saliency.ndim == 2 else
                                                                              len(saliency))
-    return write_map(saliency, image / pixel_max, titles, output)
+    return write_map(saliency, image / pixel_max, titles, paths)
 
 
-def write_map(saliency: np.ndarray, image: np.ndarray, titles: Sequence[str], output: str | Path) -> tuple[Path, Path]:
-    """Write a map (``<output>.npy``) and its overlay on the image (``<output>.png``); return both paths."""
-    output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    npy_path, png_path = output.with_name(output.name + ".npy"), output.with_name(output.name + ".png")
-    np.save(npy_path, saliency)
-    plot_distance_map(saliency, image, titles=titles, output_filename=png_path)
+def write_map(
+    saliency: np.ndarray, image: np.ndarray, titles: Sequence[str], output: str | Path | tuple[Path, Path]
+) -> tuple[Path, Path]:
+    """Write a map (``.npy``) and its overlay on the image (``.png``) whole and together; return both paths.
+
+    Both files are written to temporary names in their directory and renamed into place one after the other
+    (see :func:`dianna_distance.files.write_together`): neither is ever half written, and after the run they
+    belong to the same run even when another run writes the same ``--output`` at the same time.
+
+    Args:
+        saliency: The map ``(H, W)`` or ``(K, H, W)``.
+        image: The image it lies over, ``(H, W, C)``, ``(C, H, W)`` or ``(H, W)``, in [0, 1].
+        titles: One title per map.
+        output: A path prefix (``.npy`` and ``.png`` are appended) or the two paths from :func:`output_paths`.
+
+    Returns:
+        ``(npy_path, png_path)``.
+    """
+    if isinstance(output, tuple):
+        npy_path, png_path = output
+    else:
+        npy_path, png_path = check_output_prefix(output, OUTPUT_SUFFIXES)
+
+    def save_npy(path: Path) -> None:
+        with open(path, "wb") as file:
+            np.save(file, saliency)
+
+    def save_png(path: Path) -> None:
+        plot_distance_map(saliency, image, titles=titles, output_filename=path)
+
+    write_together([(npy_path, save_npy), (png_path, save_png)])
     return npy_path, png_path
 
 
@@ -141,8 +208,9 @@ def add_explain_options(parser: argparse.ArgumentParser) -> None:
     """Add ``--preset``, ``--caption``, ``--text-model``, ``--tokenizer`` and ``--mask-on`` to ``explain``."""
     parser.add_argument("--preset", choices=sorted({*PRESET_FILES, *EXPORTED_PRESETS}),
                         help="preprocess the image as this model wants it; MODEL may then be a local ONNX file or "
-                             "the preset's name, to download the registry's file (efficientnet-lite0: to export it "
-                             "once from the installed wheels into the cache)")
+                             "the preset's name (e.g. 'explain clip bee.jpg --preset clip'), to use the registry's "
+                             "file, downloaded once (efficientnet-lite0: exported once from the installed wheels into "
+                             "the cache)")
     parser.add_argument("--caption", action="append",
                         help="reference caption (repeatable: one map per caption), embedded by CLIP's text tower; "
                              "needs --preset clip")
@@ -172,7 +240,7 @@ def explain_preset(
         raise ValueError("give either --reference or --caption (one or more), not both or neither")
     if args.caption and args.preset != "clip":
         raise ValueError(f"--caption needs --preset clip, got --preset {args.preset}")
-    encoder = load_image_encoder(args.preset, args.model, mask_on=args.mask_on,
+    encoder = load_image_encoder(args.preset, preset_model(args.model, args.preset), mask_on=args.mask_on,
                                  providers=explainer_parameters.get("providers"))
     image, kwargs = encoder.prepare(args.image)
     name = Path(args.image).name
@@ -187,6 +255,20 @@ def explain_preset(
         titles = [f"{name} vs {path.name}"] * (len(reference) if reference.ndim == 2 else 1)
     saliency = DistanceExplainer(**kwargs, **explainer_parameters).attribute(encoder, image, reference)
     return saliency, encoder.load_image(args.image), titles
+
+
+def preset_model(model: str, preset: str) -> str:
+    """The model file of ``explain --preset``: a local file, a registry name, or the preset's own name.
+
+    A preset's name (``clip``, ``resnet50``, ``vgg16``) that is not a local file stands for the registry file of
+    that preset (:data:`~dianna_distance.models.PRESET_FILES`); it must be the ``--preset`` given.
+    """
+    if model in PRESET_FILES and not Path(model).exists():
+        if model != preset:
+            raise ValueError(f"MODEL {model!r} is the name of another preset than --preset {preset}; give the "
+                             f"preset's own name ({preset!r}) or a local ONNX file")
+        return PRESET_FILES[model]
+    return model
 
 
 def add_export_command(commands: argparse._SubParsersAction) -> None:
@@ -321,15 +403,18 @@ def explain_text_files(
     given = [reference_texts, reference, reference_image]
     if sum(bool(item) for item in given) != 1:
         raise ValueError("give exactly one of --reference-text (one or more), --reference or --reference-image")
+    output = Path(output)
+    check_output_prefix(output, (".npy", ".json", ".html", ".png"))  # before the model runs
+    for path, name in ((reference, "reference"), (reference_image, "reference image")):
+        if path:
+            check_input_file(path, name)
     text_model, tokenizer, kind = load_text_model(model, tokenizer, encoder, pooling, normalize,
                                                   explainer_parameters.get("providers"))
     if reference_texts:
         embedded, labels = np.asarray(text_model(list(reference_texts))), [repr(t) for t in reference_texts]
     elif reference:
         path = Path(reference)
-        if not path.is_file():
-            raise FileNotFoundError(f"reference file {str(path)!r} does not exist")
-        embedded = np.load(path)
+        embedded = read_npy(path, "reference")
         labels = [path.name] if embedded.ndim == 1 else [f"{path.name}[{k}]" for k in range(len(embedded))]
     else:
         from dianna_distance.models import ImageEncoder, fetch
@@ -345,24 +430,30 @@ def explain_text_files(
     scores = explainer.attribute(text_model, text, embedded)
     explanation = to_explanation(explainer.words_, scores)
 
-    output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    paths = [output.with_name(output.name + suffix) for suffix in (".npy", ".json", ".html")]
-    np.save(paths[0], scores)
     record = {"text": text, "words": explainer.words_, "offsets": explainer.offsets_.tolist(), "references": labels,
               "scores": np.atleast_2d(scores).tolist()}
-    temporary = paths[1].with_name(paths[1].name + ".tmp")
-    temporary.write_text(json.dumps(record, indent=1), encoding="utf-8")
-    temporary.replace(paths[1])
-    TextHighlight(explanation, text, explainer.offsets_, titles=[f"vs {label}" for label in labels]).save(paths[2])
+    highlight = TextHighlight(explanation, text, explainer.offsets_, titles=[f"vs {label}" for label in labels])
+
+    def save_npy(path: Path) -> None:
+        with open(path, "wb") as file:
+            np.save(file, scores)
+
+    def save_png(block: object, label: str) -> Callable[[Path], None]:
+        def save(path: Path) -> None:
+            import matplotlib.pyplot as plt
+
+            plt.close(plot_text_distance(block, path, title=f"vs {label}"))
+
+        return save
+
+    writers = [(output.with_name(output.name + ".npy"), save_npy),
+               (output.with_name(output.name + ".json"),
+                lambda path: path.write_text(json.dumps(record, indent=1), encoding="utf-8")),
+               (output.with_name(output.name + ".html"), highlight.save)]
     for k, (block, label) in enumerate(zip(explanation, labels)):
         png = output.with_name(output.name + (f"_{k}" if len(labels) > 1 else "") + ".png")
-        fig = plot_text_distance(block, png, title=f"vs {label}")
-        import matplotlib.pyplot as plt
-
-        plt.close(fig)
-        paths.append(png)
-    return paths
+        writers.append((png, save_png(block, label)))
+    return write_together(writers)
 
 
 def add_explain_text_command(commands: argparse._SubParsersAction) -> None:
@@ -419,9 +510,13 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--reference",
                          help="reference: a .npy embedding (D,) or (K, D), or an image file embedded by the model "
                               "(required unless --caption is given)")
-    explain.add_argument("--output", help="output prefix for .npy and .png (default: <image>_distance)")
-    explain.add_argument("--pixel-max", type=float, default=1.0,
-                         help="value of a white pixel in the model's input (default: 1.0)")
+    explain.add_argument("--output", help="where to write: a prefix to which .npy and .png are appended (a "
+                                          "trailing .npy or .png is dropped), or an existing directory, which gets "
+                                          "<image>_distance.npy/.png (default: <image>_distance in the current "
+                                          "directory); checked before the model runs")
+    explain.add_argument("--pixel-max", type=float, default=None,
+                         help="value of a white pixel in the model's input (default: 1.0); not with --preset, "
+                              "whose normalisation sets the input's scale")
     _add_explainer_options(explain)
     add_explain_options(explain)
     add_export_command(commands)
@@ -431,7 +526,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="explain DIANNA's bundled digit 0 against digit 1's embedding in its "
                                             "bundled MNIST model (no download)")
-    demo.add_argument("--output", default="dianna_distance_demo", help="output prefix (default: %(default)s)")
+    demo.add_argument("--output", default="dianna_distance_demo",
+                      help="output prefix or directory, as for explain (default: %(default)s)")
     _add_explainer_options(demo, defaults={"n_masks": 500, "random_state": 0})
     return parser
 
@@ -481,36 +577,83 @@ def _run_explain_many(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line."""
+    """Run the command line.
+
+    Expected failures (a missing, unreadable or corrupt file, a directory where a file belongs, an output
+    location that does not exist or cannot be written, a bad parameter, an offline download) print one line on
+    stderr naming the path or parameter and the cause, and return 2 (130 on Ctrl-C); nothing is written then.
+    """
     args = build_parser().parse_args(argv)
     try:
-        if args.command == "explain-many":
-            return _run_explain_many(args)
-        if args.command == "export":
-            paths = run_export(args)
-        elif args.command == "explain-text":
-            paths = run_explain_text(args)
-        elif args.command == "explain" and args.preset:
-            output = args.output or Path(args.image).with_suffix("").name + "_distance"
-            saliency, pixels, titles = explain_preset(args, **_explainer_parameters(args))
-            paths = write_map(saliency, pixels, titles, output)
-        elif args.command == "demo":
-            parameters = _explainer_parameters(args)
-            model = _dianna_file("models", "mnist_model_tf.onnx")
-            image, reference = _dianna_file("data", "digit0.jpg"), _dianna_file("data", "digit1.png")
-            paths = explain_files(model, image, reference, args.output, **parameters)
-        else:
-            if args.reference is None:
-                raise ValueError("--reference is required without --preset (--caption needs --preset clip)")
-            output = args.output or Path(args.image).with_suffix("").name + "_distance"
-            paths = explain_files(args.model, args.image, args.reference, output, args.pixel_max,
-                                  **_explainer_parameters(args))
-    except (ValueError, TypeError, FileNotFoundError, ImportError, ConnectionError) as error:
-        print(f"dianna-distance: error: {error}", file=sys.stderr)
+        with _one_line_warnings():
+            if args.command == "explain-many":
+                return _run_explain_many(args)
+            paths = _run(args)
+    except KeyboardInterrupt:
+        print("dianna-distance: interrupted; nothing was written", file=sys.stderr)
+        return 130
+    except OSError as error:  # FileNotFoundError, PermissionError, IsADirectoryError, ConnectionError, ...
+        print(f"dianna-distance: error: {describe_os_error(error)}", file=sys.stderr)
+        return 2
+    except (ValueError, TypeError, ImportError, MemoryError, *_onnxruntime_errors()) as error:
+        print(f"dianna-distance: error: {_one_line(error)}", file=sys.stderr)
         return 2
     for path in paths:
         print(f"wrote {path}")
     return 0
+
+
+def _run(args: argparse.Namespace) -> Sequence[Path]:
+    if args.command == "export":
+        return run_export(args)
+    if args.command == "explain-text":
+        return run_explain_text(args)
+    if args.command == "demo":
+        model = _dianna_file("models", "mnist_model_tf.onnx")
+        image, reference = _dianna_file("data", "digit0.jpg"), _dianna_file("data", "digit1.png")
+        return explain_files(model, image, reference, args.output, **_explainer_parameters(args))
+    if args.preset:
+        if args.pixel_max is not None:
+            raise ValueError("--pixel-max does not apply with --preset: the preset's normalisation sets the scale "
+                             "of the model's input")
+        paths = output_paths(args.output, args.image)
+        check_input_file(args.image, "image")
+        if args.reference is not None:
+            check_input_file(args.reference, "reference")
+        saliency, pixels, titles = explain_preset(args, **_explainer_parameters(args))
+        return write_map(saliency, pixels, titles, paths)
+    if args.reference is None:
+        raise ValueError("--reference is required without --preset (--caption needs --preset clip)")
+    pixel_max = 1.0 if args.pixel_max is None else check_positive(args.pixel_max, "--pixel-max")
+    return explain_files(args.model, args.image, args.reference, args.output, pixel_max,
+                         **_explainer_parameters(args))
+
+
+def _onnxruntime_errors() -> tuple[type[BaseException], ...]:
+    """ONNX Runtime's exception types for a model that fails to load or run (they derive from Exception only)."""
+    try:
+        from onnxruntime.capi import onnxruntime_pybind11_state as state
+    except ImportError:
+        return ()
+    names = ("Fail", "InvalidArgument", "InvalidGraph", "InvalidProtobuf", "NoSuchFile", "NoModel",
+             "RuntimeException", "NotImplemented", "EPFail")
+    return tuple(getattr(state, name) for name in names if hasattr(state, name))
+
+
+def _one_line(error: BaseException) -> str:
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return " ".join(lines) if lines else type(error).__name__
+
+
+@contextlib.contextmanager
+def _one_line_warnings() -> Iterator[None]:
+    """Print warnings as ``dianna-distance: warning: ...`` lines, without source lines, while running."""
+    with warnings.catch_warnings():
+        def show(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+            print(f"dianna-distance: warning: {_one_line(message)}", file=sys.stderr)
+
+        warnings.showwarning = show
+        yield
 
 
 if __name__ == "__main__":

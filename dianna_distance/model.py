@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from dianna_distance.checks import warn
+from dianna_distance.files import check_input_file
 
 ModelLike = str | Path | Callable[[np.ndarray], np.ndarray]
 
@@ -62,11 +63,7 @@ class OnnxModel:
     ) -> None:
         import onnxruntime as ort
 
-        self.path = Path(path)
-        if self.path.is_dir():
-            raise IsADirectoryError(f"model: {str(self.path)!r} is a directory, not an ONNX file")
-        if not self.path.is_file():
-            raise FileNotFoundError(f"model: ONNX file {str(self.path)!r} does not exist")
+        self.path = check_input_file(path, "model")
         self.providers = _check_providers(providers)
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL

@@ -24,6 +24,7 @@ def sentence_files(tmp_path):
 
 def test_reference_texts_give_one_explanation_each_in_npy_json_html_and_png(tmp_path, sentence_files, capsys):
     model, tokenizer, _ = sentence_files
+    (tmp_path / "out").mkdir()  # the output directory must exist (checked before the model runs)
     out = tmp_path / "out" / "words"
     code = main(["explain-text", str(model), "the cat sat on a mat", "--tokenizer", str(tokenizer),
                  "--reference-text", "a cat", "--reference-text", "a red car", "--output", str(out), *FAST])

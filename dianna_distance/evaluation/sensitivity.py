@@ -21,6 +21,7 @@ from dianna_distance.evaluation.common import (
     ExplainFunction,
     RandomState,
     check_explainer,
+    check_map,
     clone_explainer,
     explain_with_fixed_masks,
 )
@@ -114,7 +115,7 @@ class AverageSensitivity:
         mask_rng, noise_rng = np.random.default_rng(self.random_state).spawn(2)
         if self.explain_func is not None:
             explain = self.explain_func
-            attribution = np.asarray(explain(model, image, reference), dtype=np.float64)
+            attribution = check_map(explain(model, image, reference), "explain_func's map")
         else:
             model = clone_explainer(self.explainer).load_model(model)
             attribution, fixed = explain_with_fixed_masks(self.explainer, model, image, reference, mask_rng)
@@ -125,7 +126,9 @@ class AverageSensitivity:
         for sample in tqdm(range(self.nr_samples), desc="Sensitivity", unit="sample", disable=not self.progress):
             noisy = image + noise_rng.normal(0.0, self.perturb_std * (high - low), size=image.shape)
             perturbed_images[sample] = np.clip(noisy, low, high) if self.clip else noisy
-            perturbed_attributions[sample] = explain(model, perturbed_images[sample], reference)
+            perturbed_attributions[sample] = check_map(explain(model, perturbed_images[sample], reference),
+                                                       f"explain_func's map of noisy sample {sample}",
+                                                       attribution.shape)
         values = sensitivity_values(attribution, perturbed_attributions, image, self.normalise, self.denominator)
         return SensitivityResult(score=float(values.mean()), values=values, attribution=attribution,
                                  perturbed_attributions=perturbed_attributions, perturbed_images=perturbed_images)
@@ -163,8 +166,11 @@ def sensitivity_values(
         peak = np.max(np.abs(maps), axis=axes, keepdims=True)
         return maps / np.where(peak == 0, 1.0, peak) if normalise else maps
 
-    reference_map = scaled(np.asarray(attribution, dtype=np.float64), tuple(range(np.ndim(attribution))))
-    perturbed = np.asarray(perturbed_attributions, dtype=np.float64)
+    attribution = check_finite_array(attribution, "attribution").astype(np.float64)
+    perturbed = check_finite_array(perturbed_attributions, "perturbed_attributions").astype(np.float64)
+    if perturbed.shape[1:] != attribution.shape:
+        raise ValueError(f"perturbed_attributions must have shape (S, *{attribution.shape}), got {perturbed.shape}")
+    reference_map = scaled(attribution, tuple(range(attribution.ndim)))
     perturbed = scaled(perturbed, tuple(range(1, perturbed.ndim)))
     numerators = np.linalg.norm((perturbed - reference_map).reshape(len(perturbed), -1), axis=1)
     if denominator is None:
