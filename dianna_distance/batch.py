@@ -211,9 +211,9 @@ def _reference_from_file(spec: ModelSpec, path: str, stamp: tuple[int, int]) -> 
         from dianna_distance.models import load_reference
 
         return load_reference(path, model) if path.lower().endswith(".npy") else model.embed(path)
-    from dianna_distance.cli import load_reference  # the command line's loader, reused (imported late: cli imports us)
+    from dianna_distance.models.image import load_reference_for_model
 
-    return np.asarray(load_reference(path, model, spec.pixel_max))
+    return np.asarray(load_reference_for_model(path, model, spec.pixel_max))
 
 
 def _image_reference(spec: ModelSpec, job: Job) -> np.ndarray:
@@ -242,7 +242,7 @@ def _prepare_image(spec: ModelSpec, job: Job, parameters: dict) -> PreparedJob:
         if isinstance(job.item, np.ndarray):
             inputs = job.item
         else:
-            from dianna_distance.cli import load_image_for_model
+            from dianna_distance.models.image import load_image_for_model
 
             inputs = load_image_for_model(job.item, model, spec.pixel_max)
         kwargs = {"axis_labels": {0 if model.input_shape[1] in (1, 3) else 2: "channels"}}

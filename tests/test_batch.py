@@ -29,8 +29,9 @@ from dianna_distance.batch import (
     read_jobs,
     read_manifest,
 )
-from dianna_distance.cli import load_image_for_model, main
+from dianna_distance.cli import main
 from dianna_distance.model import OnnxModel
+from dianna_distance.models.image import load_image_for_model
 
 SIZE = 16
 PARAMETERS = {"n_masks": 40, "feature_res": 4, "random_state": 0}

@@ -9,9 +9,9 @@ import pytest
 from conftest import save_linear_onnx
 from PIL import Image
 
-from dianna_distance.cli import load_image_for_model
 from dianna_distance.model import OnnxModel
 from dianna_distance.models import PRESETS, load_image, read_image
+from dianna_distance.models.image import load_image_for_model
 
 RGB = np.random.default_rng(0).integers(0, 256, size=(6, 8, 3), dtype=np.uint8)
 GREY = np.random.default_rng(1).integers(0, 256, size=(6, 8), dtype=np.uint8)

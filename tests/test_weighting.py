@@ -7,10 +7,11 @@ from conftest import BOX, save_linear_onnx
 from PIL import Image
 
 from dianna_distance import DistanceExplainer
-from dianna_distance.cli import load_image_for_model, main
+from dianna_distance.cli import main
 from dianna_distance.convergence import estimate_map_spread
 from dianna_distance.distances import rank_weights, select_masks, selection_weights
 from dianna_distance.model import OnnxModel
+from dianna_distance.models.image import load_image_for_model
 
 CHANNELS_LAST = {2: "channels"}
 

@@ -574,3 +574,48 @@ def load_reference(path: str | Path, model: ImageEncoder) -> np.ndarray:
         ``(D,)`` or ``(K, D)``.
     """
     return check_reference(read_npy(path, "reference"), model, name=f"reference {str(path)!r}")
+
+
+# -- plain ONNX image models (no preset) -----------------------------------------------------------------------
+
+
+def load_image_for_model(path: str | Path, model: OnnxModel, pixel_max: float = 1.0) -> np.ndarray:
+    """Read an image file and lay it out as one input item of an image model.
+
+    The layout (channels first or last), the number of channels (1: greyscale, 3: RGB) and, where the graph fixes
+    them, the height and width come from the model's input shape ``(N, C, H, W)`` or ``(N, H, W, C)``. The file is
+    read by :func:`~dianna_distance.models.image.read_image` (every PIL mode, to [0, 1]), resized bilinearly to a
+    fixed input size, and scaled to ``[0, pixel_max]``.
+
+    Args:
+        path: Image file readable by Pillow.
+        model: The ONNX model the image is for.
+        pixel_max: Value of a white pixel.
+
+    Returns:
+        Float32 array ``(C, H, W)`` or ``(H, W, C)``.
+    """
+    shape = model.input_shape
+    if len(shape) != 4 or not (shape[1] in (1, 3) or shape[3] in (1, 3)):
+        raise ValueError(f"model: input shape {shape} of {str(model.path)!r} is not an image batch "
+                         "(N, C, H, W) or (N, H, W, C) with C of 1 or 3")
+    channels_first = shape[1] in (1, 3)
+    channels, height, width = (shape[1], shape[2], shape[3]) if channels_first else (shape[3], shape[1], shape[2])
+    pixels = read_image(path, channels=channels)
+    fixed = isinstance(height, int) and isinstance(width, int)
+    if fixed and (height < 1 or width < 1):
+        raise ValueError(f"model: input shape {shape} of {str(model.path)!r} has an image axis of length 0")
+    if fixed and pixels.shape[:2] != (height, width):
+        warnings.warn(f"resizing {Path(path).name} from {pixels.shape[1]}x{pixels.shape[0]} to the model's "
+                      f"{width}x{height}", UserWarning, stacklevel=2)
+        pixels = resize_pixels(pixels, (width, height), "bilinear")
+    pixels = pixels * np.float32(pixel_max)
+    return np.moveaxis(pixels, -1, 0) if channels_first else pixels
+
+
+def load_reference_for_model(path: str | Path, model: OnnxModel, pixel_max: float = 1.0) -> np.ndarray:
+    """A reference embedding from a ``.npy`` file ``(D,)`` / ``(K, D)``, or by embedding an image file."""
+    path = check_input_file(path, "reference")
+    if path.suffix.lower() == ".npy":
+        return read_npy(path, "reference")
+    return np.asarray(model(load_image_for_model(path, model, pixel_max)[None]))[0]

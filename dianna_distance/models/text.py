@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from dianna_distance.files import check_input_file
-from dianna_distance.model import _ORT_TYPES, default_providers
+from dianna_distance.model import ORT_TYPES, default_providers
 
 #: CLIP's context length, used when neither the graph nor the caller fixes one.
 CLIP_CONTEXT_LENGTH = 77
@@ -80,7 +80,7 @@ class TextEncoder:
             if inputs[name].type not in ("tensor(int32)", "tensor(int64)"):
                 raise TypeError(f"model {str(self.model)!r}: input {name!r} has type {inputs[name].type}; a CLIP "
                                 "text tower takes int32 or int64 token ids")
-        self._dtypes = {name: _ORT_TYPES[inputs[name].type] for name in self.input_names_}
+        self._dtypes = {name: ORT_TYPES[inputs[name].type] for name in self.input_names_}
         outputs = [o.name for o in self.session_.get_outputs()]
         if self.output_name is not None and self.output_name not in outputs:
             raise ValueError(f"output_name {self.output_name!r} is not an output of {str(self.model)!r}; its "
