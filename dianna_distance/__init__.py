@@ -2,15 +2,18 @@
 
 ``import dianna_distance`` registers the method with DIANNA, so that both
 ``dianna.explain_image_distance(model, image, embedded_reference)`` and
-``dianna.explain_image(model, image, method="distance", labels=None, embedded_reference=...)`` work.
+``dianna.explain_image(model, image, method="distance", labels=None, embedded_reference=...)`` work, and for texts
+``dianna.explain_text_distance(model, text, embedded_reference, tokenizer)`` and
+``dianna.explain_text(model, text, tokenizer, method="distance", labels=None, embedded_reference=...)``.
 """
 
 from dianna_distance.core import MaskedDistanceExplainer
 from dianna_distance.distances import cosine_distance, euclidean_distance, rank_weights
 from dianna_distance.explainer import DistanceExplainer
 from dianna_distance.masks import RiseMasks, generate_masks
-from dianna_distance.registration import explain_image_distance, register
-from dianna_distance.visualization import plot_distance_map
+from dianna_distance.registration import explain_image_distance, explain_text_distance, register
+from dianna_distance.text import TextDistanceExplainer, split_words
+from dianna_distance.visualization import TextHighlight, plot_distance_map, plot_text_distance
 
 __version__ = "0.1.0"
 
@@ -18,12 +21,17 @@ __all__ = [
     "DistanceExplainer",
     "MaskedDistanceExplainer",
     "RiseMasks",
+    "TextDistanceExplainer",
+    "TextHighlight",
     "cosine_distance",
     "euclidean_distance",
     "explain_image_distance",
+    "explain_text_distance",
     "generate_masks",
     "plot_distance_map",
+    "plot_text_distance",
     "rank_weights",
+    "split_words",
 ]
 
 register()

@@ -8,10 +8,11 @@ from pathlib import Path
 import numpy as np
 
 from dianna_distance.checks import warn
+from dianna_distance.files import check_input_file
 
 ModelLike = str | Path | Callable[[np.ndarray], np.ndarray]
 
-_ORT_TYPES = {
+ORT_TYPES = {
     "tensor(float)": np.float32,
     "tensor(double)": np.float64,
     "tensor(float16)": np.float16,
@@ -62,11 +63,7 @@ class OnnxModel:
     ) -> None:
         import onnxruntime as ort
 
-        self.path = Path(path)
-        if self.path.is_dir():
-            raise IsADirectoryError(f"model: {str(self.path)!r} is a directory, not an ONNX file")
-        if not self.path.is_file():
-            raise FileNotFoundError(f"model: ONNX file {str(self.path)!r} does not exist")
+        self.path = check_input_file(path, "model")
         self.providers = _check_providers(providers)
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -78,10 +75,10 @@ class OnnxModel:
         model_input = self.session.get_inputs()[0]
         self.input_name = model_input.name
         self.input_shape = tuple(model_input.shape)
-        if model_input.type not in _ORT_TYPES:
+        if model_input.type not in ORT_TYPES:
             raise TypeError(f"model: input {self.input_name!r} of {str(self.path)!r} has unsupported type "
                             f"{model_input.type}")
-        self.input_dtype = np.dtype(_ORT_TYPES[model_input.type])
+        self.input_dtype = np.dtype(ORT_TYPES[model_input.type])
         self.output_name = self.session.get_outputs()[0].name
         batch_axis = self.input_shape[0] if self.input_shape else None
         self.fixed_batch_size = batch_axis if isinstance(batch_axis, int) and batch_axis > 0 else None

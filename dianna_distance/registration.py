@@ -1,9 +1,12 @@
-"""DIANNA registration: ``dianna.explain_image_distance`` and ``dianna.explain_image(..., method="distance")``.
+"""DIANNA registration: ``explain_image_distance``, ``explain_text_distance`` and ``method="distance"``.
 
-DIANNA finds an image explainer by importing ``dianna.methods.<method>_image`` and taking its class
-``<METHOD>Image``. :func:`register` makes this module importable under the name
-``dianna.methods.distance_image`` (DIANNA's files are not touched) and adds :func:`explain_image_distance` to the
-``dianna`` namespace. ``import dianna_distance`` calls it.
+Both ``dianna.explain_image(..., method="distance")`` and ``dianna.explain_text(..., method="distance")`` work.
+
+DIANNA finds an explainer by importing ``dianna.methods.<method>_<modality>`` and taking its class
+``<METHOD><Modality>``. :func:`register` makes this module importable under the names
+``dianna.methods.distance_image`` and ``dianna.methods.distance_text`` (DIANNA's files are not touched) and adds
+:func:`explain_image_distance` and :func:`explain_text_distance` to the ``dianna`` namespace.
+``import dianna_distance`` calls it.
 """
 
 from __future__ import annotations
@@ -15,8 +18,10 @@ import numpy as np
 
 from dianna_distance.explainer import DistanceExplainer
 from dianna_distance.model import ModelLike
+from dianna_distance.text import TextDistanceExplainer, TextModelLike, TokenizerLike, to_explanation
 
 METHOD_MODULE = "dianna.methods.distance_image"
+TEXT_METHOD_MODULE = "dianna.methods.distance_text"
 
 
 class DISTANCEImage(DistanceExplainer):
@@ -73,6 +78,76 @@ def explain_image_distance(
     return DistanceExplainer(**kwargs).attribute(model_or_function, input_image, embedded_reference)
 
 
+class DISTANCEText(TextDistanceExplainer):
+    """The text Distance Explainer under DIANNA's naming convention (``method="distance"``, text modality)."""
+
+    def explain(
+        self,
+        model_or_function: TextModelLike,
+        input_text: str,
+        labels: None = None,
+        tokenizer: TokenizerLike = None,
+        embedded_reference: np.ndarray | None = None,
+    ) -> list[list[tuple[str, int, float]]]:
+        """Explain a text's distance to a reference embedding (DIANNA's ``explain`` signature).
+
+        Args:
+            model_or_function: A callable ``list[str] -> (B, D)`` or a sentence-embedding ONNX file; see
+                :meth:`TextDistanceExplainer.attribute`.
+            input_text: The text.
+            labels: Must be None: distance explanations have no class labels.
+            tokenizer: The words' tokenizer (see :class:`TextDistanceExplainer`); when given, it becomes this
+                explainer's ``tokenizer``. DIANNA passes its ``tokenizer`` argument here.
+            embedded_reference: ``(D,)`` or ``(K, D)``.
+
+        Returns:
+            Per reference (one for a ``(D,)`` reference) a list of ``(word, word index, score)``, as DIANNA's
+            RISE returns one list per label.
+        """
+        if labels is not None:
+            raise ValueError("labels must be None for method='distance': the explanation is of a distance to "
+                             "embedded_reference, not of class labels")
+        if embedded_reference is None:
+            raise TypeError("method='distance' needs the keyword argument embedded_reference (an array (D,) or "
+                            "(K, D))")
+        if tokenizer is not None:
+            self.tokenizer = tokenizer
+        scores = self.attribute(model_or_function, input_text, embedded_reference)
+        return to_explanation(self.words_, scores)
+
+
+def explain_text_distance(
+    model_or_function: TextModelLike,
+    input_text: str,
+    embedded_reference: np.ndarray,
+    tokenizer: TokenizerLike = None,
+    **kwargs,
+) -> list[list[tuple[str, int, float]]]:
+    """Explain which words make a text close to or far from a reference embedding.
+
+    Args:
+        model_or_function: A callable ``list[str] -> (B, D)``, or a sentence-embedding ONNX file (then
+            ``tokenizer`` is its ``tokenizer.json``).
+        input_text: The text (at least two words).
+        embedded_reference: ``(D,)``, or ``(K, D)`` for K references in one pass.
+        tokenizer: None (words split on whitespace), a ``tokenizer.json`` path or ``tokenizers.Tokenizer``, or a
+            DIANNA-style tokenizer.
+        **kwargs: Parameters of :class:`~dianna_distance.text.TextDistanceExplainer`.
+
+    Returns:
+        Per reference a list of ``(word, word index, score)``.
+
+    Raises:
+        TypeError: For keyword arguments that are not parameters of the explainer, as DIANNA's ``explain_*``.
+    """
+    unknown = set(kwargs) - set(inspect.signature(TextDistanceExplainer).parameters)
+    if unknown:
+        raise TypeError(f"Error due to following unused kwargs: {dict((k, kwargs[k]) for k in sorted(unknown))}")
+    explainer = TextDistanceExplainer(tokenizer=tokenizer, **kwargs)
+    scores = explainer.attribute(model_or_function, input_text, embedded_reference)
+    return to_explanation(explainer.words_, scores)
+
+
 def register() -> None:
     """Make the Distance Explainer available through DIANNA's entry points."""
     import dianna
@@ -82,3 +157,6 @@ def register() -> None:
     sys.modules.setdefault(METHOD_MODULE, module)
     dianna.methods.distance_image = sys.modules[METHOD_MODULE]
     dianna.explain_image_distance = explain_image_distance
+    sys.modules.setdefault(TEXT_METHOD_MODULE, module)
+    dianna.methods.distance_text = sys.modules[TEXT_METHOD_MODULE]
+    dianna.explain_text_distance = explain_text_distance

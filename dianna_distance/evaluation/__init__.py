@@ -15,15 +15,20 @@ Quantus; a function of the same name in lower case runs it in one line:
 * :class:`SeedSpread` / :func:`seed_spread` (convergence): the mean per-pixel standard deviation of maps across
   random seeds, for several numbers of masks.
 
+For texts, :class:`WordDeletion` / :func:`word_deletion` deletes words in order of their scores (most positive
+first, most negative first, and at random), and :class:`SeedSpread` takes a
+:class:`~dianna_distance.text.TextDistanceExplainer` as its ``explainer`` (the spread is then per word).
+
 One module per metric family: :mod:`~dianna_distance.evaluation.deletion`,
-:mod:`~dianna_distance.evaluation.sensitivity`, :mod:`~dianna_distance.evaluation.randomisation` and
-:mod:`~dianna_distance.evaluation.seeds`. For choosing the number of masks automatically,
-:func:`estimate_pixel_spread` estimates from a single run how much a map would vary between seeds, and
-:func:`embed_until_converged` adds batches of masks until that estimate falls below a tolerance; both live in
+:mod:`~dianna_distance.evaluation.sensitivity`, :mod:`~dianna_distance.evaluation.randomisation`,
+:mod:`~dianna_distance.evaluation.seeds` and :mod:`~dianna_distance.evaluation.words`. For choosing the number of
+masks automatically, :func:`estimate_pixel_spread` estimates from a single run how much a map would vary between
+seeds, and :func:`embed_until_converged` adds batches of masks until that estimate falls below a tolerance; both live in
 :mod:`dianna_distance.convergence` and are re-exported here.
 
 Plots of the results are drawn by :func:`dianna_distance.visualization.plot_incremental_deletion`,
-:func:`~dianna_distance.visualization.plot_randomisation` and :func:`~dianna_distance.visualization.plot_seed_spread`;
+:func:`~dianna_distance.visualization.plot_randomisation`, :func:`~dianna_distance.visualization.plot_seed_spread`
+and :func:`~dianna_distance.visualization.plot_word_deletion`;
 :func:`randomisation_table` formats the MPRT correlations as text.
 """
 
@@ -52,6 +57,7 @@ from dianna_distance.evaluation.sensitivity import (
     average_sensitivity,
     sensitivity_values,
 )
+from dianna_distance.evaluation.words import WordDeletion, WordDeletionResult, word_deletion
 
 __all__ = [
     "BASELINES",
@@ -67,6 +73,8 @@ __all__ = [
     "SeedSpread",
     "SeedSpreadResult",
     "SensitivityResult",
+    "WordDeletion",
+    "WordDeletionResult",
     "average_sensitivity",
     "embed_until_converged",
     "estimate_map_spread",
@@ -78,4 +86,5 @@ __all__ = [
     "seed_spread",
     "sensitivity_values",
     "spearman_correlation",
+    "word_deletion",
 ]

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from dianna_distance.checks import check_finite_array
 from dianna_distance.core import MaskedDistanceExplainer
 from dianna_distance.explainer import DistanceExplainer
 
@@ -24,6 +25,29 @@ def check_explainer(explainer: object, explain_func: object) -> None:
         raise TypeError(f"explain_func must be a callable (model, image, reference) -> map, got {explain_func!r}")
     if explainer is not None and explain_func is not None:
         raise ValueError("give either explainer or explain_func, not both")
+
+
+def check_map(values: object, name: str, shape: tuple[int, ...] | None = None) -> np.ndarray:
+    """A map returned by an explainer or ``explain_func``, as float64, checked: numeric, finite, of ``shape``.
+
+    Args:
+        values: The map.
+        name: What returned it, for messages (e.g. ``"explain_func's map of noisy sample 3"``).
+        shape: The shape it must have (the first map's); None to accept any shape with at least one value.
+
+    Returns:
+        Float64 array.
+    """
+    try:
+        array = check_finite_array(values, name)
+    except TypeError as error:
+        raise TypeError(f"{name} must be a numeric array: {error}") from error
+    if array.size == 0 or array.ndim == 0:
+        raise ValueError(f"{name} must be an array map with at least one value, got shape {array.shape}")
+    if shape is not None and array.shape != tuple(shape):
+        raise ValueError(f"{name} has shape {array.shape}, but the map of the original input has shape "
+                         f"{tuple(shape)}")
+    return array.astype(np.float64)
 
 
 def explainer_params(explainer: MaskedDistanceExplainer) -> dict[str, Any]:

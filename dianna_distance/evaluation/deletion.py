@@ -18,7 +18,7 @@ from dianna_distance.checks import (
     check_random_state,
     check_value_range,
 )
-from dianna_distance.core import auto_batch_size
+from dianna_distance.core import auto_batch_size, check_embeddings
 from dianna_distance.distances import DistanceLike, compute_distances, get_distance
 from dianna_distance.evaluation.common import RandomState, find_channels_axis, spatial_view, trapezoid
 from dianna_distance.model import ModelLike, load_model
@@ -233,10 +233,7 @@ class IncrementalDeletion:
                                   for o, s in chunk])
                 if self.preprocess_function is not None:
                     batch = self.preprocess_function(batch)
-                embeddings = np.asarray(run_model(batch))
-                if embeddings.ndim != 2 or len(embeddings) != len(chunk):
-                    raise ValueError(f"model must return embeddings (N, D) for a batch of N={len(chunk)} images, "
-                                     f"got shape {embeddings.shape}")
+                embeddings = check_embeddings(run_model(batch), len(chunk), None, "images")
                 distances = compute_distances(embeddings, reference[None], self.distance)[0]
                 for (o, s), value in zip(chunk, distances):
                     curves[o, s] = value
@@ -286,6 +283,10 @@ class IncrementalDeletion:
                 raise ValueError(f"baseline must be one of {BASELINES}, a number or an array, got {self.baseline!r}")
         elif not (isinstance(self.baseline, (numbers.Real, np.ndarray)) and not isinstance(self.baseline, bool)):
             raise TypeError(f"baseline must be one of {BASELINES}, a number or an array, got {self.baseline!r}")
+        elif isinstance(self.baseline, numbers.Real) and not np.isfinite(self.baseline):
+            raise ValueError(f"baseline must be a finite number, got {self.baseline!r}")
+        else:
+            check_finite_array(self.baseline, "baseline")
         check_int(self.n_random, "n_random", minimum=1)
         check_value_range(self.value_range)
         check_positive(self.blur_sigma, "blur_sigma")

@@ -17,8 +17,10 @@ from dianna_distance.evaluation.common import (
     ExplainFunction,
     RandomState,
     check_explainer,
+    check_map,
     explain_with_fixed_masks,
 )
+from dianna_distance.files import check_input_file
 
 MPRT_MODES = ("top_down", "bottom_up", "independent")
 
@@ -36,9 +38,12 @@ def _load_onnx(onnx_model: object):
         copy.CopyFrom(onnx_model)
         return copy
     if isinstance(onnx_model, (str, Path)):
-        if not Path(onnx_model).is_file():
-            raise FileNotFoundError(f"onnx_model: ONNX file {str(onnx_model)!r} does not exist")
-        return onnx.load(str(onnx_model))
+        check_input_file(onnx_model, "onnx_model")
+        try:
+            return onnx.load(str(onnx_model))
+        except Exception as error:  # protobuf's DecodeError and others, for a file that is not an ONNX model
+            raise ValueError(f"onnx_model: {str(onnx_model)!r} is not a valid ONNX model "
+                             f"({type(error).__name__}: {error})") from error
     raise TypeError(f"onnx_model must be a path to an ONNX file or an onnx.ModelProto, got "
                     f"{type(onnx_model).__name__}")
 
@@ -180,7 +185,7 @@ class ModelParameterRandomisation:
             _save_onnx(model, path)
             if self.explain_func is not None:
                 explain = self.explain_func
-                original = np.asarray(explain(path, image, reference), dtype=np.float64)
+                original = check_map(explain(path, image, reference), "explain_func's map")
             else:
                 original, fixed = explain_with_fixed_masks(self.explainer, path, image,
                                                             reference, mask_rng)
@@ -192,7 +197,9 @@ class ModelParameterRandomisation:
                     for layer in steps[mode]:
                         set_layer(layer, shuffled)
                         _save_onnx(model, path)
-                        mode_maps.append(np.asarray(explain(path, image, reference), dtype=np.float64))
+                        mode_maps.append(check_map(explain(path, image, reference),
+                                                   f"explain_func's map with layer {layer!r} shuffled ({mode})",
+                                                   original.shape))
                         if mode == "independent":
                             set_layer(layer, originals)
                         bar.update()

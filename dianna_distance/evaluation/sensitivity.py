@@ -21,6 +21,7 @@ from dianna_distance.evaluation.common import (
     ExplainFunction,
     RandomState,
     check_explainer,
+    check_map,
     clone_explainer,
     explain_with_fixed_masks,
 )
@@ -130,7 +131,7 @@ class AverageSensitivity:
         mask_rng, noise_rng = np.random.default_rng(self.random_state).spawn(2)
         if self.explain_func is not None:
             explain = self.explain_func
-            attribution = np.asarray(explain(model, image, reference), dtype=np.float64)
+            attribution = check_map(explain(model, image, reference), "explain_func's map")
         else:
             model = clone_explainer(self.explainer).load_model(model)
             attribution, fixed = explain_with_fixed_masks(self.explainer, model, image, reference, mask_rng)
@@ -145,7 +146,9 @@ class AverageSensitivity:
                 noise = noise_rng.uniform(-self.lower_bound, self.lower_bound, size=image.shape)
             noisy = image + noise
             perturbed_images[sample] = np.clip(noisy, low, high) if self.clip else noisy
-            perturbed_attributions[sample] = explain(model, perturbed_images[sample], reference)
+            perturbed_attributions[sample] = check_map(explain(model, perturbed_images[sample], reference),
+                                                       f"explain_func's map of noisy sample {sample}",
+                                                       attribution.shape)
         values = sensitivity_values(attribution, perturbed_attributions, image, self.normalise, self.denominator)
         return SensitivityResult(score=float(values.mean()), values=values, attribution=attribution,
                                  perturbed_attributions=perturbed_attributions, perturbed_images=perturbed_images)
@@ -186,8 +189,11 @@ def sensitivity_values(
         peak = np.max(np.abs(maps), axis=axes, keepdims=True)
         return maps / np.where(peak == 0, 1.0, peak) if normalise else maps
 
-    reference_map = scaled(np.asarray(attribution, dtype=np.float64), tuple(range(np.ndim(attribution))))
-    perturbed = np.asarray(perturbed_attributions, dtype=np.float64)
+    attribution = check_finite_array(attribution, "attribution").astype(np.float64)
+    perturbed = check_finite_array(perturbed_attributions, "perturbed_attributions").astype(np.float64)
+    if perturbed.shape[1:] != attribution.shape:
+        raise ValueError(f"perturbed_attributions must have shape (S, *{attribution.shape}), got {perturbed.shape}")
+    reference_map = scaled(attribution, tuple(range(attribution.ndim)))
     perturbed = scaled(perturbed, tuple(range(1, perturbed.ndim)))
     numerators = np.linalg.norm((perturbed - reference_map).reshape(len(perturbed), -1), axis=1)
     if denominator is None:

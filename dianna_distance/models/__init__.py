@@ -36,6 +36,7 @@ from dianna_distance.models.image import (
     detect_layout,
     load_image,
     load_reference,
+    read_image,
 )
 from dianna_distance.models.text import TextEncoder
 
@@ -57,6 +58,7 @@ __all__ = [
     "load_image",
     "load_image_encoder",
     "load_reference",
+    "read_image",
     "set_cache_dir",
 ]
 

@@ -11,9 +11,13 @@ None and the download is not verified; :data:`REGISTRY` says so per file.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from dianna_distance.files import check_input_file, describe_os_error
 
 CACHE_ENV = "DIANNA_DISTANCE_CACHE"
 _cache_dir: Path | None = None
@@ -98,6 +102,10 @@ def get_cache_dir() -> Path:
 def fetch(name_or_path: str | Path | RemoteFile, cache_dir: str | Path | None = None) -> Path:
     """Return a local path to a model file: a local path as it is, or a registry file, downloaded if needed.
 
+    A registry file already in the cache is checked against its SHA-256 (where the registry knows it) and used
+    without the network; a cached file that fails the check is an error that names it (delete it to download it
+    again), not a silent new download.
+
     Args:
         name_or_path: A key of :data:`REGISTRY`, a :class:`RemoteFile`, or the path of an existing file.
         cache_dir: Directory to download into; default :func:`get_cache_dir`.
@@ -107,25 +115,69 @@ def fetch(name_or_path: str | Path | RemoteFile, cache_dir: str | Path | None = 
 
     Raises:
         FileNotFoundError: A path that does not exist (any str that is not a registry name is taken as a path).
+        IsADirectoryError: The path, or the cached file's path, is a directory.
+        PermissionError: The cache directory cannot be created or written (the message says how to choose another).
         ConnectionError: The download failed (offline, or the server did not deliver the file); the message says
             where to put the file by hand.
-        ValueError: The downloaded file's SHA-256 differs from the registry's; nothing is left in the cache.
+        ValueError: The cached or downloaded file's SHA-256 differs from the registry's; a failed download leaves
+            nothing in the cache.
     """
     import pooch
     import requests
 
     if isinstance(name_or_path, (str, Path)) and str(name_or_path) not in REGISTRY:
         path = Path(name_or_path)
+        if path.is_dir():
+            raise IsADirectoryError(f"model: {str(path)!r} is a directory, not a model file")
         if not path.is_file():
             raise FileNotFoundError(f"{str(path)!r} is neither an existing file nor a known model name "
                                     f"({', '.join(REGISTRY)})")
-        return path
+        return check_input_file(path, "model")
     remote = name_or_path if isinstance(name_or_path, RemoteFile) else REGISTRY[str(name_or_path)]
     folder = Path(cache_dir) if cache_dir is not None else get_cache_dir()
+    target = folder / remote.fname
+    if target.exists():
+        return _check_cached(target, remote)
+    _check_cache_dir(folder)
     known_hash = f"sha256:{remote.sha256}" if remote.sha256 else None
     try:
         return Path(pooch.retrieve(remote.url, known_hash=known_hash, fname=remote.fname, path=folder))
-    except (requests.exceptions.RequestException, OSError) as error:
+    except requests.exceptions.RequestException as error:
         raise ConnectionError(
             f"could not download {remote.fname} from {remote.url} ({error}). If you are offline, download it "
-            f"elsewhere and pass its local path instead, or copy it to {folder / remote.fname}") from error
+            f"elsewhere and pass its local path instead, or copy it to {target}") from error
+    except ValueError as error:  # pooch: the downloaded file's hash differs (the file is not kept)
+        raise ValueError(f"the download of {remote.fname} from {remote.url} does not match its SHA-256 hash "
+                         f"{remote.sha256} ({error}); nothing was kept in {folder}") from error
+    except OSError as error:
+        raise OSError(f"could not write {remote.fname} to the cache directory {str(folder)!r} "
+                      f"({error}); set {CACHE_ENV} or call set_cache_dir() to use another directory") from error
+
+
+def _check_cached(target: Path, remote: RemoteFile) -> Path:
+    """A cached registry file, checked against the registry's SHA-256 where it states one."""
+    check_input_file(target, f"cached file of {remote.fname}")
+    if remote.sha256:
+        digest = hashlib.sha256()
+        with open(target, "rb") as file:
+            for block in iter(lambda: file.read(2**20), b""):
+                digest.update(block)
+        if digest.hexdigest() != remote.sha256:
+            raise ValueError(f"the cached file {str(target)!r} fails its SHA-256 check (expected {remote.sha256}, "
+                             f"found {digest.hexdigest()}): it is damaged or not the registry's file. Delete it "
+                             "to download it again, or replace it with the right file")
+    return target
+
+
+def _check_cache_dir(folder: Path) -> None:
+    """Create the cache directory if needed and check that files can be written in it."""
+    advice = f"set {CACHE_ENV} or call set_cache_dir() to use a writable directory"
+    if folder.exists() and not folder.is_dir():
+        raise NotADirectoryError(f"cache directory {str(folder)!r} is a file; {advice}")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".dianna-distance-probe-"):
+            pass
+    except OSError as error:
+        raise PermissionError(f"cache directory {str(folder)!r} is not writable ({describe_os_error(error)}); "
+                              f"{advice}") from error

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from dianna_distance.model import _ORT_TYPES, default_providers
+from dianna_distance.files import check_input_file
+from dianna_distance.model import ORT_TYPES, default_providers
 
 #: CLIP's context length, used when neither the graph nor the caller fixes one.
 CLIP_CONTEXT_LENGTH = 77
@@ -61,9 +62,12 @@ class TextEncoder:
         from tokenizers import Tokenizer
 
         for name in ("model", "tokenizer"):
-            if not Path(getattr(self, name)).is_file():
-                raise FileNotFoundError(f"{name}: file {str(getattr(self, name))!r} does not exist")
-        self.session_ = ort.InferenceSession(str(self.model), providers=list(self.providers or default_providers()))
+            check_input_file(getattr(self, name), name)
+        try:
+            self.session_ = ort.InferenceSession(str(self.model),
+                                                 providers=list(self.providers or default_providers()))
+        except Exception as error:  # ONNX Runtime raises several exception types for unreadable files
+            raise ValueError(f"model: {str(self.model)!r} is not a valid ONNX model ({error})") from error
         inputs = {i.name: i for i in self.session_.get_inputs()}
         if "input_ids" not in inputs:
             raise ValueError(f"model {str(self.model)!r} has no 'input_ids' input; its inputs are {list(inputs)}")
@@ -72,7 +76,11 @@ class TextEncoder:
         if unknown:
             raise ValueError(f"model {str(self.model)!r} has inputs {sorted(unknown)} besides input_ids and "
                              "attention_mask; a CLIP text tower takes only those")
-        self._dtypes = {name: _ORT_TYPES[inputs[name].type] for name in self.input_names_}
+        for name in self.input_names_:
+            if inputs[name].type not in ("tensor(int32)", "tensor(int64)"):
+                raise TypeError(f"model {str(self.model)!r}: input {name!r} has type {inputs[name].type}; a CLIP "
+                                "text tower takes int32 or int64 token ids")
+        self._dtypes = {name: ORT_TYPES[inputs[name].type] for name in self.input_names_}
         outputs = [o.name for o in self.session_.get_outputs()]
         if self.output_name is not None and self.output_name not in outputs:
             raise ValueError(f"output_name {self.output_name!r} is not an output of {str(self.model)!r}; its "

@@ -1,0 +1,196 @@
+"""Word deletion (faithfulness on text): does deleting the words a text explanation marks move the distance?
+
+The text counterpart of :mod:`~dianna_distance.evaluation.deletion`. The seed spread of text explanations needs
+nothing new: :class:`~dianna_distance.evaluation.SeedSpread` takes a
+:class:`~dianna_distance.text.TextDistanceExplainer` as its ``explainer``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from dianna_distance.checks import check_bool, check_finite_array, check_int, check_random_state
+from dianna_distance.core import check_embeddings, check_reference
+from dianna_distance.distances import DistanceLike, compute_distances, get_distance
+from dianna_distance.evaluation.common import RandomState, trapezoid
+from dianna_distance.text import TextDistanceExplainer, TokenizerLike, Words, split_words
+
+
+@dataclass
+class WordDeletionResult:
+    """Distances to the reference while the words of a text are deleted, as returned by :class:`WordDeletion`.
+
+    With ``S = n_steps`` and F words, step ``k`` has the first ``boundaries[k]`` words of an order deleted
+    (``boundaries[0] == 0``: the text itself; ``boundaries[S] == F``: every word deleted).
+
+    Attributes:
+        fractions: ``(S + 1,)`` fraction of the words deleted at each step, from 0 to 1.
+        lodf: ``(S + 1,)`` distance after each step, deleting the most positive words first ("LoDF": the words
+            that keep the text close to the reference). For a faithful explanation this rises fastest.
+        hidf: ``(S + 1,)`` distance after each step, deleting the most negative words first ("HiDF").
+        random: ``(n_random, S + 1)`` distances for random deletion orders.
+        random_mean: ``(S + 1,)`` mean of ``random`` over the orders.
+        random_std: ``(S + 1,)`` standard deviation of ``random`` over the orders.
+        area_lodf: Signed area between the LoDF curve and the mean random curve (trapezoid rule over
+            ``fractions``); positive when LoDF lies above random, as expected.
+        area_hidf: Signed area between the HiDF curve and the mean random curve; negative when expected.
+        order_lodf: ``(F,)`` word indices in LoDF deletion order.
+        order_hidf: ``(F,)`` word indices in HiDF deletion order.
+        boundaries: ``(S + 1,)`` number of words deleted at each step.
+        words: The F words.
+        texts_lodf: The S + 1 texts of the LoDF curve (what the model saw).
+    """
+
+    fractions: np.ndarray
+    lodf: np.ndarray
+    hidf: np.ndarray
+    random: np.ndarray
+    random_mean: np.ndarray
+    random_std: np.ndarray
+    area_lodf: float
+    area_hidf: float
+    order_lodf: np.ndarray
+    order_hidf: np.ndarray
+    boundaries: np.ndarray
+    words: list[str]
+    texts_lodf: list[str]
+
+
+class WordDeletion:
+    """Word deletion: delete the words of a text in order of their scores and follow the distance to the reference.
+
+    The words are deleted cumulatively in ``n_steps`` steps in three orders: most positive score first ("LoDF":
+    the distance should rise fast), most negative first ("HiDF"), and ``n_random`` random orders. After each
+    step the distance of the text's embedding to the reference is measured. Words are split and deleted (or
+    replaced by ``mask_token``) exactly as the :class:`~dianna_distance.text.TextDistanceExplainer` does.
+
+    Args:
+        n_steps: Number of deletion steps; default (None) one word per step.
+        n_random: Number of random deletion orders (at least 1).
+        tokenizer: How the text is split into words (as the explainer's ``tokenizer``); an ONNX model file needs
+            its ``tokenizer.json`` here.
+        mask_token: None to delete words; a string to replace them.
+        distance: ``"cosine"``, ``"euclidean"``, or a callable ``(embeddings (N, D), reference (D,)) -> (N,)``.
+        batch_size: Texts per model call; default 256.
+        random_state: Seed or generator for the random orders.
+        progress: Show a progress bar.
+        providers: ONNX Runtime execution providers when the model is an ONNX file.
+    """
+
+    def __init__(
+        self,
+        n_steps: int | None = None,
+        n_random: int = 10,
+        tokenizer: TokenizerLike = None,
+        mask_token: str | None = None,
+        distance: DistanceLike = "cosine",
+        batch_size: int | None = None,
+        random_state: RandomState = None,
+        progress: bool = True,
+        providers: Sequence[str] | None = None,
+    ) -> None:
+        self.n_steps = n_steps
+        self.n_random = n_random
+        self.tokenizer = tokenizer
+        self.mask_token = mask_token
+        self.distance = distance
+        self.batch_size = batch_size
+        self.random_state = random_state
+        self.progress = progress
+        self.providers = providers
+
+    def __call__(self, model: Any, text: str, reference: np.ndarray, scores: np.ndarray) -> WordDeletionResult:
+        """Delete words in the LoDF, HiDF and random orders and measure the distance after each step.
+
+        Args:
+            model: A callable ``list[str] -> (B, D)``, or a sentence-embedding ONNX file (with ``tokenizer``).
+            text: The explained text.
+            reference: Reference embedding ``(D,)``.
+            scores: The explanation to evaluate, ``(F,)``: one score per word.
+
+        Returns:
+            A :class:`WordDeletionResult`.
+        """
+        self._validate_parameters()
+        words = split_words(text, self.tokenizer)
+        scores = check_finite_array(scores, "scores").astype(np.float64)
+        if scores.shape != (len(words),):
+            raise ValueError(f"scores must have one value per word, shape ({len(words)},), got {scores.shape}")
+        reference = check_reference(reference, self.distance)
+        if np.ndim(reference) == 2 and len(reference) != 1:
+            raise ValueError(f"reference must have shape (D,); evaluate one reference at a time, got shape "
+                             f"{reference.shape}")
+        n_words = len(words)
+        n_steps = n_words if self.n_steps is None else self.n_steps
+        if n_steps > n_words:
+            raise ValueError(f"n_steps must be at most the number of words ({n_words}), got {n_steps}")
+        rng = np.random.default_rng(self.random_state)
+        orders = [np.argsort(-scores, kind="stable"), np.argsort(scores, kind="stable")]
+        orders += [rng.permutation(n_words) for _ in range(self.n_random)]
+        boundaries = np.round(np.linspace(0, n_words, n_steps + 1)).astype(int)
+        keep = np.ones((len(orders), len(boundaries), n_words), dtype=bool)
+        for o, order in enumerate(orders):
+            for s, boundary in enumerate(boundaries):
+                keep[o, s, order[:boundary]] = False
+
+        run_model = TextDistanceExplainer(tokenizer=self.tokenizer, providers=self.providers).load_model(model)
+        curves = self._distance_curves(run_model, words, keep.reshape(-1, n_words), reference[0])
+        curves = curves.reshape(len(orders), len(boundaries))
+        fractions = boundaries / n_words
+        random_mean = curves[2:].mean(axis=0)
+        return WordDeletionResult(
+            fractions=fractions,
+            lodf=curves[0],
+            hidf=curves[1],
+            random=curves[2:],
+            random_mean=random_mean,
+            random_std=curves[2:].std(axis=0),
+            area_lodf=trapezoid(curves[0] - random_mean, fractions),
+            area_hidf=trapezoid(curves[1] - random_mean, fractions),
+            order_lodf=orders[0],
+            order_hidf=orders[1],
+            boundaries=boundaries,
+            words=list(words.words),
+            texts_lodf=words.masked_texts(keep[0], self.mask_token),
+        )
+
+    def _distance_curves(self, run_model: Callable, words: Words, keep: np.ndarray, reference: np.ndarray
+                         ) -> np.ndarray:
+        """Distances ``(len(keep),)`` of the texts with ``keep (N, F)``, embedded one batch at a time."""
+        batch_size = self.batch_size or 256
+        distances = np.empty(len(keep))
+        length = None
+        with tqdm(total=len(keep), desc="Deleting words", unit="text", disable=not self.progress) as bar:
+            for start in range(0, len(keep), batch_size):
+                rows = keep[start : start + batch_size]
+                embeddings = check_embeddings(run_model(words.masked_texts(rows, self.mask_token)), len(rows), length)
+                if length is None and embeddings.shape[1] != len(reference):
+                    raise ValueError(f"reference has length {len(reference)}, but the model's embeddings have "
+                                     f"length {embeddings.shape[1]}")
+                length = embeddings.shape[1]
+                distances[start : start + len(rows)] = compute_distances(embeddings, reference[None], self.distance)[0]
+                bar.update(len(rows))
+        return distances
+
+    def _validate_parameters(self) -> None:
+        if self.n_steps is not None:
+            check_int(self.n_steps, "n_steps", minimum=1)
+        check_int(self.n_random, "n_random", minimum=1)
+        if self.mask_token is not None and not isinstance(self.mask_token, str):
+            raise TypeError(f"mask_token must be None (delete words) or a str, got {self.mask_token!r}")
+        get_distance(self.distance)
+        if self.batch_size is not None:
+            check_int(self.batch_size, "batch_size", minimum=1)
+        check_random_state(self.random_state)
+        check_bool(self.progress, "progress")
+
+
+def word_deletion(model: Any, text: str, reference: np.ndarray, scores: np.ndarray, **parameters: Any
+                  ) -> WordDeletionResult:
+    """Run :class:`WordDeletion` with ``parameters`` in one call; see there."""
+    return WordDeletion(**parameters)(model, text, reference, scores)

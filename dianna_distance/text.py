@@ -1,0 +1,374 @@
+"""Text as words: the features of a text explanation, their character offsets, and masked texts.
+
+The features of a text are **words**, never sub-word pieces:
+
+- no tokenizer: words are the runs of non-whitespace characters;
+- a :class:`tokenizers.Tokenizer` or the path of a ``tokenizer.json``: the words of the tokenizer's
+  pre-tokenizer (for BERT's WordPiece: whitespace-separated words with every punctuation mark a word of its own),
+  found by grouping its sub-word tokens by word; offsets into the original text come from the tokenizer;
+- a DIANNA-style tokenizer (``tokenize(str) -> list[str]``, ``convert_tokens_to_string(list[str]) -> str`` and
+  ``mask_token``, such as DIANNA's ``SpacyTokenizer``): its tokens are the features.
+
+A masked text keeps the words whose mask value is 1 (True) and drops the others. A dropped word is **deleted** by
+default (CLIP's tokenizer has no mask token, and deletion is what a text without that word looks like), or
+**replaced by a mask token** when one is given (``mask_token="[MASK]"`` for BERT-family models, or DIANNA's
+``tokenizer.mask_token``, which is what DIANNA's RISE does). Deletion shortens the text, so the model sees the kept
+words side by side; a mask token keeps every position and the sentence's length, at the price of a token the model
+may never have seen in that role. With deletion, the words on either side of a deleted word stay apart: the
+separator that preceded the next kept word is kept, or a single space when there was none (so ``"a-b"`` without
+``"-"`` is ``"a b"``, not the new word ``"ab"``). A mask that drops every word gives the empty text ``""`` with
+deletion, and a text of mask tokens only with a mask token; the model embeds it like any other masked text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from dianna_distance.checks import check_numeric_array
+from dianna_distance.core import MaskedDistanceExplainer
+from dianna_distance.distances import DistanceLike
+
+TokenizerLike = object  # None, tokenizers.Tokenizer, a tokenizer.json path, or a DIANNA-style tokenizer
+TextModelLike = str | Path | Callable[[list[str]], np.ndarray]
+
+_WORD = re.compile(r"\S+")
+
+
+@dataclass(frozen=True)
+class Words:
+    """A text split into words (the features of a text explanation).
+
+    Attributes:
+        text: The text.
+        words: The F words, in order.
+        offsets: ``(F, 2)`` int array of character offsets ``[start, end)`` of each word in ``text``; ``-1`` for a
+            DIANNA-style tokenizer's token that is not found in the text as it is (a normalised token).
+        tokenizer: The DIANNA-style tokenizer that made the words, else None (texts are rebuilt from offsets).
+    """
+
+    text: str
+    words: tuple[str, ...]
+    offsets: np.ndarray
+    tokenizer: object | None = None
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+    def masked_text(self, keep: Sequence[bool] | np.ndarray, mask_token: str | None = None) -> str:
+        """The text with the words whose ``keep`` is False deleted, or replaced by ``mask_token``.
+
+        Args:
+            keep: ``(F,)`` booleans (or 0/1 values), True for the words to keep.
+            mask_token: None to delete dropped words; else the string that replaces each dropped word.
+
+        Returns:
+            The masked text; all words kept gives the text itself.
+        """
+        keep = np.asarray(keep).astype(bool, copy=False)
+        if keep.shape != (len(self.words),):
+            raise ValueError(f"keep must have shape ({len(self.words)},), one value per word, got {keep.shape}")
+        if self.tokenizer is not None:
+            if mask_token is None:
+                tokens = [word for word, kept in zip(self.words, keep) if kept]
+            else:
+                tokens = [word if kept else mask_token for word, kept in zip(self.words, keep)]
+            return self.tokenizer.convert_tokens_to_string(tokens) if tokens else ""
+        if keep.all():
+            return self.text
+        if mask_token is None and not keep.any():
+            return ""
+        text, offsets = self.text, self.offsets
+        pieces, started = [text[: offsets[0, 0]]], False
+        for index, ((start, end), kept) in enumerate(zip(offsets, keep)):
+            if mask_token is None and not kept:
+                continue
+            if started:
+                gap = text[offsets[index - 1, 1] : start]
+                if mask_token is None and not gap and not keep[index - 1]:
+                    gap = " "  # a deleted word sat between two words with no separator: keep them apart
+                pieces.append(gap)
+            pieces.append(text[start:end] if kept else mask_token)
+            started = True
+        pieces.append(text[offsets[-1, 1] :])
+        return "".join(pieces)
+
+    def masked_texts(self, keep: np.ndarray, mask_token: str | None = None) -> list[str]:
+        """:meth:`masked_text` for each row of ``keep`` ``(B, F)``; returns B texts."""
+        keep = np.asarray(keep)
+        if keep.ndim != 2:
+            raise ValueError(f"keep must have shape (B, {len(self.words)}), got {keep.shape}")
+        return [self.masked_text(row, mask_token) for row in keep]
+
+
+def split_words(text: str, tokenizer: TokenizerLike = None) -> Words:
+    """Split a text into words: the features of a text explanation.
+
+    Args:
+        text: The text.
+        tokenizer: None (words are runs of non-whitespace characters), a :class:`tokenizers.Tokenizer`, the path
+            of a ``tokenizer.json`` (sub-word tokens grouped into the pre-tokenizer's words), or a DIANNA-style
+            tokenizer with ``tokenize``, ``convert_tokens_to_string`` and ``mask_token`` (its tokens are the
+            words).
+
+    Returns:
+        The :class:`Words`.
+
+    Raises:
+        TypeError: If ``text`` is not a str or ``tokenizer`` is none of the kinds above.
+        ValueError: If the text has no words (empty or whitespace only).
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, got {type(text).__name__}")
+    if not text.strip():
+        raise ValueError(f"text has no words to explain: {text!r}")
+    if tokenizer is None:
+        matches = list(_WORD.finditer(text))
+        return _words(text, [(m.start(), m.end()) for m in matches])
+    if is_dianna_tokenizer(tokenizer):
+        return _dianna_words(text, tokenizer)
+    return _words(text, _tokenizer_word_offsets(text, load_tokenizer(tokenizer)))
+
+
+def is_dianna_tokenizer(tokenizer: object) -> bool:
+    """Whether an object has DIANNA's tokenizer interface (``tokenize``, ``convert_tokens_to_string``)."""
+    return callable(getattr(tokenizer, "tokenize", None)) and callable(
+        getattr(tokenizer, "convert_tokens_to_string", None))
+
+
+def load_tokenizer(tokenizer: object):
+    """A copy of a :class:`tokenizers.Tokenizer`, or one read from a ``tokenizer.json`` path.
+
+    Raises:
+        TypeError: For any other kind of object.
+        FileNotFoundError: For a path that does not exist.
+        ValueError: For a file that is not a ``tokenizer.json``.
+    """
+    from tokenizers import Tokenizer
+
+    if isinstance(tokenizer, Tokenizer):
+        return Tokenizer.from_str(tokenizer.to_str())
+    if not isinstance(tokenizer, (str, Path)):
+        raise TypeError(f"tokenizer must be None, a tokenizers.Tokenizer, a tokenizer.json path or a DIANNA-style "
+                        f"tokenizer (tokenize, convert_tokens_to_string, mask_token), got {type(tokenizer).__name__}")
+    if not Path(tokenizer).is_file():
+        raise FileNotFoundError(f"tokenizer: file {str(tokenizer)!r} does not exist")
+    try:
+        return Tokenizer.from_file(str(tokenizer))
+    except Exception as error:  # tokenizers raises a bare Exception for unreadable files
+        raise ValueError(f"tokenizer: {str(tokenizer)!r} is not a tokenizer.json file ({error})") from error
+
+
+def _tokenizer_word_offsets(text: str, tokenizer) -> list[tuple[int, int]]:
+    """``[start, end)`` of each word of a tokenizers.Tokenizer's pre-tokenizer, from its tokens' word ids."""
+    tokenizer.no_truncation()
+    tokenizer.no_padding()
+    encoding = tokenizer.encode(text, add_special_tokens=False)
+    spans: dict[int, list[int]] = {}
+    for word_id, (start, end) in zip(encoding.word_ids, encoding.offsets):
+        if word_id is None or end <= start:
+            continue
+        span = spans.setdefault(word_id, [start, end])
+        span[0], span[1] = min(span[0], start), max(span[1], end)
+    offsets = sorted((start, end) for start, end in spans.values())
+    if not offsets:
+        raise ValueError(f"text has no words the tokenizer recognises: {text!r}")
+    return offsets
+
+
+def _dianna_words(text: str, tokenizer) -> Words:
+    tokens = [str(token) for token in tokenizer.tokenize(text)]
+    if not tokens:
+        raise ValueError(f"text has no words to explain: the tokenizer returned no tokens for {text!r}")
+    offsets, position = [], 0
+    for token in tokens:
+        start = text.find(token, position) if token else -1
+        offsets.append((start, start + len(token)) if start >= 0 else (-1, -1))
+        position = start + len(token) if start >= 0 else position
+    return Words(text, tuple(tokens), np.asarray(offsets, dtype=np.int64).reshape(-1, 2), tokenizer)
+
+
+def _words(text: str, offsets: list[tuple[int, int]]) -> Words:
+    array = np.asarray(offsets, dtype=np.int64).reshape(-1, 2)
+    return Words(text, tuple(text[start:end] for start, end in array), array)
+
+
+class TextDistanceExplainer(MaskedDistanceExplainer):
+    """Explain which words make a text's embedding close to, or far from, a reference embedding.
+
+    The text is split into F words (see :func:`split_words`); each of ``n_masks`` masks keeps every word with
+    probability ``p_keep`` and drops the others (deleted, or replaced by ``mask_token``). Every masked text is
+    embedded by the model and its distance to each reference computed; the masks are ranked by distance and the
+    score of a word is the weighted sum of the masks (see :class:`~dianna_distance.core.MaskedDistanceExplainer`).
+    A positive score marks a word whose presence brings the text closer to the reference; a negative score, a
+    word that pushes it away.
+
+    Parameters are stored as given and checked when :meth:`attribute` runs.
+
+    Args:
+        n_masks: Number of masked texts (model evaluations).
+        p_keep: Probability that a word is kept, in (0, 1].
+        mask_selection_range_min: Lower end of the positive selection, a fraction of the ranking in [0, 1].
+        mask_selection_range_max: Upper end of the positive selection.
+        mask_selection_negative_range_min: Lower end of the negative selection.
+        mask_selection_negative_range_max: Upper end of the negative selection.
+        weighting: ``"ranges"`` (the paper's selection), ``"linear"`` or ``"normal"`` rank weights.
+        batch_size: Masked texts per model call; default up to 256.
+        tokenizer: How the text is split into words: None (whitespace), a :class:`tokenizers.Tokenizer` or a
+            ``tokenizer.json`` path (sub-word tokens grouped into words), or a DIANNA-style tokenizer (its tokens
+            are the words). An ONNX model file needs a ``tokenizer.json`` or a ``tokenizers.Tokenizer`` here.
+        mask_token: None (default) deletes dropped words; a string (``"[MASK]"``, DIANNA's
+            ``tokenizer.mask_token``) replaces each dropped word instead.
+        distance: ``"cosine"`` (``(1 - cos) / 2``), ``"euclidean"``, or a callable
+            ``(embeddings (N, D), reference (D,)) -> (N,)``.
+        random_state: Seed (int) or :class:`numpy.random.Generator` for the masks; the global RNG is never used.
+        masks: Masks to use instead of drawn ones, ``(n_masks, F)`` of 0 (drop) and 1 (keep).
+        progress: Show a progress bar.
+        providers: ONNX Runtime execution providers when the model is an ONNX file.
+        tolerance: Choose the number of masks automatically (see the core class); None: exactly ``n_masks``.
+        max_masks: Upper limit on the number of masks when ``tolerance`` is set.
+
+    Attributes:
+        words_: The F words of the last text explained.
+        offsets_: ``(F, 2)`` character offsets ``[start, end)`` of the words in the text (-1 where a DIANNA-style
+            tokenizer's token is not found as it is).
+        masks_: ``(n_masks, F)`` boolean masks of the last run (True: the word is kept).
+        embeddings_, distances_, weights_, positive_indices_, negative_indices_, embedded_reference_,
+        n_masks_used_, converged_: As for :class:`~dianna_distance.DistanceExplainer`.
+
+    Example:
+        >>> explainer = TextDistanceExplainer(n_masks=500, random_state=0)
+        >>> scores = explainer.attribute(model, "the passage", query_embedding)  # doctest: +SKIP
+        >>> list(zip(explainer.words_, scores))  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        n_masks: int = 1000,
+        p_keep: float = 0.5,
+        mask_selection_range_min: float = 0.0,
+        mask_selection_range_max: float = 0.1,
+        mask_selection_negative_range_min: float = 0.9,
+        mask_selection_negative_range_max: float = 1.0,
+        weighting: str = "ranges",
+        batch_size: int | None = None,
+        tokenizer: TokenizerLike = None,
+        mask_token: str | None = None,
+        distance: DistanceLike = "cosine",
+        random_state: int | np.random.Generator | None = None,
+        masks: np.ndarray | None = None,
+        progress: bool = True,
+        providers: Sequence[str] | None = None,
+        tolerance: float | None = None,
+        max_masks: int = 10_000,
+    ) -> None:
+        self.n_masks = n_masks
+        self.p_keep = p_keep
+        self.mask_selection_range_min = mask_selection_range_min
+        self.mask_selection_range_max = mask_selection_range_max
+        self.mask_selection_negative_range_min = mask_selection_negative_range_min
+        self.mask_selection_negative_range_max = mask_selection_negative_range_max
+        self.weighting = weighting
+        self.batch_size = batch_size
+        self.tokenizer = tokenizer
+        self.mask_token = mask_token
+        self.distance = distance
+        self.random_state = random_state
+        self.masks = masks
+        self.progress = progress
+        self.providers = providers
+        self.tolerance = tolerance
+        self.max_masks = max_masks
+
+    def attribute(self, model: TextModelLike, text: str, embedded_reference: np.ndarray) -> np.ndarray:
+        """Score every word of ``text`` by how much it brings the text's embedding closer to the reference.
+
+        Args:
+            model: A callable ``list[str] -> (B, D)`` (for example a
+                :class:`~dianna_distance.models.sentence.SentenceEncoder` or CLIP's
+                :class:`~dianna_distance.models.TextEncoder`), or the path of a sentence-embedding ONNX file (then
+                ``tokenizer`` must be its ``tokenizer.json``; mean pooling and L2 normalisation are used).
+            text: The text to explain; it must have at least two words.
+            embedded_reference: ``(D,)``, or ``(K, D)`` for K references explained in one pass of the model.
+
+        Returns:
+            Scores ``(F,)`` for a ``(D,)`` reference, ``(K, F)`` for ``(K, D)``; ``words_`` holds the words.
+        """
+        return super().attribute(model, text, embedded_reference)
+
+    def explanation(self, scores: np.ndarray | None = None) -> list[list[tuple[str, int, float]]]:
+        """Scores in DIANNA's text format: per reference a list of ``(word, word index, score)``.
+
+        Args:
+            scores: ``(F,)`` or ``(K, F)``; default the scores of the last run (recomputed from the stored run).
+
+        Returns:
+            K lists (one for a ``(D,)`` reference) of F tuples.
+        """
+        if not hasattr(self, "words_"):
+            raise RuntimeError("explanation needs a run: call attribute() first")
+        if scores is None:
+            scores = self.reselect()
+        return to_explanation(self.words_, scores)
+
+    # -- the text modality ----------------------------------------------------------------------------------------
+
+    def _prepare_input(self, text: str) -> Words:
+        words = split_words(text, self.tokenizer)
+        if len(words) < 2:
+            raise ValueError(f"text must have at least two words to explain (a single word is always kept or "
+                             f"always dropped together with the whole text), got {list(words.words)}")
+        self.words_, self.offsets_ = list(words.words), words.offsets
+        return words
+
+    def _draw_masks(self, prepared: Words, n_masks: int) -> np.ndarray:
+        return np.random.default_rng(self.random_state).random((n_masks, len(prepared))) < self.p_keep
+
+    def _masked_batch(self, prepared: Words, masks: np.ndarray) -> list[str]:
+        return prepared.masked_texts(masks > 0.5, self.mask_token)
+
+    def _feature_shape(self, prepared: Words) -> tuple[int]:
+        return (len(prepared),)
+
+    def _input_size(self, prepared: Words) -> int:
+        return max(len(prepared.text), 1)
+
+    def load_model(self, model: TextModelLike) -> Callable[[list[str]], np.ndarray]:
+        """The model as a callable ``list[str] -> (B, D)``; an ONNX file becomes a ``SentenceEncoder``."""
+        if isinstance(model, (str, Path)):
+            from dianna_distance.models.sentence import SentenceEncoder
+
+            if self.tokenizer is None or is_dianna_tokenizer(self.tokenizer):
+                raise ValueError("model: an ONNX file needs its tokenizer: pass tokenizer= the path of its "
+                                 "tokenizer.json (or a tokenizers.Tokenizer), or pass a callable model")
+            return SentenceEncoder(model, self.tokenizer, providers=self.providers)
+        if not callable(model):
+            raise TypeError(f"model must be a callable list[str] -> (B, D) or the path of an ONNX file, got "
+                            f"{type(model).__name__}")
+        return model
+
+    def _validate_modality(self) -> None:
+        if self.mask_token is not None and not isinstance(self.mask_token, str):
+            raise TypeError(f"mask_token must be None (delete dropped words) or a str, got {self.mask_token!r}")
+        tokenizer = self.tokenizer
+        if not (tokenizer is None or isinstance(tokenizer, (str, Path)) or is_dianna_tokenizer(tokenizer)
+                or type(tokenizer).__module__.startswith("tokenizers")):
+            raise TypeError(f"tokenizer must be None, a tokenizers.Tokenizer, a tokenizer.json path or a "
+                            f"DIANNA-style tokenizer (tokenize, convert_tokens_to_string, mask_token), got "
+                            f"{type(tokenizer).__name__}")
+        if self.masks is not None:
+            masks = check_numeric_array(self.masks, "masks")
+            if not np.all((masks == 0) | (masks == 1)):
+                raise ValueError("masks must hold 0 (drop the word) or 1 (keep it) for a text")
+
+
+def to_explanation(words: Sequence[str], scores: np.ndarray) -> list[list[tuple[str, int, float]]]:
+    """Scores ``(F,)`` or ``(K, F)`` in DIANNA's text format: per reference a list of ``(word, index, score)``."""
+    scores = np.atleast_2d(np.asarray(scores, dtype=np.float64))
+    if scores.shape[1] != len(words):
+        raise ValueError(f"scores must have one value per word ({len(words)}), got shape {scores.shape}")
+    return [[(word, index, float(score)) for index, (word, score) in enumerate(zip(words, row))] for row in scores]

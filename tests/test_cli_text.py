@@ -1,0 +1,98 @@
+"""The explain-text command: a sentence model with reference texts or a .npy, CLIP with an image, bad input."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from conftest_models import save_image_model, save_text_model, save_tokenizer
+from conftest_text import WORDPIECE_VOCAB, save_sentence_model, save_wordpiece_tokenizer
+from PIL import Image
+
+from dianna_distance.cli import main
+
+FAST = ["--n-masks", "40", "--random-state", "0", "--no-progress"]
+
+
+@pytest.fixture
+def sentence_files(tmp_path):
+    model = tmp_path / "sentence.onnx"
+    table = save_sentence_model(model, dim=32)
+    return model, save_wordpiece_tokenizer(tmp_path / "tokenizer.json"), table
+
+
+def test_reference_texts_give_one_explanation_each_in_npy_json_html_and_png(tmp_path, sentence_files, capsys):
+    model, tokenizer, _ = sentence_files
+    (tmp_path / "out").mkdir()  # the output directory must exist (checked before the model runs)
+    out = tmp_path / "out" / "words"
+    code = main(["explain-text", str(model), "the cat sat on a mat", "--tokenizer", str(tokenizer),
+                 "--reference-text", "a cat", "--reference-text", "a red car", "--output", str(out), *FAST])
+    assert code == 0
+    record = json.loads(out.with_suffix(".json").read_text())
+    assert record["words"] == ["the", "cat", "sat", "on", "a", "mat"]
+    assert np.load(out.with_suffix(".npy")).shape == (2, 6)
+    assert record["offsets"][1] == [4, 7] and record["references"] == ["'a cat'", "'a red car'"]
+    assert (tmp_path / "out" / "words_0.png").is_file() and (tmp_path / "out" / "words_1.png").is_file()
+    assert out.with_suffix(".html").read_text().count("<span") == 12
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_npy_reference_is_used_as_given(tmp_path, sentence_files):
+    model, tokenizer, table = sentence_files
+    np.save(tmp_path / "fish.npy", table[WORDPIECE_VOCAB.index("fish")])
+    out = tmp_path / "fish"
+    assert main(["explain-text", str(model), "the cat and the fish", "--tokenizer", str(tokenizer),
+                 "--reference", str(tmp_path / "fish.npy"), "--output", str(out), *FAST]) == 0
+    assert np.load(out.with_suffix(".npy")).shape == (5,)
+    assert (tmp_path / "fish.png").is_file()
+
+
+def test_clip_text_tower_is_explained_against_an_image(tmp_path, capsys):
+    save_text_model(tmp_path / "clip-text.onnx", dim=4)
+    save_image_model(tmp_path / "clip-image.onnx", head="embeds", dim=4)
+    tokenizer = save_tokenizer(tmp_path / "tokenizer.json")
+    Image.fromarray(np.full((64, 64, 3), 200, np.uint8)).save(tmp_path / "bee.jpg")
+    out = tmp_path / "caption"
+    code = main(["explain-text", str(tmp_path / "clip-text.onnx"), "a photo of a bee", "--tokenizer",
+                 str(tokenizer), "--reference-image", str(tmp_path / "bee.jpg"), "--image-model",
+                 str(tmp_path / "clip-image.onnx"), "--output", str(out), *FAST])
+    assert code == 0, capsys.readouterr().err
+    assert json.loads(out.with_suffix(".json").read_text())["references"] == ["bee.jpg"]
+
+
+def test_reference_image_with_a_sentence_model_is_an_error(tmp_path, sentence_files, capsys):
+    model, tokenizer, _ = sentence_files
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "x.jpg")
+    assert main(["explain-text", str(model), "the cat", "--tokenizer", str(tokenizer), "--reference-image",
+                 str(tmp_path / "x.jpg"), *FAST]) == 2
+    assert "needs a CLIP text tower" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("references", [[], ["--reference-text", "a", "--reference", "r.npy"]])
+def test_exactly_one_kind_of_reference_is_required(sentence_files, capsys, references):
+    model, tokenizer, _ = sentence_files
+    assert main(["explain-text", str(model), "the cat", "--tokenizer", str(tokenizer), *references, *FAST]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "exactly one of --reference-text" in error
+
+
+def test_one_word_text_is_a_one_line_error(sentence_files, capsys):
+    model, tokenizer, _ = sentence_files
+    assert main(["explain-text", str(model), "cat", "--tokenizer", str(tokenizer), "--reference-text", "a",
+                 *FAST]) == 2
+    assert "at least two words" in capsys.readouterr().err
+
+
+def test_reference_of_the_wrong_length_is_a_one_line_error(tmp_path, sentence_files, capsys):
+    model, tokenizer, _ = sentence_files
+    np.save(tmp_path / "short.npy", np.ones(3))
+    assert main(["explain-text", str(model), "the cat", "--tokenizer", str(tokenizer), "--reference",
+                 str(tmp_path / "short.npy"), *FAST]) == 2
+    assert "embedded_reference has length 3" in capsys.readouterr().err
+
+
+def test_missing_tokenizer_is_a_one_line_error(sentence_files, capsys):
+    model, _, _ = sentence_files
+    assert main(["explain-text", str(model), "the cat", "--reference-text", "a", *FAST]) == 2
+    assert "--tokenizer is required" in capsys.readouterr().err
