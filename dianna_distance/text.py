@@ -32,6 +32,7 @@ import numpy as np
 from dianna_distance.checks import check_numeric_array
 from dianna_distance.core import MaskedDistanceExplainer
 from dianna_distance.distances import DistanceLike
+from dianna_distance.model import SentenceEncoder, load_tokenizer
 
 TokenizerLike = object  # None, tokenizers.Tokenizer, a tokenizer.json path, or a DIANNA-style tokenizer
 TextModelLike = str | Path | Callable[[list[str]], np.ndarray]
@@ -138,29 +139,6 @@ def is_dianna_tokenizer(tokenizer: object) -> bool:
     """Whether an object has DIANNA's tokenizer interface (``tokenize``, ``convert_tokens_to_string``)."""
     return callable(getattr(tokenizer, "tokenize", None)) and callable(
         getattr(tokenizer, "convert_tokens_to_string", None))
-
-
-def load_tokenizer(tokenizer: object):
-    """A copy of a :class:`tokenizers.Tokenizer`, or one read from a ``tokenizer.json`` path.
-
-    Raises:
-        TypeError: For any other kind of object.
-        FileNotFoundError: For a path that does not exist.
-        ValueError: For a file that is not a ``tokenizer.json``.
-    """
-    from tokenizers import Tokenizer
-
-    if isinstance(tokenizer, Tokenizer):
-        return Tokenizer.from_str(tokenizer.to_str())
-    if not isinstance(tokenizer, (str, Path)):
-        raise TypeError(f"tokenizer must be None, a tokenizers.Tokenizer, a tokenizer.json path or a DIANNA-style "
-                        f"tokenizer (tokenize, convert_tokens_to_string, mask_token), got {type(tokenizer).__name__}")
-    if not Path(tokenizer).is_file():
-        raise FileNotFoundError(f"tokenizer: file {str(tokenizer)!r} does not exist")
-    try:
-        return Tokenizer.from_file(str(tokenizer))
-    except Exception as error:  # tokenizers raises a bare Exception for unreadable files
-        raise ValueError(f"tokenizer: {str(tokenizer)!r} is not a tokenizer.json file ({error})") from error
 
 
 def _tokenizer_word_offsets(text: str, tokenizer) -> list[tuple[int, int]]:
@@ -340,8 +318,6 @@ class TextDistanceExplainer(MaskedDistanceExplainer):
     def load_model(self, model: TextModelLike) -> Callable[[list[str]], np.ndarray]:
         """The model as a callable ``list[str] -> (B, D)``; an ONNX file becomes a ``SentenceEncoder``."""
         if isinstance(model, (str, Path)):
-            from dianna_distance.models.sentence import SentenceEncoder
-
             if self.tokenizer is None or is_dianna_tokenizer(self.tokenizer):
                 raise ValueError("model: an ONNX file needs its tokenizer: pass tokenizer= the path of its "
                                  "tokenizer.json (or a tokenizers.Tokenizer), or pass a callable model")

@@ -92,3 +92,38 @@ def find_channels_axis(image: np.ndarray, axis_labels: Any) -> int | None:
 def trapezoid(values: np.ndarray, positions: np.ndarray) -> float:
     """Signed area under ``values`` over ``positions`` by the trapezoid rule."""
     return float(np.sum((values[1:] + values[:-1]) / 2 * np.diff(positions)))
+
+
+def deletion_orders(scores: np.ndarray, n_steps: int, n_random: int, random_state: RandomState
+                    ) -> tuple[list[np.ndarray], np.ndarray]:
+    """The deletion orders of units (pixels, superpixels, words) and the number deleted at each step.
+
+    Args:
+        scores: ``(U,)`` attribution of each unit.
+        n_steps: Number of deletion steps.
+        n_random: Number of random orders.
+        random_state: Seed or generator for the random orders.
+
+    Returns:
+        ``(orders, boundaries)``: the most positive first ("LoDF"), the most negative first ("HiDF") and
+        ``n_random`` random orders, each ``(U,)``; and ``(n_steps + 1,)`` units deleted after each step.
+    """
+    rng = np.random.default_rng(random_state)
+    orders = [np.argsort(-scores, kind="stable"), np.argsort(scores, kind="stable")]
+    orders += [rng.permutation(len(scores)) for _ in range(n_random)]
+    return orders, np.round(np.linspace(0, len(scores), n_steps + 1)).astype(int)
+
+
+def deletion_summary(curves: np.ndarray, boundaries: np.ndarray, n_units: int) -> dict[str, Any]:
+    """The curves of the orders of :func:`deletion_orders` ``(2 + n_random, n_steps + 1)``, named and compared.
+
+    Returns:
+        The fields ``fractions``, ``lodf``, ``hidf``, ``random``, ``random_mean``, ``random_std``, ``area_lodf``
+        and ``area_hidf`` of a deletion result: the areas are signed, between each curve and the mean random one.
+    """
+    fractions = boundaries / n_units
+    random_mean = curves[2:].mean(axis=0)
+    return {"fractions": fractions, "lodf": curves[0], "hidf": curves[1], "random": curves[2:],
+            "random_mean": random_mean, "random_std": curves[2:].std(axis=0),
+            "area_lodf": trapezoid(curves[0] - random_mean, fractions),
+            "area_hidf": trapezoid(curves[1] - random_mean, fractions)}

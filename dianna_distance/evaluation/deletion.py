@@ -20,7 +20,13 @@ from dianna_distance.checks import (
 )
 from dianna_distance.core import auto_batch_size, check_embeddings
 from dianna_distance.distances import DistanceLike, compute_distances, get_distance
-from dianna_distance.evaluation.common import RandomState, find_channels_axis, spatial_view, trapezoid
+from dianna_distance.evaluation.common import (
+    RandomState,
+    deletion_orders,
+    deletion_summary,
+    find_channels_axis,
+    spatial_view,
+)
 from dianna_distance.model import ModelLike, load_model
 
 BASELINES = ("black", "mean", "blur")
@@ -191,24 +197,11 @@ class IncrementalDeletion:
 
         unit_scores = np.bincount(segments.ravel(), weights=attribution.ravel(), minlength=n_units)
         unit_scores /= np.bincount(segments.ravel(), minlength=n_units)
-        rng = np.random.default_rng(self.random_state)
-        orders = [np.argsort(-unit_scores, kind="stable"), np.argsort(unit_scores, kind="stable")]
-        orders += [rng.permutation(n_units) for _ in range(self.n_random)]
-        boundaries = np.round(np.linspace(0, n_units, self.n_steps + 1)).astype(int)
-
+        orders, boundaries = deletion_orders(unit_scores, self.n_steps, self.n_random, self.random_state)
         curves = self._distance_curves(load_model(model, providers=self.providers), image, baseline, segments,
                                        orders, boundaries, reference, channels_axis)
-        fractions = boundaries / n_units
-        random_mean = curves[2:].mean(axis=0)
         return DeletionResult(
-            fractions=fractions,
-            lodf=curves[0],
-            hidf=curves[1],
-            random=curves[2:],
-            random_mean=random_mean,
-            random_std=curves[2:].std(axis=0),
-            area_lodf=trapezoid(curves[0] - random_mean, fractions),
-            area_hidf=trapezoid(curves[1] - random_mean, fractions),
+            **deletion_summary(curves, boundaries, n_units),
             order_lodf=orders[0],
             order_hidf=orders[1],
             boundaries=boundaries,

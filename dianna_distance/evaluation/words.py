@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 from dianna_distance.checks import check_bool, check_finite_array, check_int, check_random_state
 from dianna_distance.core import check_embeddings, check_reference
 from dianna_distance.distances import DistanceLike, compute_distances, get_distance
-from dianna_distance.evaluation.common import RandomState, trapezoid
+from dianna_distance.evaluation.common import RandomState, deletion_orders, deletion_summary
 from dianna_distance.text import TextDistanceExplainer, TokenizerLike, Words, split_words
 
 
@@ -129,10 +129,7 @@ class WordDeletion:
         n_steps = n_words if self.n_steps is None else self.n_steps
         if n_steps > n_words:
             raise ValueError(f"n_steps must be at most the number of words ({n_words}), got {n_steps}")
-        rng = np.random.default_rng(self.random_state)
-        orders = [np.argsort(-scores, kind="stable"), np.argsort(scores, kind="stable")]
-        orders += [rng.permutation(n_words) for _ in range(self.n_random)]
-        boundaries = np.round(np.linspace(0, n_words, n_steps + 1)).astype(int)
+        orders, boundaries = deletion_orders(scores, n_steps, self.n_random, self.random_state)
         keep = np.ones((len(orders), len(boundaries), n_words), dtype=bool)
         for o, order in enumerate(orders):
             for s, boundary in enumerate(boundaries):
@@ -141,17 +138,8 @@ class WordDeletion:
         run_model = TextDistanceExplainer(tokenizer=self.tokenizer, providers=self.providers).load_model(model)
         curves = self._distance_curves(run_model, words, keep.reshape(-1, n_words), reference[0])
         curves = curves.reshape(len(orders), len(boundaries))
-        fractions = boundaries / n_words
-        random_mean = curves[2:].mean(axis=0)
         return WordDeletionResult(
-            fractions=fractions,
-            lodf=curves[0],
-            hidf=curves[1],
-            random=curves[2:],
-            random_mean=random_mean,
-            random_std=curves[2:].std(axis=0),
-            area_lodf=trapezoid(curves[0] - random_mean, fractions),
-            area_hidf=trapezoid(curves[1] - random_mean, fractions),
+            **deletion_summary(curves, boundaries, n_words),
             order_lodf=orders[0],
             order_hidf=orders[1],
             boundaries=boundaries,
