@@ -66,17 +66,117 @@ def root_seed(random_state: int | np.random.Generator | np.random.SeedSequence |
     return np.random.SeedSequence(random_state)
 
 
-class RiseMasks:
-    """A set of RISE masks drawn lazily, block by block, and upsampled on demand.
+class LazyMasks:
+    """A read-only array of masks ``(n_masks, *feature_shape)``, drawn lazily in blocks and rendered on demand.
 
-    Behaves like a read-only array of shape ``(n_masks, height, width)``: ``len(masks)``, ``masks[i]`` (one
-    mask, ``(height, width)``), ``masks[indices]`` or ``masks[start:stop]`` (``(k, height, width)``), and
-    ``np.asarray(masks)`` (all of them; mind the memory for many large masks). Values lie in [0, 1], float32.
+    Supports ``len(masks)``, ``masks.shape``, ``masks[i]`` (one mask), ``masks[start:stop]``, ``masks[indices]``
+    (integer arrays of any shape, or booleans) and ``np.asarray(masks)`` (all of them: mind the memory). The
+    random draws are made in blocks of :data:`BLOCK_SIZE` masks, each block from its own generator derived from
+    the root seed and the block's index: only the blocks that are used are drawn (``n_masks`` is a ceiling, not an
+    allocation), and any process can draw masks ``start:stop`` on its own and get the same masks as a run that
+    drew them all. A subclass says what a block draws (:meth:`_draw_block`) and how drawn values become masks
+    (:meth:`_render`).
 
-    The grids and shifts are drawn in blocks of :data:`BLOCK_SIZE` masks, each block from its own generator
-    derived from ``random_state`` and the block's index. Only the blocks that are used are drawn (``n_masks``
-    is a ceiling, not an allocation), and any process can draw masks ``start:stop`` on its own and get the same
-    masks as a run that drew them all.
+    Attributes:
+        seed: The :class:`numpy.random.SeedSequence` the blocks are drawn from.
+        n_masks: Number of masks.
+    """
+
+    feature_shape: tuple[int, ...]
+    dtype: np.dtype  # of the rendered masks
+
+    def __init__(self, n_masks: int, random_state: int | np.random.Generator | np.random.SeedSequence | None
+                 ) -> None:
+        self.n_masks = int(n_masks)
+        self.seed = root_seed(random_state)
+        self._blocks: dict[int, tuple[np.ndarray, ...]] = {}
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """``(n_masks, *feature_shape)``."""
+        return (self.n_masks, *self.feature_shape)
+
+    def __len__(self) -> int:
+        return self.n_masks
+
+    def __getitem__(self, index: int | slice | np.ndarray | Sequence[int]) -> np.ndarray:
+        if isinstance(index, slice):
+            return self._render(*self._draw(np.arange(self.n_masks)[index]))
+        indices = np.asarray(index)
+        if indices.dtype == bool:
+            indices = np.flatnonzero(indices)
+        if not np.issubdtype(indices.dtype, np.integer):
+            raise TypeError(f"masks are indexed by ints, slices or integer arrays, got {index!r}")
+        if np.any((indices >= self.n_masks) | (indices < -self.n_masks)):
+            raise IndexError(f"mask index out of range for {self.n_masks} masks")
+        indices = indices % max(self.n_masks, 1)
+        masks = self._render(*self._draw(indices.ravel()))
+        return masks[0] if indices.ndim == 0 else masks.reshape(*indices.shape, *self.feature_shape)
+
+    def head(self, n_masks: int) -> LazyMasks:
+        """The first ``n_masks`` masks, as a new mask set sharing this one's blocks."""
+        first = copy.copy(self)
+        first.n_masks = min(int(n_masks), self.n_masks)
+        return first
+
+    def __array__(self, dtype: np.dtype | None = None, copy: bool | None = None) -> np.ndarray:
+        masks = self[:]
+        return masks if dtype is None else masks.astype(dtype)
+
+    def _draw_block(self, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+        """The random values of :data:`BLOCK_SIZE` masks: arrays with a leading axis of that length."""
+        raise NotImplementedError
+
+    def _render(self, *drawn: np.ndarray) -> np.ndarray:
+        """Masks ``(k, *feature_shape)`` from the drawn values of ``k`` masks."""
+        raise NotImplementedError
+
+    def _draw(self, indices: np.ndarray) -> tuple[np.ndarray, ...]:
+        """The drawn values of the masks at ``indices`` (1-D), gathered from their blocks."""
+        blocks, offsets = np.divmod(indices, BLOCK_SIZE)
+        used = np.unique(blocks) if len(indices) else np.zeros(1, dtype=int)  # block 0 gives empty arrays' dtypes
+        for block in used.tolist():
+            if block not in self._blocks:
+                self._blocks[block] = self._draw_block(block_generator(self.seed, block))
+        drawn = tuple(np.empty((len(indices), *values.shape[1:]), values.dtype) for values in self._blocks[used[0]])
+        for block in np.unique(blocks).tolist():
+            where = blocks == block
+            for values, block_values in zip(drawn, self._blocks[block]):
+                values[where] = block_values[offsets[where]]
+        return drawn
+
+
+class WordMasks(LazyMasks):
+    """Masks over the F features of a text (its words): each word kept (1) with probability ``p_keep``, else 0.
+
+    Args:
+        n_features: Number of words F.
+        n_masks: Number of masks.
+        p_keep: Probability that a word is kept.
+        random_state: Seed or generator (a generator is advanced once, to seed the set).
+
+    Values are booleans (True: kept), shape ``(n_masks, n_features)``.
+    """
+
+    dtype = np.dtype(bool)
+
+    def __init__(self, n_features: int, n_masks: int, p_keep: float = 0.5,
+                 random_state: int | np.random.Generator | np.random.SeedSequence | None = None) -> None:
+        super().__init__(n_masks, random_state)
+        self.feature_shape = (int(n_features),)
+        self.p_keep = float(p_keep)
+
+    def _draw_block(self, rng: np.random.Generator) -> tuple[np.ndarray]:
+        return (rng.random((BLOCK_SIZE, *self.feature_shape)) < self.p_keep,)
+
+    def _render(self, keep: np.ndarray) -> np.ndarray:
+        return keep
+
+
+class RiseMasks(LazyMasks):
+    """DIANNA's RISE image masks ``(n_masks, height, width)``, drawn lazily (:class:`LazyMasks`), upsampled on demand.
+
+    Values lie in [0, 1], float32.
 
     Args:
         image_shape: ``(height, width)`` of the image to mask.
@@ -91,6 +191,8 @@ class RiseMasks:
         cell_size: ``(2,)`` grid cell size in pixels, ``ceil(image_size / feature_res)``.
     """
 
+    dtype = np.dtype(np.float32)
+
     def __init__(
         self,
         image_shape: Sequence[int],
@@ -102,22 +204,15 @@ class RiseMasks:
     ) -> None:
         if generator not in GENERATORS:
             raise ValueError(f"generator must be one of {GENERATORS}, got {generator!r}")
-        self.image_shape = (int(image_shape[0]), int(image_shape[1]))
-        self.n_masks = int(n_masks)
+        super().__init__(n_masks, random_state)
+        self.image_shape = self.feature_shape = (int(image_shape[0]), int(image_shape[1]))
         self.feature_res = int(feature_res)
         self.p_keep = float(p_keep)
         self.generator = generator
-        self.seed = root_seed(random_state)
         self.cell_size = np.ceil(np.array(self.image_shape) / feature_res).astype(int)
-        self._blocks: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         up_size = (self.feature_res + 1) * self.cell_size
         self._rows = interpolation_matrix(self.feature_res, up_size[0]).astype(np.float32)
         self._cols = interpolation_matrix(self.feature_res, up_size[1]).astype(np.float32)
-
-    @property
-    def shape(self) -> tuple[int, int, int]:
-        """``(n_masks, height, width)``."""
-        return (self.n_masks, *self.image_shape)
 
     @property
     def grids(self) -> np.ndarray:
@@ -129,51 +224,13 @@ class RiseMasks:
         """Integer array ``(n_masks, 2)``: the crop offset ``(y, x)`` of each mask (draws every block)."""
         return self._draw(np.arange(self.n_masks))[1]
 
-    def __len__(self) -> int:
-        return self.n_masks
-
-    def __getitem__(self, index: int | slice | np.ndarray | Sequence[int]) -> np.ndarray:
-        if isinstance(index, slice):
-            return self._upsample(*self._draw(np.arange(self.n_masks)[index]))
-        indices = np.asarray(index)
-        if indices.dtype == bool:
-            indices = np.flatnonzero(indices)
-        if not np.issubdtype(indices.dtype, np.integer):
-            raise TypeError(f"masks are indexed by ints, slices or integer arrays, got {index!r}")
-        if np.any((indices >= self.n_masks) | (indices < -self.n_masks)):
-            raise IndexError(f"mask index out of range for {self.n_masks} masks")
-        indices = indices % max(self.n_masks, 1)
-        masks = self._upsample(*self._draw(indices.ravel()))
-        return masks[0] if indices.ndim == 0 else masks.reshape(*indices.shape, *self.image_shape)
-
-    def head(self, n_masks: int) -> RiseMasks:
-        """The first ``n_masks`` masks, as a new :class:`RiseMasks` sharing this one's blocks."""
-        first = copy.copy(self)
-        first.n_masks = min(int(n_masks), self.n_masks)
-        return first
-
-    def __array__(self, dtype: np.dtype | None = None, copy: bool | None = None) -> np.ndarray:
-        masks = self[:]
-        return masks if dtype is None else masks.astype(dtype)
-
-    def _block(self, block: int) -> tuple[np.ndarray, np.ndarray]:
-        if block not in self._blocks:
-            rng = block_generator(self.seed, block)
-            grids = rng.random((BLOCK_SIZE, self.feature_res, self.feature_res)) < self.p_keep
-            shifts = np.stack([rng.integers(0, size, BLOCK_SIZE) for size in self.cell_size], axis=1)
-            self._blocks[block] = (grids, shifts)
-        return self._blocks[block]
-
-    def _draw(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Grids ``(k, f, f)`` and shifts ``(k, 2)`` of the masks at ``indices``."""
-        grids = np.empty((len(indices), self.feature_res, self.feature_res), dtype=bool)
-        shifts = np.empty((len(indices), 2), dtype=np.int64)
-        blocks, offsets = np.divmod(indices, BLOCK_SIZE)
-        for block in np.unique(blocks):
-            where = blocks == block
-            block_grids, block_shifts = self._block(int(block))
-            grids[where], shifts[where] = block_grids[offsets[where]], block_shifts[offsets[where]]
+    def _draw_block(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        grids = rng.random((BLOCK_SIZE, self.feature_res, self.feature_res)) < self.p_keep
+        shifts = np.stack([rng.integers(0, size, BLOCK_SIZE) for size in self.cell_size], axis=1)
         return grids, shifts
+
+    def _render(self, grids: np.ndarray, shifts: np.ndarray) -> np.ndarray:
+        return self._upsample(grids, shifts)
 
     def _upsample(self, grids: np.ndarray, shifts: np.ndarray) -> np.ndarray:
         height, width = self.image_shape

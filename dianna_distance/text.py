@@ -32,6 +32,7 @@ import numpy as np
 from dianna_distance.checks import check_numeric_array
 from dianna_distance.core import MaskedDistanceExplainer
 from dianna_distance.distances import DistanceLike
+from dianna_distance.masks import WordMasks
 from dianna_distance.model import SentenceEncoder, load_tokenizer
 
 TokenizerLike = object  # None, tokenizers.Tokenizer, a tokenizer.json path, or a DIANNA-style tokenizer
@@ -303,8 +304,8 @@ class TextDistanceExplainer(MaskedDistanceExplainer):
         self.words_, self.offsets_ = list(words.words), words.offsets
         return words
 
-    def _draw_masks(self, prepared: Words, n_masks: int) -> np.ndarray:
-        return np.random.default_rng(self.random_state).random((n_masks, len(prepared))) < self.p_keep
+    def _draw_masks(self, prepared: Words, n_masks: int) -> WordMasks:
+        return WordMasks(len(prepared), n_masks, self.p_keep, self.random_state)
 
     def _masked_batch(self, prepared: Words, masks: np.ndarray) -> list[str]:
         return prepared.masked_texts(masks > 0.5, self.mask_token)

@@ -76,7 +76,7 @@ def test_k_references_in_one_pass_equal_k_separate_runs(model):
     explainer, together = explain(model, reference=references)
     assert len(model.calls) == 1
     for k, reference in enumerate(references):
-        np.testing.assert_allclose(together[k], explain(model, reference=reference)[1])
+        np.testing.assert_allclose(together[k], explain(model, reference=reference)[1], atol=1e-12)
     assert together.shape == (3, 7)
 
 
@@ -252,3 +252,10 @@ def test_masked_embeddings_computed_in_parts_give_the_scores_of_one_run(model):
     parts = [explainer.embed_masked(model, TEXT, start, start + 40) for start in (0, 40, 80)]
     np.testing.assert_allclose(explainer.attribute_from_embeddings(TEXT, np.concatenate(parts), model.vector("car")),
                                whole)
+
+
+def test_tolerance_treats_max_masks_as_a_ceiling_for_words_too(model):
+    # Drawing 10**9 word masks up front would need gigabytes (a MemoryError); they are drawn as they are used.
+    explainer, scores = explain(model, n_masks=100, tolerance=0.05, max_masks=10**9)
+    assert explainer.converged_ and explainer.n_masks_used_ < 10**4
+    assert explainer.words_[int(np.argmax(scores))] == "car"
