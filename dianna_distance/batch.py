@@ -213,7 +213,7 @@ def _reference_from_file(spec: ModelSpec, path: str, stamp: tuple[int, int]) -> 
         return load_reference(path, model) if path.lower().endswith(".npy") else model.embed(path)
     from dianna_distance.models.image import load_reference_for_model
 
-    return np.asarray(load_reference_for_model(path, model, spec.pixel_max))
+    return np.asarray(load_reference_for_model(path, model, spec.pixel_max, warn_resize=False))
 
 
 def _image_reference(spec: ModelSpec, job: Job) -> np.ndarray:
@@ -244,7 +244,7 @@ def _prepare_image(spec: ModelSpec, job: Job, parameters: dict) -> PreparedJob:
         else:
             from dianna_distance.models.image import load_image_for_model
 
-            inputs = load_image_for_model(job.item, model, spec.pixel_max)
+            inputs = load_image_for_model(job.item, model, spec.pixel_max, warn_resize=False)
         kwargs = {"axis_labels": {0 if model.input_shape[1] in (1, 3) else 2: "channels"}}
     return PreparedJob(DistanceExplainer(**kwargs, **parameters), model, inputs)
 

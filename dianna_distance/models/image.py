@@ -579,7 +579,9 @@ def load_reference(path: str | Path, model: ImageEncoder) -> np.ndarray:
 # -- plain ONNX image models (no preset) -----------------------------------------------------------------------
 
 
-def load_image_for_model(path: str | Path, model: OnnxModel, pixel_max: float = 1.0) -> np.ndarray:
+def load_image_for_model(
+    path: str | Path, model: OnnxModel, pixel_max: float = 1.0, warn_resize: bool = True
+) -> np.ndarray:
     """Read an image file and lay it out as one input item of an image model.
 
     The layout (channels first or last), the number of channels (1: greyscale, 3: RGB) and, where the graph fixes
@@ -591,6 +593,8 @@ def load_image_for_model(path: str | Path, model: OnnxModel, pixel_max: float = 
         path: Image file readable by Pillow.
         model: The ONNX model the image is for.
         pixel_max: Value of a white pixel.
+        warn_resize: Warn when the image is resized to the model's input size (batch runs, which resize every
+            photograph, switch this off and say so in their documentation).
 
     Returns:
         Float32 array ``(C, H, W)`` or ``(H, W, C)``.
@@ -606,16 +610,19 @@ def load_image_for_model(path: str | Path, model: OnnxModel, pixel_max: float = 
     if fixed and (height < 1 or width < 1):
         raise ValueError(f"model: input shape {shape} of {str(model.path)!r} has an image axis of length 0")
     if fixed and pixels.shape[:2] != (height, width):
-        warnings.warn(f"resizing {Path(path).name} from {pixels.shape[1]}x{pixels.shape[0]} to the model's "
-                      f"{width}x{height}", UserWarning, stacklevel=2)
+        if warn_resize:
+            warnings.warn(f"resizing {Path(path).name} from {pixels.shape[1]}x{pixels.shape[0]} to the model's "
+                          f"{width}x{height}", UserWarning, stacklevel=2)
         pixels = resize_pixels(pixels, (width, height), "bilinear")
     pixels = pixels * np.float32(pixel_max)
     return np.moveaxis(pixels, -1, 0) if channels_first else pixels
 
 
-def load_reference_for_model(path: str | Path, model: OnnxModel, pixel_max: float = 1.0) -> np.ndarray:
+def load_reference_for_model(
+    path: str | Path, model: OnnxModel, pixel_max: float = 1.0, warn_resize: bool = True
+) -> np.ndarray:
     """A reference embedding from a ``.npy`` file ``(D,)`` / ``(K, D)``, or by embedding an image file."""
     path = check_input_file(path, "reference")
     if path.suffix.lower() == ".npy":
         return read_npy(path, "reference")
-    return np.asarray(model(load_image_for_model(path, model, pixel_max)[None]))[0]
+    return np.asarray(model(load_image_for_model(path, model, pixel_max, warn_resize)[None]))[0]
