@@ -44,6 +44,7 @@ from dianna_distance.distances import (
 
 BATCH_VALUES = 2**22  # automatic batch size: about this many input values (16 MB of float32) per batch
 MAX_AUTO_BATCH = 256
+SUM_VALUES = 2**20  # the weighted mask sum converts about this many mask values (8 MB) to float64 at a time
 _RANGE_NAMES = ("mask_selection_range_min", "mask_selection_range_max", "mask_selection_negative_range_min",
                 "mask_selection_negative_range_max")
 
@@ -373,7 +374,7 @@ class MaskedDistanceExplainer:
         feature_shape = tuple(self.masks_.shape[1:])
         n_features = int(np.prod(feature_shape))
         maps = np.zeros((len(weights), n_features))
-        step = auto_batch_size(n_features, len(used))  # independent of batch_size: same sums, same map
+        step = max(1, SUM_VALUES // n_features)  # independent of batch_size: same sums, same map
         for start in range(0, len(used), step):
             indices = used[start : start + step]
             masks = np.asarray(self.masks_[indices], dtype=np.float64).reshape(len(indices), -1)
