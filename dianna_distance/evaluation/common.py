@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -94,6 +95,43 @@ def trapezoid(values: np.ndarray, positions: np.ndarray) -> float:
     return float(np.sum((values[1:] + values[:-1]) / 2 * np.diff(positions)))
 
 
+@dataclass
+class DeletionCurves:
+    """Distances to the reference while the units of an input (pixels, superpixels, words) are deleted.
+
+    With ``S = n_steps`` and ``U`` units, step ``k`` has the first ``boundaries[k]`` units of an order deleted
+    (``boundaries[0] == 0``: the input itself; ``boundaries[S] == U``: every unit deleted).
+
+    Attributes:
+        fractions: ``(S + 1,)`` fraction of the units deleted at each step, from 0 to 1.
+        lodf: ``(S + 1,)`` distance after each step, deleting the most positive attribution first ("LoDF": the
+            units that keep the input close to the reference). For a faithful explanation this rises fastest.
+        hidf: ``(S + 1,)`` distance after each step, deleting the most negative attribution first ("HiDF").
+            For a faithful explanation this falls, or rises slowest.
+        random: ``(n_random, S + 1)`` distances for random deletion orders.
+        random_mean: ``(S + 1,)`` mean of ``random`` over the orders.
+        random_std: ``(S + 1,)`` standard deviation of ``random`` over the orders.
+        area_lodf: Signed area between the LoDF curve and the mean random curve (trapezoid rule over
+            ``fractions``); positive when LoDF lies above random, as expected.
+        area_hidf: Signed area between the HiDF curve and the mean random curve; negative when expected.
+        order_lodf: ``(U,)`` unit indices in LoDF deletion order.
+        order_hidf: ``(U,)`` unit indices in HiDF deletion order.
+        boundaries: ``(S + 1,)`` number of units deleted at each step.
+    """
+
+    fractions: np.ndarray
+    lodf: np.ndarray
+    hidf: np.ndarray
+    random: np.ndarray
+    random_mean: np.ndarray
+    random_std: np.ndarray
+    area_lodf: float
+    area_hidf: float
+    order_lodf: np.ndarray
+    order_hidf: np.ndarray
+    boundaries: np.ndarray
+
+
 def deletion_orders(scores: np.ndarray, n_steps: int, n_random: int, random_state: RandomState
                     ) -> tuple[list[np.ndarray], np.ndarray]:
     """The deletion orders of units (pixels, superpixels, words) and the number deleted at each step.
@@ -119,7 +157,8 @@ def deletion_summary(curves: np.ndarray, boundaries: np.ndarray, n_units: int) -
 
     Returns:
         The fields ``fractions``, ``lodf``, ``hidf``, ``random``, ``random_mean``, ``random_std``, ``area_lodf``
-        and ``area_hidf`` of a deletion result: the areas are signed, between each curve and the mean random one.
+        and ``area_hidf`` of :class:`DeletionCurves`: the areas are signed, between each curve and the mean random
+        one.
     """
     fractions = boundaries / n_units
     random_mean = curves[2:].mean(axis=0)

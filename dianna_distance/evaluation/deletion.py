@@ -21,6 +21,7 @@ from dianna_distance.checks import (
 from dianna_distance.core import auto_batch_size, check_embeddings
 from dianna_distance.distances import DistanceLike, compute_distances, get_distance
 from dianna_distance.evaluation.common import (
+    DeletionCurves,
     RandomState,
     deletion_orders,
     deletion_summary,
@@ -33,44 +34,18 @@ BASELINES = ("black", "mean", "blur")
 
 
 @dataclass
-class DeletionResult:
-    """Distances to the reference while pixels or superpixels are deleted, as returned by IncrementalDeletion.
+class DeletionResult(DeletionCurves):
+    """What :class:`IncrementalDeletion` returns: the deletion curves, over pixels or superpixels.
 
-    With ``S = n_steps`` and ``U`` pixels or superpixels, step ``k`` has the first ``boundaries[k]`` units of an
-    order deleted (``boundaries[0] == 0``: the original image; ``boundaries[S] == U``: all deleted).
+    Its curves, areas, orders and ``boundaries`` are :class:`~dianna_distance.evaluation.common.DeletionCurves`'.
 
     Attributes:
-        fractions: ``(S + 1,)`` fraction of the units deleted at each step, from 0 to 1.
-        lodf: ``(S + 1,)`` distance after each step, deleting the most positive attribution first ("LoDF": the
-            units that keep the image low-distance). For a faithful map this rises fastest.
-        hidf: ``(S + 1,)`` distance after each step, deleting the most negative attribution first ("HiDF").
-            For a faithful map this falls, or rises slowest.
-        random: ``(n_random, S + 1)`` distances for random deletion orders.
-        random_mean: ``(S + 1,)`` mean of ``random`` over the orders.
-        random_std: ``(S + 1,)`` standard deviation of ``random`` over the orders.
-        area_lodf: Signed area between the LoDF curve and the mean random curve (trapezoid rule over
-            ``fractions``); positive when LoDF lies above random, as expected.
-        area_hidf: Signed area between the HiDF curve and the mean random curve; negative when expected.
-        order_lodf: ``(U,)`` unit labels in LoDF deletion order.
-        order_hidf: ``(U,)`` unit labels in HiDF deletion order.
-        boundaries: ``(S + 1,)`` number of units deleted at each step.
         segments: ``(H, W)`` integer unit label (0 to U - 1) of every pixel.
         image: The original image.
         baseline_image: The values that replace deleted pixels, shaped like ``image``.
         channels_axis: The image's channels axis (0 or 2), or None for a 2-D image.
     """
 
-    fractions: np.ndarray
-    lodf: np.ndarray
-    hidf: np.ndarray
-    random: np.ndarray
-    random_mean: np.ndarray
-    random_std: np.ndarray
-    area_lodf: float
-    area_hidf: float
-    order_lodf: np.ndarray
-    order_hidf: np.ndarray
-    boundaries: np.ndarray
     segments: np.ndarray
     image: np.ndarray
     baseline_image: np.ndarray

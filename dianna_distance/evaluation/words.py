@@ -17,46 +17,21 @@ from tqdm.auto import tqdm
 from dianna_distance.checks import check_bool, check_finite_array, check_int, check_random_state
 from dianna_distance.core import check_embeddings, check_reference
 from dianna_distance.distances import DistanceLike, compute_distances, get_distance
-from dianna_distance.evaluation.common import RandomState, deletion_orders, deletion_summary
+from dianna_distance.evaluation.common import DeletionCurves, RandomState, deletion_orders, deletion_summary
 from dianna_distance.text import TextDistanceExplainer, TokenizerLike, Words, split_words
 
 
 @dataclass
-class WordDeletionResult:
-    """Distances to the reference while the words of a text are deleted, as returned by :class:`WordDeletion`.
+class WordDeletionResult(DeletionCurves):
+    """What :class:`WordDeletion` returns: the deletion curves, over the F words of the text.
 
-    With ``S = n_steps`` and F words, step ``k`` has the first ``boundaries[k]`` words of an order deleted
-    (``boundaries[0] == 0``: the text itself; ``boundaries[S] == F``: every word deleted).
+    Its curves, areas, orders and ``boundaries`` are :class:`~dianna_distance.evaluation.common.DeletionCurves`'.
 
     Attributes:
-        fractions: ``(S + 1,)`` fraction of the words deleted at each step, from 0 to 1.
-        lodf: ``(S + 1,)`` distance after each step, deleting the most positive words first ("LoDF": the words
-            that keep the text close to the reference). For a faithful explanation this rises fastest.
-        hidf: ``(S + 1,)`` distance after each step, deleting the most negative words first ("HiDF").
-        random: ``(n_random, S + 1)`` distances for random deletion orders.
-        random_mean: ``(S + 1,)`` mean of ``random`` over the orders.
-        random_std: ``(S + 1,)`` standard deviation of ``random`` over the orders.
-        area_lodf: Signed area between the LoDF curve and the mean random curve (trapezoid rule over
-            ``fractions``); positive when LoDF lies above random, as expected.
-        area_hidf: Signed area between the HiDF curve and the mean random curve; negative when expected.
-        order_lodf: ``(F,)`` word indices in LoDF deletion order.
-        order_hidf: ``(F,)`` word indices in HiDF deletion order.
-        boundaries: ``(S + 1,)`` number of words deleted at each step.
         words: The F words.
         texts_lodf: The S + 1 texts of the LoDF curve (what the model saw).
     """
 
-    fractions: np.ndarray
-    lodf: np.ndarray
-    hidf: np.ndarray
-    random: np.ndarray
-    random_mean: np.ndarray
-    random_std: np.ndarray
-    area_lodf: float
-    area_hidf: float
-    order_lodf: np.ndarray
-    order_hidf: np.ndarray
-    boundaries: np.ndarray
     words: list[str]
     texts_lodf: list[str]
 
