@@ -132,14 +132,7 @@ def plot_incremental_deletion(
             if column == 0:
                 ax.set_ylabel(order.upper())
     ax = fig.add_subplot(grid[2, :])
-    percent = 100 * result.fractions
-    ax.plot(percent, result.lodf, "r-", label=f"LoDF (area vs random {result.area_lodf:+.3f})")
-    ax.plot(percent, result.hidf, "b-", label=f"HiDF (area vs random {result.area_hidf:+.3f})")
-    ax.plot(percent, result.random_mean, "k--", label=f"random (mean ± std of {len(result.random)})")
-    ax.fill_between(percent, result.random_mean - result.random_std, result.random_mean + result.random_std,
-                    color="k", alpha=0.15)
-    ax.set_xlabel("deleted (%)")
-    ax.set_ylabel("distance to reference")
+    _draw_deletion_curves(ax, result, ("LoDF", "HiDF"), "-", "deleted (%)")
     ax.legend(fontsize=8)
     fig.tight_layout()
     return _finish(fig, output_filename, show_plot)
@@ -298,14 +291,7 @@ def plot_word_deletion(
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 3.5))
-    percent = 100 * result.fractions
-    ax.plot(percent, result.lodf, "r.-", label=f"most positive first (area vs random {result.area_lodf:+.3f})")
-    ax.plot(percent, result.hidf, "b.-", label=f"most negative first (area vs random {result.area_hidf:+.3f})")
-    ax.plot(percent, result.random_mean, "k--", label=f"random (mean ± std of {len(result.random)})")
-    ax.fill_between(percent, result.random_mean - result.random_std, result.random_mean + result.random_std,
-                    color="k", alpha=0.15)
-    ax.set_xlabel("words deleted (%)")
-    ax.set_ylabel("distance to reference")
+    _draw_deletion_curves(ax, result, ("most positive first", "most negative first"), ".-", "words deleted (%)")
     if title is not None:
         ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8)
@@ -432,3 +418,15 @@ def _save_figure(fig, output_filename: str | Path, **kwargs) -> None:
     temporary = path.with_name(f".{path.stem}.tmp{path.suffix}")
     fig.savefig(temporary, **kwargs)
     os.replace(temporary, path)
+
+
+def _draw_deletion_curves(ax, result, names: tuple[str, str], style: str, xlabel: str) -> None:
+    """The LoDF, HiDF and mean random curves (with the random orders' spread) of a deletion result on ``ax``."""
+    percent = 100 * result.fractions
+    ax.plot(percent, result.lodf, "r" + style, label=f"{names[0]} (area vs random {result.area_lodf:+.3f})")
+    ax.plot(percent, result.hidf, "b" + style, label=f"{names[1]} (area vs random {result.area_hidf:+.3f})")
+    ax.plot(percent, result.random_mean, "k--", label=f"random (mean ± std of {len(result.random)})")
+    ax.fill_between(percent, result.random_mean - result.random_std, result.random_mean + result.random_std,
+                    color="k", alpha=0.15)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("distance to reference")

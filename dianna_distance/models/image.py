@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from dianna_distance.checks import check_bool
 from dianna_distance.files import check_input_file, read_npy
 from dianna_distance.model import OnnxModel
 
@@ -599,6 +600,7 @@ def load_image_for_model(
     Returns:
         Float32 array ``(C, H, W)`` or ``(H, W, C)``.
     """
+    check_bool(warn_resize, "warn_resize")
     shape = model.input_shape
     if len(shape) != 4 or not (shape[1] in (1, 3) or shape[3] in (1, 3)):
         raise ValueError(f"model: input shape {shape} of {str(model.path)!r} is not an image batch "
