@@ -1,0 +1,85 @@
+"""The ``dianna-distance`` command line: ``explain``, ``explain-text``, ``explain-many``, ``export``, ``demo``.
+
+One module per subcommand family (:mod:`~dianna_distance.cli.image`, :mod:`~dianna_distance.cli.text`,
+:mod:`~dianna_distance.cli.many`); :mod:`~dianna_distance.cli.common` holds what they share. This module builds
+the parser and turns expected failures into one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from dianna_distance.cli.common import OUTPUT_SUFFIXES, one_line, one_line_warnings, onnxruntime_errors, output_paths
+from dianna_distance.cli.image import (
+    add_demo_command,
+    add_explain_command,
+    add_export_command,
+    explain_files,
+    run_demo,
+    run_explain,
+    run_export,
+    write_map,
+)
+from dianna_distance.cli.many import add_explain_many_command, run_explain_many
+from dianna_distance.cli.text import add_explain_text_command, explain_text_files, load_text_model, run_explain_text
+from dianna_distance.files import describe_os_error
+
+__all__ = ["OUTPUT_SUFFIXES", "build_parser", "explain_files", "explain_text_files", "load_text_model", "main",
+           "output_paths", "write_map"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``dianna-distance``."""
+    parser = argparse.ArgumentParser(prog="dianna-distance", description="Explain distances in embedded spaces "
+                                     "with the Distance Explainer (a DIANNA plugin).")
+    commands = parser.add_subparsers(dest="command", required=True)
+    add_explain_command(commands)
+    add_export_command(commands)
+    add_explain_text_command(commands)
+    add_explain_many_command(commands)
+    add_demo_command(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line.
+
+    Expected failures (a missing, unreadable or corrupt file, a directory where a file belongs, an output
+    location that does not exist or cannot be written, a bad parameter, an offline download) print one line on
+    stderr naming the path or parameter and the cause, and return 2 (130 on Ctrl-C); nothing is written then.
+    """
+    args = build_parser().parse_args(argv)
+    try:
+        with one_line_warnings():
+            if args.command == "explain-many":
+                return run_explain_many(args)
+            paths = _run(args)
+    except KeyboardInterrupt:
+        print("dianna-distance: interrupted; nothing was written", file=sys.stderr)
+        return 130
+    except OSError as error:  # FileNotFoundError, PermissionError, IsADirectoryError, ConnectionError, ...
+        print(f"dianna-distance: error: {describe_os_error(error)}", file=sys.stderr)
+        return 2
+    except (ValueError, TypeError, ImportError, MemoryError, *onnxruntime_errors()) as error:
+        print(f"dianna-distance: error: {one_line(error)}", file=sys.stderr)
+        return 2
+    for path in paths:
+        print(f"wrote {path}")
+    return 0
+
+
+def _run(args: argparse.Namespace) -> Sequence[Path]:
+    if args.command == "export":
+        return run_export(args)
+    if args.command == "explain-text":
+        return run_explain_text(args)
+    if args.command == "demo":
+        return run_demo(args)
+    return run_explain(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

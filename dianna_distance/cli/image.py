@@ -1,0 +1,242 @@
+"""``explain``, ``demo`` and ``export``: explain an image against a reference (an ONNX file or a model preset)."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from dianna_distance.checks import check_positive
+from dianna_distance.cli.common import (
+    OUTPUT_SUFFIXES,
+    add_explainer_options,
+    dianna_file,
+    explainer_parameters,
+    output_paths,
+)
+from dianna_distance.explainer import DistanceExplainer
+from dianna_distance.files import check_input_file, check_output_prefix, write_together
+from dianna_distance.model import OnnxModel
+from dianna_distance.models import EXPORTED_PRESETS, PRESET_FILES, load_image_encoder
+from dianna_distance.models.export import SOURCES, export_model
+from dianna_distance.models.hub import fetch
+from dianna_distance.models.image import check_reference, load_image_for_model, load_reference_for_model
+from dianna_distance.models.image import load_reference as load_reference_file
+from dianna_distance.models.text import TextEncoder
+from dianna_distance.visualization import plot_distance_map
+
+
+def explain_files(
+    model_path: str | Path,
+    image_path: str | Path,
+    reference_path: str | Path,
+    output: str | Path | None = None,
+    pixel_max: float = 1.0,
+    **explainer_parameters,
+) -> tuple[Path, Path]:
+    """Explain an image file against a reference file and write the map (``.npy``) and an overlay (``.png``).
+
+    Args:
+        model_path: ONNX image model.
+        image_path: Image to explain.
+        reference_path: Reference as a ``.npy`` embedding or an image file.
+        output: Where to write, see :func:`output_paths` (checked before the model runs).
+        pixel_max: Value of a white pixel in the model's input.
+        **explainer_parameters: Parameters of :class:`~dianna_distance.DistanceExplainer`.
+
+    Returns:
+        The paths of the ``.npy`` and ``.png`` files.
+    """
+    pixel_max = check_positive(pixel_max, "pixel_max")
+    paths = output_paths(output, image_path)
+    check_input_file(image_path, "image")
+    check_input_file(reference_path, "reference")
+    model = OnnxModel(model_path, providers=explainer_parameters.get("providers"))
+    image = load_image_for_model(image_path, model, pixel_max)
+    reference = load_reference_for_model(reference_path, model, pixel_max)
+    channels_axis = 0 if model.input_shape[1] in (1, 3) else 2
+    explainer = DistanceExplainer(axis_labels={channels_axis: "channels"}, **explainer_parameters)
+    saliency = explainer.attribute(model, image, reference)
+    titles = [f"{Path(image_path).name} vs {Path(reference_path).name}"] * (1 if saliency.ndim == 2 else
+                                                                             len(saliency))
+    return write_map(saliency, image / pixel_max, titles, paths)
+
+
+def write_map(
+    saliency: np.ndarray, image: np.ndarray, titles: Sequence[str], output: str | Path | tuple[Path, Path]
+) -> tuple[Path, Path]:
+    """Write a map (``.npy``) and its overlay on the image (``.png``) whole and together; return both paths.
+
+    Both files are written to temporary names in their directory and renamed into place one after the other
+    (see :func:`dianna_distance.files.write_together`): neither is ever half written, and after the run they
+    belong to the same run even when another run writes the same ``--output`` at the same time.
+
+    Args:
+        saliency: The map ``(H, W)`` or ``(K, H, W)``.
+        image: The image it lies over, ``(H, W, C)``, ``(C, H, W)`` or ``(H, W)``, in [0, 1].
+        titles: One title per map.
+        output: A path prefix (``.npy`` and ``.png`` are appended) or the two paths from :func:`output_paths`.
+
+    Returns:
+        ``(npy_path, png_path)``.
+    """
+    if isinstance(output, tuple):
+        npy_path, png_path = output
+    else:
+        npy_path, png_path = check_output_prefix(output, OUTPUT_SUFFIXES)
+
+    def save_npy(path: Path) -> None:
+        with open(path, "wb") as file:
+            np.save(file, saliency)
+
+    def save_png(path: Path) -> None:
+        plot_distance_map(saliency, image, titles=titles, output_filename=path)
+
+    write_together([(npy_path, save_npy), (png_path, save_png)])
+    return npy_path, png_path
+
+
+# -- model presets and export ----------------------------------------------------------------------------------
+
+
+def add_explain_options(parser: argparse.ArgumentParser) -> None:
+    """Add ``--preset``, ``--caption``, ``--text-model``, ``--tokenizer`` and ``--mask-on`` to ``explain``."""
+    parser.add_argument("--preset", choices=sorted({*PRESET_FILES, *EXPORTED_PRESETS}),
+                        help="preprocess the image as this model wants it; MODEL may then be a local ONNX file or "
+                             "the preset's name (e.g. 'explain clip bee.jpg --preset clip'), to use the registry's "
+                             "file, downloaded once (efficientnet-lite0: exported once from the installed wheels into "
+                             "the cache)")
+    parser.add_argument("--caption", action="append",
+                        help="reference caption (repeatable: one map per caption), embedded by CLIP's text tower; "
+                             "needs --preset clip")
+    parser.add_argument("--text-model", default="clip-text",
+                        help="CLIP text-tower ONNX file for --caption (default: the registry's clip-text)")
+    parser.add_argument("--tokenizer", default="clip-tokenizer",
+                        help="tokenizer.json for --caption (default: the registry's clip-tokenizer)")
+    parser.add_argument("--mask-on", choices=("pixels", "normalized"), default="pixels",
+                        help="mask pixels before normalisation (black) or after it (channel mean); default pixels")
+
+
+def explain_preset(
+    args: argparse.Namespace, **explainer_parameters
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Run ``explain`` with ``--preset``: the image against ``--reference`` (image or ``.npy``) or ``--caption`` texts.
+
+    Args:
+        args: Parsed ``explain`` arguments (``model``, ``image``, ``reference``, ``preset``, ``caption``,
+            ``text_model``, ``tokenizer``, ``mask_on``).
+        **explainer_parameters: Parameters of :class:`~dianna_distance.DistanceExplainer`.
+
+    Returns:
+        ``(saliency, pixels, titles)``: the map ``(S, S)`` or ``(K, S, S)``, the cropped RGB image ``(S, S, 3)``
+        the map lies over, and one title per map.
+    """
+    if (args.reference is None) == (not args.caption):
+        raise ValueError("give either --reference or --caption (one or more), not both or neither")
+    if args.caption and args.preset != "clip":
+        raise ValueError(f"--caption needs --preset clip, got --preset {args.preset}")
+    encoder = load_image_encoder(args.preset, preset_model(args.model, args.preset), mask_on=args.mask_on,
+                                 providers=explainer_parameters.get("providers"))
+    image, kwargs = encoder.prepare(args.image)
+    name = Path(args.image).name
+    if args.caption:
+        reference = TextEncoder(fetch(args.text_model), fetch(args.tokenizer)).encode(args.caption)
+        reference = check_reference(reference, encoder, "caption embeddings")
+        titles = [f"{name} vs {caption!r}" for caption in args.caption]
+    else:
+        path = Path(args.reference)
+        is_npy = path.suffix.lower() == ".npy"
+        reference = load_reference_file(path, encoder) if is_npy else encoder.embed(path)
+        titles = [f"{name} vs {path.name}"] * (len(reference) if reference.ndim == 2 else 1)
+    saliency = DistanceExplainer(**kwargs, **explainer_parameters).attribute(encoder, image, reference)
+    return saliency, encoder.load_image(args.image), titles
+
+
+def preset_model(model: str, preset: str) -> str:
+    """The model file of ``explain --preset``: a local file, a registry name, or the preset's own name.
+
+    A preset's name (``clip``, ``resnet50``, ``vgg16``) that is not a local file stands for the registry file of
+    that preset (:data:`~dianna_distance.models.PRESET_FILES`); it must be the ``--preset`` given.
+    """
+    if model in PRESET_FILES and not Path(model).exists():
+        if model != preset:
+            raise ValueError(f"MODEL {model!r} is the name of another preset than --preset {preset}; give the "
+                             f"preset's own name ({preset!r}) or a local ONNX file")
+        return PRESET_FILES[model]
+    return model
+
+
+def add_export_command(commands: argparse._SubParsersAction) -> None:
+    """Add the ``export`` subcommand."""
+    export = commands.add_parser("export", help="write ONNX files from a torchvision, Keras, open_clip or "
+                                                "transformers model (that package must be installed), or "
+                                                "EfficientNet-Lite0 from its PyPI wheels")
+    export.add_argument("source", choices=SOURCES)
+    export.add_argument("name", nargs="?",
+                        help="model name, e.g. resnet50 (torchvision), ResNet50 (keras), ViT-B-32 (open_clip), "
+                             "openai/clip-vit-base-patch32 (transformers); none for efficientnet-lite0")
+    export.add_argument("--output-dir", default=".", help="folder to write to (default: the current folder)")
+    export.add_argument("--pretrained", help="weights: torchvision weights name or open_clip pretrained tag")
+
+
+def run_export(args: argparse.Namespace) -> list[Path]:
+    """Run the ``export`` subcommand; returns the paths written."""
+    return export_model(args.source, args.name, args.output_dir, args.pretrained)
+
+
+
+
+def add_explain_command(commands: argparse._SubParsersAction) -> None:
+    """Add the ``explain`` subcommand."""
+    explain = commands.add_parser("explain", help="explain why an image is close to or far from a reference")
+    explain.add_argument("model", help="ONNX image model (input (N, C, H, W) or (N, H, W, C))")
+    explain.add_argument("image", help="image file to explain")
+    explain.add_argument("--reference",
+                         help="reference: a .npy embedding (D,) or (K, D), or an image file embedded by the model "
+                              "(required unless --caption is given)")
+    explain.add_argument("--output", help="where to write: a prefix to which .npy and .png are appended (a "
+                                          "trailing .npy or .png is dropped), or an existing directory, which gets "
+                                          "<image>_distance.npy/.png (default: <image>_distance in the current "
+                                          "directory); checked before the model runs")
+    explain.add_argument("--pixel-max", type=float, default=None,
+                         help="value of a white pixel in the model's input (default: 1.0); not with --preset, "
+                              "whose normalisation sets the input's scale")
+    add_explainer_options(explain)
+    add_explain_options(explain)
+
+
+def run_explain(args: argparse.Namespace) -> tuple[Path, Path]:
+    """Run the ``explain`` subcommand; returns the paths written."""
+    if args.preset:
+        if args.pixel_max is not None:
+            raise ValueError("--pixel-max does not apply with --preset: the preset's normalisation sets the scale "
+                             "of the model's input")
+        paths = output_paths(args.output, args.image)
+        check_input_file(args.image, "image")
+        if args.reference is not None:
+            check_input_file(args.reference, "reference")
+        saliency, pixels, titles = explain_preset(args, **explainer_parameters(args))
+        return write_map(saliency, pixels, titles, paths)
+    if args.reference is None:
+        raise ValueError("--reference is required without --preset (--caption needs --preset clip)")
+    pixel_max = 1.0 if args.pixel_max is None else check_positive(args.pixel_max, "--pixel-max")
+    return explain_files(args.model, args.image, args.reference, args.output, pixel_max,
+                         **explainer_parameters(args))
+
+
+def add_demo_command(commands: argparse._SubParsersAction) -> None:
+    """Add the ``demo`` subcommand."""
+    demo = commands.add_parser("demo", help="explain DIANNA's bundled digit 0 against digit 1's embedding in its "
+                                            "bundled MNIST model (no download)")
+    demo.add_argument("--output", default="dianna_distance_demo",
+                      help="output prefix or directory, as for explain (default: %(default)s)")
+    add_explainer_options(demo, defaults={"n_masks": 500, "random_state": 0})
+
+
+def run_demo(args: argparse.Namespace) -> tuple[Path, Path]:
+    """Run the ``demo`` subcommand; returns the paths written."""
+    model = dianna_file("models", "mnist_model_tf.onnx")
+    image, reference = dianna_file("data", "digit0.jpg"), dianna_file("data", "digit1.png")
+    return explain_files(model, image, reference, args.output, **explainer_parameters(args))
