@@ -20,10 +20,10 @@ def add_explain_many_command(commands: argparse._SubParsersAction) -> None:
                                                       "into it resumes")
     many.add_argument("--preset", choices=sorted(PRESETS), help="preprocess images as this preset says; --model "
                                                                "may then be the preset's name, to download its file")
-    many.add_argument("--mask-on", choices=("pixels", "normalized"), default="pixels",
-                      help="with --preset: mask pixels before or after normalisation (default: pixels)")
-    many.add_argument("--pixel-max", type=float, default=1.0,
-                      help="without --preset: value of a white pixel in the model's input (default: 1.0)")
+    many.add_argument("--mask-on", choices=("pixels", "normalized"), default=None,
+                      help="with --preset only: mask pixels before or after normalisation (default: pixels)")
+    many.add_argument("--pixel-max", type=float, default=None,
+                      help="without --preset only: value of a white pixel in the model's input (default: 1.0)")
     many.add_argument("--text-model", help="CLIP text-tower ONNX file for caption jobs (default: registry clip-text)")
     many.add_argument("--tokenizer", help="tokenizer.json for caption jobs (default: registry clip-tokenizer)")
     many.add_argument("--scheduler", help="Dask scheduler address (e.g. tcp://host:8786): run the items on that "
@@ -34,22 +34,34 @@ def add_explain_many_command(commands: argparse._SubParsersAction) -> None:
 
 
 def run_explain_many(args: argparse.Namespace) -> int:
-    """Run the ``explain-many`` subcommand; returns the exit status."""
-    from dianna_distance.batch import explain_many
+    """Run the ``explain-many`` subcommand; returns the exit status (1 when jobs failed, now or earlier)."""
+    from dianna_distance.batch import explain_many, read_jobs
 
+    if args.preset is not None and args.pixel_max is not None:
+        raise ValueError("--pixel-max does not apply with --preset: the preset's normalisation sets the scale of the "
+                         "pixels")
+    if args.preset is None and args.mask_on is not None:
+        raise ValueError("--mask-on applies only with --preset (masking before or after the preset's "
+                         "normalisation)")
+    jobs = read_jobs(args.jobs)
+    if not any(job.caption is not None for job in jobs):
+        for option, value in (("--text-model", args.text_model), ("--tokenizer", args.tokenizer)):
+            if value is not None:
+                raise ValueError(f"{option} applies only to caption jobs, and no job in {args.jobs!r} has a caption")
     parameters = explainer_parameters(args)
     progress = parameters.pop("progress")
-    run = explain_many(args.jobs, args.model, args.output, preset=args.preset, mask_on=args.mask_on,
+    run = explain_many(jobs, args.model, args.output, preset=args.preset, mask_on=args.mask_on,
                        pixel_max=args.pixel_max, text_model=args.text_model, tokenizer=args.tokenizer,
                        client=args.scheduler, retry_failed=args.retry_failed, progress=progress,
                        item_progress=args.item_progress, **parameters)
-    print(f"explained {len(run.explained)} items, skipped {len(run.skipped)} already done, {len(run.failed)} "
-          f"failed; manifest {run.manifest}")
+    changed = f", {len(run.changed)} of them changed since an earlier run" if run.changed else ""
+    print(f"explained {len(run.explained)} items{changed}, skipped {len(run.skipped)} from earlier runs, "
+          f"{len(run.failed)} failed; manifest {run.manifest}")
     if run.failed:
         job_id, error = next(iter(run.failed.items()))
-        print(f"dianna-distance: error: {len(run.failed)} items failed (first: {job_id!r}: {error}); see the "
-              "manifest, and re-run with --retry-failed to try them again", file=sys.stderr)
+        earlier = (f"; {len(run.failed_earlier)} of them failed in an earlier run and were not retried"
+                   if run.failed_earlier else "")
+        print(f"dianna-distance: error: {len(run.failed)} items failed (first: {job_id!r}: {error}){earlier}; see "
+              "the manifest, and re-run with --retry-failed to try them again", file=sys.stderr)
         return 1
     return 0
-
-

@@ -1,0 +1,48 @@
+"""Many explanations in one resumable run: locally, one item after another, or as tasks on a Dask cluster.
+
+A run explains a list of jobs, each an *item* (an image file or array) against a *reference* (a ``.npy``
+embedding, an image file the model embeds, an embedding array, or captions), with one model and one set of
+explainer parameters::
+
+    run = explain_many([Job("bee", "bee.jpg", reference="fly.jpg"), ...], "model.onnx", "maps/",
+                       n_masks=1000, random_state=0)
+
+The driver writes each result as it arrives: ``<output_dir>/<file>.npy`` (written under a temporary name, then
+renamed into place) and one line in ``<output_dir>/manifest.jsonl``, keyed by the contents of the job's item and
+reference(s). Running into the same folder again resumes (see :func:`explain_many`).
+
+The package, by concern:
+
+- :mod:`~dianna_distance.batch.jobs`: what to explain (:class:`Job`, jobs files, the kinds' names, map file names).
+- :mod:`~dianna_distance.batch.spec`: how it is explained (:class:`ModelSpec`, the explainer parameters).
+- :mod:`~dianna_distance.batch.worker`: where a job runs (models made once per process, each kind's preparation).
+- :mod:`~dianna_distance.batch.manifest`: what was explained (header, per-job keys, the lock, whole writes).
+- :mod:`~dianna_distance.batch.cluster`: the Dask client, checked before anything is written.
+- :mod:`~dianna_distance.batch.run`: :func:`explain_many`, here or as Dask tasks.
+- :mod:`~dianna_distance.batch.split`: :func:`explain_split`, one explanation's masks over a cluster's workers.
+
+Locally (the default), items run one after another in this process, each explanation using all cores through
+ONNX Runtime. With ``client=`` (a :class:`distributed.Client`, a Dask cluster or a scheduler address; ``pip
+install dianna-distance[dask]``), items run as tasks on the cluster's workers, one ONNX Runtime session per worker
+process (:func:`cached_model`), and the driver writes the results as they complete. Paths in the jobs must then
+be readable from the workers (a shared file system). The job kinds are in :data:`JOB_KINDS`.
+"""
+
+from dianna_distance.batch.jobs import JOB_FIELDS, JOB_KINDS, Job, JobKind, make_job, map_file_name, read_jobs
+from dianna_distance.batch.manifest import (
+    FORMAT_VERSION,
+    LOCK,
+    MANIFEST,
+    JobKeys,
+    file_sha256,
+    load_map,
+    read_manifest,
+)
+from dianna_distance.batch.run import BatchRun, explain_many
+from dianna_distance.batch.spec import ModelSpec
+from dianna_distance.batch.split import embed_range, explain_split
+from dianna_distance.batch.worker import ItemResult, PreparedJob, cached_model, run_job
+
+__all__ = ["FORMAT_VERSION", "JOB_FIELDS", "JOB_KINDS", "LOCK", "MANIFEST", "BatchRun", "ItemResult", "Job", "JobKeys",
+           "JobKind", "ModelSpec", "PreparedJob", "cached_model", "embed_range", "explain_many", "explain_split",
+           "file_sha256", "load_map", "make_job", "map_file_name", "read_jobs", "read_manifest", "run_job"]

@@ -1,0 +1,62 @@
+"""The Dask side of a run: which ``client=`` values are accepted, and a working connection checked before any work."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+
+def check_client(client: object) -> None:
+    """Accept a :class:`distributed.Client`, a Dask cluster (e.g. a ``LocalCluster``) or a scheduler address.
+
+    Raises:
+        ImportError: dask.distributed is not installed.
+        TypeError: ``client`` is none of these.
+    """
+    try:
+        from distributed import Client
+        from distributed.deploy import Cluster
+    except ImportError as error:
+        raise ImportError("a Dask client needs dask.distributed: pip install 'dianna-distance[dask]'") from error
+    if not isinstance(client, (str, Client, Cluster)):
+        raise TypeError(f"client must be a distributed.Client, a Dask cluster (e.g. LocalCluster) or a scheduler "
+                        f"address, got {type(client).__name__}")
+
+
+@contextlib.contextmanager
+def connected(client: object) -> Iterator[object]:
+    """A working :class:`distributed.Client` for ``client``, checked before anything is written.
+
+    A given Client is used as it is (it must be open); for a cluster or a scheduler address, a Client is made and
+    closed afterwards (the cluster stays up).
+
+    Raises:
+        ConnectionError: The scheduler at the address cannot be reached.
+        ValueError: The Client or the cluster is closed, or the address is not one.
+    """
+    from distributed import Client
+
+    check_client(client)
+    if isinstance(client, Client):
+        if client.status != "running":
+            raise ValueError(f"client: the Dask client is {client.status}; give an open Client, a cluster or a "
+                             "scheduler address")
+        yield client
+        return
+    if isinstance(client, str):
+        try:
+            own = Client(client, set_as_default=False)
+        except ValueError as error:
+            raise ValueError(f"client: {client!r} is not a Dask scheduler address ({error})") from None
+        except (OSError, TimeoutError) as error:
+            raise ConnectionError(f"client: cannot reach the Dask scheduler at {client!r} ({error})") from None
+    else:
+        status = getattr(getattr(client, "status", None), "name", "running")
+        if status != "running":
+            raise ValueError(f"client: the Dask cluster is {status}; give a running cluster")
+        try:
+            own = Client(client, set_as_default=False)
+        except (OSError, TimeoutError) as error:
+            raise ConnectionError(f"client: cannot reach the Dask cluster's scheduler ({error})") from None
+    with own:
+        yield own

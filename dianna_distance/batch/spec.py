@@ -1,0 +1,180 @@
+"""How a run explains: its model (:class:`ModelSpec`) and its explainer parameters, checked before anything runs.
+
+The parameters recorded in a run's manifest are :func:`configuration_parameters`: every parameter of the explainer
+with its default filled in, numbers in one canonical form (``20.0`` is ``20``), and without the parameters that
+cannot change a map (``batch_size``), so that a run that differs only in how it was written down resumes.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from dianna_distance.batch.jobs import JOB_KINDS
+
+#: Explainer parameters the engine sets itself from the model, the job or its own options.
+ENGINE_PARAMETERS = ("axis_labels", "preprocess_function", "masks", "progress", "providers")
+#: Explainer parameters that change how fast a map is made, not the map: left out of a run's configuration.
+UNRECORDED_PARAMETERS = ("batch_size",)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """The run's model, as a hashable description that every worker process turns into the same model.
+
+    Args:
+        path: Absolute path of the ONNX image model.
+        preset: Name in :data:`dianna_distance.models.PRESETS`, or None for a plain ONNX image model fed pixels
+            in ``[0, pixel_max]``.
+        mask_on: ``"pixels"`` or ``"normalized"`` (presets only).
+        pixel_max: Value of a white pixel (plain ONNX models only).
+        providers: ONNX Runtime execution providers; None for the default.
+        text_model: Absolute path of CLIP's text-tower ONNX file (for caption references).
+        tokenizer: Absolute path of its ``tokenizer.json``.
+    """
+
+    path: str
+    preset: str | None = None
+    mask_on: str = "pixels"
+    pixel_max: float = 1.0
+    providers: tuple[str, ...] | None = None
+    text_model: str | None = None
+    tokenizer: str | None = None
+
+
+def make_model_spec(
+    model: str | Path, preset: str | None, mask_on: str | None, pixel_max: float | None,
+    providers: str | list[str] | None, text_model: str | Path | None, tokenizer: str | Path | None, captions: bool,
+) -> ModelSpec:
+    """Check the run's model options and make its :class:`ModelSpec` (fetching registry files).
+
+    Options that cannot apply are refused: ``pixel_max`` with a preset (the preset sets the scale), ``mask_on``
+    without one, and ``text_model`` / ``tokenizer`` when no job has a caption.
+
+    Args:
+        model: ONNX file; with ``preset``, also a registry name or the preset's name.
+        preset: Preset name or None.
+        mask_on: ``"pixels"`` or ``"normalized"`` (with a preset), or None for ``"pixels"``.
+        pixel_max: Value of a white pixel (without a preset), or None for 1.0.
+        providers: ONNX Runtime execution providers.
+        text_model: CLIP text-tower ONNX file, for caption jobs.
+        tokenizer: Its ``tokenizer.json``, for caption jobs.
+        captions: Whether any job has captions.
+    """
+    if not isinstance(model, (str, Path)):
+        raise TypeError(f"model must be the path of an ONNX file (str or Path), got {type(model).__name__}")
+    if preset is not None and pixel_max is not None:
+        raise ValueError("pixel_max does not apply with a preset: the preset's normalisation sets the scale of the "
+                         "pixels; leave pixel_max out")
+    if preset is None and mask_on is not None:
+        raise ValueError("mask_on applies only with a preset (it chooses between masking pixels before or after "
+                         "the preset's normalisation); leave mask_on out")
+    if not captions:
+        for name, value in (("text_model", text_model), ("tokenizer", tokenizer)):
+            if value is not None:
+                raise ValueError(f"{name} applies only to jobs with a caption, and no job has one; leave {name} out")
+    mask_on = "pixels" if mask_on is None else mask_on
+    pixel_max = 1.0 if pixel_max is None else pixel_max
+    if mask_on not in ("pixels", "normalized"):
+        raise ValueError(f"mask_on must be 'pixels' or 'normalized', got {mask_on!r}")
+    if (not isinstance(pixel_max, (int, float)) or isinstance(pixel_max, bool) or not math.isfinite(pixel_max)
+            or not pixel_max > 0):
+        raise ValueError(f"pixel_max must be a positive number, got {pixel_max!r}")
+    if isinstance(providers, str):
+        providers = [providers]
+    if providers is not None and (not isinstance(providers, (list, tuple))
+                                  or not all(isinstance(provider, str) for provider in providers)):
+        raise TypeError(f"providers must be a str, a list of str or None, got {providers!r}")
+    if preset is not None:
+        from dianna_distance.models import EXPORTED_PRESETS, PRESET_FILES, PRESETS, exported_model_file, fetch
+
+        if not isinstance(preset, str) or preset not in PRESETS:
+            raise ValueError(f"preset must be one of {sorted(PRESETS)} or None, got {preset!r}")
+        if str(model) == preset and preset in EXPORTED_PRESETS:  # the preset's own name: its file, as
+            model = exported_model_file(EXPORTED_PRESETS[preset])  # load_image_encoder finds it
+        elif str(model) == preset and preset in PRESET_FILES:
+            model = PRESET_FILES[preset]
+        model = fetch(model)
+    elif captions:
+        raise ValueError("caption references need a preset (preset='clip')")
+    if not Path(model).is_file():
+        raise FileNotFoundError(f"model: ONNX file {str(model)!r} does not exist")
+    if captions:
+        from dianna_distance.models import fetch
+
+        text_model, tokenizer = fetch(text_model or "clip-text"), fetch(tokenizer or "clip-tokenizer")
+        for name, path in (("text_model", text_model), ("tokenizer", tokenizer)):
+            if not Path(path).is_file():
+                raise FileNotFoundError(f"{name}: file {str(path)!r} does not exist")
+    resolve = lambda path: None if path is None else str(Path(path).resolve())  # noqa: E731
+    return ModelSpec(resolve(model), preset, mask_on, float(pixel_max), tuple(providers) if providers else None,
+                     resolve(text_model) if captions else None, resolve(tokenizer) if captions else None)
+
+
+def _signatures(kinds: set[str]) -> dict[str, inspect.Parameter]:
+    accepted: dict[str, inspect.Parameter] = {}
+    for kind in sorted(kinds):
+        accepted.update(inspect.signature(JOB_KINDS[kind].explainer_class).parameters)
+    return accepted
+
+
+def check_parameters(parameters: dict, kinds: set[str]) -> dict:
+    """Check explainer parameters given to a run; return them sorted, in the types the explainer takes.
+
+    A float with an integral value for a parameter whose default is an int (``n_masks=20.0``) becomes that int.
+
+    Raises:
+        ValueError: A parameter the engine sets itself, or a number that is not finite.
+        TypeError: An unknown parameter, or a value that is not a number, a string or None.
+    """
+    for name, value in parameters.items():
+        if name in ENGINE_PARAMETERS:
+            raise ValueError(f"{name} is set by explain_many itself (from the model, the preset or its own "
+                             "options); leave it out")
+        if not (value is None or isinstance(value, (bool, int, float, str))):
+            raise TypeError(f"explainer parameter {name} must be a number, a string or None (so that the run can "
+                            f"be hashed and resumed), got {type(value).__name__}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"explainer parameter {name} must be finite, got {value!r}")
+    for kind in kinds:
+        accepted = inspect.signature(JOB_KINDS[kind].explainer_class).parameters
+        unknown = sorted(set(parameters) - set(accepted))
+        if unknown:
+            raise TypeError(f"unknown explainer parameter(s) {unknown} for {JOB_KINDS[kind].explainer_class.__name__}")
+    signatures = _signatures(kinds)
+    checked = {}
+    for name, value in sorted(parameters.items()):
+        default = signatures[name].default
+        integral_default = isinstance(default, int) and not isinstance(default, bool)
+        if integral_default and isinstance(value, float) and value.is_integer():
+            value = int(value)
+        checked[name] = value
+    return checked
+
+
+def configuration_parameters(parameters: dict, kinds: set[str]) -> dict:
+    """The parameters a run records: every explainer parameter with its default filled in, in canonical form.
+
+    Left out: the engine's own parameters and :data:`UNRECORDED_PARAMETERS`. Numbers with an integral value are
+    ints (``0.5`` stays ``0.5``, ``20.0`` is ``20``), so that one run written in two ways has one configuration.
+    """
+    recorded = {}
+    for name, parameter in _signatures(kinds).items():
+        if name in ENGINE_PARAMETERS or name in UNRECORDED_PARAMETERS or parameter.kind in (
+                parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+            continue
+        if name in parameters:
+            recorded[name] = parameters[name]
+        elif parameter.default is not parameter.empty:
+            recorded[name] = parameter.default
+    return {name: _canonical(value) for name, value in sorted(recorded.items())}
+
+
+def _canonical(value: object) -> object:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return repr(value)  # a default that is not JSON (none today): recorded by its repr

@@ -1,0 +1,186 @@
+"""Where a job runs (the driver, or a Dask worker): models made once per process, each kind's preparation, run_job.
+
+Importing this module registers the ``"image"`` kind in :data:`~dianna_distance.batch.jobs.JOB_KINDS`.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from dianna_distance.batch.jobs import JOB_KINDS, Job, JobKind
+from dianna_distance.batch.spec import ModelSpec
+from dianna_distance.explainer import DistanceExplainer
+
+
+@dataclass
+class PreparedJob:
+    """A job's item made ready: ``explainer.attribute(model, inputs, reference)`` gives its map."""
+
+    explainer: DistanceExplainer
+    model: Callable[[np.ndarray], np.ndarray]
+    inputs: np.ndarray
+
+
+@dataclass
+class ItemResult:
+    """What running one job gives back to the driver.
+
+    Attributes:
+        id: The job's id.
+        saliency: The map ``(H, W)`` or ``(K, H, W)``; None when the job failed.
+        distances: Summary of the masked items' distances to the reference(s): ``min``, ``median``, ``max``
+            (numbers, or lists of K numbers) and ``n_masks``; None when the job failed.
+        seconds: Time the job took where it ran (loading the item and reference, and the explanation).
+        error: ``"ExceptionType: message"`` when the job failed, else None.
+    """
+
+    id: str
+    saliency: np.ndarray | None
+    distances: dict | None
+    seconds: float
+    error: str | None = None
+
+
+# -- models, cached once per process ------------------------------------------------------------------------------
+
+_CACHE_LOCK = threading.Lock()
+
+
+@functools.lru_cache(maxsize=4)
+def _load_model(spec: ModelSpec, stamp: tuple[int, int]) -> Callable[[np.ndarray], np.ndarray]:
+    if spec.preset is not None:
+        from dianna_distance.models import load_image_encoder
+
+        return load_image_encoder(spec.preset, spec.path, mask_on=spec.mask_on, providers=spec.providers)
+    from dianna_distance.model import OnnxModel
+
+    return OnnxModel(spec.path, providers=spec.providers)
+
+
+@functools.lru_cache(maxsize=2)
+def _load_text_encoder(text_model: str, tokenizer: str, providers: tuple[str, ...] | None,
+                       stamps: tuple[tuple[int, int], ...]) -> Callable:
+    from dianna_distance.models import TextEncoder
+
+    return TextEncoder(text_model, tokenizer, providers=providers)
+
+
+def cached_model(spec: ModelSpec) -> Callable[[np.ndarray], np.ndarray]:
+    """The model of ``spec``, made once per process (one ONNX Runtime session) and reused by every job.
+
+    Returns:
+        An :class:`~dianna_distance.models.ImageEncoder` for a preset, else an
+        :class:`~dianna_distance.model.OnnxModel`.
+    """
+    with _CACHE_LOCK:
+        return _load_model(spec, _stamp(spec.path))
+
+
+def cached_text_encoder(spec: ModelSpec) -> Callable:
+    """CLIP's text tower of ``spec`` (for caption references), made once per process."""
+    if spec.text_model is None or spec.tokenizer is None:
+        raise ValueError("the run has no text_model and tokenizer, which caption references need")
+    with _CACHE_LOCK:
+        return _load_text_encoder(spec.text_model, spec.tokenizer, spec.providers,
+                                  (_stamp(spec.text_model), _stamp(spec.tokenizer)))
+
+
+def _stamp(path: str) -> tuple[int, int]:
+    """(modification time, size) of a file: part of the cache keys, so that a replaced file is read again."""
+    status = os.stat(path)
+    return status.st_mtime_ns, status.st_size
+
+
+@functools.lru_cache(maxsize=4096)
+def _reference_from_file(spec: ModelSpec, path: str, stamp: tuple[int, int]) -> np.ndarray:
+    model = cached_model(spec)
+    if spec.preset is not None:
+        from dianna_distance.models import load_reference
+
+        return load_reference(path, model) if path.lower().endswith(".npy") else model.embed(path)
+    from dianna_distance.models.image import load_reference_for_model
+
+    return np.asarray(load_reference_for_model(path, model, spec.pixel_max, warn_resize=False))
+
+
+def _reference_file(spec: ModelSpec, path: str) -> np.ndarray:
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"reference file {path!r} does not exist" if not os.path.exists(path) else
+                                f"reference {path!r} is not a file")
+    return _reference_from_file(spec, path, _stamp(path))
+
+
+def _image_reference(spec: ModelSpec, job: Job) -> np.ndarray:
+    """The job's reference(s) as ``(D,)`` or ``(K, D)``: files or arrays, or captions through CLIP's text tower."""
+    if job.caption is not None:
+        from dianna_distance.models import check_reference
+
+        text_encoder = cached_text_encoder(spec)
+        captions = job.caption if isinstance(job.caption, str) else list(job.caption)
+        return check_reference(text_encoder.encode(captions), cached_model(spec), "caption embeddings")
+    if isinstance(job.reference, np.ndarray):
+        return job.reference
+    if isinstance(job.reference, tuple):
+        return np.stack([_reference_file(spec, path) for path in job.reference])
+    return _reference_file(spec, job.reference)
+
+
+def _prepare_image(spec: ModelSpec, job: Job, parameters: dict) -> PreparedJob:
+    model = cached_model(spec)
+    if spec.preset is not None:
+        inputs, kwargs = model.prepare(job.item)
+    else:
+        if isinstance(job.item, np.ndarray):
+            inputs = job.item
+        else:
+            from dianna_distance.models.image import load_image_for_model
+
+            inputs = load_image_for_model(job.item, model, spec.pixel_max, warn_resize=False)
+        kwargs = {"axis_labels": {0 if model.input_shape[1] in (1, 3) else 2: "channels"}}
+    return PreparedJob(DistanceExplainer(**kwargs, **parameters), model, inputs)
+
+
+JOB_KINDS["image"] = JobKind(_prepare_image, _image_reference, path_fields=("item", "reference"),
+                             explainer_class=DistanceExplainer)
+
+
+def run_job(spec: ModelSpec, parameters: dict, job: Job) -> ItemResult:
+    """Explain one job where it runs (the driver, or a Dask worker); any error is returned, not raised.
+
+    Args:
+        spec: The run's model.
+        parameters: Explainer parameters.
+        job: The job.
+
+    Returns:
+        The :class:`ItemResult`.
+    """
+    start = time.perf_counter()
+    try:
+        kind = JOB_KINDS[job.kind]
+        prepared = kind.prepare(spec, job, parameters)
+        saliency = prepared.explainer.attribute(prepared.model, prepared.inputs, kind.reference(spec, job))
+        distances = _summarise(prepared.explainer.distances_)
+        return ItemResult(job.id, saliency, distances, time.perf_counter() - start)
+    except Exception as error:  # a failed item is recorded and the run goes on
+        return ItemResult(job.id, None, None, time.perf_counter() - start, describe_error(error))
+
+
+def _summarise(distances: np.ndarray) -> dict:
+    """``min``, ``median``, ``max`` of ``(n_masks,)`` or ``(K, n_masks)`` distances (lists for K references)."""
+    distances = np.asarray(distances, dtype=np.float64)
+    summary = {name: function(distances, axis=-1).tolist() for name, function in
+               (("min", np.min), ("median", np.median), ("max", np.max))}
+    return {**summary, "n_masks": int(distances.shape[-1])}
+
+
+def describe_error(error: BaseException) -> str:
+    """``"ExceptionType: message"``, as a failed job records it."""
+    return f"{type(error).__name__}: {error}"
