@@ -199,8 +199,8 @@ def make_job(spec: Job | Mapping | tuple, base: str | Path | None = None) -> Job
     reference = _check_reference(fields.get("reference"), "reference" in path_fields, base)
     caption = _check_caption(fields.get("caption"))
     if (reference is None) == (caption is None):
-        raise ValueError(f"job for item {describe_value(item)} needs exactly one of the fields 'reference' and "
-                         "'caption'")
+        raise ValueError(f"job for item {describe_value(item)} needs exactly one of reference and caption (the "
+                         "fields 'reference' and 'caption')")
     job_id = fields.get("id")
     if job_id is None:
         if isinstance(item, np.ndarray):
