@@ -128,7 +128,7 @@ def explain_many(
     for name, value in (("retry_failed", retry_failed), ("progress", progress), ("item_progress", item_progress)):
         if not isinstance(value, bool):
             raise TypeError(f"{name} must be True or False, got {value!r}")
-    kinds = {job.kind for job in jobs}
+    kinds = {job.kind for job in jobs} or {"image"}  # no jobs: the parameters are still checked
     parameters = check_parameters(explainer_parameters, kinds)
     if client is not None:
         check_client(client)
