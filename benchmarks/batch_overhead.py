@@ -95,7 +95,8 @@ def _warm(client: object, model: Path, jobs: list, parameters: dict, folder: Pat
 
     n_workers = 1 if client is None else len(client.scheduler_info()["workers"])
     warm_jobs = [type(job)(f"warm{i}", job.item, job.reference) for i, job in enumerate(jobs[:1] * n_workers)]
-    explain_many(warm_jobs, model, folder, client=client, progress=False, max_in_flight=n_workers, **parameters)
+    in_flight = {} if client is None else {"max_in_flight": n_workers}  # max_in_flight applies to Dask runs only
+    explain_many(warm_jobs, model, folder, client=client, progress=False, **in_flight, **parameters)
 
 
 def measure(name: str, model: Path, n_items: int, n_masks: int, workers: int, folder: Path) -> list[dict]:
