@@ -280,3 +280,12 @@ def test_processes_started_together_into_a_new_folder_leave_one_writer(workspace
     assert len(item_lines(workspace / "out")) == len(records) == 8
     np.testing.assert_array_equal(load_map(workspace / "out", "img3-1"),
                                   direct_map(workspace, "img3", np.load(workspace / "ref.npy"), n_masks=30 + winner))
+
+
+def test_a_reference_that_is_a_folder_fails_only_its_job_naming_it(workspace):
+    (workspace / "refs").mkdir()
+    jobs = [*jobs_for(workspace, ["img0"], reference="refs"), *jobs_for(workspace, ["img1"])]
+    run = explain_many(jobs, workspace / "model.onnx", workspace / "out", progress=False, **PARAMETERS)
+
+    assert run.explained == ["img1"]
+    assert run.failed["img0"].startswith("FileNotFoundError: reference") and "is not a file" in run.failed["img0"]

@@ -117,3 +117,11 @@ def test_a_jsonl_line_that_is_not_an_object_is_named(workspace):
 def test_a_job_given_in_python_names_its_bad_field():
     with pytest.raises(TypeError, match="job field 'reference'"):
         make_job(Job("a", "img0.png", reference=3))
+
+
+def test_a_repeated_id_in_a_jobs_file_is_named_with_both_lines(workspace):
+    (workspace / "jobs.csv").write_text("id,item,reference\nbee,img0.png,ref.npy\nfly,img1.png,ref.npy\n"
+                                        "bee,img2.png,ref.npy\n")
+
+    with pytest.raises(ValueError, match=r"jobs\.csv' line 4: job id 'bee' occurs more than once \(also on line 2\)"):
+        read_jobs(workspace / "jobs.csv")

@@ -45,7 +45,7 @@ items = mostly(st.one_of(st.sampled_from(["img0.png", "img1.png", "img2.png", "i
                st.sampled_from(["missing.png", "ref.npy", 3, "", None, np.zeros((SIZE, SIZE, 3, 1))]))
 good_reference = st.one_of(st.sampled_from(["ref.npy", "ref.png", ("ref.npy", "ref.png")]),
                            st.integers(0, 3).map(lambda seed: np.random.default_rng(seed).normal(size=6)))
-references = mostly(good_reference, st.sampled_from(["nope.npy", (), {"a": 1}, np.ones(5), "img0.png/x", 2.5]))
+references = mostly(good_reference, st.sampled_from(["nope.npy", (), {"a": 1}, np.ones(5), "img0.png/x", ".", 2.5]))
 ids = mostly(st.text("abAB c/._-é", min_size=1, max_size=6), st.sampled_from([None, "", 1.5, True, 7]))
 jobs = st.lists(st.fixed_dictionaries({"id": ids, "item": items, "reference": references}, optional={
     "caption": mostly(st.nothing(), st.sampled_from(["a bee", 5])),

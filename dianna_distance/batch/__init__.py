@@ -25,7 +25,8 @@ Locally (the default), items run one after another in this process, each explana
 ONNX Runtime. With ``client=`` (a :class:`distributed.Client`, a Dask cluster or a scheduler address; ``pip
 install dianna-distance[dask]``), items run as tasks on the cluster's workers, one ONNX Runtime session per worker
 process (:func:`cached_model`), and the driver writes the results as they complete. Paths in the jobs must then
-be readable from the workers (a shared file system). The job kinds are in :data:`JOB_KINDS`.
+be readable from the workers (a shared file system) and from the driver, which hashes them. The job kinds are in
+:data:`JOB_KINDS`.
 """
 
 from dianna_distance.batch.jobs import JOB_FIELDS, JOB_KINDS, Job, JobKind, make_job, map_file_name, read_jobs

@@ -100,7 +100,7 @@ def read_jobs(path: str | Path) -> list[Job]:
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"jobs file {str(path)!r} does not exist")
+        raise FileNotFoundError(f"jobs file {str(path)!r} " + ("is not a file" if path.exists() else "does not exist"))
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".jsonl", ".ndjson"):
         raise ValueError(f"jobs file {str(path)!r} must end in .csv or .jsonl")
@@ -111,12 +111,17 @@ def read_jobs(path: str | Path) -> list[Job]:
         line = data[: error.start].count(b"\n") + 1
         raise ValueError(f"jobs file {str(path)!r} line {line}: not UTF-8 text") from None
     rows = _csv_rows(text, path) if suffix == ".csv" else _jsonl_rows(text, path)
-    jobs = []
+    jobs, lines = [], {}
     for number, row in rows:
         try:
-            jobs.append(make_job(row, base=path.parent))
+            job = make_job(row, base=path.parent)
         except (ValueError, TypeError) as error:
             raise type(error)(f"jobs file {str(path)!r} line {number}: {error}") from None
+        if job.id in lines:
+            raise ValueError(f"jobs file {str(path)!r} line {number}: job id {job.id!r} occurs more than once "
+                             f"(also on line {lines[job.id]}); give each job its own id")
+        lines[job.id] = number
+        jobs.append(job)
     return jobs
 
 

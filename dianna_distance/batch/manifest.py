@@ -97,7 +97,7 @@ class JobKeys:
             if not os.path.exists(path):
                 raise FileNotFoundError(f"{name} file {path!r} does not exist")
             if not os.path.isfile(path):
-                raise IsADirectoryError(f"{name} {path!r} is not a file")
+                raise FileNotFoundError(f"{name} {path!r} is not a file")
             self._files[path] = file_sha256(path)
         return self._files[path]
 
