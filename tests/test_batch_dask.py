@@ -163,3 +163,12 @@ def test_an_unreachable_scheduler_is_refused_before_anything_is_written(workspac
         explain_many(jobs_for(workspace, ["img0"]), workspace / "model.onnx", workspace / "out",
                      client="tcp://127.0.0.1:1", progress=False, **PARAMETERS)
     assert not (workspace / "out").exists()
+
+
+def test_a_client_string_that_is_no_address_is_refused_naming_client(workspace):
+    pytest.importorskip("distributed")
+
+    with pytest.raises(ValueError, match="client: 'scheduler-host' is not a Dask scheduler address"):
+        explain_many(jobs_for(workspace, ["img0"]), workspace / "model.onnx", workspace / "out",
+                     client="scheduler-host", progress=False, **PARAMETERS)
+    assert not (workspace / "out").exists()

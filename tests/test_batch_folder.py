@@ -162,6 +162,18 @@ def test_a_damaged_manifest_line_gets_the_damaged_manifest_message(workspace, ed
                      **PARAMETERS)
 
 
+@pytest.mark.parametrize("header", [b"[1, 2]", b'{"configuration_sha256": "x", "parameters": [1]}', b"\xff{}"])
+def test_a_damaged_manifest_header_gets_the_damaged_manifest_message(workspace, header):
+    explain_many(jobs_for(workspace, ["img0"]), workspace / "model.onnx", workspace / "out", progress=False,
+                 **PARAMETERS)
+    lines = (workspace / "out" / MANIFEST).read_bytes().split(b"\n")
+    (workspace / "out" / MANIFEST).write_bytes(b"\n".join([header, *lines[1:]]))
+
+    with pytest.raises(ValueError, match=r"damaged manifest .* line 1: "):
+        explain_many(jobs_for(workspace, ["img0"]), workspace / "model.onnx", workspace / "out", progress=False,
+                     **PARAMETERS)
+
+
 def test_a_map_replaced_by_a_link_is_not_read_and_is_explained_again(workspace):
     explain_many(jobs_for(workspace, ["img0"]), workspace / "model.onnx", workspace / "out", progress=False,
                  **PARAMETERS)

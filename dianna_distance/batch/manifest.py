@@ -184,6 +184,10 @@ def parse_manifest(path: Path) -> tuple[dict, dict[str, dict], int]:
     header = values[0]
     if not isinstance(header, dict) or not isinstance(header.get("configuration_sha256"), str):
         raise _damaged(path, 1, "not a configuration line (no configuration_sha256)")
+    for name, kind in (("model_sha256", dict), ("preprocessing", dict), ("parameters", dict), ("format", int)):
+        if name in header and not isinstance(header[name], kind):
+            raise _damaged(path, 1, f"field {name!r} must be a JSON {'object' if kind is dict else 'int'}, got "
+                                    f"{header[name]!r}")
     records = {}
     for number, record in enumerate(values[1:], start=2):
         check_record(record, lambda problem, number=number: _damaged(path, number, problem))
