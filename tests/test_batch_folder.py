@@ -174,6 +174,18 @@ def test_a_damaged_manifest_header_gets_the_damaged_manifest_message(workspace, 
                      **PARAMETERS)
 
 
+def test_a_folder_of_an_older_version_is_refused_naming_its_format(workspace):
+    (workspace / "out").mkdir()
+    header = {"configuration_sha256": "0" * 64, "format": 1, "model_sha256": {"model": "0" * 64},
+              "references_sha256": "0" * 64, "parameters": PARAMETERS}
+    line = {"id": "img0", "file": "img0.npy", "item": "img0.png", "distances": None, "seconds": 1.0, "error": None}
+    (workspace / "out" / MANIFEST).write_text(json.dumps(header) + "\n" + json.dumps(line) + "\n")
+
+    with pytest.raises(ValueError, match=r"another version of dianna-distance \(format 1; this version writes"):
+        explain_many(jobs_for(workspace, ["img0"]), workspace / "model.onnx", workspace / "out", progress=False,
+                     **PARAMETERS)
+
+
 def test_a_map_replaced_by_a_link_is_not_read_and_is_explained_again(workspace):
     explain_many(jobs_for(workspace, ["img0"]), workspace / "model.onnx", workspace / "out", progress=False,
                  **PARAMETERS)

@@ -188,6 +188,10 @@ def parse_manifest(path: Path) -> tuple[dict, dict[str, dict], int]:
         if name in header and not isinstance(header[name], kind):
             raise _damaged(path, 1, f"field {name!r} must be a JSON {'object' if kind is dict else 'int'}, got "
                                     f"{header[name]!r}")
+    if header.get("format") != FORMAT_VERSION:
+        raise ValueError(f"manifest {str(path)!r} was written by another version of dianna-distance (format "
+                         f"{header.get('format')!r}; this version writes format {FORMAT_VERSION}); use another output "
+                         "folder, or delete this one")
     records = {}
     for number, record in enumerate(values[1:], start=2):
         check_record(record, lambda problem, number=number: _damaged(path, number, problem))
