@@ -221,24 +221,29 @@ def check_mask_token(mask_token: object, tokenizer: TokenizerLike = None) -> Non
         return
     if is_dianna_tokenizer(tokenizer):
         tokens = [str(token) for token in tokenizer.tokenize(mask_token)]
+        unknown = False
     else:
-        tokens = _token_strings(load_tokenizer(tokenizer), mask_token)
+        tokens, unknown = _tokens_of(load_tokenizer(tokenizer), mask_token)
     if len(tokens) != 1:
         raise ValueError(f"mask_token {mask_token!r} is not a single token of the tokenizer: it becomes {tokens}; "
                          "use a token of its vocabulary (for example its own mask token) or None to delete words")
+    if unknown:
+        raise ValueError(f"mask_token {mask_token!r} is not in the tokenizer's vocabulary: it becomes the unknown "
+                         f"token {tokens[0]!r}; use a token of its vocabulary (for example its own mask token)")
 
 
-def _token_strings(tokenizer, text: str) -> list[str]:
-    """The tokens of ``text`` without special tokens and padding; an unknown token is written ``<unknown: ...>``."""
+def _tokens_of(tokenizer, text: str) -> tuple[list[str], bool]:
+    """The tokens of ``text`` (no special tokens, no padding), and whether one of them is the unknown token."""
+    import json
+
     encoding = tokenizer.encode(text, add_special_tokens=False)
-    model = tokenizer.model
-    unknown = getattr(model, "unk_token", None)
-    if unknown is None and getattr(model, "unk_id", None) is not None:
-        unknown = tokenizer.id_to_token(model.unk_id)
-    tokens = [token for token, attention in zip(encoding.tokens, encoding.attention_mask) if attention]
-    if len(tokens) == 1 and unknown is not None and tokens[0] == unknown:
-        return [f"the unknown token {unknown!r}"]  # not a token of the vocabulary
-    return tokens
+    kept = [index for index, attention in enumerate(encoding.attention_mask) if attention]
+    model = json.loads(tokenizer.to_str()).get("model", {})
+    unknown_id = model.get("unk_id")
+    if model.get("unk_token") is not None:
+        unknown_id = tokenizer.token_to_id(model["unk_token"])
+    tokens = [encoding.tokens[index] for index in kept]
+    return tokens, unknown_id is not None and any(encoding.ids[index] == unknown_id for index in kept)
 
 
 def seen_words(words: Words, model: object) -> np.ndarray | None:
