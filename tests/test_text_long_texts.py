@@ -183,3 +183,16 @@ def test_explain_text_json_writes_null_for_unseen_words_and_says_which_are_seen(
     assert record["scores"][0][N_SEEN:] == [None] * (len(LONG.split()) - N_SEEN)
     assert record["seen"] == [True] * N_SEEN + [False] * (len(LONG.split()) - N_SEEN)
     assert np.all(np.isnan(np.load(tmp_path / "long.npy")[N_SEEN:]))
+
+
+def test_seed_spread_of_a_long_text_is_measured_over_the_words_the_model_sees(encoder):
+    from dianna_distance.evaluation import SeedSpread
+
+    model, table = encoder
+    spread = SeedSpread(explainer=TextDistanceExplainer(progress=False), n_masks=(20, 40), n_seeds=3, random_state=0,
+                        progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = spread(model, LONG, table[WORDPIECE_VOCAB.index("car")])
+    assert np.all(np.isfinite(result.spread)) and np.all(result.spread > 0)
+    assert np.all(np.isnan(result.maps[..., N_SEEN:]))
