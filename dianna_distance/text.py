@@ -57,6 +57,9 @@ TextModelLike = str | Path | Callable[[list[str]], np.ndarray]
 
 _WORD = re.compile(r"\S+")
 
+#: SentencePiece's space marker, which Metaspace tokenizers put in front of a word's first token.
+METASPACE = "\u2581"
+
 
 @dataclass(frozen=True)
 class Words:
@@ -160,19 +163,29 @@ def is_dianna_tokenizer(tokenizer: object) -> bool:
 
 
 def _tokenizer_word_offsets(text: str, tokenizer) -> list[tuple[int, int]]:
-    """``[start, end)`` of each word of a tokenizers.Tokenizer's pre-tokenizer, from its tokens' word ids."""
+    """``[start, end)`` of each word of a tokenizers.Tokenizer's pre-tokenizer, from its tokens' word ids.
+
+    A SentencePiece-style token that starts with ``"▁"`` (the Metaspace space marker) also starts a new word, for
+    tokenizers that do not split the text into words before the model (``Metaspace(split=False)``, or a normaliser
+    that writes the spaces as ``"▁"``), which give one word id to the whole text. Offsets exclude whitespace.
+    """
     tokenizer.no_truncation()
     tokenizer.no_padding()
     encoding = tokenizer.encode(text, add_special_tokens=False)
-    spans: dict[int, list[int]] = {}
-    for word_id, (start, end) in zip(encoding.word_ids, encoding.offsets):
+    spans: dict[tuple[int, int], list[int]] = {}
+    part = 0
+    for word_id, token, (start, end) in zip(encoding.word_ids, encoding.tokens, encoding.offsets):
+        if word_id is None:
+            continue
+        if token.startswith(METASPACE) and (word_id, part) in spans:
+            part += 1  # a space marker inside one pre-tokenizer word: a new word
         while start < end and text[start].isspace():  # a Metaspace token "▁cat" covers the space before "cat"
             start += 1
         while end > start and text[end - 1].isspace():
             end -= 1
-        if word_id is None or end <= start:
+        if end <= start:
             continue
-        span = spans.setdefault(word_id, [start, end])
+        span = spans.setdefault((word_id, part), [start, end])
         span[0], span[1] = min(span[0], start), max(span[1], end)
     offsets = sorted((start, end) for start, end in spans.values())
     if not offsets:

@@ -116,3 +116,32 @@ def test_word_deletion_rejects_a_mask_token_of_several_tokens(tmp_path):
     with pytest.raises(ValueError, match="mask_token"):
         word_deletion(BagOfWords(WORDS), "the cat sat", np.ones(16), np.arange(3.0), tokenizer=tokenizer,
                       mask_token="<mask>", progress=False)
+
+
+def unsplit_metaspace_tokenizers():
+    """SentencePiece tokenizers that do not split words before the model: one word id for the whole text."""
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
+
+    pieces = [("<unk>", -1.0), ("▁", -1.0), ("cat", -1.0), *[(f"▁{word}", -1.0) for word in WORDS]]
+    unsplit = Tokenizer(models.Unigram(pieces, unk_id=0))
+    unsplit.pre_tokenizer = pre_tokenizers.Metaspace(prepend_scheme="first", split=False)
+    normalised = Tokenizer(models.Unigram(pieces, unk_id=0))  # as Llama's: spaces written as "▁" by the normaliser
+    normalised.normalizer = normalizers.Sequence([normalizers.Prepend("▁"), normalizers.Replace(" ", "▁")])
+    return [unsplit, normalised]
+
+
+@pytest.mark.parametrize("tokenizer", unsplit_metaspace_tokenizers())
+def test_a_metaspace_tokenizer_that_does_not_split_words_still_gives_one_feature_per_word(tokenizer):
+    words = split_words("the cat  sat on mat", tokenizer)
+    assert words.words == ("the", "cat", "sat", "on", "mat")
+    assert words.masked_text([1, 0, 1, 1, 0]) == "the  sat on"
+
+
+def test_a_lone_space_marker_before_a_word_joins_that_word_not_the_one_before():
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    pieces = [("<unk>", -1.0), ("▁", -1.0), ("▁the", -1.0), ("cat", -1.0)]  # no "▁cat": " cat" is "▁", "cat"
+    tokenizer = Tokenizer(models.Unigram(pieces, unk_id=0))
+    tokenizer.pre_tokenizer = pre_tokenizers.Metaspace(prepend_scheme="first", split=False)
+    assert tokenizer.encode("the cat").tokens == ["▁the", "▁", "cat"]
+    assert split_words("the cat", tokenizer).words == ("the", "cat")
