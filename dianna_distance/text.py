@@ -245,6 +245,13 @@ def check_mask_token(mask_token: object, tokenizer: TokenizerLike = None) -> Non
                          f"token {tokens[0]!r}; use a token of its vocabulary (for example its own mask token)")
 
 
+def check_mask_token_for_model(mask_token: str | None, model: object) -> None:
+    """:func:`check_mask_token` against the model's own tokenizer, for a model that has one (``tokenizer_``)."""
+    model_tokenizer = getattr(model, "tokenizer_", None)
+    if mask_token is not None and type(model_tokenizer).__module__.startswith("tokenizers"):
+        check_mask_token(mask_token, model_tokenizer)
+
+
 def _tokens_of(tokenizer, text: str) -> tuple[list[str], bool]:
     """The tokens of ``text`` (no special tokens, no padding), and whether one of them is the unknown token."""
     import json
@@ -450,9 +457,7 @@ class TextDistanceExplainer(MaskedDistanceExplainer):
         self._validate_parameters()
         words = self._prepare_input(text)
         run_model = self.load_model(model)
-        model_tokenizer = getattr(run_model, "tokenizer_", None)
-        if self.mask_token is not None and type(model_tokenizer).__module__.startswith("tokenizers"):
-            check_mask_token(self.mask_token, model_tokenizer)
+        check_mask_token_for_model(self.mask_token, run_model)
         seen = seen_words(words, run_model)
         self.seen_ = np.ones(len(words), dtype=bool) if seen is None else seen
         if not self.seen_.all():

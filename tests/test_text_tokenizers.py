@@ -145,3 +145,10 @@ def test_a_lone_space_marker_before_a_word_joins_that_word_not_the_one_before():
     tokenizer.pre_tokenizer = pre_tokenizers.Metaspace(prepend_scheme="first", split=False)
     assert tokenizer.encode("the cat").tokens == ["▁the", "▁", "cat"]
     assert split_words("the cat", tokenizer).words == ("the", "cat")
+
+
+def test_word_deletion_checks_the_mask_token_against_the_models_own_tokenizer(tmp_path):
+    save_sentence_model(tmp_path / "sentence.onnx")
+    model = SentenceEncoder(tmp_path / "sentence.onnx", save_wordpiece_tokenizer(tmp_path / "tokenizer.json"))
+    with pytest.raises(ValueError, match="mask_token '<mask>'"):
+        word_deletion(model, "the cat sat", np.ones(5), np.arange(3.0), mask_token="<mask>", progress=False)

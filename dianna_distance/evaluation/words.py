@@ -18,7 +18,14 @@ from dianna_distance.checks import check_bool, check_int, check_numeric_array, c
 from dianna_distance.core import check_embeddings, check_reference
 from dianna_distance.distances import DistanceLike, compute_distances, get_distance
 from dianna_distance.evaluation.common import DeletionCurves, RandomState, deletion_orders, deletion_summary
-from dianna_distance.text import TextDistanceExplainer, TokenizerLike, Words, check_mask_token, split_words
+from dianna_distance.text import (
+    TextDistanceExplainer,
+    TokenizerLike,
+    Words,
+    check_mask_token,
+    check_mask_token_for_model,
+    split_words,
+)
 
 
 @dataclass
@@ -124,6 +131,7 @@ class WordDeletion:
                 keep[o, s, order[:boundary]] = False
 
         run_model = TextDistanceExplainer(tokenizer=self.tokenizer, providers=self.providers).load_model(model)
+        check_mask_token_for_model(self.mask_token, run_model)
         curves = self._distance_curves(run_model, words, keep.reshape(-1, n_words), reference[0])
         curves = curves.reshape(len(orders), len(boundaries))
         return WordDeletionResult(
