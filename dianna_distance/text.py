@@ -466,7 +466,7 @@ class TextDistanceExplainer(MaskedDistanceExplainer):
             limit = f" of {limit} tokens" if limit is not None else ""
             warn(f"the text is longer than the model's maximum length{limit}: the model never sees it from word "
                  f"{first} ({words.words[first]!r}) on; the {int((~self.seen_).sum())} words it cannot see get no "
-                 "score (NaN)", stacklevel=4)
+                 "score (NaN)", stacklevel=3)
         return run_model, seen is not None
 
     def _select(self, embedded_reference: np.ndarray, distance: DistanceLike, ranges: tuple, weighting: str

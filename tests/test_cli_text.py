@@ -156,3 +156,14 @@ def test_model_file_that_is_not_onnx_is_a_one_line_error(tmp_path, sentence_file
     error = capsys.readouterr().err
     assert code == 2 and error.count("\n") == 1 and "Traceback" not in error
     assert "notes.onnx" in error and "not a valid ONNX model" in error
+
+
+@pytest.mark.parametrize("shape", [(), (2, 2, 32)])
+def test_npy_reference_that_is_not_one_or_k_embeddings_is_a_one_line_error(tmp_path, sentence_files, capsys, shape):
+    model, tokenizer, _ = sentence_files
+    np.save(tmp_path / "odd.npy", np.ones(shape))
+    assert main(["explain-text", str(model), "the cat", "--tokenizer", str(tokenizer), "--reference",
+                 str(tmp_path / "odd.npy"), "--output", str(tmp_path / "odd"), *FAST]) == 2
+    error = capsys.readouterr().err
+    assert "odd.npy" in error and "(K, D)" in error and error.count("\n") == 1
+    assert [path.name for path in tmp_path.glob("odd*")] == ["odd.npy"]  # only the reference itself

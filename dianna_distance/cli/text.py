@@ -119,6 +119,9 @@ def explain_text_files(
     elif reference:
         path = Path(reference)
         embedded = read_npy(path, "reference")
+        if embedded.ndim not in (1, 2) or not embedded.size:
+            raise ValueError(f"reference: {str(path)!r} must hold an embedding (D,) or K embeddings (K, D), got "
+                             f"shape {embedded.shape}")
         labels = [path.name] if embedded.ndim == 1 else [f"{path.name}[{k}]" for k in range(len(embedded))]
     else:
         check_input_file(reference_image, "reference image")
