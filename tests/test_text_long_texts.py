@@ -196,3 +196,13 @@ def test_seed_spread_of_a_long_text_is_measured_over_the_words_the_model_sees(en
         result = spread(model, LONG, table[WORDPIECE_VOCAB.index("car")])
     assert np.all(np.isfinite(result.spread)) and np.all(result.spread > 0)
     assert np.all(np.isnan(result.maps[..., N_SEEN:]))
+
+
+def test_clip_text_towers_77_tokens_leave_words_76_on_without_a_score(tmp_path):
+    save_text_model(tmp_path / "clip-text.onnx", dim=4, attention_mask=True)
+    model = TextEncoder(tmp_path / "clip-text.onnx", save_tokenizer(tmp_path / "tokenizer.json"))
+    text = " ".join(["a", "bee", "of", "a", "fly"] * 18)  # 90 words; 75 fit between the start and end tokens
+    explainer, scores, caught = explain(model, text, np.random.default_rng(1).normal(size=4), n_masks=40)
+    assert model.max_length_ == 77
+    assert explainer.seen_.sum() == 75 and np.all(np.isnan(scores[75:])) and np.all(np.isfinite(scores[:75]))
+    assert len([w for w in caught if "maximum length of 77 tokens" in str(w.message)]) == 1
