@@ -190,6 +190,10 @@ INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
 _INTEGER_TYPES = {"tensor(int64)": np.int64, "tensor(int32)": np.int32}
 
 
+class TruncationWarning(UserWarning):
+    """A text was longer than a model's maximum length and was truncated: the model did not see all of it."""
+
+
 def load_tokenizer(tokenizer: object):
     """A copy of a :class:`tokenizers.Tokenizer`, or one read from a ``tokenizer.json`` path.
 
@@ -213,10 +217,36 @@ def load_tokenizer(tokenizer: object):
         raise ValueError(f"tokenizer: {str(tokenizer)!r} is not a tokenizer.json file ({error})") from error
 
 
+def seen_characters(tokenizer, text: str) -> int:
+    """How many characters of ``text`` a model sees through a truncating :class:`tokenizers.Tokenizer`.
+
+    Args:
+        tokenizer: The tokenizer as the model uses it (truncation enabled at the model's maximum length).
+        text: The text.
+
+    Returns:
+        ``len(text)`` when the text is not truncated; else the end offset of the last token kept (special tokens
+        left out): the characters from there on are never seen by the model.
+    """
+    encoding = tokenizer.encode(text)
+    if not encoding.overflowing:
+        return len(text)
+    ends = [end for (start, end), special in zip(encoding.offsets, encoding.special_tokens_mask)
+            if not special and end > start]
+    return max(ends, default=0)
+
+
 class SentenceEncoder:
     """An ONNX sentence-embedding model and its tokenizer as a callable ``list[str] -> (B, D)``.
 
-    One ONNX Runtime session is created and reused for every call.
+    One ONNX Runtime session is created and reused for every call. A graph that takes ``attention_mask`` gets
+    each batch padded to its longest text. A graph **without** ``attention_mask`` is never padded (padding would
+    change its embeddings, and with them every result that depends on how texts are batched): its texts are
+    grouped by token length and each group is run on its own, so an embedding never depends on ``batch_size`` or
+    on the other texts of a call. A graph with a fixed sequence length is fed exactly that length.
+
+    Texts longer than ``max_length_`` tokens are truncated with a :class:`TruncationWarning`;
+    :meth:`seen_characters` tells how much of a text the model sees.
 
     Args:
         model: Path to the ONNX file. Its inputs are a subset of ``input_ids``, ``attention_mask`` and
@@ -235,10 +265,16 @@ class SentenceEncoder:
 
     Attributes:
         session_: The ONNX Runtime session.
-        tokenizer_: The :class:`tokenizers.Tokenizer`, padding to the longest text of a batch.
+        tokenizer_: The :class:`tokenizers.Tokenizer`, truncating at ``max_length_`` (padding is done per batch).
         input_names_: The graph inputs fed, in the graph's order.
         output_name_: The graph output used.
-        max_length_: Truncation length, or None.
+        max_length_: Truncation length in tokens, or None.
+        pads_: Whether batches are padded (False for a graph without ``attention_mask`` and a free length).
+
+    Raises:
+        FileNotFoundError: The model or tokenizer file does not exist.
+        ValueError: The model file is not a valid ONNX model (naming the file), or its inputs or outputs do not
+            fit a sentence-embedding model.
 
     Example:
         >>> encoder = SentenceEncoder("model.onnx", "tokenizer.json")  # doctest: +SKIP
@@ -279,10 +315,15 @@ class SentenceEncoder:
             if value is not None and (not isinstance(value, numbers.Integral) or isinstance(value, bool)
                                       or value < 1):
                 raise ValueError(f"{name} must be None or a positive int, got {value!r}")
-        if not isinstance(self.model, (str, Path)) or not Path(self.model).is_file():
-            raise FileNotFoundError(f"model: file {str(self.model)!r} does not exist")
+        if not isinstance(self.model, (str, Path)):
+            raise TypeError(f"model must be the path of an ONNX file, got {type(self.model).__name__}")
+        check_input_file(self.model, "model")
 
-        self.session_ = ort.InferenceSession(str(self.model), providers=list(self.providers or default_providers()))
+        try:
+            self.session_ = ort.InferenceSession(str(self.model),
+                                                 providers=list(self.providers or default_providers()))
+        except Exception as error:  # ONNX Runtime raises several exception types for unreadable files
+            raise ValueError(f"model: {str(self.model)!r} is not a valid ONNX model ({error})") from error
         inputs = {i.name: i for i in self.session_.get_inputs()}
         unknown = sorted(set(inputs) - set(INPUT_NAMES))
         if "input_ids" not in inputs or unknown:
@@ -310,23 +351,31 @@ class SentenceEncoder:
         self.tokenizer_ = load_tokenizer(self.tokenizer)
         truncation = self.tokenizer_.truncation
         graph_length = inputs["input_ids"].shape[1]
-        fixed_length = graph_length if isinstance(graph_length, int) else None
-        self.max_length_ = fixed_length or self.max_length or (truncation or {}).get("max_length")
-        if fixed_length is not None and self.max_length not in (None, fixed_length):
+        self._fixed_length = graph_length if isinstance(graph_length, int) else None
+        self.max_length_ = self._fixed_length or self.max_length or (truncation or {}).get("max_length")
+        if self._fixed_length is not None and self.max_length not in (None, self._fixed_length):
             raise ValueError(f"max_length={self.max_length} does not fit model {str(self.model)!r}, whose inputs "
-                             f"have the fixed length {fixed_length}")
+                             f"have the fixed length {self._fixed_length}")
         padding = self.tokenizer_.padding or {}
-        pad_id, pad_token = padding.get("pad_id", 0), padding.get("pad_token", "[PAD]")
-        self.tokenizer_.no_padding()
-        # To the longest text of each batch; only a graph with a fixed sequence length is fed that length.
-        self.tokenizer_.enable_padding(pad_id=pad_id, pad_token=pad_token, length=fixed_length)
+        self._pad_id = padding.get("pad_id", 0)
+        self.tokenizer_.no_padding()  # batches are padded here, to their longest text (or the graph's length)
+        self.pads_ = "attention_mask" in inputs or self._fixed_length is not None
         if self.max_length_ is None:
             self.tokenizer_.no_truncation()
         else:
             self.tokenizer_.enable_truncation(self.max_length_)
 
+    def seen_characters(self, text: str) -> int:
+        """How many characters of ``text`` the model sees: ``len(text)``, or fewer when the text is truncated.
+
+        The characters from the returned offset on are past ``max_length_`` tokens and never reach the model.
+        """
+        if not isinstance(text, str):
+            raise TypeError(f"text must be a str, got {type(text).__name__}")
+        return seen_characters(self.tokenizer_, text)
+
     def tokenize(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
-        """The graph's inputs for a batch of texts, padded to the longest.
+        """The graph's inputs for a batch of texts, padded to the longest (or to the graph's fixed length).
 
         Args:
             texts: B texts.
@@ -334,16 +383,27 @@ class SentenceEncoder:
         Returns:
             ``{input name: (B, L)}`` in the graph's integer dtypes; L is the longest token sequence of the batch.
         """
-        arrays = self._tokenize(_check_texts(texts))
+        arrays = self._arrays(self._encodings(_check_texts(texts)))
         return {name: arrays[name].astype(self._dtypes[name], copy=False) for name in self.input_names_}
 
-    def _tokenize(self, texts: list[str]) -> dict[str, np.ndarray]:
+    def _encodings(self, texts: list[str]) -> list:
         encodings = self.tokenizer_.encode_batch(texts)
         if any(encoding.overflowing for encoding in encodings):
-            warnings.warn(f"some texts are longer than {self.max_length_} tokens and were truncated", stacklevel=4)
-        return {"input_ids": np.asarray([e.ids for e in encodings], dtype=np.int64),
-                "attention_mask": np.asarray([e.attention_mask for e in encodings], dtype=np.int64),
-                "token_type_ids": np.asarray([e.type_ids for e in encodings], dtype=np.int64)}
+            warnings.warn(f"some texts are longer than {self.max_length_} tokens and were truncated: the model does "
+                          "not see their end", TruncationWarning, stacklevel=4)
+        return encodings
+
+    def _arrays(self, encodings: list) -> dict[str, np.ndarray]:
+        """Token ids, attention mask and token types ``(B, L)``, padded on the right to the longest encoding."""
+        length = self._fixed_length or max((len(e.ids) for e in encodings), default=0)
+        arrays = {name: np.zeros((len(encodings), length), dtype=np.int64) for name in INPUT_NAMES}
+        arrays["input_ids"][:] = self._pad_id
+        for row, encoding in enumerate(encodings):
+            n = len(encoding.ids)
+            arrays["input_ids"][row, :n] = encoding.ids
+            arrays["attention_mask"][row, :n] = encoding.attention_mask
+            arrays["token_type_ids"][row, :n] = encoding.type_ids
+        return arrays
 
     def encode(self, texts: str | Sequence[str]) -> np.ndarray:
         """Embed texts.
@@ -355,19 +415,34 @@ class SentenceEncoder:
             ``(D,)`` for one text, ``(B, D)`` float32 for a list.
         """
         batch = _check_texts(texts)
+        encodings = self._encodings(batch)
         step = self.batch_size or max(len(batch), 1)
-        parts = [self._encode_batch(batch[start : start + step]) for start in range(0, len(batch), step)]
-        embeddings = np.concatenate(parts) if parts else np.zeros((0, 0), dtype=np.float32)
+        if self.pads_:
+            groups = [list(range(len(batch)))]
+        else:  # never pad a graph that cannot tell padding from text: run texts of equal token length together
+            by_length: dict[int, list[int]] = {}
+            for index, encoding in enumerate(encodings):
+                by_length.setdefault(len(encoding.ids), []).append(index)
+            groups = list(by_length.values())
+        embeddings = None
+        for group in groups:
+            for start in range(0, len(group), step):
+                rows = group[start : start + step]
+                output = self._encode_batch([encodings[row] for row in rows])
+                if embeddings is None:
+                    embeddings = np.empty((len(batch), output.shape[1]), dtype=np.float32)
+                embeddings[rows] = output
+        embeddings = np.zeros((0, 0), dtype=np.float32) if embeddings is None else embeddings
         return embeddings[0] if isinstance(texts, str) else embeddings
 
     __call__ = encode
 
-    def _encode_batch(self, texts: list[str]) -> np.ndarray:
-        arrays = self._tokenize(texts)
+    def _encode_batch(self, encodings: list) -> np.ndarray:
+        arrays = self._arrays(encodings)
         feed = {name: arrays[name].astype(self._dtypes[name], copy=False) for name in self.input_names_}
         output = np.asarray(self.session_.run([self.output_name_], feed)[0], dtype=np.float32)
-        if output.ndim != (2 if self.pooling == "none" else 3) or len(output) != len(texts):
-            raise ValueError(f"output {self.output_name_!r} has shape {output.shape} for {len(texts)} texts")
+        if output.ndim != (2 if self.pooling == "none" else 3) or len(output) != len(encodings):
+            raise ValueError(f"output {self.output_name_!r} has shape {output.shape} for {len(encodings)} texts")
         if self.pooling == "mean":
             mask = arrays["attention_mask"][..., None].astype(np.float32)
             output = (output * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9)

@@ -18,27 +18,47 @@ may never have seen in that role. With deletion, the words on either side of a d
 separator that preceded the next kept word is kept, or a single space when there was none (so ``"a-b"`` without
 ``"-"`` is ``"a b"``, not the new word ``"ab"``). A mask that drops every word gives the empty text ``""`` with
 deletion, and a text of mask tokens only with a mask token; the model embeds it like any other masked text.
+
+Word offsets never include the whitespace around a word, also for SentencePiece-style tokenizers (a Metaspace
+pre-tokenizer, as XLM-R, T5 and e5 use, gives tokens such as ``"▁cat"`` whose offsets cover the space before the
+word): a deleted word leaves nothing behind, not even a lone ``"▁"`` token. A ``mask_token`` must be a single
+token of the tokenizer (one word without whitespace when there is no tokenizer); anything else is a
+:class:`ValueError` naming ``mask_token``, never a dropped word silently replaced by several tokens.
+
+**Texts longer than the model's maximum length.** A model that truncates (a
+:class:`~dianna_distance.model.SentenceEncoder` at its tokenizer's maximum length, CLIP's
+:class:`~dianna_distance.models.TextEncoder` at 77 tokens) never sees the end of a long text. Masked texts are
+shorter, so words past the limit would enter the model's window in some of them and could get high scores, while
+the full text's embedding never depends on them. A model that says how much of a text it sees (a
+``seen_characters(text) -> int`` method, as both classes above have) makes the explainer warn once per run, naming
+the first word past the limit and the limit, and give the words the model cannot see **no score: NaN**. A plain
+callable model says nothing about its limit; its words are all scored, as it returns.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from dianna_distance.checks import check_numeric_array
+from dianna_distance.checks import check_numeric_array, warn
 from dianna_distance.core import MaskedDistanceExplainer
 from dianna_distance.distances import DistanceLike
 from dianna_distance.masks import WordMasks
-from dianna_distance.model import SentenceEncoder, load_tokenizer
+from dianna_distance.model import SentenceEncoder, TruncationWarning, load_tokenizer
 
 TokenizerLike = object  # None, tokenizers.Tokenizer, a tokenizer.json path, or a DIANNA-style tokenizer
 TextModelLike = str | Path | Callable[[list[str]], np.ndarray]
 
 _WORD = re.compile(r"\S+")
+
+#: SentencePiece's space marker, which Metaspace tokenizers put in front of a word's first token.
+METASPACE = "\u2581"
 
 
 @dataclass(frozen=True)
@@ -143,15 +163,29 @@ def is_dianna_tokenizer(tokenizer: object) -> bool:
 
 
 def _tokenizer_word_offsets(text: str, tokenizer) -> list[tuple[int, int]]:
-    """``[start, end)`` of each word of a tokenizers.Tokenizer's pre-tokenizer, from its tokens' word ids."""
+    """``[start, end)`` of each word of a tokenizers.Tokenizer's pre-tokenizer, from its tokens' word ids.
+
+    A SentencePiece-style token that starts with ``"▁"`` (the Metaspace space marker) also starts a new word, for
+    tokenizers that do not split the text into words before the model (``Metaspace(split=False)``, or a normaliser
+    that writes the spaces as ``"▁"``), which give one word id to the whole text. Offsets exclude whitespace.
+    """
     tokenizer.no_truncation()
     tokenizer.no_padding()
     encoding = tokenizer.encode(text, add_special_tokens=False)
-    spans: dict[int, list[int]] = {}
-    for word_id, (start, end) in zip(encoding.word_ids, encoding.offsets):
-        if word_id is None or end <= start:
+    spans: dict[tuple[int, int], list[int]] = {}
+    part = 0
+    for word_id, token, (start, end) in zip(encoding.word_ids, encoding.tokens, encoding.offsets):
+        if word_id is None:
             continue
-        span = spans.setdefault(word_id, [start, end])
+        if token.startswith(METASPACE) and (word_id, part) in spans:
+            part += 1  # a space marker inside one pre-tokenizer word: a new word
+        while start < end and text[start].isspace():  # a Metaspace token "▁cat" covers the space before "cat"
+            start += 1
+        while end > start and text[end - 1].isspace():
+            end -= 1
+        if end <= start:
+            continue
+        span = spans.setdefault((word_id, part), [start, end])
         span[0], span[1] = min(span[0], start), max(span[1], end)
     offsets = sorted((start, end) for start, end in spans.values())
     if not offsets:
@@ -176,6 +210,89 @@ def _words(text: str, offsets: list[tuple[int, int]]) -> Words:
     return Words(text, tuple(text[start:end] for start, end in array), array)
 
 
+def check_mask_token(mask_token: object, tokenizer: TokenizerLike = None) -> None:
+    """Check that ``mask_token`` replaces a dropped word by exactly one token.
+
+    Args:
+        mask_token: None (dropped words are deleted) or the replacement string.
+        tokenizer: None (then ``mask_token`` must be one word: non-empty, without whitespace), a
+            :class:`tokenizers.Tokenizer` or ``tokenizer.json`` path (it must encode ``mask_token`` as one token
+            that is not its unknown token), or a DIANNA-style tokenizer (its ``tokenize`` must give one token).
+
+    Raises:
+        TypeError: ``mask_token`` is neither None nor a str.
+        ValueError: ``mask_token`` is not a single token, naming ``mask_token`` and the tokens it becomes.
+    """
+    if mask_token is None:
+        return
+    if not isinstance(mask_token, str):
+        raise TypeError(f"mask_token must be None (delete dropped words) or a str, got {mask_token!r}")
+    if not mask_token.strip() or _WORD.fullmatch(mask_token) is None:
+        raise ValueError(f"mask_token must be a single word without whitespace (None deletes dropped words), got "
+                         f"{mask_token!r}")
+    if tokenizer is None:
+        return
+    if is_dianna_tokenizer(tokenizer):
+        tokens = [str(token) for token in tokenizer.tokenize(mask_token)]
+        unknown = False
+    else:
+        tokens, unknown = _tokens_of(load_tokenizer(tokenizer), mask_token)
+    if len(tokens) != 1:
+        raise ValueError(f"mask_token {mask_token!r} is not a single token of the tokenizer: it becomes {tokens}; "
+                         "use a token of its vocabulary (for example its own mask token) or None to delete words")
+    if unknown:
+        raise ValueError(f"mask_token {mask_token!r} is not in the tokenizer's vocabulary: it becomes the unknown "
+                         f"token {tokens[0]!r}; use a token of its vocabulary (for example its own mask token)")
+
+
+def check_mask_token_for_model(mask_token: str | None, model: object) -> None:
+    """:func:`check_mask_token` against the model's own tokenizer, for a model that has one (``tokenizer_``)."""
+    model_tokenizer = getattr(model, "tokenizer_", None)
+    if mask_token is not None and type(model_tokenizer).__module__.startswith("tokenizers"):
+        check_mask_token(mask_token, model_tokenizer)
+
+
+def _tokens_of(tokenizer, text: str) -> tuple[list[str], bool]:
+    """The tokens of ``text`` (no special tokens, no padding), and whether one of them is the unknown token."""
+    import json
+
+    encoding = tokenizer.encode(text, add_special_tokens=False)
+    kept = [index for index, attention in enumerate(encoding.attention_mask) if attention]
+    model = json.loads(tokenizer.to_str()).get("model", {})
+    unknown_id = model.get("unk_id")
+    if model.get("unk_token") is not None:
+        unknown_id = tokenizer.token_to_id(model["unk_token"])
+    tokens = [encoding.tokens[index] for index in kept]
+    return tokens, unknown_id is not None and any(encoding.ids[index] == unknown_id for index in kept)
+
+
+def seen_words(words: Words, model: object) -> np.ndarray | None:
+    """Which words of a text the model sees, for a model with a ``seen_characters(text) -> int`` method.
+
+    A word is seen when it starts before the character offset where the model's truncation cuts the text (a word
+    cut in two is seen: its first tokens reach the model). A DIANNA-style tokenizer's token whose offset is
+    unknown (-1) counts as the word before it.
+
+    Args:
+        words: The text's words.
+        model: The model; without ``seen_characters`` nothing is known.
+
+    Returns:
+        ``(F,)`` booleans, True for the words the model sees in the full text; None when the model does not say.
+    """
+    measure = getattr(model, "seen_characters", None)
+    if not callable(measure):
+        return None
+    seen_characters = measure(words.text)
+    if not isinstance(seen_characters, (int, np.integer)) or isinstance(seen_characters, bool):
+        raise TypeError(f"model.seen_characters must return an int, got {seen_characters!r}")
+    seen, last = np.ones(len(words), dtype=bool), True
+    for index, start in enumerate(words.offsets[:, 0]):
+        last = bool(start < seen_characters) if start >= 0 else last
+        seen[index] = last
+    return seen
+
+
 class TextDistanceExplainer(MaskedDistanceExplainer):
     """Explain which words make a text's embedding close to, or far from, a reference embedding.
 
@@ -184,7 +301,8 @@ class TextDistanceExplainer(MaskedDistanceExplainer):
     embedded by the model and its distance to each reference computed; the masks are ranked by distance and the
     score of a word is the weighted sum of the masks (see :class:`~dianna_distance.core.MaskedDistanceExplainer`).
     A positive score marks a word whose presence brings the text closer to the reference; a negative score, a
-    word that pushes it away.
+    word that pushes it away. A word past the model's maximum length, which the model never sees in the full
+    text, gets NaN, with one warning per run (for models that say how much they see: see the module docstring).
 
     Parameters are stored as given and checked when :meth:`attribute` runs.
 
@@ -201,7 +319,8 @@ class TextDistanceExplainer(MaskedDistanceExplainer):
             ``tokenizer.json`` path (sub-word tokens grouped into words), or a DIANNA-style tokenizer (its tokens
             are the words). An ONNX model file needs a ``tokenizer.json`` or a ``tokenizers.Tokenizer`` here.
         mask_token: None (default) deletes dropped words; a string (``"[MASK]"``, DIANNA's
-            ``tokenizer.mask_token``) replaces each dropped word instead.
+            ``tokenizer.mask_token``) replaces each dropped word instead. It must be a single token of the
+            tokenizer (and of the model's own ``tokenizer_`` when it has one); else a ValueError.
         distance: ``"cosine"`` (``(1 - cos) / 2``), ``"euclidean"``, or a callable
             ``(embeddings (N, D), reference (D,)) -> (N,)``.
         random_state: Seed (int) or :class:`numpy.random.Generator` for the masks; the global RNG is never used.
@@ -216,6 +335,9 @@ class TextDistanceExplainer(MaskedDistanceExplainer):
         offsets_: ``(F, 2)`` character offsets ``[start, end)`` of the words in the text (-1 where a DIANNA-style
             tokenizer's token is not found as it is).
         masks_: ``(n_masks, F)`` boolean masks of the last run (True: the word is kept).
+        seen_: ``(F,)`` booleans, True for the words the model sees in the full text. False only for a model
+            that says how much of a text it sees (``seen_characters``, see the module docstring) and a text longer
+            than its maximum length: those words get the score NaN (a warning names the first one).
         embeddings_, distances_, weights_, positive_indices_, negative_indices_, embedded_reference_,
         n_masks_used_, converged_: As for :class:`~dianna_distance.DistanceExplainer`.
 
@@ -275,9 +397,39 @@ class TextDistanceExplainer(MaskedDistanceExplainer):
             embedded_reference: ``(D,)``, or ``(K, D)`` for K references explained in one pass of the model.
 
         Returns:
-            Scores ``(F,)`` for a ``(D,)`` reference, ``(K, F)`` for ``(K, D)``; ``words_`` holds the words.
+            Scores ``(F,)`` for a ``(D,)`` reference, ``(K, F)`` for ``(K, D)``; ``words_`` holds the words. Words
+            past the model's maximum length get NaN (see ``seen_``).
         """
-        return super().attribute(model, text, embedded_reference)
+        run_model, knows_limit = self._load_for(model, text)
+        with _quiet_truncation(knows_limit):
+            return super().attribute(run_model, text, embedded_reference)
+
+    def embed_masked(self, model: TextModelLike, text: str, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """Embed the text masked by masks ``start:stop``; see the core class. Sets ``seen_`` as :meth:`attribute`."""
+        run_model, knows_limit = self._load_for(model, text)
+        with _quiet_truncation(knows_limit):
+            return super().embed_masked(run_model, text, start, stop)
+
+    def attribute_from_embeddings(self, text: str, embeddings: np.ndarray, embedded_reference: np.ndarray,
+                                  model: TextModelLike | None = None) -> np.ndarray:
+        """The scores from embeddings computed elsewhere (:meth:`embed_masked`), without running the model.
+
+        Args:
+            text: The text explained.
+            embeddings: ``(n_masks, D)`` embeddings of the masked texts, in order.
+            embedded_reference: ``(D,)`` or ``(K, D)``.
+            model: The model, only to learn which words it sees (words past its maximum length get NaN); None:
+                every word is scored.
+
+        Returns:
+            Scores ``(F,)`` or ``(K, F)``.
+        """
+        if model is None:
+            self._validate_parameters()
+            self.seen_ = np.ones(len(self._prepare_input(text)), dtype=bool)
+        else:
+            self._load_for(model, text)
+        return super().attribute_from_embeddings(text, embeddings, embedded_reference)
 
     def explanation(self, scores: np.ndarray | None = None) -> list[list[tuple[str, int, float]]]:
         """Scores in DIANNA's text format: per reference a list of ``(word, word index, score)``.
@@ -286,7 +438,7 @@ class TextDistanceExplainer(MaskedDistanceExplainer):
             scores: ``(F,)`` or ``(K, F)``; default the scores of the last run (recomputed from the stored run).
 
         Returns:
-            K lists (one for a ``(D,)`` reference) of F tuples.
+            K lists (one for a ``(D,)`` reference) of F tuples; the score is NaN for a word the model cannot see.
         """
         if not hasattr(self, "words_"):
             raise RuntimeError("explanation needs a run: call attribute() first")
@@ -296,8 +448,39 @@ class TextDistanceExplainer(MaskedDistanceExplainer):
 
     # -- the text modality ----------------------------------------------------------------------------------------
 
+    def _load_for(self, model: TextModelLike, text: str) -> tuple[Callable[[list[str]], np.ndarray], bool]:
+        """Check the parameters and the text, load the model, learn which words it sees; warn once if not all.
+
+        Returns:
+            The model as a callable, and whether it said how much of the text it sees.
+        """
+        self._validate_parameters()
+        words = self._prepare_input(text)
+        run_model = self.load_model(model)
+        check_mask_token_for_model(self.mask_token, run_model)
+        seen = seen_words(words, run_model)
+        self.seen_ = np.ones(len(words), dtype=bool) if seen is None else seen
+        if not self.seen_.all():
+            first = int(np.flatnonzero(~self.seen_)[0])
+            limit = getattr(run_model, "max_length_", None)
+            limit = f" of {limit} tokens" if limit is not None else ""
+            warn(f"the text is longer than the model's maximum length{limit}: the model never sees it from word "
+                 f"{first} ({words.words[first]!r}) on; the {int((~self.seen_).sum())} words it cannot see get no "
+                 "score (NaN)", stacklevel=3)
+        return run_model, seen is not None
+
+    def _select(self, embedded_reference: np.ndarray, distance: DistanceLike, ranges: tuple, weighting: str
+                ) -> np.ndarray:
+        scores = super()._select(embedded_reference, distance, ranges, weighting)
+        seen = getattr(self, "seen_", None)
+        if seen is not None and len(seen) == scores.shape[-1] and not seen.all():
+            scores = np.array(scores, dtype=np.float64)
+            scores[..., ~seen] = np.nan  # the model never sees these words in the full text
+        return scores
+
     def _prepare_input(self, text: str) -> Words:
         words = split_words(text, self.tokenizer)
+        check_mask_token(self.mask_token, self.tokenizer)
         if len(words) < 2:
             raise ValueError(f"text must have at least two words to explain (a single word is always kept or "
                              f"always dropped together with the whole text), got {list(words.words)}")
@@ -329,8 +512,7 @@ class TextDistanceExplainer(MaskedDistanceExplainer):
         return model
 
     def _validate_modality(self) -> None:
-        if self.mask_token is not None and not isinstance(self.mask_token, str):
-            raise TypeError(f"mask_token must be None (delete dropped words) or a str, got {self.mask_token!r}")
+        check_mask_token(self.mask_token)  # its type and form; the tokenizer's check comes with the text
         tokenizer = self.tokenizer
         if not (tokenizer is None or isinstance(tokenizer, (str, Path)) or is_dianna_tokenizer(tokenizer)
                 or type(tokenizer).__module__.startswith("tokenizers")):
@@ -343,8 +525,22 @@ class TextDistanceExplainer(MaskedDistanceExplainer):
                 raise ValueError("masks must hold 0 (drop the word) or 1 (keep it) for a text")
 
 
+@contextlib.contextmanager
+def _quiet_truncation(quiet: bool) -> Iterator[None]:
+    """Silence the model's own truncation warnings (one per masked text or batch) when the run has warned once."""
+    if not quiet:
+        yield
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TruncationWarning)
+        yield
+
+
 def to_explanation(words: Sequence[str], scores: np.ndarray) -> list[list[tuple[str, int, float]]]:
-    """Scores ``(F,)`` or ``(K, F)`` in DIANNA's text format: per reference a list of ``(word, index, score)``."""
+    """Scores ``(F,)`` or ``(K, F)`` in DIANNA's text format: per reference a list of ``(word, index, score)``.
+
+    A word the model cannot see (past its maximum length) keeps its score NaN.
+    """
     scores = np.atleast_2d(np.asarray(scores, dtype=np.float64))
     if scores.shape[1] != len(words):
         raise ValueError(f"scores must have one value per word ({len(words)}), got shape {scores.shape}")

@@ -251,7 +251,8 @@ def plot_text_distance(
 
     Args:
         explanation: One reference's explanation: a list of ``(word, index, score)``, as one item of
-            :meth:`~dianna_distance.text.TextDistanceExplainer.explanation`'s list.
+            :meth:`~dianna_distance.text.TextDistanceExplainer.explanation`'s list. A NaN score (a word past the
+            model's maximum length) leaves the word uncoloured, and the title says how many.
         output_filename: Image file to write (``.png``); saved through the figure, whole.
         show_plot: Show the figure (in a notebook it is displayed under the cell).
         heatmap_range: ``(vmin, vmax)`` of the colour scale; default symmetric, ``±max |score|``.
@@ -266,7 +267,12 @@ def plot_text_distance(
 
     explanation = _check_text_explanation(explanation)
     heatmap_range = heatmap_range or _symmetric_range([score for _, _, score in explanation])
-    fig, ax = highlight_text(explanation, show_plot=show_plot, colormap=colormap, heatmap_range=heatmap_range)
+    unseen = [np.isnan(score) for _, _, score in explanation]
+    shown = [(word, index, None if nan else score) for (word, index, score), nan in zip(explanation, unseen)]
+    fig, ax = highlight_text(shown, show_plot=show_plot, colormap=colormap, heatmap_range=heatmap_range)
+    if any(unseen):  # DIANNA leaves a word without a score uncoloured
+        note = f"{sum(unseen)} uncoloured words: past the model's maximum length, not seen, no score"
+        title = note if title is None else f"{title}\n{note}"
     if title is not None:
         ax.set_title(title, fontsize=10, loc="left", pad=18)
     if output_filename is not None:
@@ -305,7 +311,8 @@ class TextHighlight:
     Displays itself in Jupyter notebooks (``_repr_html_``); :meth:`save` writes an HTML file.
 
     Args:
-        explanation: One reference's list of ``(word, index, score)``, or K such lists (one block each).
+        explanation: One reference's list of ``(word, index, score)``, or K such lists (one block each). A NaN
+            score (a word past the model's maximum length) is shown in grey on white, with a tooltip saying so.
         text: The original text; with ``offsets``, the characters between the words are shown as they are.
             Default: words joined by spaces.
         offsets: ``(F, 2)`` character offsets of the words in ``text`` (the explainer's ``offsets_``).
@@ -354,10 +361,15 @@ class TextHighlight:
                     gap = self.text[offsets[index - 1][1] : offsets[index][0]]
                 else:
                     gap = " " if index else ""
-                red, green, blue, _ = cmap(norm(score))
-                ink = "#000" if 0.299 * red + 0.587 * green + 0.114 * blue > 0.5 else "#fff"
-                parts.append(f"{html.escape(gap)}<span title=\"{score:+.4f}\" style=\"background-color: "
-                             f"{to_hex((red, green, blue))}; color: {ink}; padding: 0 0.15em; border-radius: "
+                if np.isnan(score):  # past the model's maximum length: never seen, no score
+                    tooltip, background, ink = "not seen by the model (past its maximum length): no score", \
+                        "#ffffff", "#999"
+                else:
+                    red, green, blue, _ = cmap(norm(score))
+                    tooltip, background = f"{score:+.4f}", to_hex((red, green, blue))
+                    ink = "#000" if 0.299 * red + 0.587 * green + 0.114 * blue > 0.5 else "#fff"
+                parts.append(f"{html.escape(gap)}<span title=\"{tooltip}\" style=\"background-color: "
+                             f"{background}; color: {ink}; padding: 0 0.15em; border-radius: "
                              f"0.2em;\">{html.escape(str(word))}</span>")
             parts.append("</div>")
         parts.append("</div>")
@@ -401,13 +413,15 @@ def _check_text_explanation(explanation: object) -> list[tuple[str, int, float]]
         raise TypeError("explanation must be a non-empty list of (word, index, score) tuples (one reference's "
                         "list; a text explainer returns one such list per reference)")
     scores = np.array([item[2] for item in explanation], dtype=float)
-    if not np.all(np.isfinite(scores)):
-        raise ValueError("explanation contains NaN or infinite scores")
+    if np.any(np.isinf(scores)):  # NaN is allowed: a word the model cannot see (past its maximum length)
+        raise ValueError("explanation contains infinite scores")
     return [(str(word), int(index), float(score)) for word, index, score in explanation]
 
 
 def _symmetric_range(scores: Sequence[float]) -> tuple[float, float]:
-    largest = float(np.max(np.abs(scores))) if len(scores) else 0.0
+    finite = np.abs(np.asarray(scores, dtype=float))
+    finite = finite[np.isfinite(finite)]  # NaN scores (unseen words) do not set the colour scale
+    largest = float(np.max(finite)) if len(finite) else 0.0
     largest = largest if largest > 0 else 1.0
     return -largest, largest
 

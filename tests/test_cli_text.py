@@ -96,3 +96,74 @@ def test_missing_tokenizer_is_a_one_line_error(sentence_files, capsys):
     model, _, _ = sentence_files
     assert main(["explain-text", str(model), "the cat", "--reference-text", "a", *FAST]) == 2
     assert "--tokenizer is required" in capsys.readouterr().err
+
+
+def test_every_png_of_several_references_is_checked_before_anything_is_written(tmp_path, sentence_files, capsys):
+    model, tokenizer, _ = sentence_files
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "words_1.png").mkdir()  # the second reference's PNG cannot be written
+    code = main(["explain-text", str(model), "the cat sat on a mat", "--tokenizer", str(tokenizer),
+                 "--reference-text", "a cat", "--reference-text", "a red car", "--output",
+                 str(tmp_path / "out" / "words"), *FAST])
+    error = capsys.readouterr().err
+    assert code == 2 and error.count("\n") == 1
+    assert str(tmp_path / "out" / "words_1.png") in error
+    assert "/." not in error  # never a temporary file's name
+    assert sorted(path.name for path in (tmp_path / "out").iterdir()) == ["words_1.png"]  # nothing written
+
+
+def test_output_that_is_an_existing_directory_gets_text_distance_files_inside_it(tmp_path, sentence_files):
+    model, tokenizer, _ = sentence_files
+    (tmp_path / "results").mkdir()
+    assert main(["explain-text", str(model), "the cat sat", "--tokenizer", str(tokenizer), "--reference-text",
+                 "a cat", "--output", str(tmp_path / "results"), *FAST]) == 0
+    assert sorted(path.name for path in (tmp_path / "results").iterdir()) == [
+        "text_distance.html", "text_distance.json", "text_distance.npy", "text_distance.png"]
+
+
+@pytest.mark.parametrize("suffix", [".npy", ".json", ".html", ".png", ".NPY"])
+def test_output_with_a_files_suffix_does_not_double_it(tmp_path, sentence_files, suffix):
+    model, tokenizer, _ = sentence_files
+    assert main(["explain-text", str(model), "the cat sat", "--tokenizer", str(tokenizer), "--reference-text",
+                 "a cat", "--output", str(tmp_path / f"result{suffix}"), *FAST]) == 0
+    assert sorted(path.name for path in tmp_path.glob("result*")) == [
+        "result.html", "result.json", "result.npy", "result.png"]
+
+
+def test_output_directory_that_does_not_exist_is_a_one_line_error_before_the_model_runs(tmp_path, capsys):
+    (tmp_path / "model.onnx").write_text("not a model either")  # the output is checked before the model loads
+    code = main(["explain-text", str(tmp_path / "model.onnx"), "the cat", "--tokenizer", "tok.json",
+                 "--reference-text", "a", "--output", str(tmp_path / "missing") + "/", *FAST])
+    error = capsys.readouterr().err
+    assert code == 2 and "missing" in error and "does not exist" in error
+
+
+def test_default_output_is_text_distance_in_the_current_directory(tmp_path, sentence_files, monkeypatch):
+    model, tokenizer, _ = sentence_files
+    (tmp_path / "here").mkdir()
+    monkeypatch.chdir(tmp_path / "here")
+    assert main(["explain-text", str(model), "the cat sat", "--tokenizer", str(tokenizer), "--reference-text",
+                 "a cat", *FAST]) == 0
+    assert (tmp_path / "here" / "text_distance.npy").is_file()
+
+
+@pytest.mark.parametrize("encoder", ["auto", "sentence", "clip"])
+def test_model_file_that_is_not_onnx_is_a_one_line_error(tmp_path, sentence_files, capsys, encoder):
+    _, tokenizer, _ = sentence_files
+    (tmp_path / "notes.onnx").write_text("this is not a model")
+    code = main(["explain-text", str(tmp_path / "notes.onnx"), "the cat", "--tokenizer", str(tokenizer),
+                 "--reference-text", "a", "--encoder", encoder, *FAST])
+    error = capsys.readouterr().err
+    assert code == 2 and error.count("\n") == 1 and "Traceback" not in error
+    assert "notes.onnx" in error and "not a valid ONNX model" in error
+
+
+@pytest.mark.parametrize("shape", [(), (2, 2, 32)])
+def test_npy_reference_that_is_not_one_or_k_embeddings_is_a_one_line_error(tmp_path, sentence_files, capsys, shape):
+    model, tokenizer, _ = sentence_files
+    np.save(tmp_path / "odd.npy", np.ones(shape))
+    assert main(["explain-text", str(model), "the cat", "--tokenizer", str(tokenizer), "--reference",
+                 str(tmp_path / "odd.npy"), "--output", str(tmp_path / "odd"), *FAST]) == 2
+    error = capsys.readouterr().err
+    assert "odd.npy" in error and "(K, D)" in error and error.count("\n") == 1
+    assert [path.name for path in tmp_path.glob("odd*")] == ["odd.npy"]  # only the reference itself

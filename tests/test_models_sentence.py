@@ -129,3 +129,40 @@ def test_minilm_files_are_found_in_the_installed_wheels():
     model, tokenizer = minilm_files()
     assert model.name == "model.onnx" and tokenizer.name == "tokenizer.json"
     assert model.is_file() and tokenizer.is_file()
+
+
+def test_graph_without_attention_mask_is_never_padded_so_a_text_embeds_alone_as_in_a_batch(tmp_path, tokenizer):
+    save_sentence_model(tmp_path / "pooled.onnx", inputs=("input_ids",), pooled=True)
+    encoder = SentenceEncoder(tmp_path / "pooled.onnx", tokenizer, pooling="none", normalize=False)
+    texts = ["the cat", "the cat sat on a mat", "a dog", "the red car sat"]
+    together = encoder(texts)
+    for text, row in zip(texts, together):
+        np.testing.assert_allclose(row, encoder(text), rtol=1e-6)
+    assert not encoder.pads_
+
+
+def test_text_scores_of_a_graph_without_attention_mask_do_not_depend_on_batch_size(tmp_path, tokenizer):
+    from dianna_distance import TextDistanceExplainer
+
+    table = save_sentence_model(tmp_path / "pooled.onnx", inputs=("input_ids",), pooled=True, dim=8)
+    encoder = SentenceEncoder(tmp_path / "pooled.onnx", tokenizer, pooling="none")
+    reference = table[WORDPIECE_VOCAB.index("fish")]
+    text = "the cat sat on a mat with a fish"
+
+    def scores(batch_size):
+        explainer = TextDistanceExplainer(n_masks=60, batch_size=batch_size, random_state=0, progress=False)
+        return explainer.attribute(encoder, text, reference)
+
+    np.testing.assert_array_equal(scores(1), scores(7))
+
+
+def test_file_that_is_not_onnx_is_a_value_error_naming_the_file(tmp_path, tokenizer):
+    path = tmp_path / "notes.onnx"
+    path.write_text("this is not a model")
+    with pytest.raises(ValueError, match="notes.onnx.*not a valid ONNX model"):
+        SentenceEncoder(path, tokenizer)
+
+
+def test_directory_given_as_the_model_is_named(tmp_path, tokenizer):
+    with pytest.raises(IsADirectoryError, match="model"):
+        SentenceEncoder(tmp_path, tokenizer)

@@ -105,3 +105,17 @@ def test_deletion_and_a_mask_token_both_find_the_planted_word_with_different_mas
         assert model.words_[int(np.argmax(scores))] == planted
     np.testing.assert_array_equal(deleted.masks_, masked.masks_)  # same masks, different texts, other embeddings
     assert not np.allclose(deleted.embeddings_, masked.embeddings_)
+
+
+def test_a_passage_past_minilms_128_tokens_scores_only_what_minilm_sees(minilm, tokenizer):
+    filler = "The committee met on Monday to discuss the budget for the next quarter and the new parking rules. "
+    passage = filler * 8 + "Then the volcano erupted."  # the filler alone is longer than 128 tokens
+    model = explainer(tokenizer, n_masks=60)
+    with pytest.warns(UserWarning, match="maximum length of 128 tokens") as caught:
+        scores = model.attribute(minilm, passage, minilm("volcano eruption"))
+    assert len([w for w in caught if "maximum length" in str(w.message)]) == 1
+    seen = model.seen_
+    assert 0 < seen.sum() < len(seen) and not seen[model.words_.index("volcano")]
+    assert np.all(np.isfinite(scores[seen])) and np.all(np.isnan(scores[~seen]))
+    last_seen = model.offsets_[seen][-1, 1]
+    assert len(minilm.tokenizer_.encode(passage[:last_seen]).ids) <= 128

@@ -35,6 +35,30 @@ EXPLAINER_OPTIONS = {
 OUTPUT_SUFFIXES = (".npy", ".png")
 
 
+def output_prefix(output: str | Path | None, default_stem: str, suffixes: tuple[str, ...]) -> Path:
+    """The path prefix of a run's output files, read from ``--output`` as ``explain`` reads it.
+
+    - None: ``default_stem`` in the current directory.
+    - An existing directory, or a path ending in a path separator: ``<directory>/<default_stem>``.
+    - A path ending in one of ``suffixes`` (any case): that suffix is dropped, so ``result.npy`` is not doubled.
+    - Any other path: the prefix itself (``run.v2`` writes ``run.v2.npy``).
+
+    Raises:
+        FileNotFoundError: A directory (a path ending in a separator) does not exist.
+    """
+    if output is None:
+        return Path(default_stem)
+    if Path(output).is_dir() or str(output).endswith(("/", os.sep)):
+        folder = Path(output)
+        if not folder.is_dir():
+            raise FileNotFoundError(f"output: directory {str(folder)!r} does not exist")
+        return folder / default_stem
+    prefix = Path(output)
+    if prefix.suffix.lower() in suffixes:
+        prefix = prefix.with_suffix("")
+    return prefix
+
+
 def output_paths(output: str | Path | None, image_path: str | Path) -> tuple[Path, Path]:
     """Where a run writes its map (``.npy``) and overlay (``.png``), checked before any work is done.
 
@@ -57,18 +81,7 @@ def output_paths(output: str | Path | None, image_path: str | Path) -> tuple[Pat
         FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError: The directory does not exist,
             is a file or is not writable, or an output path is a directory.
     """
-    stem = Path(image_path).with_suffix("").name + "_distance"
-    if output is None:
-        prefix = Path(stem)
-    elif Path(output).is_dir() or str(output).endswith(("/", os.sep)):
-        folder = Path(output)
-        if not folder.is_dir():
-            raise FileNotFoundError(f"output: directory {str(folder)!r} does not exist")
-        prefix = folder / stem
-    else:
-        prefix = Path(output)
-        if prefix.suffix.lower() in OUTPUT_SUFFIXES:
-            prefix = prefix.with_suffix("")
+    prefix = output_prefix(output, Path(image_path).with_suffix("").name + "_distance", OUTPUT_SUFFIXES)
     npy_path, png_path = check_output_prefix(prefix, OUTPUT_SUFFIXES)
     return npy_path, png_path
 

@@ -9,12 +9,18 @@ from pathlib import Path
 
 import numpy as np
 
-from dianna_distance.cli.common import EXPLAINER_OPTIONS
+from dianna_distance.cli.common import EXPLAINER_OPTIONS, output_prefix
 from dianna_distance.distances import WEIGHTINGS
 from dianna_distance.files import check_input_file, check_output_prefix, read_npy, write_together
 from dianna_distance.models.text import TextEncoder
 
 TEXT_OPTIONS = {name: kind for name, kind in EXPLAINER_OPTIONS.items() if name != "feature_res"}
+
+#: The files ``explain-text`` writes; an ``--output`` ending in one of them has it dropped.
+TEXT_OUTPUT_SUFFIXES = (".npy", ".json", ".html", ".png")
+
+#: The files' name in the current directory or in a directory given as ``--output``.
+DEFAULT_STEM = "text_distance"
 
 
 def load_text_model(
@@ -39,13 +45,16 @@ def load_text_model(
         tokenizer = tokenizer or default_tokenizer
     if tokenizer is None:
         raise ValueError("--tokenizer is required: the model's tokenizer.json")
-    if not Path(model).is_file():
-        raise FileNotFoundError(f"model file {str(model)!r} does not exist")
+    check_input_file(model, "model")
     if encoder == "auto":
         import onnx
 
-        outputs = [output.name for output in onnx.load(str(model), load_external_data=False).graph.output]
-        encoder = "clip" if "text_embeds" in outputs else "sentence"
+        try:
+            graph = onnx.load(str(model), load_external_data=False).graph
+        except Exception as error:  # protobuf's DecodeError and others: not an ONNX file
+            raise ValueError(f"model: {str(model)!r} is not a valid ONNX model ({type(error).__name__}: "
+                             f"{error})") from error
+        encoder = "clip" if "text_embeds" in [output.name for output in graph.output] else "sentence"
     if encoder == "clip":
         return TextEncoder(model, tokenizer, providers=providers), tokenizer, encoder
     return SentenceEncoder(model, tokenizer, pooling=pooling, normalize=normalize, providers=providers), tokenizer, \
@@ -55,7 +64,7 @@ def load_text_model(
 def explain_text_files(
     model: str | Path,
     text: str,
-    output: str | Path,
+    output: str | Path | None = None,
     tokenizer: str | Path | None = None,
     reference_texts: Sequence[str] | None = None,
     reference: str | Path | None = None,
@@ -75,7 +84,9 @@ def explain_text_files(
     Args:
         model: See :func:`load_text_model`.
         text: The text to explain.
-        output: Output path prefix.
+        output: Where to write, read as ``explain --output`` is (:func:`~dianna_distance.cli.common.output_prefix`):
+            None: ``text_distance.*`` here; an existing directory: ``<directory>/text_distance.*``; a path ending
+            in ``.npy``, ``.json``, ``.html`` or ``.png``: that suffix is dropped; else a prefix.
         tokenizer: The model's ``tokenizer.json``; its words are the features.
         reference_texts: Reference texts (one map per text).
         reference: A ``.npy`` file with the reference embedding(s).
@@ -88,8 +99,10 @@ def explain_text_files(
         **explainer_parameters: Parameters of :class:`~dianna_distance.text.TextDistanceExplainer`.
 
     Returns:
-        The paths written: ``<output>.npy`` (scores ``(F,)`` or ``(K, F)``), ``<output>.json`` (words, offsets,
-        references, scores), ``<output>.html`` and one ``.png`` per reference.
+        The paths written: ``<output>.npy`` (scores ``(F,)`` or ``(K, F)``; NaN for words past the model's maximum
+        length), ``<output>.json`` (words, offsets, references, scores with ``null`` for NaN, and ``seen``: which
+        words the model sees), ``<output>.html`` and one ``.png`` per reference (``<output>_<k>.png`` for K > 1).
+        Every one of these paths is checked before the model runs, and all are written or none.
     """
     import json
 
@@ -99,26 +112,32 @@ def explain_text_files(
     given = [reference_texts, reference, reference_image]
     if sum(bool(item) for item in given) != 1:
         raise ValueError("give exactly one of --reference-text (one or more), --reference or --reference-image")
-    output = Path(output)
-    check_output_prefix(output, (".npy", ".json", ".html", ".png"))  # before the model runs
-    for path, name in ((reference, "reference"), (reference_image, "reference image")):
-        if path:
-            check_input_file(path, name)
-    text_model, tokenizer, kind = load_text_model(model, tokenizer, encoder, pooling, normalize,
-                                                  explainer_parameters.get("providers"))
+    prefix = output_prefix(output, DEFAULT_STEM, TEXT_OUTPUT_SUFFIXES)
+    embedded = None
     if reference_texts:
-        embedded, labels = np.asarray(text_model(list(reference_texts))), [repr(t) for t in reference_texts]
+        labels = [repr(t) for t in reference_texts]
     elif reference:
         path = Path(reference)
         embedded = read_npy(path, "reference")
+        if embedded.ndim not in (1, 2) or not embedded.size:
+            raise ValueError(f"reference: {str(path)!r} must hold an embedding (D,) or K embeddings (K, D), got "
+                             f"shape {embedded.shape}")
         labels = [path.name] if embedded.ndim == 1 else [f"{path.name}[{k}]" for k in range(len(embedded))]
     else:
+        check_input_file(reference_image, "reference image")
+        labels = [Path(reference_image).name]
+    png_suffixes = [f"_{k}.png" for k in range(len(labels))] if len(labels) > 1 else [".png"]
+    paths = check_output_prefix(prefix, [".npy", ".json", ".html", *png_suffixes])  # every path, before the model
+    text_model, tokenizer, kind = load_text_model(model, tokenizer, encoder, pooling, normalize,
+                                                  explainer_parameters.get("providers"))
+    if reference_texts:
+        embedded = np.asarray(text_model(list(reference_texts)))
+    elif not reference:
         from dianna_distance.models import ImageEncoder, fetch
 
         if kind != "clip":
             raise ValueError("--reference-image needs a CLIP text tower (a graph with a text_embeds output)")
         embedded = ImageEncoder(fetch(image_model), "clip").embed(Path(reference_image))
-        labels = [Path(reference_image).name]
     if len(labels) == 1 and np.ndim(embedded) == 2:
         embedded = embedded[0]
 
@@ -126,8 +145,9 @@ def explain_text_files(
     scores = explainer.attribute(text_model, text, embedded)
     explanation = to_explanation(explainer.words_, scores)
 
+    json_scores = [[None if np.isnan(score) else float(score) for score in row] for row in np.atleast_2d(scores)]
     record = {"text": text, "words": explainer.words_, "offsets": explainer.offsets_.tolist(), "references": labels,
-              "scores": np.atleast_2d(scores).tolist()}
+              "scores": json_scores, "seen": explainer.seen_.tolist()}
     highlight = TextHighlight(explanation, text, explainer.offsets_, titles=[f"vs {label}" for label in labels])
 
     def save_npy(path: Path) -> None:
@@ -142,14 +162,31 @@ def explain_text_files(
 
         return save
 
-    writers = [(output.with_name(output.name + ".npy"), save_npy),
-               (output.with_name(output.name + ".json"),
-                lambda path: path.write_text(json.dumps(record, indent=1), encoding="utf-8")),
-               (output.with_name(output.name + ".html"), highlight.save)]
-    for k, (block, label) in enumerate(zip(explanation, labels)):
-        png = output.with_name(output.name + (f"_{k}" if len(labels) > 1 else "") + ".png")
-        writers.append((png, save_png(block, label)))
-    return write_together(writers)
+    def save_json(path: Path) -> None:
+        path.write_text(json.dumps(record, indent=1, allow_nan=False), encoding="utf-8")
+
+    savers = [save_npy, save_json, highlight.save]
+    savers += [save_png(block, label) for block, label in zip(explanation, labels)]
+    writers = [(path, _naming(path, save)) for path, save in zip(paths, savers, strict=True)]
+    try:
+        return write_together(writers)
+    except OSError as error:  # a failed rename names the temporary file first: name the real path
+        if error.filename2 is not None and error.errno is not None:
+            raise type(error)(error.errno, error.strerror, str(error.filename2)) from error
+        raise
+
+
+def _naming(path: Path, save: Callable[[Path], None]) -> Callable[[Path], None]:
+    """``save`` whose errors name ``path``, not the temporary file it is written to."""
+    def write(temporary: Path) -> None:
+        try:
+            save(temporary)
+        except OSError as error:
+            if error.errno is not None and error.strerror:
+                raise type(error)(error.errno, error.strerror, str(path)) from error
+            raise type(error)(str(error).replace(str(temporary), str(path))) from error
+
+    return write
 
 
 def add_explain_text_command(commands: argparse._SubParsersAction) -> None:
@@ -173,7 +210,8 @@ def add_explain_text_command(commands: argparse._SubParsersAction) -> None:
                         help="pooling of a sentence encoder's token embeddings (default: mean)")
     parser.add_argument("--no-normalize", action="store_true", help="do not L2-normalise sentence embeddings")
     parser.add_argument("--mask-token", help="replace dropped words by this token (default: delete them)")
-    parser.add_argument("--output", default="text_distance", help="output prefix (default: %(default)s)")
+    parser.add_argument("--output", help="output prefix, or an existing directory to write text_distance.* in; a "
+                                         ".npy/.json/.html/.png suffix is dropped (default: text_distance here)")
     from dianna_distance.text import TextDistanceExplainer
 
     signature = inspect.signature(TextDistanceExplainer).parameters

@@ -95,7 +95,7 @@ class SeedSpread:
                 maps.append(np.stack(row))
                 estimates.append(np.mean(row_estimates))
         maps = np.stack(maps)
-        spread = maps.std(axis=1, ddof=1).reshape(len(n_masks), -1).mean(axis=1)
+        spread = np.nanmean(maps.std(axis=1, ddof=1).reshape(len(n_masks), -1), axis=1)  # NaN: unseen words
         inverse_root = 1 / np.sqrt(n_masks)
         coefficient = float(spread @ inverse_root / (inverse_root @ inverse_root))
         return SeedSpreadResult(n_masks=n_masks, spread=spread, estimated_spread=np.array(estimates),

@@ -14,11 +14,18 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from dianna_distance.checks import check_bool, check_finite_array, check_int, check_random_state
+from dianna_distance.checks import check_bool, check_int, check_numeric_array, check_random_state
 from dianna_distance.core import check_embeddings, check_reference
 from dianna_distance.distances import DistanceLike, compute_distances, get_distance
 from dianna_distance.evaluation.common import DeletionCurves, RandomState, deletion_orders, deletion_summary
-from dianna_distance.text import TextDistanceExplainer, TokenizerLike, Words, split_words
+from dianna_distance.text import (
+    TextDistanceExplainer,
+    TokenizerLike,
+    Words,
+    check_mask_token,
+    check_mask_token_for_model,
+    split_words,
+)
 
 
 @dataclass
@@ -43,6 +50,10 @@ class WordDeletion:
     the distance should rise fast), most negative first ("HiDF"), and ``n_random`` random orders. After each
     step the distance of the text's embedding to the reference is measured. Words are split and deleted (or
     replaced by ``mask_token``) exactly as the :class:`~dianna_distance.text.TextDistanceExplainer` does.
+
+    Words whose score is NaN (words past the model's maximum length, which it never sees) have no place in an
+    order by score: they are never deleted, they stay in every text, and the orders, the steps and the fractions
+    run over the scored words only (the random orders too, so all curves end with every scored word deleted).
 
     Args:
         n_steps: Number of deletion steps; default (None) one word per step.
@@ -86,35 +97,45 @@ class WordDeletion:
             model: A callable ``list[str] -> (B, D)``, or a sentence-embedding ONNX file (with ``tokenizer``).
             text: The explained text.
             reference: Reference embedding ``(D,)``.
-            scores: The explanation to evaluate, ``(F,)``: one score per word.
+            scores: The explanation to evaluate, ``(F,)``: one score per word; NaN for a word the model cannot
+                see (never deleted, see the class).
 
         Returns:
-            A :class:`WordDeletionResult`.
+            A :class:`WordDeletionResult`; its orders hold the indices (into the F words) of the scored words only.
         """
         self._validate_parameters()
         words = split_words(text, self.tokenizer)
-        scores = check_finite_array(scores, "scores").astype(np.float64)
+        check_mask_token(self.mask_token, self.tokenizer)
+        scores = np.asarray(check_numeric_array(scores, "scores"), dtype=np.float64)
         if scores.shape != (len(words),):
             raise ValueError(f"scores must have one value per word, shape ({len(words)},), got {scores.shape}")
+        if np.any(np.isinf(scores)):
+            raise ValueError("scores must be finite, or NaN for a word the model cannot see; got infinite scores")
+        scored = np.flatnonzero(~np.isnan(scores))
+        if len(scored) == 0:
+            raise ValueError("scores has no score to order by: every score is NaN")
         reference = check_reference(reference, self.distance)
         if np.ndim(reference) == 2 and len(reference) != 1:
             raise ValueError(f"reference must have shape (D,); evaluate one reference at a time, got shape "
                              f"{reference.shape}")
-        n_words = len(words)
-        n_steps = n_words if self.n_steps is None else self.n_steps
-        if n_steps > n_words:
-            raise ValueError(f"n_steps must be at most the number of words ({n_words}), got {n_steps}")
-        orders, boundaries = deletion_orders(scores, n_steps, self.n_random, self.random_state)
+        n_words, n_scored = len(words), len(scored)
+        n_steps = n_scored if self.n_steps is None else self.n_steps
+        if n_steps > n_scored:
+            which = "words" if n_scored == n_words else "scored words (NaN scores are never deleted)"
+            raise ValueError(f"n_steps must be at most the number of {which} ({n_scored}), got {n_steps}")
+        orders, boundaries = deletion_orders(scores[scored], n_steps, self.n_random, self.random_state)
+        orders = [scored[order] for order in orders]  # indices into the F words
         keep = np.ones((len(orders), len(boundaries), n_words), dtype=bool)
         for o, order in enumerate(orders):
             for s, boundary in enumerate(boundaries):
                 keep[o, s, order[:boundary]] = False
 
         run_model = TextDistanceExplainer(tokenizer=self.tokenizer, providers=self.providers).load_model(model)
+        check_mask_token_for_model(self.mask_token, run_model)
         curves = self._distance_curves(run_model, words, keep.reshape(-1, n_words), reference[0])
         curves = curves.reshape(len(orders), len(boundaries))
         return WordDeletionResult(
-            **deletion_summary(curves, boundaries, n_words),
+            **deletion_summary(curves, boundaries, n_scored),
             order_lodf=orders[0],
             order_hidf=orders[1],
             boundaries=boundaries,
@@ -144,8 +165,7 @@ class WordDeletion:
         if self.n_steps is not None:
             check_int(self.n_steps, "n_steps", minimum=1)
         check_int(self.n_random, "n_random", minimum=1)
-        if self.mask_token is not None and not isinstance(self.mask_token, str):
-            raise TypeError(f"mask_token must be None (delete words) or a str, got {self.mask_token!r}")
+        check_mask_token(self.mask_token)
         get_distance(self.distance)
         if self.batch_size is not None:
             check_int(self.batch_size, "batch_size", minimum=1)

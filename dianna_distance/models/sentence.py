@@ -4,7 +4,9 @@ Sentence-embedding ONNX models with their ``tokenizer.json``: ``list[str] -> (B,
 
 The graph's inputs are read from the file: ``input_ids`` always, ``attention_mask`` and ``token_type_ids`` when the
 graph has them. Every batch is padded to its longest text (never to a fixed length: a ``tokenizer.json`` that pads
-to a fixed length is switched to padding to the longest), and truncated at the tokenizer's maximum length. The
+to a fixed length is switched to padding to the longest; and never at all for a graph without ``attention_mask``,
+whose texts are grouped by token length instead), and truncated at the tokenizer's maximum length, with a
+:class:`TruncationWarning` (``SentenceEncoder.seen_characters`` tells how much of a text the model sees). The
 token embeddings are pooled by the attention-masked mean (``pooling="mean"``, sentence-transformers' default),
 taken from the first token (``"first"``, the ``[CLS]`` token), or taken as they are when the graph already returns
 one vector per text (``"none"``); then optionally L2-normalised.
@@ -18,9 +20,9 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from dianna_distance.model import POOLINGS, SentenceEncoder
+from dianna_distance.model import POOLINGS, SentenceEncoder, TruncationWarning
 
-__all__ = ["MINILM_PACKAGES", "POOLINGS", "SentenceEncoder", "load_minilm", "minilm_files"]
+__all__ = ["MINILM_PACKAGES", "POOLINGS", "SentenceEncoder", "TruncationWarning", "load_minilm", "minilm_files"]
 
 #: pip package and file inside it for each MiniLM file.
 MINILM_PACKAGES = {

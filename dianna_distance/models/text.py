@@ -1,7 +1,9 @@
 """CLIP text encoder: captions to reference embeddings through a text-tower ONNX file and its ``tokenizer.json``.
 
 Tokenisation is done by the `tokenizers <https://huggingface.co/docs/tokenizers>`_ library from the
-``tokenizer.json`` that comes with the model; captions are padded and truncated to the model's context length.
+``tokenizer.json`` that comes with the model; captions are padded and truncated to the model's context length
+(CLIP's 77 tokens): a longer caption is truncated with a :class:`~dianna_distance.model.TruncationWarning`, and
+:meth:`TextEncoder.seen_characters` tells how much of a text the model sees.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from dianna_distance.files import check_input_file
-from dianna_distance.model import ORT_TYPES, default_providers
+from dianna_distance.model import ORT_TYPES, TruncationWarning, default_providers, seen_characters
 
 #: CLIP's context length, used when neither the graph nor the caller fixes one.
 CLIP_CONTEXT_LENGTH = 77
@@ -36,6 +38,8 @@ class TextEncoder:
         session_: The ONNX Runtime session.
         tokenizer_: The :class:`tokenizers.Tokenizer`, set to pad and truncate to ``context_length_``.
         context_length_: L.
+        max_length_: L, the number of tokens the model sees (special tokens included); the same as
+            ``context_length_``, under the name :class:`~dianna_distance.model.SentenceEncoder` uses.
         output_name_: The graph output returned.
         input_names_: Graph inputs fed: ``input_ids`` and, if present, ``attention_mask``.
     """
@@ -109,6 +113,16 @@ class TextEncoder:
                              "pad_token")
         self.tokenizer_.enable_truncation(self.context_length_)
         self.tokenizer_.enable_padding(length=self.context_length_, pad_id=pad_id, pad_token=pad_token)
+        self.max_length_ = self.context_length_
+
+    def seen_characters(self, text: str) -> int:
+        """How many characters of ``text`` the model sees: ``len(text)``, or fewer past ``context_length_`` tokens.
+
+        The characters from the returned offset on are truncated away and never reach the model.
+        """
+        if not isinstance(text, str):
+            raise TypeError(f"text must be a str, got {type(text).__name__}")
+        return seen_characters(self.tokenizer_, text)
 
     def tokenize(self, captions: str | Sequence[str]) -> dict[str, np.ndarray]:
         """Tokenise captions into the graph's inputs, padded and truncated to the context length.
@@ -125,7 +139,7 @@ class TextEncoder:
         for caption, encoding in zip(captions, encodings, strict=True):
             if encoding.overflowing:
                 warnings.warn(f"caption {caption!r} is longer than {self.context_length_} tokens; truncated",
-                              stacklevel=2)
+                              TruncationWarning, stacklevel=2)
         arrays = {"input_ids": [e.ids for e in encodings], "attention_mask": [e.attention_mask for e in encodings]}
         return {name: np.asarray(arrays[name], dtype=self._dtypes[name]) for name in self.input_names_}
 
