@@ -6,9 +6,8 @@ Every plot function of :mod:`dianna_distance.visualization` draws into a :class:
 * In Jupyter, the figure is displayed exactly once: when the call is the last line of a cell (the returned figure
   is the cell's result), when it is assigned (``fig = plot_...(...)``) or ended by ``;`` (the inline backend draws
   it at the end of the cell), and when ``show_plot=True`` (displayed at once, not again as the cell's result).
-* In a script or a test with a non-interactive backend (Agg), the figure is closed in pyplot before it is
-  returned, so that drawing many figures (a batch of PNGs) keeps no figures open; the returned figure can still
-  be saved and inspected.
+* In a script or a test with a non-interactive backend (Agg), the figure has its own Agg canvas and is never held
+  by pyplot, so that drawing many figures (a batch of PNGs) keeps no figures open.
 * In other interactive sessions (a GUI backend, ``plt.ion()``) the figure stays open, as ``plt.figure`` leaves it.
 """
 
@@ -43,7 +42,17 @@ class PlotFigure(Figure):
 
 
 def new_figure(figsize: tuple[float, float], layout: str | None = "constrained") -> PlotFigure:
-    """A new :class:`PlotFigure` of ``figsize`` inches, registered in pyplot (see :func:`finish_figure`)."""
+    """A new :class:`PlotFigure` of ``figsize`` inches.
+
+    In a Jupyter kernel or an interactive session it is made by pyplot (and stays open there, so that the inline
+    backend or the GUI shows it); otherwise it gets its own Agg canvas and pyplot never holds it.
+    """
+    if _ipython_shell() is None and not _interactive_session():
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        fig = PlotFigure(figsize=figsize, layout=layout)
+        FigureCanvasAgg(fig)
+        return fig
     import matplotlib.pyplot as plt
 
     return plt.figure(figsize=figsize, FigureClass=PlotFigure, layout=layout)
@@ -52,7 +61,7 @@ def new_figure(figsize: tuple[float, float], layout: str | None = "constrained")
 def finish_figure(fig: Figure, output_filename: str | Path | None, show_plot: bool, **save_kwargs) -> Figure:
     """Save the figure whole (when ``output_filename``), show it (when ``show_plot``), and return it.
 
-    See the module's docstring for when the figure is displayed and when it is closed in pyplot.
+    See the module's docstring for when the figure is displayed.
     """
     import matplotlib.pyplot as plt
 
@@ -67,8 +76,6 @@ def finish_figure(fig: Figure, output_filename: str | Path | None, show_plot: bo
             fig._shown_in_cell = shell.execution_count
         else:
             plt.show()
-    if shell is None and not _interactive_session():
-        plt.close(fig)
     return fig
 
 

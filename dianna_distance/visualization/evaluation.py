@@ -87,8 +87,8 @@ def plot_randomisation(
 
     Each map is divided by its largest absolute value (the test compares patterns, and the magnitude of a map
     changes as the model does), so all maps share one scale from -1 to 1, with one colour bar per row. Layer
-    names lose the prefix all of them share and are wrapped at ``/`` and ``.`` to fit their panel (at most two
-    lines; a longer name keeps its end, after ``…``).
+    names lose the prefix all of them share and are wrapped after ``/`` (``.`` in names without ``/``) to fit their
+    panel (at most two lines; a longer name keeps its end, after ``…``).
 
     Args:
         result: A :class:`~dianna_distance.evaluation.RandomisationResult` of a single reference (maps ``(H, W)``).
@@ -109,7 +109,7 @@ def plot_randomisation(
         raise ValueError(f"plot_randomisation draws maps of one reference (H, W), got {result.original.shape}")
     columns = len(result.layer_names) + 1
     fontsize = 8
-    width = max(10, int(panel_size * 72 / (0.6 * fontsize)))
+    width = max(10, int((panel_size - 0.15) * 72 / (0.62 * fontsize)))  # characters that fit over a panel
     short = dict(zip(result.layer_names, short_layer_names(result.layer_names, width)))
     fig = new_figure((panel_size * columns + 1.6, (panel_size + 0.8) * len(modes) + 0.5))
     axes = fig.subplots(len(modes), columns, squeeze=False)
@@ -124,8 +124,9 @@ def plot_randomisation(
             ax.set_title(name if rho is None else f"{name}\nρ = {rho:.2f}", fontsize=fontsize)
         axes[row, 0].set_ylabel(MODE_LABELS.get(mode, mode), fontsize=9)
         fig.colorbar(drawn, ax=axes[row, :], shrink=0.8, label="map ÷ its max |value|")
-    fig.suptitle("Model parameter randomisation: ρ = Spearman correlation with the original map (layers shuffled "
-                 "up to the one named)", fontsize=10)
+    fig.suptitle("Model parameter randomisation (ρ: Spearman correlation with the original map)\ncumulative rows "
+                 "shuffle the named layer and those left of it; independent shuffles only the named layer",
+                 fontsize=10)
     return finish_figure(fig, output_filename, show_plot)
 
 
@@ -248,6 +249,8 @@ def plot_word_deletion(
 def short_layer_names(names: Sequence[str], width: int, max_lines: int = 2) -> list[str]:
     """Layer names for panel titles: the prefix shared by all (up to a ``/`` or ``.``) dropped, then wrapped.
 
+    Lines break after ``/`` (after ``.`` in names without ``/``).
+
     Args:
         names: The layer names.
         width: Characters per line.
@@ -263,8 +266,8 @@ def short_layer_names(names: Sequence[str], width: int, max_lines: int = 2) -> l
 
 
 def _wrap_name(name: str, width: int, max_lines: int) -> str:
-    """``name`` in at most ``max_lines`` lines of ``width`` characters, broken after ``/`` and ``.``."""
-    parts = [part for part in re.split(r"(?<=[/.])", name) if part]
+    """``name`` in at most ``max_lines`` lines of ``width`` characters, broken after ``/`` (or ``.`` without ``/``)."""
+    parts = [part for part in re.split(r"(?<=/)" if "/" in name else r"(?<=\.)", name) if part]
     lines: list[str] = []
     while parts and len(lines) < max_lines:
         line = parts.pop()

@@ -231,7 +231,7 @@ def _draw_footer(footer, drawn, label: str, cmap: str, limit: float, hatched: bo
     from matplotlib.patches import Patch
 
     colormap = drawn.get_cmap()
-    cax = footer.add_axes([0.05, 0.62, 0.38, 0.13])
+    cax = footer.add_axes([0.05, 0.62, 0.38, 0.13], label="<colorbar>")
     colorbar = footer.colorbar(drawn, cax=cax, orientation="horizontal")
     colorbar.set_label(label, fontsize=9)
     colorbar.set_ticks([-limit, -limit / 2, 0, limit / 2, limit], labels=[f"{tick:.2g}".replace("-", "−") for tick in
