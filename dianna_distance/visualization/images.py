@@ -127,8 +127,9 @@ def plot_distance_map(
 
     columns = (["image"] if image is not None else []) + (["reference"] if references is not None else []) + ["map"]
     footer = 1.45 if annotation or significant is not None else 1.2
-    fig = new_figure((max(panel_size * len(columns) + 0.4, 7.0), (panel_size + 0.5) * count + footer))
-    rows = fig.subfigures(count + 1, 1, height_ratios=[panel_size + 0.5] * count + [footer])
+    heights = [panel_size + 0.75] + [panel_size + 0.5] * (count - 1) + [footer]  # row 0 has the column titles
+    fig = new_figure((max(panel_size * len(columns) + 0.4, 7.0), sum(heights)))
+    rows = fig.subfigures(count + 1, 1, height_ratios=heights)
     for index, row in enumerate(rows[:count]):
         row.suptitle(row_titles[index], fontsize=11)
         for column, ax in zip(columns, row.subplots(1, len(columns), squeeze=False)[0]):
