@@ -8,7 +8,6 @@
 * :mod:`~dianna_distance.visualization.common`: what they share, among which figures that display once in Jupyter.
 """
 
-from dianna_distance.visualization.common import PlotFigure
 from dianna_distance.visualization.evaluation import (
     plot_incremental_deletion,
     plot_randomisation,
@@ -20,7 +19,6 @@ from dianna_distance.visualization.images import plot_distance_map
 from dianna_distance.visualization.text import TextExplanation, TextHighlight, plot_text_distance
 
 __all__ = [
-    "PlotFigure",
     "TextExplanation",
     "TextHighlight",
     "plot_distance_map",

@@ -1,6 +1,6 @@
 """What the plots share: figures that display once in notebooks, whole saves, symmetric colour ranges.
 
-Every plot function of :mod:`dianna_distance.visualization` draws into a :class:`PlotFigure` made by
+Every plot function of :mod:`dianna_distance.visualization` draws into a ``PlotFigure`` made by
 :func:`new_figure` and finishes with :func:`finish_figure`:
 
 * In Jupyter, the figure is displayed exactly once: when the call is the last line of a cell (the returned figure
@@ -13,36 +13,58 @@ Every plot function of :mod:`dianna_distance.visualization` draws into a :class:
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from matplotlib.figure import Figure
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
-class PlotFigure(Figure):
-    """A matplotlib figure that Jupyter displays once, whether it is the cell's result or left open in pyplot."""
-
-    def _ipython_display_(self) -> None:
-        import matplotlib.pyplot as plt
-        from IPython.display import display
-
-        shell = _ipython_shell()
-        if shell is not None and getattr(self, "_shown_in_cell", None) == shell.execution_count:
-            return  # show_plot=True displayed it in this cell already
-        if not _inline_backend():
-            display({"text/plain": repr(self)}, raw=True)  # a GUI or widget backend shows the figure itself
-            return
-        from IPython.core.pylabtools import print_figure
-
-        plt.close(self)  # the inline backend would draw it again at the end of the cell
-        display({"image/png": print_figure(self, "png", bbox_inches="tight"), "text/plain": repr(self)}, raw=True)
+def __getattr__(name: str) -> type:
+    if name == "PlotFigure":  # made on first use, so that importing the package does not import matplotlib
+        return plot_figure_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def new_figure(figsize: tuple[float, float], layout: str | None = "constrained") -> PlotFigure:
-    """A new :class:`PlotFigure` of ``figsize`` inches.
+@functools.cache
+def plot_figure_class() -> type:
+    """``PlotFigure``: the matplotlib figure of every plot, which Jupyter displays once.
+
+    Jupyter displays it once whether it is the cell's result or left open in pyplot for the inline backend: when
+    it is displayed as a result, it is closed in pyplot first. The class is made on first use (matplotlib is
+    imported then) and is importable as ``dianna_distance.visualization.common.PlotFigure``.
+    """
+    from matplotlib.figure import Figure
+
+    class PlotFigure(Figure):
+        def _ipython_display_(self) -> None:
+            import matplotlib.pyplot as plt
+            from IPython.display import display
+
+            shell = _ipython_shell()
+            if shell is not None and getattr(self, "_shown_in_cell", None) == shell.execution_count:
+                return  # show_plot=True displayed it in this cell already
+            if not _inline_backend():
+                display({"text/plain": repr(self)}, raw=True)  # a GUI or widget backend shows the figure itself
+                return
+            from IPython.core.pylabtools import print_figure
+
+            plt.close(self)  # the inline backend would draw it again at the end of the cell
+            display({"image/png": print_figure(self, "png", bbox_inches="tight"), "text/plain": repr(self)},
+                    raw=True)
+
+    PlotFigure.__module__, PlotFigure.__qualname__ = __name__, "PlotFigure"
+    return PlotFigure
+
+
+def new_figure(figsize: tuple[float, float], layout: str | None = "constrained") -> Figure:
+    """A new ``PlotFigure`` (see :func:`plot_figure_class`) of ``figsize`` inches.
 
     In a Jupyter kernel or an interactive session it is made by pyplot (and stays open there, so that the inline
     backend or the GUI shows it); otherwise it gets its own Agg canvas and pyplot never holds it.
@@ -50,12 +72,12 @@ def new_figure(figsize: tuple[float, float], layout: str | None = "constrained")
     if _ipython_shell() is None and not _interactive_session():
         from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-        fig = PlotFigure(figsize=figsize, layout=layout)
+        fig = plot_figure_class()(figsize=figsize, layout=layout)
         FigureCanvasAgg(fig)
         return fig
     import matplotlib.pyplot as plt
 
-    return plt.figure(figsize=figsize, FigureClass=PlotFigure, layout=layout)
+    return plt.figure(figsize=figsize, FigureClass=plot_figure_class(), layout=layout)
 
 
 def finish_figure(fig: Figure, output_filename: str | Path | None, show_plot: bool, **save_kwargs) -> Figure:
@@ -69,7 +91,7 @@ def finish_figure(fig: Figure, output_filename: str | Path | None, show_plot: bo
         save_figure(fig, output_filename, **save_kwargs)
     shell = _ipython_shell()
     if show_plot:
-        if shell is not None and isinstance(fig, PlotFigure):
+        if shell is not None and isinstance(fig, plot_figure_class()):
             from IPython.display import display
 
             display(fig)

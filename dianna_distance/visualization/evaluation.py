@@ -18,6 +18,8 @@ import numpy as np
 from dianna_distance.visualization.common import draw_deletion_curves, finish_figure, new_figure, symmetric_range
 
 if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
     from dianna_distance.evaluation import (
         DeletionResult,
         RandomisationResult,
@@ -36,7 +38,7 @@ def plot_incremental_deletion(
     panel_size: float = 2.0,
     output_filename: str | Path | None = None,
     show_plot: bool = False,
-):
+) -> Figure:
     """Draw incremental deletion: the deleted images per step (LoDF and HiDF rows) and the distance curves.
 
     Args:
@@ -82,7 +84,7 @@ def plot_randomisation(
     cmap: str = "bwr",
     output_filename: str | Path | None = None,
     show_plot: bool = False,
-):
+) -> Figure:
     """Draw the MPRT: per mode, a row with the original map and the map after each step, titled with ρ.
 
     Each map is divided by its largest absolute value (the test compares patterns, and the magnitude of a map
@@ -138,7 +140,7 @@ def plot_sensitivity(
     cmap: str = "bwr",
     output_filename: str | Path | None = None,
     show_plot: bool = False,
-):
+) -> Figure:
     """Draw average sensitivity: the original map, maps of noisy images, and their differences to the original.
 
     The top row shows the map of the image and the maps of the first ``samples`` noisy images on one symmetric
@@ -196,7 +198,7 @@ def plot_sensitivity(
 
 def plot_seed_spread(
     result: SeedSpreadResult, output_filename: str | Path | None = None, show_plot: bool = False
-):
+) -> Figure:
     """Draw the seed spread against the number of masks (log-log), with the fitted ``c / sqrt(n_masks)``.
 
     Args:
@@ -225,7 +227,7 @@ def plot_word_deletion(
     output_filename: str | Path | None = None,
     show_plot: bool = False,
     title: str | None = None,
-):
+) -> Figure:
     """Draw word deletion: the distance to the reference as words are deleted, LoDF, HiDF and random.
 
     Args:

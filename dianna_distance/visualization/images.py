@@ -6,10 +6,14 @@ import numbers
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from dianna_distance.visualization.common import finish_figure, new_figure, save_figure
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 Reference = str | Path | np.ndarray
 
@@ -39,7 +43,7 @@ def plot_distance_map(
     spread: float | None = None,
     image_label: str = "image",
     colorbar_label: str = COLORBAR_LABEL,
-):
+) -> Figure:
     """Plot one or several distance maps: per reference, a row with the image, the reference and the map.
 
     Each row is titled with the pair (``titles``, or ``"<image_label> vs <reference>"``) and, when ``distances``
