@@ -288,3 +288,12 @@ def test_command_line_figure_titles_name_each_row_of_a_reference_file():
 
     assert reference_titles("bee.jpg", "fly.jpg", None) == ["bee.jpg vs fly.jpg"]
     assert reference_titles("bee.jpg", "refs.npy", 2) == ["bee.jpg vs refs.npy [row 0]", "bee.jpg vs refs.npy [row 1]"]
+
+
+def test_importing_the_package_does_not_import_matplotlib():
+    import subprocess
+    import sys
+
+    code = "import sys, dianna_distance; print(sorted(name for name in sys.modules if name.startswith('matplotlib')))"
+    printed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert printed.strip() == "[]"
