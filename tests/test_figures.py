@@ -142,10 +142,18 @@ def test_number_of_masks_and_spread_are_written_on_the_figure(image):
     ({"significant": np.ones((SIZE, SIZE), dtype=bool)}, ValueError, "significant must have the shape of the map"),
     ({"n_masks": 0}, ValueError, "n_masks must be a positive integer"),
     ({"spread": -1.0}, ValueError, "spread must be a non-negative number"),
+    ({"saliency": np.full((SIZE, SIZE), np.nan)}, ValueError, "saliency contains NaN"),
+    ({"saliency": np.zeros((0, SIZE, SIZE))}, ValueError, "saliency must have shape"),
 ])
 def test_bad_figure_arguments_are_refused_naming_the_argument(image, arguments, error, message):
+    arguments = {"saliency": smooth_maps(), **arguments}
     with pytest.raises(error, match=message):
-        plot_distance_map(smooth_maps(), image, **arguments)
+        plot_distance_map(image=image, **arguments)
+
+
+def test_an_image_outside_both_pixel_scales_is_drawn_clipped_with_a_warning(image):
+    with pytest.warns(UserWarning, match="outside \\[0, 1\\] and \\[0, 255\\]"):
+        plot_distance_map(smooth_maps(1)[0], image * 4 - 2)
 
 
 def test_drawing_in_a_script_leaves_no_figure_open(image, tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numbers
 import textwrap
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -96,8 +97,10 @@ def plot_distance_map(
     maps = np.asarray(saliency, dtype=float)
     if maps.ndim == 2:
         maps = maps[None]
-    if maps.ndim != 3:
-        raise ValueError(f"saliency must have shape (H, W) or (K, H, W), got {np.shape(saliency)}")
+    if maps.ndim != 3 or maps.size == 0:
+        raise ValueError(f"saliency must have shape (H, W) or (K, H, W) with K, H, W > 0, got {np.shape(saliency)}")
+    if not np.all(np.isfinite(maps)):
+        raise ValueError("saliency contains NaN or infinite values")
     count = len(maps)
     if titles is not None and len(titles) != count:
         raise ValueError(f"titles must have one entry per map ({count}), got {len(titles)}")
@@ -170,6 +173,9 @@ def _image_for_display(image: np.ndarray, map_shape: tuple[int, int]) -> np.ndar
         raise ValueError(f"image must be (H, W), (H, W, C) or (C, H, W) with (H, W) = {map_shape} and C in (1, 3), "
                          f"got shape {image.shape}")
     image = image.astype(float)
+    if np.min(image) < 0 or np.max(image) > 255:
+        warnings.warn(f"image values span [{np.min(image):.3g}, {np.max(image):.3g}], outside [0, 1] and [0, 255]: "
+                      "the figure shows them clipped; pass the image before normalisation", stacklevel=3)
     return image / 255.0 if np.max(image) > 1 else image
 
 
