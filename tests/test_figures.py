@@ -103,7 +103,7 @@ def test_one_labelled_colour_bar_symmetric_around_zero_is_shared_by_all_rows(ima
     maps = smooth_maps()
     figure = plot_distance_map(maps, image)
     (colour_bar,) = colour_bars(figure)
-    assert colour_bar.get_xlabel() == "attribution (+: closer to the reference, −: farther)"
+    assert colour_bar.get_xlabel() == "attribution (+ closer, − farther)"
     largest = float(np.max(np.abs(maps)))
     assert [layer.get_clim() for layer in map_images(figure)] == [(-largest, largest)] * 3
 

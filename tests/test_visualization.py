@@ -34,7 +34,7 @@ def test_maps_are_drawn_into_given_axes_of_an_existing_figure_each_with_a_labell
     assert [ax.get_title() for ax in grid[1]] == ["a", "b"]
     assert not grid[0, 0].images and grid[1, 1].images[-1].get_clim() == (-1.0, 1.0)
     bars = [ax for ax in figure.axes if ax.get_label() == "<colorbar>"]
-    assert [bar.get_ylabel() for bar in bars] == ["attribution (+: closer to the reference, −: farther)"] * 2
+    assert [bar.get_ylabel() for bar in bars] == ["attribution (+ closer, − farther)"] * 2
     assert plt.fignum_exists(figure.number)  # the caller's figure stays open
     plt.close(figure)
 

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 Reference = str | Path | np.ndarray
 
-COLORBAR_LABEL = "attribution (+: closer to the reference, −: farther)"
+COLORBAR_LABEL = "attribution (+ closer, − farther)"
 NOT_SIGNIFICANT = "hatched, faded: not significant\n(this run does not establish the sign)"
 RED_BLUE_COLORMAPS = ("bwr", "seismic", "coolwarm", "RdBu_r")
 HATCH_COLOR = "0.3"
@@ -121,7 +121,7 @@ def plot_distance_map(
         for index, ax in enumerate(axes):
             drawn = _draw_map(ax, maps[index], grey, None if significant is None else significant[index], limit,
                               cmap)
-            ax.figure.colorbar(drawn, ax=ax, label=colorbar_label)
+            ax.figure.colorbar(drawn, ax=ax).set_label(colorbar_label, fontsize=9)
             if titles is not None or distances is not None:
                 ax.set_title(row_titles[index])
         if output_filename is not None:
