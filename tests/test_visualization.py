@@ -1,4 +1,4 @@
-"""Plotting distance maps."""
+"""Plotting distance maps: the arguments plot_distance_map accepts, and drawing into given axes."""
 
 import matplotlib
 
@@ -10,24 +10,22 @@ import pytest  # noqa: E402
 from dianna_distance import plot_distance_map  # noqa: E402
 
 
-def test_one_map_over_its_image_is_saved_with_a_colour_bar_centred_on_zero(tmp_path, image):
+def test_one_map_over_its_image_is_saved_whole_with_a_colour_scale_centred_on_zero(tmp_path, image):
     saliency = np.linspace(-0.2, 0.5, 24 * 24).reshape(24, 24)
     figure = plot_distance_map(saliency, image, output_filename=tmp_path / "map.png")
-    heatmap = figure.axes[0].images[-1]
+    (heatmap,) = [layer for ax in figure.axes for layer in ax.images if layer.get_cmap().name == "bwr"]
     assert heatmap.get_clim() == (-0.5, 0.5)
-    assert heatmap.get_cmap().name == "bwr"
-    assert len(figure.axes) == 2  # the panel and its colour bar
+    assert [path.name for path in tmp_path.iterdir()] == ["map.png"]  # no temporary file left
     assert (tmp_path / "map.png").stat().st_size > 0
 
 
-def test_several_maps_are_drawn_side_by_side_with_titles(image):
-    figure = plot_distance_map(np.random.default_rng(0).normal(size=(3, 24, 24)), np.moveaxis(image, -1, 0),
-                               titles=["a bee", "a fly", "a flower"])
-    panels = [ax for ax in figure.axes if ax.get_title()]
-    assert [ax.get_title() for ax in panels] == ["a bee", "a fly", "a flower"]
+def test_the_call_signature_of_earlier_versions_still_works(image, tmp_path):
+    figure = plot_distance_map(np.zeros((2, 24, 24)), np.moveaxis(image, -1, 0), ["a bee", "a fly"], "bwr",
+                               tmp_path / "maps.png", False, 2.0)
+    assert [row.get_suptitle() for row in figure.subfigs[:-1]] == ["a bee", "a fly"]
 
 
-def test_maps_are_drawn_into_given_axes_of_an_existing_figure(image):
+def test_maps_are_drawn_into_given_axes_of_an_existing_figure_each_with_a_labelled_colour_bar(image):
     import matplotlib.pyplot as plt
 
     figure, grid = plt.subplots(2, 2)
@@ -35,6 +33,10 @@ def test_maps_are_drawn_into_given_axes_of_an_existing_figure(image):
     assert drawn is figure
     assert [ax.get_title() for ax in grid[1]] == ["a", "b"]
     assert not grid[0, 0].images and grid[1, 1].images[-1].get_clim() == (-1.0, 1.0)
+    bars = [ax for ax in figure.axes if ax.get_label() == "<colorbar>"]
+    assert [bar.get_ylabel() for bar in bars] == ["attribution (+ closer, − farther)"] * 2
+    assert plt.fignum_exists(figure.number)  # the caller's figure stays open
+    plt.close(figure)
 
 
 def test_axes_must_match_the_number_of_maps(image):
@@ -52,3 +54,12 @@ def test_image_of_another_size_is_rejected(image):
 def test_titles_must_match_the_number_of_maps():
     with pytest.raises(ValueError, match="titles must have one entry per map"):
         plot_distance_map(np.zeros((2, 5, 5)), titles=["only one"])
+
+
+def test_a_map_without_image_is_drawn_alone_with_its_legend_and_colour_bar():
+    figure = plot_distance_map(np.random.default_rng(0).normal(size=(5, 5)))
+    (row,) = figure.subfigs[:-1]
+    assert [ax.get_title() for ax in row.axes] == ["map"]
+    assert np.all(row.axes[0].images[0].get_alpha() == 1)  # no image under it: the map is opaque
+    assert len([ax for ax in figure.axes if ax.get_label() == "<colorbar>"]) == 1
+    assert len([ax for ax in figure.axes if ax.get_legend()]) == 1

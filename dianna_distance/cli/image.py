@@ -59,15 +59,32 @@ def explain_files(
     channels_axis = 0 if model.input_shape[1] in (1, 3) else 2
     explainer = DistanceExplainer(axis_labels={channels_axis: "channels"}, **explainer_parameters)
     saliency = explainer.attribute(model, image, reference)
-    titles = [f"{Path(image_path).name} vs {Path(reference_path).name}"] * (1 if saliency.ndim == 2 else
-                                                                             len(saliency))
-    return write_map(saliency, image / pixel_max, titles, paths)
+    titles = reference_titles(Path(image_path).name, Path(reference_path).name,
+                              len(saliency) if saliency.ndim == 3 else None)
+    return write_map(saliency, image / pixel_max, titles, paths, references=[Path(reference_path)] * len(titles),
+                     n_masks=explainer.n_masks_used_)
+
+
+def reference_titles(image_name: str, reference_name: str, count: int | None) -> list[str]:
+    """One title per map: ``"<image> vs <reference>"``; with ``count`` (K maps of a ``(K, D)`` file), its row."""
+    if count is None:
+        return [f"{image_name} vs {reference_name}"]
+    return [f"{image_name} vs {reference_name} [row {index}]" for index in range(count)]
 
 
 def write_map(
-    saliency: np.ndarray, image: np.ndarray, titles: Sequence[str], output: str | Path | tuple[Path, Path]
+    saliency: np.ndarray,
+    image: np.ndarray,
+    titles: Sequence[str],
+    output: str | Path | tuple[Path, Path],
+    references: Sequence[str | Path | np.ndarray] | None = None,
+    n_masks: int | None = None,
 ) -> tuple[Path, Path]:
-    """Write a map (``.npy``) and its overlay on the image (``.png``) whole and together; return both paths.
+    """Write a map (``.npy``) and its figure (``.png``) whole and together; return both paths.
+
+    The figure (:func:`~dianna_distance.visualization.plot_distance_map`) has one row per map: the image, the
+    reference (when ``references`` are given) and the map over a greyscale copy of the image, with a legend and one
+    colour bar.
 
     Both files are written to temporary names in their directory and renamed into place one after the other
     (see :func:`dianna_distance.files.write_together`): neither is ever half written, and after the run they
@@ -78,6 +95,9 @@ def write_map(
         image: The image it lies over, ``(H, W, C)``, ``(C, H, W)`` or ``(H, W)``, in [0, 1].
         titles: One title per map.
         output: A path prefix (``.npy`` and ``.png`` are appended) or the two paths from :func:`output_paths`.
+        references: One reference per map for the figure: a caption (``str``), a file (:class:`~pathlib.Path`:
+            an image is shown as a thumbnail, a ``.npy`` by its name) or an array.
+        n_masks: Number of masks used, written on the figure.
 
     Returns:
         ``(npy_path, png_path)``.
@@ -92,7 +112,8 @@ def write_map(
             np.save(file, saliency)
 
     def save_png(path: Path) -> None:
-        plot_distance_map(saliency, image, titles=titles, output_filename=path)
+        plot_distance_map(saliency, image, titles=titles, output_filename=path, references=references,
+                          n_masks=n_masks)
 
     write_together([(npy_path, save_npy), (png_path, save_png)])
     return npy_path, png_path
@@ -149,7 +170,7 @@ def explain_preset(
         path = Path(args.reference)
         is_npy = path.suffix.lower() == ".npy"
         reference = load_reference_file(path, encoder) if is_npy else encoder.embed(path)
-        titles = [f"{name} vs {path.name}"] * (len(reference) if reference.ndim == 2 else 1)
+        titles = reference_titles(name, path.name, len(reference) if reference.ndim == 2 else None)
     saliency = DistanceExplainer(**kwargs, **explainer_parameters).attribute(encoder, image, reference)
     return saliency, encoder.load_image(args.image), titles
 

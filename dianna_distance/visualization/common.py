@@ -1,0 +1,162 @@
+"""What the plots share: figures that display once in notebooks, whole saves, symmetric colour ranges.
+
+Every plot function of :mod:`dianna_distance.visualization` draws into a ``PlotFigure`` made by
+:func:`new_figure` and finishes with :func:`finish_figure`:
+
+* In Jupyter, the figure is displayed exactly once: when the call is the last line of a cell (the returned figure
+  is the cell's result), when it is assigned (``fig = plot_...(...)``) or ended by ``;`` (the inline backend draws
+  it at the end of the cell), and when ``show_plot=True`` (displayed at once, not again as the cell's result).
+* In a script or a test with a non-interactive backend (Agg), the figure has its own Agg canvas and is never held
+  by pyplot, so that drawing many figures (a batch of PNGs) keeps no figures open.
+* In other interactive sessions (a GUI backend, ``plt.ion()``) the figure stays open, as ``plt.figure`` leaves it.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+
+def __getattr__(name: str) -> type:
+    if name == "PlotFigure":  # made on first use, so that importing the package does not import matplotlib
+        return plot_figure_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+@functools.cache
+def plot_figure_class() -> type:
+    """``PlotFigure``: the matplotlib figure of every plot, which Jupyter displays once.
+
+    Jupyter displays it once whether it is the cell's result or left open in pyplot for the inline backend: when
+    it is displayed as a result, it is closed in pyplot first. The class is made on first use (matplotlib is
+    imported then) and is importable as ``dianna_distance.visualization.common.PlotFigure``.
+    """
+    from matplotlib.figure import Figure
+
+    class PlotFigure(Figure):
+        def _ipython_display_(self) -> None:
+            import matplotlib.pyplot as plt
+            from IPython.display import display
+
+            shell = _ipython_shell()
+            if shell is not None and getattr(self, "_shown_in_cell", None) == shell.execution_count:
+                return  # show_plot=True displayed it in this cell already
+            if not _inline_backend():
+                display({"text/plain": repr(self)}, raw=True)  # a GUI or widget backend shows the figure itself
+                return
+            from IPython.core.pylabtools import print_figure
+
+            plt.close(self)  # the inline backend would draw it again at the end of the cell
+            display({"image/png": print_figure(self, "png", bbox_inches="tight"), "text/plain": repr(self)},
+                    raw=True)
+
+    PlotFigure.__module__, PlotFigure.__qualname__ = __name__, "PlotFigure"
+    return PlotFigure
+
+
+def new_figure(figsize: tuple[float, float], layout: str | None = "constrained") -> Figure:
+    """A new ``PlotFigure`` (see :func:`plot_figure_class`) of ``figsize`` inches.
+
+    In a Jupyter kernel or an interactive session it is made by pyplot (and stays open there, so that the inline
+    backend or the GUI shows it); otherwise it gets its own Agg canvas and pyplot never holds it.
+    """
+    if _ipython_shell() is None and not _interactive_session():
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        fig = plot_figure_class()(figsize=figsize, layout=layout)
+        FigureCanvasAgg(fig)
+        return fig
+    import matplotlib.pyplot as plt
+
+    return plt.figure(figsize=figsize, FigureClass=plot_figure_class(), layout=layout)
+
+
+def finish_figure(fig: Figure, output_filename: str | Path | None, show_plot: bool, **save_kwargs) -> Figure:
+    """Save the figure whole (when ``output_filename``), show it (when ``show_plot``), and return it.
+
+    See the module's docstring for when the figure is displayed.
+    """
+    import matplotlib.pyplot as plt
+
+    if output_filename is not None:
+        save_figure(fig, output_filename, **save_kwargs)
+    shell = _ipython_shell()
+    if show_plot:
+        if shell is not None and isinstance(fig, plot_figure_class()):
+            from IPython.display import display
+
+            display(fig)
+            fig._shown_in_cell = shell.execution_count
+        else:
+            plt.show()
+    return fig
+
+
+def save_figure(fig: Figure, output_filename: str | Path, **kwargs) -> None:
+    """Save a figure whole: to a temporary name in the same folder, then renamed."""
+    path = Path(output_filename)
+    temporary = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    fig.savefig(temporary, **kwargs)
+    os.replace(temporary, path)
+
+
+def symmetric_range(scores: Sequence[float] | np.ndarray) -> tuple[float, float]:
+    """``(-m, m)`` with ``m`` the largest absolute score (1 when every score is 0 or there are none)."""
+    values = np.abs(np.asarray(scores, dtype=float))
+    values = values[np.isfinite(values)]  # NaN scores (words the model never saw) do not set the colour scale
+    largest = float(np.max(values)) if values.size else 0.0
+    largest = largest if largest > 0 else 1.0
+    return -largest, largest
+
+
+def draw_deletion_curves(ax, result, names: tuple[str, str], style: str, xlabel: str) -> None:
+    """The LoDF, HiDF and mean random curves (with the random orders' spread) of a deletion result on ``ax``."""
+    percent = 100 * result.fractions
+    ax.plot(percent, result.lodf, "r" + style, label=f"{names[0]} (area vs random {result.area_lodf:+.3f})")
+    ax.plot(percent, result.hidf, "b" + style, label=f"{names[1]} (area vs random {result.area_hidf:+.3f})")
+    ax.plot(percent, result.random_mean, "k--", label=f"random (mean ± std of {len(result.random)})")
+    ax.fill_between(percent, result.random_mean - result.random_std, result.random_mean + result.random_std,
+                    color="k", alpha=0.15)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("distance to reference")
+
+
+def _ipython_shell():
+    """The running IPython kernel's shell, or None outside a Jupyter kernel."""
+    if "IPython" not in sys.modules or "ipykernel" not in sys.modules:
+        return None
+    shell = sys.modules["IPython"].get_ipython()
+    return shell if shell is not None and "zmq" in type(shell).__name__.lower() else None
+
+
+def _inline_backend() -> bool:
+    import matplotlib
+
+    return "inline" in matplotlib.get_backend().lower()
+
+
+def _interactive_session() -> bool:
+    """Whether pyplot figures are meant to stay open: interactive mode, or an interactive (GUI) backend."""
+    import matplotlib
+
+    if matplotlib.is_interactive():
+        return True
+    backend = matplotlib.get_backend().lower()
+    try:
+        from matplotlib.backends import BackendFilter, backend_registry
+
+        interactive = backend_registry.list_builtin(BackendFilter.INTERACTIVE)
+    except ImportError:  # matplotlib < 3.9
+        from matplotlib import rcsetup
+
+        interactive = rcsetup.interactive_bk
+    return backend in {name.lower() for name in interactive}
