@@ -1,9 +1,10 @@
 """Convergence: how much would a map vary between mask seeds, and embedding masks until it is small enough.
 
-:func:`estimate_map_spread` estimates from a single run the per-pixel (per-feature) standard error of a map
-``weights @ masks``; :func:`embed_until_converged` adds masks a round at a time until that estimate falls to a
-tolerance. The explainers' ``tolerance`` option uses both; :class:`dianna_distance.evaluation.SeedSpread`
-measures the same spread across seeds.
+:func:`map_standard_error` estimates from a single run the per-pixel (per-feature) standard error of a map
+``weights @ masks`` (the explainers' ``standard_error_``); :func:`estimate_map_spread` is its mean over features;
+:func:`embed_until_converged` adds masks a round at a time until that mean falls to a tolerance. The explainers'
+``tolerance`` option uses both; :class:`dianna_distance.evaluation.SeedSpread` measures the same spread across
+seeds.
 """
 
 from __future__ import annotations
@@ -22,11 +23,8 @@ from dianna_distance.distances import DistanceLike, compute_distances, get_dista
 def estimate_map_spread(masks: Any, weights: np.ndarray) -> float:
     """Estimate from one run how much the map ``weights @ masks`` would vary per pixel between mask seeds.
 
-    The positive and the negative part of the map are weighted means of masks; the per-pixel variance of a
-    weighted mean ``sum(w_i m_i)`` with ``sum(w_i) = s`` is estimated as ``n/(n-1) * sum(w_i^2 (m_i - mean)^2)``
-    with the weighted mean ``mean``. For the paper's selection (equal weights ``1/|P|`` and ``-1/|N|``) this is
-    ``var_P / |P| + var_N / |N|`` (``ddof=1``). The estimate is the mean over pixels of the square root of the
-    sum of both parts. A part with one mask gives an infinite estimate; an empty part contributes nothing.
+    The mean over pixels (features) of :func:`map_standard_error`. A part with one mask gives an infinite
+    estimate; an empty part contributes nothing.
 
     Args:
         masks: The run's masks, indexable like an array ``(n_masks, *feature_shape)``.
@@ -35,34 +33,83 @@ def estimate_map_spread(masks: Any, weights: np.ndarray) -> float:
     Returns:
         The estimate; for K maps, the largest of their K estimates.
     """
-    estimates = []
-    for row in np.atleast_2d(weights):
-        variance = 0.0
-        for part in (row > 0, row < 0):
-            indices = np.flatnonzero(part)
-            if len(indices) == 1:
-                return float("inf")
-            if len(indices):
-                variance = variance + _weighted_mean_variance(masks, indices, row[indices])
-        estimates.append(float(np.mean(np.sqrt(np.maximum(variance, 0.0)))))
-    return max(estimates)
+    standard_error = map_standard_error(masks, np.atleast_2d(weights))
+    return float(np.max(standard_error.reshape(len(standard_error), -1).mean(axis=1)))
 
 
-def _weighted_mean_variance(masks: Any, indices: np.ndarray, weights: np.ndarray, chunk: int = 64) -> np.ndarray:
-    """``n/(n-1) * sum(w_i^2 (m_i - mean)^2)`` per pixel, over masks generated a chunk at a time."""
-    shift = None  # the first mask: values are summed relative to it, against cancellation
-    first = second = square = 0.0  # sum(w d), sum(w^2 d), sum(w^2 d^2) with d = m - shift
-    for start in range(0, len(indices), chunk):
-        w = weights[start : start + chunk]
-        values = np.asarray(masks[indices[start : start + chunk]], dtype=np.float64).reshape(len(w), -1)
+def map_standard_error(masks: Any, weights: np.ndarray) -> np.ndarray:
+    """The per-feature standard error of the map ``weights @ masks``: how much it would vary between mask seeds.
+
+    The positive and the negative part of the map are weighted means of masks; the per-feature variance of a
+    weighted mean ``sum(w_i m_i)`` with ``sum(w_i) = s`` is estimated as ``n/(n-1) * sum(w_i^2 (m_i - mean)^2)``
+    with the weighted mean ``mean``. For the paper's selection (equal weights ``1/|P|`` and ``-1/|N|``) this is
+    ``var_P / |P| + var_N / |N|`` (``ddof=1``). The standard error is the square root of the sum of both parts.
+    The selection (which masks are in which part) is taken as given: the estimate is that of the spread of the
+    weighted means, which measurements across seeds match closely (docs/performance.md).
+
+    Args:
+        masks: The run's masks, indexable like an array ``(n_masks, *feature_shape)``.
+        weights: ``(n_masks,)`` or ``(K, n_masks)`` mask weights of the map(s).
+
+    Returns:
+        ``feature_shape`` (or ``(K, *feature_shape)``) standard errors: ``inf`` for a map one of whose parts has
+        a single mask (its spread cannot be estimated), 0 where a feature's value is the same in every mask of
+        each part.
+    """
+    return weighted_map_and_standard_error(masks, weights)[1]
+
+
+def weighted_map_and_standard_error(masks: Any, weights: np.ndarray, chunk_values: int = 2**20
+                                    ) -> tuple[np.ndarray, np.ndarray]:
+    """The map ``weights @ masks`` and its per-feature standard error (:func:`map_standard_error`) in one pass.
+
+    Only the masks with a non-zero weight are generated, about ``chunk_values`` mask values at a time (the sums
+    do not depend on how the masks were batched for the model).
+
+    Args:
+        masks: The run's masks, indexable like an array ``(n_masks, *feature_shape)``.
+        weights: ``(n_masks,)`` or ``(K, n_masks)`` mask weights.
+        chunk_values: About how many mask values are converted to float64 at a time.
+
+    Returns:
+        ``(map, standard_error)``, each ``feature_shape`` for 1-D weights or ``(K, *feature_shape)``.
+    """
+    single = np.ndim(weights) == 1
+    weights = np.atleast_2d(np.asarray(weights, dtype=np.float64))
+    feature_shape = tuple(masks.shape[1:])
+    n_features = int(np.prod(feature_shape))
+    parts = (np.where(weights > 0, weights, 0.0), np.where(weights < 0, weights, 0.0))
+    maps = np.zeros((len(weights), n_features))
+    # Per part: sum(w d), sum(w^2 d), sum(w^2 d^2), with d = m - shift (shift: the first mask used, against
+    # cancellation; the variance does not depend on it).
+    sums = [[np.zeros((len(weights), n_features)) for _ in range(3)] for _ in parts]
+    used = np.flatnonzero(np.any(weights != 0, axis=0))
+    step = max(1, chunk_values // max(n_features, 1))
+    shift = None
+    for start in range(0, len(used), step):
+        indices = used[start : start + step]
+        values = np.asarray(masks[indices], dtype=np.float64).reshape(len(indices), -1)
+        maps += weights[:, indices] @ values
         shift = values[0].copy() if shift is None else shift
         values -= shift
-        first = first + w @ values
-        second = second + (w**2) @ values
-        square = square + (w**2) @ values**2
-    mean = first / weights.sum()
-    n = len(indices)
-    return (square - 2 * mean * second + mean**2 * np.sum(weights**2)) * n / (n - 1)
+        squares = values**2
+        for part, (first, second, square) in zip(parts, sums):
+            w = part[:, indices]
+            first += w @ values
+            second += (w**2) @ values
+            square += (w**2) @ squares
+    variance = np.zeros((len(weights), n_features))
+    for part, (first, second, square) in zip(parts, sums):
+        n = np.count_nonzero(part, axis=1)[:, None]
+        total, total_squares = part.sum(axis=1)[:, None], (part**2).sum(axis=1)[:, None]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mean = np.where(n > 0, first / np.where(n > 0, total, 1.0), 0.0)
+            part_variance = (square - 2 * mean * second + mean**2 * total_squares) * n / np.maximum(n - 1, 1)
+        variance += np.where(n > 1, np.maximum(part_variance, 0.0), np.where(n == 1, np.inf, 0.0))
+    standard_error = np.sqrt(variance)
+    maps, standard_error = maps.reshape(len(weights), *feature_shape), standard_error.reshape(maps.shape[:1]
+                                                                                               + feature_shape)
+    return (maps[0], standard_error[0]) if single else (maps, standard_error)
 
 
 def estimate_pixel_spread(masks: Any, positive_indices: np.ndarray, negative_indices: np.ndarray) -> float:
