@@ -227,7 +227,7 @@ class MaskedDistanceExplainer:
                      f"{result.spreads[-1]:.3g} after max_masks={result.n_masks} masks (converged_ is False); raise "
                      f"max_masks, or accept a larger tolerance", stacklevel=3)
             _check_selection(result.n_masks, tuple(getattr(self, name) for name in _RANGE_NAMES), self.weighting,
-                             self.distance, stacklevel=3, used=True)
+                             self.distance, stacklevel=4, used=True)
         return self._store_and_select(masks, embeddings, embedded_reference)
 
     def embed_masked(self, model: Any, inputs: Any, start: int = 0, stop: int | None = None) -> np.ndarray:
@@ -422,16 +422,16 @@ class MaskedDistanceExplainer:
         """Say why every masked input has the same distance to a reference: too few masks, no masking, or the model."""
         if len(self.embeddings_) == 1:
             warn("one mask gives one distance and nothing to rank, so the map is zero: use n_masks of at least 2 "
-                 "(hundreds for a useful map)", stacklevel=5)
+                 "(hundreds for a useful map)", stacklevel=6)
         elif _all_equal(self.masks_):
             kept = " (p_keep=1 keeps every feature)" if getattr(self, "p_keep", None) == 1 else ""
             warn(f"every mask is the same{kept}: no masking happened, so every masked input is the same and the map "
-                 f"is zero; use p_keep < 1 (or masks that differ)", stacklevel=5)
+                 f"is zero; use p_keep < 1 (or masks that differ)", stacklevel=6)
         else:
             for k in constant:
                 which = "" if n_references == 1 else f" for reference {k}"
                 warn(f"every masked input has the same distance to the reference{which}: the model's output did not "
-                     "change under masking, so the map is zero", stacklevel=5)
+                     "change under masking, so the map is zero", stacklevel=6)
 
     # -- validation -----------------------------------------------------------------------------------------------
 
