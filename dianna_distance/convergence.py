@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -56,12 +56,27 @@ def map_standard_error(masks: Any, weights: np.ndarray) -> np.ndarray:
         a single mask (its spread cannot be estimated), 0 where a feature's value is the same in every mask of
         each part.
     """
-    return weighted_map_and_standard_error(masks, weights)[1]
+    return map_with_uncertainty(masks, weights).standard_error
 
 
-def weighted_map_and_standard_error(masks: Any, weights: np.ndarray, chunk_values: int = 2**20
-                                    ) -> tuple[np.ndarray, np.ndarray]:
-    """The map ``weights @ masks`` and its per-feature standard error (:func:`map_standard_error`) in one pass.
+class MapEstimate(NamedTuple):
+    """A map with its per-feature uncertainty (:func:`map_with_uncertainty`); each field has the map's shape.
+
+    Attributes:
+        map: ``weights @ masks``.
+        standard_error: See :func:`map_standard_error`.
+        degrees_of_freedom: Welch–Satterthwaite degrees of freedom of ``map / standard_error`` (a difference of
+            two weighted means, each with its effective number of masks ``sum(w)^2 / sum(w^2)``); where the
+            standard error is 0, the pooled ``n_P + n_N - 2`` (effective numbers).
+    """
+
+    map: np.ndarray
+    standard_error: np.ndarray
+    degrees_of_freedom: np.ndarray
+
+
+def map_with_uncertainty(masks: Any, weights: np.ndarray, chunk_values: int = 2**20) -> MapEstimate:
+    """The map ``weights @ masks``, its per-feature standard error and degrees of freedom, in one pass.
 
     Only the masks with a non-zero weight are generated, about ``chunk_values`` mask values at a time (the sums
     do not depend on how the masks were batched for the model).
@@ -72,7 +87,7 @@ def weighted_map_and_standard_error(masks: Any, weights: np.ndarray, chunk_value
         chunk_values: About how many mask values are converted to float64 at a time.
 
     Returns:
-        ``(map, standard_error)``, each ``feature_shape`` for 1-D weights or ``(K, *feature_shape)``.
+        A :class:`MapEstimate`; each field ``feature_shape`` for 1-D weights, else ``(K, *feature_shape)``.
     """
     single = np.ndim(weights) == 1
     weights = np.atleast_2d(np.asarray(weights, dtype=np.float64))
@@ -99,17 +114,27 @@ def weighted_map_and_standard_error(masks: Any, weights: np.ndarray, chunk_value
             second += (w**2) @ values
             square += (w**2) @ squares
     variance = np.zeros((len(weights), n_features))
+    df_denominator = np.zeros((len(weights), n_features))
+    pooled_df = np.zeros((len(weights), 1))
     for part, (first, second, square) in zip(parts, sums):
         n = np.count_nonzero(part, axis=1)[:, None]
         total, total_squares = part.sum(axis=1)[:, None], (part**2).sum(axis=1)[:, None]
         with np.errstate(divide="ignore", invalid="ignore"):
             mean = np.where(n > 0, first / np.where(n > 0, total, 1.0), 0.0)
             part_variance = (square - 2 * mean * second + mean**2 * total_squares) * n / np.maximum(n - 1, 1)
-        variance += np.where(n > 1, np.maximum(part_variance, 0.0), np.where(n == 1, np.inf, 0.0))
-    standard_error = np.sqrt(variance)
-    maps, standard_error = maps.reshape(len(weights), *feature_shape), standard_error.reshape(maps.shape[:1]
-                                                                                               + feature_shape)
-    return (maps[0], standard_error[0]) if single else (maps, standard_error)
+            effective = np.where(n > 0, total**2 / np.where(n > 0, total_squares, 1.0), 0.0)
+        part_variance = np.where(n > 1, np.maximum(part_variance, 0.0), np.where(n == 1, np.inf, 0.0))
+        variance += part_variance
+        with np.errstate(invalid="ignore"):
+            df_denominator += np.where(n > 1, part_variance**2 / np.maximum(effective - 1, 1e-12), 0.0)
+        pooled_df += np.where(n > 1, effective - 1, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        degrees_of_freedom = np.where(variance > 0, variance**2 / df_denominator, pooled_df)
+    degrees_of_freedom = np.where(np.isfinite(degrees_of_freedom) & (degrees_of_freedom > 0), degrees_of_freedom,
+                                  np.maximum(pooled_df, 1.0))
+    shape = (len(weights), *feature_shape)
+    fields = (maps.reshape(shape), np.sqrt(variance).reshape(shape), degrees_of_freedom.reshape(shape))
+    return MapEstimate(*(field[0] for field in fields)) if single else MapEstimate(*fields)
 
 
 def estimate_pixel_spread(masks: Any, positive_indices: np.ndarray, negative_indices: np.ndarray) -> float:

@@ -32,7 +32,7 @@ from dianna_distance.checks import (
     check_selection_range,
     warn,
 )
-from dianna_distance.convergence import embed_until_converged, weighted_map_and_standard_error
+from dianna_distance.convergence import embed_until_converged, map_with_uncertainty
 from dianna_distance.distances import (
     WEIGHTINGS,
     DistanceLike,
@@ -146,8 +146,11 @@ class MaskedDistanceExplainer:
             between runs with other mask seeds, estimated from this run alone
             (:func:`~dianna_distance.convergence.map_standard_error`; every weighting). ``inf`` for a map one of
             whose selections holds a single mask. Recomputed by :meth:`reselect`, without the model.
+        degrees_of_freedom_: Welch–Satterthwaite degrees of freedom of each feature's ``map_ / standard_error_``,
+            the shape of ``map_``.
         significant_: Boolean, the shape of ``map_``: the features whose sign this run establishes, with the
-            false-discovery rate across each map's features controlled at ``fdr_`` (Benjamini–Hochberg; see
+            false-discovery rate across each map's features controlled at ``fdr_`` (Benjamini–Hochberg on t
+            p-values; see
             :mod:`dianna_distance.uncertainty` for what this promises and what it does not). :meth:`significance`
             recomputes it at another rate.
         fdr_: The false-discovery rate of ``significant_`` (the class attribute ``fdr``, 0.05, unless
@@ -381,7 +384,7 @@ class MaskedDistanceExplainer:
         if constant:
             self._warn_zero_map(constant, len(distances))
         weights = np.stack(weights)
-        maps, standard_error = weighted_map_and_standard_error(self.masks_, weights, SUM_VALUES)
+        maps, standard_error, degrees_of_freedom = map_with_uncertainty(self.masks_, weights, SUM_VALUES)
         single = np.ndim(embedded_reference) == 1
         self.embedded_reference_ = np.asarray(embedded_reference)
         self.distances_ = distances[0] if single else distances
@@ -390,14 +393,16 @@ class MaskedDistanceExplainer:
         self.negative_indices_ = negative[0] if single else _stack_ragged(negative)
         self.map_ = maps[0] if single else maps
         self.standard_error_ = standard_error[0] if single else standard_error
+        self.degrees_of_freedom_ = degrees_of_freedom[0] if single else degrees_of_freedom
         self.significance(self.fdr)
         return self.map_
 
     def significance(self, fdr: float | None = None) -> np.ndarray:
         """The features whose sign the last run establishes, at false-discovery rate ``fdr``; sets ``significant_``.
 
-        Benjamini–Hochberg across the features of each map on the z-scores ``map_ / standard_error_``
-        (:func:`~dianna_distance.uncertainty.significant_features`, which documents what this promises and what
+        Benjamini–Hochberg across the features of each map on the two-sided p-values of ``map_ /
+        standard_error_`` (Student's t with ``degrees_of_freedom_``;
+        :func:`~dianna_distance.uncertainty.significant_features`, which documents what this promises and what
         it does not). A feature whose standard error is 0 is judged with the standard error it would have if one
         mask of each selection disagreed (:func:`~dianna_distance.uncertainty.standard_error_floor`). No model
         call.
@@ -414,7 +419,8 @@ class MaskedDistanceExplainer:
         several = np.ndim(self.weights_) == 2
         self.significant_ = significant_features(self.map_, self.standard_error_, fdr,
                                                  standard_error_floor=standard_error_floor(self.weights_),
-                                                 n_maps=len(self.weights_) if several else None)
+                                                 n_maps=len(self.weights_) if several else None,
+                                                 degrees_of_freedom=self.degrees_of_freedom_)
         self.fdr_ = fdr
         return self.significant_
 
