@@ -19,6 +19,8 @@ from tqdm.auto import tqdm
 from dianna_distance.checks import check_bool, check_finite_array, check_int, check_positive
 from dianna_distance.distances import DistanceLike, compute_distances, get_distance, rank_weights, select_masks
 
+ROUNDING = 1e-10  # a part's variance below this times sum(w^2) (mask values that agree to ~1e-5) is 0
+
 
 def estimate_map_spread(masks: Any, weights: np.ndarray) -> float:
     """Estimate from one run how much the map ``weights @ masks`` would vary per pixel between mask seeds.
@@ -54,7 +56,7 @@ def map_standard_error(masks: Any, weights: np.ndarray) -> np.ndarray:
     Returns:
         ``feature_shape`` (or ``(K, *feature_shape)``) standard errors: ``inf`` for a map one of whose parts has
         a single mask (its spread cannot be estimated), 0 where a feature's value is the same in every mask of
-        each part.
+        each part (to about 1e-5, :data:`ROUNDING`).
     """
     return map_with_uncertainty(masks, weights).standard_error
 
@@ -84,7 +86,8 @@ def map_with_uncertainty(masks: Any, weights: np.ndarray, chunk_values: int = 2*
     Args:
         masks: The run's masks, indexable like an array ``(n_masks, *feature_shape)``.
         weights: ``(n_masks,)`` or ``(K, n_masks)`` mask weights.
-        chunk_values: About how many mask values are converted to float64 at a time.
+        chunk_values: About how many mask values are converted to float64 at a time (times the number of maps,
+            up to 4).
 
     Returns:
         A :class:`MapEstimate`; each field ``feature_shape`` for 1-D weights, else ``(K, *feature_shape)``.
@@ -94,35 +97,41 @@ def map_with_uncertainty(masks: Any, weights: np.ndarray, chunk_values: int = 2*
     feature_shape = tuple(masks.shape[1:])
     n_features = int(np.prod(feature_shape))
     parts = (np.where(weights > 0, weights, 0.0), np.where(weights < 0, weights, 0.0))
-    maps = np.zeros((len(weights), n_features))
-    # Per part: sum(w d), sum(w^2 d), sum(w^2 d^2), with d = m - shift (shift: the first mask used, against
-    # cancellation; the variance does not depend on it).
-    sums = [[np.zeros((len(weights), n_features)) for _ in range(3)] for _ in parts]
+    k = len(weights)
+    # Two matrix products per chunk of masks, whatever the number of maps (reading the masks is what takes the
+    # time): sum(w m) (the map), and per part sum(w m), sum(w^2 m); then per part sum(w^2 d^2) with d = m - shift
+    # (shift: the first mask used, against cancellation in the variance, which does not depend on it).
+    linear_rows = np.concatenate([weights, parts[0], parts[1], parts[0] ** 2, parts[1] ** 2])
+    square_rows = linear_rows[3 * k :]
+    linear_sums, square_sums = np.zeros((5 * k, n_features)), np.zeros((2 * k, n_features))
     used = np.flatnonzero(np.any(weights != 0, axis=0))
-    step = max(1, chunk_values // max(n_features, 1))
-    shift = None
+    # Larger chunks for several maps: the sums (7K rows of features) are then updated less often.
+    step = max(1, chunk_values * min(k, 4) // max(n_features, 1))
+    shift = np.zeros(n_features)
     for start in range(0, len(used), step):
         indices = used[start : start + step]
         values = np.asarray(masks[indices], dtype=np.float64).reshape(len(indices), -1)
-        maps += weights[:, indices] @ values
-        shift = values[0].copy() if shift is None else shift
+        if start == 0:
+            shift = values[0].copy()
+        linear_sums += linear_rows[:, indices] @ values
         values -= shift
-        squares = values**2
-        for part, (first, second, square) in zip(parts, sums):
-            w = part[:, indices]
-            first += w @ values
-            second += (w**2) @ values
-            square += (w**2) @ squares
+        square_sums += square_rows[:, indices] @ values**2
+    maps = linear_sums[:k]
+    sums = [(linear_sums[(1 + j) * k : (2 + j) * k], linear_sums[(3 + j) * k : (4 + j) * k],
+             square_sums[j * k : (j + 1) * k]) for j in range(2)]
     variance = np.zeros((len(weights), n_features))
     df_denominator = np.zeros((len(weights), n_features))
     pooled_df = np.zeros((len(weights), 1))
     for part, (first, second, square) in zip(parts, sums):
         n = np.count_nonzero(part, axis=1)[:, None]
         total, total_squares = part.sum(axis=1)[:, None], (part**2).sum(axis=1)[:, None]
+        first, second = first - total * shift, second - total_squares * shift  # sums of w d, w^2 d
         with np.errstate(divide="ignore", invalid="ignore"):
             mean = np.where(n > 0, first / np.where(n > 0, total, 1.0), 0.0)
             part_variance = (square - 2 * mean * second + mean**2 * total_squares) * n / np.maximum(n - 1, 1)
             effective = np.where(n > 0, total**2 / np.where(n > 0, total_squares, 1.0), 0.0)
+        # Values that agree within a part to about 1e-5 (rounding of the sums above) have variance 0.
+        part_variance = np.where(part_variance <= ROUNDING * total_squares, 0.0, part_variance)
         part_variance = np.where(n > 1, np.maximum(part_variance, 0.0), np.where(n == 1, np.inf, 0.0))
         variance += part_variance
         with np.errstate(invalid="ignore"):
