@@ -10,7 +10,10 @@ does all of this. A modality subclass supplies only what is its own:
   for an image, words for a text); the map has the shape ``feature_shape``;
 * ``_masked_batch(prepared, masks)``: the model's input for a batch of masks ``(b, *feature_shape)``;
 * ``_feature_shape(prepared)``, ``_input_size(prepared)``: the shape of a mask, the size of a model input;
-* ``load_model(model)`` and ``_validate_modality()``: its model types and its own parameters.
+* ``load_model(model)`` and ``_validate_modality()``: its model types and its own parameters;
+* optionally ``_unscored_features()``: a boolean ``feature_shape`` array of the features of the last input that get
+  no score (for example words past a text model's maximum length, which the model never sees): their score,
+  standard error and degrees of freedom are NaN and they are never significant.
 """
 
 from __future__ import annotations
@@ -189,6 +192,10 @@ class MaskedDistanceExplainer:
     def _input_size(self, prepared: Any) -> int:
         """Number of values in one model input, for the automatic batch size."""
         raise NotImplementedError
+
+    def _unscored_features(self) -> np.ndarray | None:
+        """Boolean ``feature_shape``: features of the last input that get no score (NaN); None: every feature."""
+        return None
 
     # -- the algorithm --------------------------------------------------------------------------------------------
 
@@ -385,6 +392,10 @@ class MaskedDistanceExplainer:
             self._warn_zero_map(constant, len(distances))
         weights = np.stack(weights)
         maps, standard_error, degrees_of_freedom = map_with_uncertainty(self.masks_, weights, SUM_VALUES)
+        unscored = self._unscored_features()
+        if unscored is not None and np.any(unscored):
+            for values in (maps, standard_error, degrees_of_freedom):
+                values[:, np.asarray(unscored, dtype=bool)] = np.nan
         single = np.ndim(embedded_reference) == 1
         self.embedded_reference_ = np.asarray(embedded_reference)
         self.distances_ = distances[0] if single else distances

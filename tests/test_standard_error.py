@@ -54,6 +54,18 @@ def test_every_weighting_gives_a_standard_error_and_significance_of_the_maps_sha
     assert explained.standard_error_.shape == explained.significant_.shape == several.shape
 
 
+def test_several_references_get_the_error_bars_of_separate_runs(box_model, image):
+    references = np.stack([box_model(image[None])[0], box_model(image[None] * 0.5)[0] + 1.0])
+    together = explainer()
+    together.attribute(box_model, image, references)
+    for k, reference in enumerate(references):
+        alone = explainer()
+        alone.attribute(box_model, image, reference)
+        np.testing.assert_allclose(together.standard_error_[k], alone.standard_error_, rtol=1e-9)
+        np.testing.assert_allclose(together.degrees_of_freedom_[k], alone.degrees_of_freedom_, rtol=1e-9)
+        np.testing.assert_array_equal(together.significant_[k], alone.significant_)
+
+
 def test_standard_error_of_the_papers_map_is_that_of_a_difference_of_two_means(box_model, image):
     explained = explainer()
     explained.attribute(box_model, image, box_model(image[None])[0])
@@ -365,3 +377,28 @@ def test_standard_errors_of_another_shape_are_refused_by_name():
         significant_features(np.ones(3), -np.ones(3))
     with pytest.raises(ValueError, match="degrees_of_freedom must be positive numbers of the shape"):
         significant_features(np.ones(3), np.ones(3), degrees_of_freedom=np.ones(2))
+
+
+# -- features without a score ------------------------------------------------------------------------------------------
+
+class LastWordsUnseen(TextDistanceExplainer):
+    """A text explainer whose model never sees the last two words (as past a model's maximum length)."""
+
+    def _unscored_features(self) -> np.ndarray:
+        unseen = np.zeros(len(self.words_), dtype=bool)
+        unseen[-2:] = True
+        return unseen
+
+
+def test_features_a_modality_leaves_unscored_get_no_score_no_error_bar_and_are_never_significant(words):
+    explained = LastWordsUnseen(n_masks=200, random_state=0, progress=False)
+    scores = explained.attribute(words, TEXT, np.stack([words.vector("mat"), words.vector("car")]))
+    assert np.all(np.isnan(scores[:, -2:])) and np.all(np.isnan(explained.standard_error_[:, -2:]))
+    assert not explained.significant_[:, -2:].any()
+    assert explained.significant_[1, explained.words_.index("car")]
+    full = text_explainer()
+    full.attribute(words, TEXT, np.stack([words.vector("mat"), words.vector("car")]))
+    np.testing.assert_allclose(scores[:, :-2], full.map_[:, :-2])
+    np.testing.assert_allclose(explained.standard_error_[:, :-2], full.standard_error_[:, :-2])
+    explained.reselect(weighting="linear")
+    assert np.all(np.isnan(explained.map_[:, -2:])) and not explained.significant_[:, -2:].any()
