@@ -113,7 +113,8 @@ class MaskedDistanceExplainer:
 
     Shared parameters:
         n_masks: Number of masks (model evaluations); with ``tolerance``, masks added per round.
-        p_keep: Probability that a feature (a grid cell, a word) is kept, in (0, 1].
+        p_keep: Probability that a feature (a grid cell, a word) is kept, in (0, 1]. ``p_keep=1`` keeps every
+            feature: nothing is masked, the map is zero, and a warning says so (as it does for ``n_masks=1``).
         mask_selection_range_min, mask_selection_range_max: Fractions of the distance ranking (closest first)
             averaged with weight +1.
         mask_selection_negative_range_min, mask_selection_negative_range_max: Fractions averaged with weight -1;
@@ -130,6 +131,11 @@ class MaskedDistanceExplainer:
             estimated per-feature spread (:func:`~dianna_distance.convergence.estimate_map_spread`) is at most
             ``tolerance``, or ``max_masks`` masks are used. None (default): use exactly ``n_masks`` masks.
         max_masks: Upper limit on the number of masks when ``tolerance`` is set (masks are drawn only as used).
+            A tolerance not reached by then gives a warning with the spread reached, and ``converged_`` False.
+
+    Class attribute:
+        fdr: False-discovery rate of ``significant_`` (0.05); set it on an explainer before :meth:`attribute`, or
+            call :meth:`significance` with another rate after it.
 
     Attributes:
         masks_: The masks of the last run, indexable like an array ``(n_masks, *feature_shape)``.
@@ -153,9 +159,8 @@ class MaskedDistanceExplainer:
             the shape of ``map_``.
         significant_: Boolean, the shape of ``map_``: the features whose sign this run establishes, with the
             false-discovery rate across each map's features controlled at ``fdr_`` (Benjamini–Hochberg on t
-            p-values; see
-            :mod:`dianna_distance.uncertainty` for what this promises and what it does not). :meth:`significance`
-            recomputes it at another rate.
+            p-values; see :mod:`dianna_distance.uncertainty` for what this promises and what it does not).
+            :meth:`significance` recomputes it at another rate. Features without a score are never significant.
         fdr_: The false-discovery rate of ``significant_`` (the class attribute ``fdr``, 0.05, unless
             :meth:`significance` was given another).
     """
