@@ -411,7 +411,7 @@ class MaskedDistanceExplainer:
         self.standard_error_ = standard_error[0] if single else standard_error
         self.degrees_of_freedom_ = degrees_of_freedom[0] if single else degrees_of_freedom
         self.significance(self.fdr)
-        return self.map_
+        return self.map_.copy()  # the caller may change its map; map_ stays what significant_ describes
 
     def significance(self, fdr: float | None = None) -> np.ndarray:
         """The features whose sign the last run establishes, at false-discovery rate ``fdr``; sets ``significant_``.

@@ -402,3 +402,12 @@ def test_features_a_modality_leaves_unscored_get_no_score_no_error_bar_and_are_n
     np.testing.assert_allclose(explained.standard_error_[:, :-2], full.standard_error_[:, :-2])
     explained.reselect(weighting="linear")
     assert np.all(np.isnan(explained.map_[:, -2:])) and not explained.significant_[:, -2:].any()
+
+
+def test_changing_the_returned_map_leaves_the_runs_map_and_its_significance_alone(box_model, image):
+    explained = explainer()
+    saliency = explained.attribute(box_model, image, box_model(image[None])[0])
+    marked = explained.significant_.copy()
+    saliency *= -1
+    np.testing.assert_array_equal(explained.map_, -saliency)
+    np.testing.assert_array_equal(explained.significance(), marked)
