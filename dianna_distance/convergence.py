@@ -1,16 +1,17 @@
 """Convergence: how much would a map vary between mask seeds, and embedding masks until it is small enough.
 
-:func:`estimate_map_spread` estimates from a single run the per-pixel (per-feature) standard error of a map
-``weights @ masks``; :func:`embed_until_converged` adds masks a round at a time until that estimate falls to a
-tolerance. The explainers' ``tolerance`` option uses both; :class:`dianna_distance.evaluation.SeedSpread`
-measures the same spread across seeds.
+:func:`map_standard_error` estimates from a single run the per-pixel (per-feature) standard error of a map
+``weights @ masks`` (the explainers' ``standard_error_``); :func:`estimate_map_spread` is its mean over features;
+:func:`embed_until_converged` adds masks a round at a time until that mean falls to a tolerance. The explainers'
+``tolerance`` option uses both; :class:`dianna_distance.evaluation.SeedSpread` measures the same spread across
+seeds.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -18,15 +19,14 @@ from tqdm.auto import tqdm
 from dianna_distance.checks import check_bool, check_finite_array, check_int, check_positive
 from dianna_distance.distances import DistanceLike, compute_distances, get_distance, rank_weights, select_masks
 
+ROUNDING = 1e-10  # a part's variance below this times sum(w^2) (mask values that agree to ~1e-5) is 0
+
 
 def estimate_map_spread(masks: Any, weights: np.ndarray) -> float:
     """Estimate from one run how much the map ``weights @ masks`` would vary per pixel between mask seeds.
 
-    The positive and the negative part of the map are weighted means of masks; the per-pixel variance of a
-    weighted mean ``sum(w_i m_i)`` with ``sum(w_i) = s`` is estimated as ``n/(n-1) * sum(w_i^2 (m_i - mean)^2)``
-    with the weighted mean ``mean``. For the paper's selection (equal weights ``1/|P|`` and ``-1/|N|``) this is
-    ``var_P / |P| + var_N / |N|`` (``ddof=1``). The estimate is the mean over pixels of the square root of the
-    sum of both parts. A part with one mask gives an infinite estimate; an empty part contributes nothing.
+    The mean over pixels (features) of :func:`map_standard_error`. A part with one mask gives an infinite
+    estimate; an empty part contributes nothing.
 
     Args:
         masks: The run's masks, indexable like an array ``(n_masks, *feature_shape)``.
@@ -35,34 +35,115 @@ def estimate_map_spread(masks: Any, weights: np.ndarray) -> float:
     Returns:
         The estimate; for K maps, the largest of their K estimates.
     """
-    estimates = []
-    for row in np.atleast_2d(weights):
-        variance = 0.0
-        for part in (row > 0, row < 0):
-            indices = np.flatnonzero(part)
-            if len(indices) == 1:
-                return float("inf")
-            if len(indices):
-                variance = variance + _weighted_mean_variance(masks, indices, row[indices])
-        estimates.append(float(np.mean(np.sqrt(np.maximum(variance, 0.0)))))
-    return max(estimates)
+    standard_error = map_standard_error(masks, np.atleast_2d(weights))
+    return float(np.max(standard_error.reshape(len(standard_error), -1).mean(axis=1)))
 
 
-def _weighted_mean_variance(masks: Any, indices: np.ndarray, weights: np.ndarray, chunk: int = 64) -> np.ndarray:
-    """``n/(n-1) * sum(w_i^2 (m_i - mean)^2)`` per pixel, over masks generated a chunk at a time."""
-    shift = None  # the first mask: values are summed relative to it, against cancellation
-    first = second = square = 0.0  # sum(w d), sum(w^2 d), sum(w^2 d^2) with d = m - shift
-    for start in range(0, len(indices), chunk):
-        w = weights[start : start + chunk]
-        values = np.asarray(masks[indices[start : start + chunk]], dtype=np.float64).reshape(len(w), -1)
-        shift = values[0].copy() if shift is None else shift
+def map_standard_error(masks: Any, weights: np.ndarray) -> np.ndarray:
+    """The per-feature standard error of the map ``weights @ masks``: how much it would vary between mask seeds.
+
+    The positive and the negative part of the map are weighted means of masks; the per-feature variance of a
+    weighted mean ``sum(w_i m_i)`` with ``sum(w_i) = s`` is estimated as ``n/(n-1) * sum(w_i^2 (m_i - mean)^2)``
+    with the weighted mean ``mean``. For the paper's selection (equal weights ``1/|P|`` and ``-1/|N|``) this is
+    ``var_P / |P| + var_N / |N|`` (``ddof=1``). The standard error is the square root of the sum of both parts.
+    The selection (which masks are in which part) is taken as given: the estimate is that of the spread of the
+    weighted means, which measurements across seeds match closely (docs/performance.md).
+
+    Args:
+        masks: The run's masks, indexable like an array ``(n_masks, *feature_shape)``.
+        weights: ``(n_masks,)`` or ``(K, n_masks)`` mask weights of the map(s).
+
+    Returns:
+        ``feature_shape`` (or ``(K, *feature_shape)``) standard errors: ``inf`` for a map one of whose parts has
+        a single mask (its spread cannot be estimated), 0 where a feature's value is the same in every mask of
+        each part (to about 1e-5, :data:`ROUNDING`).
+    """
+    return map_with_uncertainty(masks, weights).standard_error
+
+
+class MapEstimate(NamedTuple):
+    """A map with its per-feature uncertainty (:func:`map_with_uncertainty`); each field has the map's shape.
+
+    Attributes:
+        map: ``weights @ masks``.
+        standard_error: See :func:`map_standard_error`.
+        degrees_of_freedom: Welch–Satterthwaite degrees of freedom of ``map / standard_error`` (a difference of
+            two weighted means, each with its effective number of masks ``sum(w)^2 / sum(w^2)``); where the
+            standard error is 0, the pooled ``n_P + n_N - 2`` (effective numbers).
+    """
+
+    map: np.ndarray
+    standard_error: np.ndarray
+    degrees_of_freedom: np.ndarray
+
+
+def map_with_uncertainty(masks: Any, weights: np.ndarray, chunk_values: int = 2**20) -> MapEstimate:
+    """The map ``weights @ masks``, its per-feature standard error and degrees of freedom, in one pass.
+
+    Only the masks with a non-zero weight are generated, about ``chunk_values`` mask values at a time (the sums
+    do not depend on how the masks were batched for the model).
+
+    Args:
+        masks: The run's masks, indexable like an array ``(n_masks, *feature_shape)``.
+        weights: ``(n_masks,)`` or ``(K, n_masks)`` mask weights.
+        chunk_values: About how many mask values are converted to float64 at a time (times the number of maps,
+            up to 4).
+
+    Returns:
+        A :class:`MapEstimate`; each field ``feature_shape`` for 1-D weights, else ``(K, *feature_shape)``.
+    """
+    single = np.ndim(weights) == 1
+    weights = np.atleast_2d(np.asarray(weights, dtype=np.float64))
+    feature_shape = tuple(masks.shape[1:])
+    n_features = int(np.prod(feature_shape))
+    parts = (np.where(weights > 0, weights, 0.0), np.where(weights < 0, weights, 0.0))
+    k = len(weights)
+    # Two matrix products per chunk of masks, whatever the number of maps (reading the masks is what takes the
+    # time): sum(w m) (the map), and per part sum(w m), sum(w^2 m); then per part sum(w^2 d^2) with d = m - shift
+    # (shift: the first mask used, against cancellation in the variance, which does not depend on it).
+    linear_rows = np.concatenate([weights, parts[0], parts[1], parts[0] ** 2, parts[1] ** 2])
+    square_rows = linear_rows[3 * k :]
+    linear_sums, square_sums = np.zeros((5 * k, n_features)), np.zeros((2 * k, n_features))
+    used = np.flatnonzero(np.any(weights != 0, axis=0))
+    # Larger chunks for several maps: the sums (7K rows of features) are then updated less often.
+    step = max(1, chunk_values * min(k, 4) // max(n_features, 1))
+    shift = np.zeros(n_features)
+    for start in range(0, len(used), step):
+        indices = used[start : start + step]
+        values = np.asarray(masks[indices], dtype=np.float64).reshape(len(indices), -1)
+        if start == 0:
+            shift = values[0].copy()
+        linear_sums += linear_rows[:, indices] @ values
         values -= shift
-        first = first + w @ values
-        second = second + (w**2) @ values
-        square = square + (w**2) @ values**2
-    mean = first / weights.sum()
-    n = len(indices)
-    return (square - 2 * mean * second + mean**2 * np.sum(weights**2)) * n / (n - 1)
+        square_sums += square_rows[:, indices] @ values**2
+    maps = linear_sums[:k]
+    sums = [(linear_sums[(1 + j) * k : (2 + j) * k], linear_sums[(3 + j) * k : (4 + j) * k],
+             square_sums[j * k : (j + 1) * k]) for j in range(2)]
+    variance = np.zeros((len(weights), n_features))
+    df_denominator = np.zeros((len(weights), n_features))
+    pooled_df = np.zeros((len(weights), 1))
+    for part, (first, second, square) in zip(parts, sums):
+        n = np.count_nonzero(part, axis=1)[:, None]
+        total, total_squares = part.sum(axis=1)[:, None], (part**2).sum(axis=1)[:, None]
+        first, second = first - total * shift, second - total_squares * shift  # sums of w d, w^2 d
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mean = np.where(n > 0, first / np.where(n > 0, total, 1.0), 0.0)
+            part_variance = (square - 2 * mean * second + mean**2 * total_squares) * n / np.maximum(n - 1, 1)
+            effective = np.where(n > 0, total**2 / np.where(n > 0, total_squares, 1.0), 0.0)
+        # Values that agree within a part to about 1e-5 (rounding of the sums above) have variance 0.
+        part_variance = np.where(part_variance <= ROUNDING * total_squares, 0.0, part_variance)
+        part_variance = np.where(n > 1, np.maximum(part_variance, 0.0), np.where(n == 1, np.inf, 0.0))
+        variance += part_variance
+        with np.errstate(invalid="ignore"):
+            df_denominator += np.where(n > 1, part_variance**2 / np.maximum(effective - 1, 1e-12), 0.0)
+        pooled_df += np.where(n > 1, effective - 1, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        degrees_of_freedom = np.where(variance > 0, variance**2 / df_denominator, pooled_df)
+    degrees_of_freedom = np.where(np.isfinite(degrees_of_freedom) & (degrees_of_freedom > 0), degrees_of_freedom,
+                                  np.maximum(pooled_df, 1.0))
+    shape = (len(weights), *feature_shape)
+    fields = (maps.reshape(shape), np.sqrt(variance).reshape(shape), degrees_of_freedom.reshape(shape))
+    return MapEstimate(*(field[0] for field in fields)) if single else MapEstimate(*fields)
 
 
 def estimate_pixel_spread(masks: Any, positive_indices: np.ndarray, negative_indices: np.ndarray) -> float:

@@ -10,7 +10,10 @@ does all of this. A modality subclass supplies only what is its own:
   for an image, words for a text); the map has the shape ``feature_shape``;
 * ``_masked_batch(prepared, masks)``: the model's input for a batch of masks ``(b, *feature_shape)``;
 * ``_feature_shape(prepared)``, ``_input_size(prepared)``: the shape of a mask, the size of a model input;
-* ``load_model(model)`` and ``_validate_modality()``: its model types and its own parameters.
+* ``load_model(model)`` and ``_validate_modality()``: its model types and its own parameters;
+* optionally ``_unscored_features()``: a boolean ``feature_shape`` array of the features of the last input that get
+  no score (for example words past a text model's maximum length, which the model never sees): their score,
+  standard error and degrees of freedom are NaN and they are never significant.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from dianna_distance.checks import (
     check_selection_range,
     warn,
 )
-from dianna_distance.convergence import embed_until_converged
+from dianna_distance.convergence import embed_until_converged, map_with_uncertainty
 from dianna_distance.distances import (
     WEIGHTINGS,
     DistanceLike,
@@ -41,6 +44,7 @@ from dianna_distance.distances import (
     select_masks,
     selected_ranks,
 )
+from dianna_distance.uncertainty import DEFAULT_FDR, check_fdr, significant_features, standard_error_floor
 
 BATCH_VALUES = 2**22  # automatic batch size: about this many input values (16 MB of float32) per batch
 MAX_AUTO_BATCH = 256
@@ -109,7 +113,8 @@ class MaskedDistanceExplainer:
 
     Shared parameters:
         n_masks: Number of masks (model evaluations); with ``tolerance``, masks added per round.
-        p_keep: Probability that a feature (a grid cell, a word) is kept, in (0, 1].
+        p_keep: Probability that a feature (a grid cell, a word) is kept, in (0, 1]. ``p_keep=1`` keeps every
+            feature: nothing is masked, the map is zero, and a warning says so (as it does for ``n_masks=1``).
         mask_selection_range_min, mask_selection_range_max: Fractions of the distance ranking (closest first)
             averaged with weight +1.
         mask_selection_negative_range_min, mask_selection_negative_range_max: Fractions averaged with weight -1;
@@ -126,6 +131,11 @@ class MaskedDistanceExplainer:
             estimated per-feature spread (:func:`~dianna_distance.convergence.estimate_map_spread`) is at most
             ``tolerance``, or ``max_masks`` masks are used. None (default): use exactly ``n_masks`` masks.
         max_masks: Upper limit on the number of masks when ``tolerance`` is set (masks are drawn only as used).
+            A tolerance not reached by then gives a warning with the spread reached, and ``converged_`` False.
+
+    Class attribute:
+        fdr: False-discovery rate of ``significant_`` (0.05); set it on an explainer before :meth:`attribute`, or
+            call :meth:`significance` with another rate after it.
 
     Attributes:
         masks_: The masks of the last run, indexable like an array ``(n_masks, *feature_shape)``.
@@ -137,8 +147,25 @@ class MaskedDistanceExplainer:
         negative_indices_: Indices of the masks with negative weight, closest first.
         embedded_reference_: The reference(s) of the last map, ``(D,)`` or ``(K, D)``.
         n_masks_used_: Number of masks the last run used (differs from ``n_masks`` when ``tolerance`` is set).
-        converged_: With ``tolerance``: whether the spread fell to the tolerance before ``max_masks`` ran out.
+        converged_: With ``tolerance``: whether the spread fell to the tolerance before ``max_masks`` ran out
+            (None without ``tolerance``). A tolerance that is not reached is also reported by a warning.
+        map_: The last map returned (by :meth:`attribute`, :meth:`reselect`, ...), ``feature_shape`` or
+            ``(K, *feature_shape)``.
+        standard_error_: Per-feature standard error of ``map_``, its shape: how much each score would vary
+            between runs with other mask seeds, estimated from this run alone
+            (:func:`~dianna_distance.convergence.map_standard_error`; every weighting). ``inf`` for a map one of
+            whose selections holds a single mask. Recomputed by :meth:`reselect`, without the model.
+        degrees_of_freedom_: Welch–Satterthwaite degrees of freedom of each feature's ``map_ / standard_error_``,
+            the shape of ``map_``.
+        significant_: Boolean, the shape of ``map_``: the features whose sign this run establishes, with the
+            false-discovery rate across each map's features controlled at ``fdr_`` (Benjamini–Hochberg on t
+            p-values; see :mod:`dianna_distance.uncertainty` for what this promises and what it does not).
+            :meth:`significance` recomputes it at another rate. Features without a score are never significant.
+        fdr_: The false-discovery rate of ``significant_`` (the class attribute ``fdr``, 0.05, unless
+            :meth:`significance` was given another).
     """
+
+    fdr = DEFAULT_FDR  # false-discovery rate of significant_ (a class default; significance(fdr) changes a run's)
 
     # -- what a modality supplies ---------------------------------------------------------------------------------
 
@@ -170,6 +197,10 @@ class MaskedDistanceExplainer:
     def _input_size(self, prepared: Any) -> int:
         """Number of values in one model input, for the automatic batch size."""
         raise NotImplementedError
+
+    def _unscored_features(self) -> np.ndarray | None:
+        """Boolean ``feature_shape``: features of the last input that get no score (NaN); None: every feature."""
+        return None
 
     # -- the algorithm --------------------------------------------------------------------------------------------
 
@@ -206,6 +237,12 @@ class MaskedDistanceExplainer:
                 negative_range=(self.mask_selection_negative_range_min, self.mask_selection_negative_range_max),
                 progress=self.progress, weighting=self.weighting)
             masks, embeddings, self.converged_ = _head(masks, result.n_masks), result.embeddings, result.converged
+            if not result.converged:
+                warn(f"tolerance={self.tolerance} was not reached: the map's estimated spread is "
+                     f"{result.spreads[-1]:.3g} after max_masks={result.n_masks} masks (converged_ is False); raise "
+                     f"max_masks, or accept a larger tolerance", stacklevel=3)
+            _check_selection(result.n_masks, tuple(getattr(self, name) for name in _RANGE_NAMES), self.weighting,
+                             self.distance, stacklevel=4, used=True)
         return self._store_and_select(masks, embeddings, embedded_reference)
 
     def embed_masked(self, model: Any, inputs: Any, start: int = 0, stop: int | None = None) -> np.ndarray:
@@ -346,40 +383,77 @@ class MaskedDistanceExplainer:
         """Rank the stored embeddings by distance to the reference(s), weight the masks, and sum them."""
         references = check_reference(embedded_reference, distance)
         distances = compute_distances(self.embeddings_, references, distance)
-        weights, positive, negative = [], [], []
+        weights, positive, negative, constant = [], [], [], []
         for k, row in enumerate(distances):
             if np.ptp(row) == 0:
-                which = "" if len(distances) == 1 else f" for reference {k}"
-                warn(f"every masked input has the same distance to the reference{which}: the model's output did not "
-                     "change under masking, so the map is zero", stacklevel=4)
+                constant.append(k)
                 row_weights, row_positive, row_negative = np.zeros(len(row)), np.array([], int), np.array([], int)
             else:
                 row_weights, row_positive, row_negative = select_masks(row, ranges[:2], ranges[2:], weighting)
             weights.append(row_weights)
             positive.append(row_positive)
             negative.append(row_negative)
+        if constant:
+            self._warn_zero_map(constant, len(distances))
         weights = np.stack(weights)
-        maps = self._weighted_mask_sum(weights)
+        maps, standard_error, degrees_of_freedom = map_with_uncertainty(self.masks_, weights, SUM_VALUES)
+        unscored = self._unscored_features()
+        if unscored is not None and np.any(unscored):
+            for values in (maps, standard_error, degrees_of_freedom):
+                values[:, np.asarray(unscored, dtype=bool)] = np.nan
         single = np.ndim(embedded_reference) == 1
         self.embedded_reference_ = np.asarray(embedded_reference)
         self.distances_ = distances[0] if single else distances
         self.weights_ = weights[0] if single else weights
         self.positive_indices_ = positive[0] if single else _stack_ragged(positive)
         self.negative_indices_ = negative[0] if single else _stack_ragged(negative)
-        return maps[0] if single else maps
+        self.map_ = maps[0] if single else maps
+        self.standard_error_ = standard_error[0] if single else standard_error
+        self.degrees_of_freedom_ = degrees_of_freedom[0] if single else degrees_of_freedom
+        self.significance(self.fdr)
+        return self.map_.copy()  # the caller may change its map; map_ stays what significant_ describes
 
-    def _weighted_mask_sum(self, weights: np.ndarray) -> np.ndarray:
-        """``weights (K, n_masks) @ masks (n_masks, ...)``, generating only the masks with non-zero weight."""
-        used = np.flatnonzero(np.any(weights != 0, axis=0))
-        feature_shape = tuple(self.masks_.shape[1:])
-        n_features = int(np.prod(feature_shape))
-        maps = np.zeros((len(weights), n_features))
-        step = max(1, SUM_VALUES // n_features)  # independent of batch_size: same sums, same map
-        for start in range(0, len(used), step):
-            indices = used[start : start + step]
-            masks = np.asarray(self.masks_[indices], dtype=np.float64).reshape(len(indices), -1)
-            maps += weights[:, indices] @ masks
-        return maps.reshape(len(weights), *feature_shape)
+    def significance(self, fdr: float | None = None) -> np.ndarray:
+        """The features whose sign the last run establishes, at false-discovery rate ``fdr``; sets ``significant_``.
+
+        Benjamini–Hochberg across the features of each map on the two-sided p-values of ``map_ /
+        standard_error_`` (Student's t with ``degrees_of_freedom_``;
+        :func:`~dianna_distance.uncertainty.significant_features`, which documents what this promises and what
+        it does not). A feature whose standard error is 0 is judged with the standard error it would have if one
+        mask of each selection disagreed (:func:`~dianna_distance.uncertainty.standard_error_floor`). No model
+        call.
+
+        Args:
+            fdr: False-discovery rate in (0, 1); default the class attribute ``fdr`` (0.05).
+
+        Returns:
+            Boolean array of the map's shape (also stored as ``significant_``, and ``fdr`` as ``fdr_``).
+        """
+        if not hasattr(self, "standard_error_"):
+            raise RuntimeError("significance needs a run: call attribute() first")
+        fdr = check_fdr(self.fdr if fdr is None else fdr)
+        several = np.ndim(self.weights_) == 2
+        self.significant_ = significant_features(self.map_, self.standard_error_, fdr,
+                                                 standard_error_floor=standard_error_floor(self.weights_),
+                                                 n_maps=len(self.weights_) if several else None,
+                                                 degrees_of_freedom=self.degrees_of_freedom_)
+        self.fdr_ = fdr
+        return self.significant_
+
+    def _warn_zero_map(self, constant: list[int], n_references: int) -> None:
+        """Say why every masked input has the same distance to a reference: too few masks, no masking, or the model."""
+        if len(self.embeddings_) == 1:
+            warn("one mask gives one distance and nothing to rank, so the map is zero: use n_masks of at least 2 "
+                 "(hundreds for a useful map)", stacklevel=6)
+        elif _all_equal(self.masks_):
+            kept = " (p_keep=1 keeps every feature)" if getattr(self, "p_keep", None) == 1 else ""
+            warn(f"every mask is the same{kept}: no masking happened, so every masked input is the same and the map "
+                 f"is zero; use p_keep < 1 (or masks that differ)", stacklevel=6)
+        else:
+            for k in constant:
+                which = "" if n_references == 1 else f" for reference {k}"
+                warn(f"every masked input has the same distance to the reference{which}: the model's output did not "
+                     "change under masking, so the map is zero", stacklevel=6)
 
     # -- validation -----------------------------------------------------------------------------------------------
 
@@ -390,8 +464,10 @@ class MaskedDistanceExplainer:
             raise ValueError(f"p_keep must be a number in (0, 1], got {self.p_keep!r}")
         if self.batch_size is not None:
             check_int(self.batch_size, "batch_size", minimum=1)
+        # With tolerance, n_masks is a round's count: the ranges are judged on the masks the run used, after it.
         _check_selection(self.n_masks, tuple(getattr(self, name) for name in _RANGE_NAMES), self.weighting,
-                         self.distance, stacklevel=5)
+                         self.distance, stacklevel=5, warn_empty=self.tolerance is None)
+        check_fdr(self.fdr)
         check_random_state(self.random_state)
         check_bool(self.progress, "progress")
         if self.tolerance is not None:
@@ -411,8 +487,12 @@ class MaskedDistanceExplainer:
             raise ValueError(f"{method} works with a fixed number of masks: tolerance must be None")
 
 
-def _check_selection(n_masks: int, ranges: tuple, weighting: object, distance: object, stacklevel: int = 4) -> None:
-    """Check the selection ranges, the weighting and the distance; warn about a range that selects no mask."""
+def _check_selection(n_masks: int, ranges: tuple, weighting: object, distance: object, stacklevel: int = 4,
+                     warn_empty: bool = True, used: bool = False) -> None:
+    """Check the selection ranges, the weighting and the distance; warn about a range that selects no mask.
+
+    ``used``: ``n_masks`` is the number of masks a ``tolerance`` run used (named so in the warning).
+    """
     if not isinstance(weighting, str) or weighting not in WEIGHTINGS:
         raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {weighting!r}")
     get_distance(distance)
@@ -420,8 +500,9 @@ def _check_selection(n_masks: int, ranges: tuple, weighting: object, distance: o
                                          ("mask_selection_negative_range", ranges[2:])):
         check_selection_range(range_min, range_max, name)
         ranks = selected_ranks(n_masks, range_min, range_max)
-        if weighting == "ranges" and range_min < range_max and ranks.stop <= ranks.start:
-            warn(f"{name} [{range_min}, {range_max}) selects no masks out of n_masks={n_masks}; it contributes 0 "
+        if warn_empty and weighting == "ranges" and range_min < range_max and ranks.stop <= ranks.start:
+            count = f"the {n_masks} masks the run used" if used else f"n_masks={n_masks}"
+            warn(f"{name} [{range_min}, {range_max}) selects no masks out of {count}; it contributes 0 "
                  f"to the map", stacklevel=stacklevel)
 
 
@@ -432,3 +513,12 @@ def _head(masks: Any, n_masks: int) -> Any:
 def _stack_ragged(rows: list[np.ndarray]) -> np.ndarray | list[np.ndarray]:
     """Index arrays of K references: one ``(K, n)`` array when they have one length (no ties), else a list."""
     return np.stack(rows) if len({len(row) for row in rows}) == 1 else rows
+
+
+def _all_equal(masks: Any, chunk: int = 256) -> bool:
+    """Whether every mask equals the first (checked a chunk at a time)."""
+    first = np.asarray(masks[0])
+    for start in range(0, len(masks), chunk):
+        if not np.all(np.asarray(masks[start : start + chunk]) == first):
+            return False
+    return True
