@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from dianna_distance.checks import check_bool, check_finite_array, check_int, check_positive
 from dianna_distance.distances import DistanceLike, compute_distances, get_distance, rank_weights, select_masks

@@ -469,14 +469,12 @@ class TextDistanceExplainer(MaskedDistanceExplainer):
                  "score (NaN)", stacklevel=3)
         return run_model, seen is not None
 
-    def _select(self, embedded_reference: np.ndarray, distance: DistanceLike, ranges: tuple, weighting: str
-                ) -> np.ndarray:
-        scores = super()._select(embedded_reference, distance, ranges, weighting)
+    def _unscored_features(self) -> np.ndarray | None:
+        """Words the model never sees in the full text (past its maximum length): no score, no error bar."""
         seen = getattr(self, "seen_", None)
-        if seen is not None and len(seen) == scores.shape[-1] and not seen.all():
-            scores = np.array(scores, dtype=np.float64)
-            scores[..., ~seen] = np.nan  # the model never sees these words in the full text
-        return scores
+        if seen is None or len(seen) != len(getattr(self, "words_", ())):
+            return None
+        return ~seen
 
     def _prepare_input(self, text: str) -> Words:
         words = split_words(text, self.tokenizer)

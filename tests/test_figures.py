@@ -274,8 +274,6 @@ def test_every_way_of_calling_a_plot_in_a_notebook_displays_the_figure_exactly_o
     assert pictures == [1] * len(calls)
 
 
-@pytest.mark.xfail(strict=True, reason="core.py, convergence.py and evaluation/ still import tqdm.auto, which warns "
-                                       "in a kernel without ipywidgets: the coordinator switches them to plain tqdm")
 def test_progress_bars_in_a_notebook_are_plain_text_without_warnings(tmp_path):
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")

@@ -58,6 +58,16 @@ def test_words_past_the_maximum_length_get_nan_and_the_seen_words_a_score(encode
     assert explainer.seen_.tolist() == [True] * N_SEEN + [False] * (len(LONG.split()) - N_SEEN)
 
 
+def test_unseen_words_get_no_error_bar_and_are_never_significant(encoder):
+    model, table = encoder
+    explainer, scores, _ = explain(model, LONG, table[WORDPIECE_VOCAB.index("fish")])
+    assert np.all(np.isfinite(explainer.standard_error_[:N_SEEN]))
+    assert np.all(np.isnan(explainer.standard_error_[N_SEEN:]))
+    assert not explainer.significant_[N_SEEN:].any()
+    explainer.reselect(weighting="linear")
+    assert np.all(np.isnan(explainer.standard_error_[N_SEEN:])) and not explainer.significant_[N_SEEN:].any()
+
+
 def test_a_word_the_model_never_sees_cannot_get_the_top_score(encoder):
     model, table = encoder
     explainer, scores, _ = explain(model, LONG, table[WORDPIECE_VOCAB.index("fish")])

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from dianna_distance.checks import check_bool, check_random_state
 from dianna_distance.core import MaskedDistanceExplainer

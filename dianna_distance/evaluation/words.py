@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from dianna_distance.checks import check_bool, check_int, check_numeric_array, check_random_state
 from dianna_distance.core import check_embeddings, check_reference
