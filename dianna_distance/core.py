@@ -457,6 +457,14 @@ class MaskedDistanceExplainer:
 
     # -- validation -----------------------------------------------------------------------------------------------
 
+    def check_parameters(self) -> None:
+        """Check every parameter now, without a model or an input (:meth:`attribute` does this itself).
+
+        Raises:
+            ValueError, TypeError: A parameter is out of range or of the wrong type; the message names it.
+        """
+        self._validate_parameters()
+
     def _validate_parameters(self) -> None:
         check_int(self.n_masks, "n_masks", minimum=1)
         if (not isinstance(self.p_keep, numbers.Real) or isinstance(self.p_keep, bool)

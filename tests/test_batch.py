@@ -13,6 +13,7 @@ from conftest_models import save_image_model, save_text_model, save_tokenizer
 
 from dianna_distance import DistanceExplainer
 from dianna_distance.batch import (
+    STANDARD_ERROR_DIR,
     Job,
     ModelSpec,
     cached_model,
@@ -40,6 +41,29 @@ def test_each_item_gets_the_map_of_a_direct_explanation(workspace):
     reference = np.load(workspace / "ref.npy")
     for name in ("img0", "img1"):
         np.testing.assert_array_equal(load_map(workspace / "out", name), direct_map(workspace, name, reference))
+
+
+def test_each_map_is_stored_with_its_standard_error(workspace):
+    explain_many(jobs_for(workspace, ["img0"]), workspace / "model.onnx", workspace / "out", progress=False,
+                 **PARAMETERS)
+
+    saliency, standard_error = load_map(workspace / "out", "img0", standard_error=True)
+    model = OnnxModel(workspace / "model.onnx")
+    explainer = DistanceExplainer(axis_labels={2: "channels"}, progress=False, **PARAMETERS)
+    explainer.attribute(model, load_image_for_model(workspace / "img0.png", model), np.load(workspace / "ref.npy"))
+    assert standard_error.shape == saliency.shape
+    np.testing.assert_allclose(standard_error, explainer.standard_error_)
+    assert np.all(standard_error > 0)
+
+
+def test_a_map_without_its_standard_error_file_is_named_when_the_error_is_asked_for(workspace):
+    explain_many(jobs_for(workspace, ["img0"]), workspace / "model.onnx", workspace / "out", progress=False,
+                 **PARAMETERS)
+    (workspace / "out" / STANDARD_ERROR_DIR / read_manifest(workspace / "out")[1]["img0"]["file"]).unlink()
+
+    assert load_map(workspace / "out", "img0").shape == (SIZE, SIZE)
+    with pytest.raises(ValueError, match="standard error file"):
+        load_map(workspace / "out", "img0", standard_error=True)
 
 
 def test_manifest_records_file_distances_and_seconds_per_item(workspace):

@@ -222,6 +222,15 @@ def test_a_model_that_is_not_onnx_leaves_nothing_behind(workspace):
     assert not (workspace / "out").exists()
 
 
+@pytest.mark.parametrize(("parameter", "value"), [("n_masks", 0), ("p_keep", 1.5), ("feature_res", 0),
+                                                ("weighting", "cubic"), ("mask_selection_range_max", 2.0)])
+def test_a_bad_explainer_parameter_is_refused_naming_it_before_the_folder_is_created(workspace, parameter, value):
+    with pytest.raises((ValueError, TypeError), match=parameter):
+        explain_many(jobs_for(workspace, ["img0"]), workspace / "model.onnx", workspace / "out", progress=False,
+                     **{**PARAMETERS, parameter: value})
+    assert not (workspace / "out").exists()
+
+
 def test_an_output_dir_that_is_a_file_is_refused_naming_it(workspace):
     with pytest.raises(NotADirectoryError, match="output_dir .*img0.png"):
         explain_many(jobs_for(workspace, ["img1"]), workspace / "model.onnx", workspace / "img0.png" / "out",

@@ -18,7 +18,7 @@ from conftest import save_linear_onnx
 from conftest_batch import PARAMETERS, REPOSITORY, SIZE, direct_map, item_lines, jobs_for, make_workspace
 from PIL import Image
 
-from dianna_distance.batch import LOCK, MANIFEST, Job, explain_many, load_map, read_manifest
+from dianna_distance.batch import LOCK, MANIFEST, STANDARD_ERROR_DIR, Job, explain_many, load_map, read_manifest
 from dianna_distance.cli import main
 
 
@@ -112,10 +112,13 @@ def test_a_run_killed_with_sigkill_resumes_to_the_maps_of_a_clean_run(workspace)
     assert len(resumed.skipped) == done_before and len(resumed.explained) == n_jobs - done_before
     ids = [line["id"] for line in item_lines(output)]
     assert sorted(ids) == sorted(job.id for job in jobs)  # every item present exactly once
-    files = sorted(path.name for path in output.iterdir() if path.name != LOCK)
+    files = sorted(path.name for path in output.iterdir() if path.name not in (LOCK, STANDARD_ERROR_DIR))
     assert files == sorted([MANIFEST] + [f"{i}.npy" for i in ids])
+    assert sorted(path.name for path in (output / STANDARD_ERROR_DIR).iterdir()) == sorted(f"{i}.npy" for i in ids)
     for job in jobs:
-        np.testing.assert_array_equal(load_map(output, job.id), load_map(workspace / "clean", job.id))
+        for resumed_array, clean_array in zip(load_map(output, job.id, standard_error=True),
+                                              load_map(workspace / "clean", job.id, standard_error=True)):
+            np.testing.assert_array_equal(resumed_array, clean_array)
 
 
 

@@ -34,6 +34,7 @@ from dianna_distance.batch.manifest import (
     FORMAT_VERSION,
     LOCK,
     MANIFEST,
+    STANDARD_ERROR_DIR,
     JobKeys,
     file_sha256,
     load_map,
@@ -44,6 +45,29 @@ from dianna_distance.batch.spec import ModelSpec
 from dianna_distance.batch.split import embed_range, explain_split
 from dianna_distance.batch.worker import ItemResult, PreparedJob, cached_model, run_job
 
-__all__ = ["FORMAT_VERSION", "JOB_FIELDS", "JOB_KINDS", "LOCK", "MANIFEST", "BatchRun", "ItemResult", "Job", "JobKeys",
-           "JobKind", "ModelSpec", "PreparedJob", "cached_model", "embed_range", "explain_many", "explain_split",
-           "file_sha256", "load_map", "make_job", "map_file_name", "read_jobs", "read_manifest", "run_job"]
+__all__ = [
+    "FORMAT_VERSION",
+    "JOB_FIELDS",
+    "JOB_KINDS",
+    "LOCK",
+    "MANIFEST",
+    "STANDARD_ERROR_DIR",
+    "BatchRun",
+    "ItemResult",
+    "Job",
+    "JobKeys",
+    "JobKind",
+    "ModelSpec",
+    "PreparedJob",
+    "cached_model",
+    "embed_range",
+    "explain_many",
+    "explain_split",
+    "file_sha256",
+    "load_map",
+    "make_job",
+    "map_file_name",
+    "read_jobs",
+    "read_manifest",
+    "run_job",
+]

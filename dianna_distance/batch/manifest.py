@@ -37,6 +37,10 @@ _RECORD_FIELDS = {"id", "key", "file", "item", "distances", "seconds", "error"}
 
 # -- content hashes -----------------------------------------------------------------------------------------------
 
+#: Sub-folder of a run folder that holds each map's standard error, under the map's file name.
+STANDARD_ERROR_DIR = "standard_error"
+
+
 def file_sha256(path: str | Path) -> str:
     """SHA-256 of a file's bytes, as hex."""
     digest = hashlib.sha256()
@@ -255,12 +259,22 @@ def map_path(output_dir: str | Path, record: dict) -> Path | None:
     return path if stat.S_ISREG(status.st_mode) else None
 
 
-def load_map(output_dir: str | Path, job_id: str) -> np.ndarray:
-    """The map of a finished item of a run, ``(H, W)`` or ``(K, H, W)``.
+def load_map(output_dir: str | Path, job_id: str, standard_error: bool = False
+             ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """The map of a finished item of a run, ``(H, W)`` or ``(K, H, W)``, and optionally its standard error.
+
+    Args:
+        output_dir: The run folder.
+        job_id: The item's id.
+        standard_error: Also return the map's per-feature standard error (same shape; stored in
+            ``<output_dir>/standard_error/`` under the map's file name).
+
+    Returns:
+        The map, or ``(map, standard_error)``.
 
     Raises:
         KeyError: The run has no job ``job_id``.
-        ValueError: The job failed, or its map file is missing or not a plain file.
+        ValueError: The job failed, or its map (or standard error) file is missing or not a plain file.
     """
     _, records = read_manifest(output_dir)
     if job_id not in records:
@@ -272,7 +286,15 @@ def load_map(output_dir: str | Path, job_id: str) -> np.ndarray:
     if path is None:
         raise ValueError(f"the map file {record['file']!r} of item {job_id!r} is missing or not a plain file in "
                          f"{str(output_dir)!r}")
-    return np.load(path, allow_pickle=False)
+    saliency = np.load(path, allow_pickle=False)
+    if not standard_error:
+        return saliency
+    error_path = map_path(output_dir, {"file": f"{STANDARD_ERROR_DIR}/{record['file']}"})
+    if error_path is None:
+        raise ValueError(f"the standard error file {STANDARD_ERROR_DIR}/{record['file']} of item {job_id!r} is "
+                         f"missing or not a plain file in {str(output_dir)!r} (runs written before version 0.2 "
+                         "did not store it)")
+    return saliency, np.load(error_path, allow_pickle=False)
 
 
 # -- writing ------------------------------------------------------------------------------------------------------
@@ -369,6 +391,7 @@ def save_map(path: Path, saliency: np.ndarray) -> None:
 
 
 def remove_temporary_files(output_dir: Path) -> None:
-    """Remove maps a killed writer left under their temporary names."""
-    for path in output_dir.glob(".*.npy.tmp-*"):
-        path.unlink(missing_ok=True)
+    """Remove maps (and standard errors) a killed writer left under their temporary names."""
+    for folder in (output_dir, output_dir / STANDARD_ERROR_DIR):
+        for path in folder.glob(".*.npy.tmp-*"):
+            path.unlink(missing_ok=True)

@@ -17,6 +17,7 @@ from tqdm import tqdm
 from dianna_distance.batch.cluster import check_client, connected
 from dianna_distance.batch.jobs import Job, check_unique_ids, describe_value, make_job, map_file_name, read_jobs
 from dianna_distance.batch.manifest import (
+    STANDARD_ERROR_DIR,
     JobKeys,
     Manifest,
     configuration,
@@ -227,6 +228,9 @@ def _record(output_dir: Path, manifest: Manifest, job: Job, key: str | None, res
     if result.error is None:
         file_name = map_file_name(job.id)
         try:
+            if result.standard_error is not None:
+                (output_dir / STANDARD_ERROR_DIR).mkdir(exist_ok=True)
+                save_map(output_dir / STANDARD_ERROR_DIR / file_name, result.standard_error)
             save_map(output_dir / file_name, result.saliency)
         except OSError as error:  # a full disk is this item's failure, recorded like any other
             result, file_name = ItemResult(job.id, None, None, result.seconds, describe_error(error)), None
@@ -234,6 +238,7 @@ def _record(output_dir: Path, manifest: Manifest, job: Job, key: str | None, res
         previous = manifest.records.get(job.id)
         if previous is not None and previous["file"] is not None:  # a stale map of an earlier version of the job
             (output_dir / previous["file"]).unlink(missing_ok=True)
+            (output_dir / STANDARD_ERROR_DIR / previous["file"]).unlink(missing_ok=True)
     item = describe_value(job.item) if isinstance(job.item, np.ndarray) else str(job.item)
     manifest.append({"id": job.id, "key": key, "file": file_name, "item": item, "distances": result.distances,
                      "seconds": round(result.seconds, 6), "error": result.error})

@@ -126,7 +126,8 @@ def check_parameters(parameters: dict, kinds: set[str]) -> dict:
     A float with an integral value for a parameter whose default is an int (``n_masks=20.0``) becomes that int.
 
     Raises:
-        ValueError: A parameter the engine sets itself, or a number that is not finite.
+        ValueError: A parameter the engine sets itself, a number that is not finite, or a value the explainer
+            refuses (for example ``n_masks=0``), named.
         TypeError: An unknown parameter, or a value that is not a number, a string or None.
     """
     for name, value in parameters.items():
@@ -151,6 +152,10 @@ def check_parameters(parameters: dict, kinds: set[str]) -> dict:
         if integral_default and isinstance(value, float) and value.is_integer():
             value = int(value)
         checked[name] = value
+    for kind in kinds:  # ranges, types and combinations, as the explainer checks them, before anything is written
+        explainer_class = JOB_KINDS[kind].explainer_class
+        accepted = inspect.signature(explainer_class).parameters
+        explainer_class(**{name: value for name, value in checked.items() if name in accepted}).check_parameters()
     return checked
 
 

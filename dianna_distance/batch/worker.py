@@ -39,6 +39,8 @@ class ItemResult:
             (numbers, or lists of K numbers) and ``n_masks``; None when the job failed.
         seconds: Time the job took where it ran (loading the item and reference, and the explanation).
         error: ``"ExceptionType: message"`` when the job failed, else None.
+        standard_error: The map's per-feature standard error (the explainer's ``standard_error_``), the map's
+            shape; None when the job failed.
     """
 
     id: str
@@ -46,6 +48,7 @@ class ItemResult:
     distances: dict | None
     seconds: float
     error: str | None = None
+    standard_error: np.ndarray | None = None
 
 
 # -- models, cached once per process ------------------------------------------------------------------------------
@@ -168,7 +171,8 @@ def run_job(spec: ModelSpec, parameters: dict, job: Job) -> ItemResult:
         prepared = kind.prepare(spec, job, parameters)
         saliency = prepared.explainer.attribute(prepared.model, prepared.inputs, kind.reference(spec, job))
         distances = _summarise(prepared.explainer.distances_)
-        return ItemResult(job.id, saliency, distances, time.perf_counter() - start)
+        return ItemResult(job.id, saliency, distances, time.perf_counter() - start,
+                          standard_error=prepared.explainer.standard_error_)
     except Exception as error:  # a failed item is recorded and the run goes on
         return ItemResult(job.id, None, None, time.perf_counter() - start, describe_error(error))
 
