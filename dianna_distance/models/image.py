@@ -177,6 +177,10 @@ class ImageEncoder:
         """
         output = self.model_(batch)
         output = output.reshape(len(output), -1)
+        if self.softmax_ and is_probabilities(output):
+            self.softmax_ = False
+            warnings.warn(f"model {str(self.model)!r} already gives probabilities (its outputs are non-negative and "
+                          "sum to 1): no softmax is applied to them", UserWarning, stacklevel=2)
         return softmax(output) if self.softmax_ else output
 
     def load_image(self, image: ImageLike) -> np.ndarray:
@@ -276,8 +280,16 @@ def _check_input_size(input_shape: Sequence, layout: str, crop: int, model: obje
                          f"not fit the preset: it makes 3-channel images of {crop} x {crop} pixels")
 
 
+#: Nodes that pass their first input through without changing its values (only its shape or type), so a graph
+#: whose Softmax is followed by them still gives probabilities.
+PASS_THROUGH_OPS = ("Identity", "Reshape", "Flatten", "Cast", "Squeeze", "Unsqueeze")
+
+
 def ends_in_softmax(model: str | Path, output_name: str) -> bool:
-    """Whether the graph output ``output_name`` is produced by a Softmax node (the file gives probabilities).
+    """Whether the graph output ``output_name`` comes from a Softmax node (the file gives probabilities).
+
+    The output is followed back through nodes that only change the shape or type of their input
+    (:data:`PASS_THROUGH_OPS`: Identity, Reshape, Flatten, Cast, Squeeze, Unsqueeze) to the node that computed it.
 
     Args:
         model: Path to the ONNX file.
@@ -290,7 +302,24 @@ def ends_in_softmax(model: str | Path, output_name: str) -> bool:
     except Exception as error:  # protobuf's DecodeError and others, for a file that is not an ONNX model
         raise ValueError(f"model: {str(model)!r} is not a valid ONNX model ({type(error).__name__}: {error})"
                          ) from error
-    return any(node.op_type == "Softmax" and output_name in node.output for node in graph.node)
+    producers = {name: node for node in graph.node for name in node.output}
+    name, seen = output_name, set()
+    while name in producers and name not in seen:
+        seen.add(name)
+        node = producers[name]
+        if node.op_type == "Softmax":
+            return True
+        if node.op_type not in PASS_THROUGH_OPS or not node.input:
+            return False
+        name = node.input[0]
+    return False
+
+
+def is_probabilities(output: np.ndarray) -> bool:
+    """Whether every row of ``(N, D)`` is non-negative and sums to 1 (to float32 precision): already a softmax."""
+    output = np.asarray(output, dtype=np.float64)
+    return bool(output.size) and bool(np.all(output >= 0)) and bool(
+        np.allclose(output.sum(axis=-1), 1.0, rtol=0, atol=1e-4 + 1e-6 * output.shape[-1]))
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
