@@ -23,7 +23,9 @@ channels with a warning; any other channel count of an array is an error.
 
 from __future__ import annotations
 
+import json
 import warnings
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,12 +35,13 @@ from PIL import Image
 
 from dianna_distance.checks import check_bool
 from dianna_distance.files import check_input_file, read_npy
-from dianna_distance.model import OnnxModel
+from dianna_distance.model import PREPROCESSING_KEY, OnnxModel, is_probabilities, softmax
 from dianna_distance.models.reading import RESAMPLING, read_image, read_pixels, resize_pixels, rgb_array
 
 __all__ = ["NORMALIZATIONS", "PRESETS", "ImageEncoder", "ImageLike", "ImagePreset", "check_reference",
            "detect_layout", "ends_in_softmax", "load_image", "load_image_for_model", "load_reference",
-           "load_reference_for_model", "normalize", "read_image", "resize_pixels", "softmax"]
+           "load_reference_for_model", "normalize", "preprocessing_metadata", "read_image", "resize_pixels",
+           "softmax", "stated_preset"]
 
 ImageLike = str | Path | Image.Image | np.ndarray
 
@@ -106,14 +109,65 @@ PRESETS = {
 }
 
 
+def preprocessing_metadata(preset: str | ImagePreset, mask_on: str = "pixels", layout: str = "NCHW",
+                           name: str | None = None) -> dict[str, str]:
+    """The ONNX ``metadata_props`` entry that states a preset's preprocessing in a file this package exports.
+
+    Args:
+        preset: Name in :data:`PRESETS` or an :class:`ImagePreset`.
+        mask_on: Where masks go by default (see the module).
+        layout: ``"NCHW"`` or ``"NHWC"``, the graph input's layout.
+        name: Preset name written for an :class:`ImagePreset` (default: the preset's name, or None).
+
+    Returns:
+        ``{PREPROCESSING_KEY: JSON}`` with the preset, its normalisation (named and as per-channel
+        ``mean``/``std``/``scale``/``channel_order``), input size (``crop``), resizing (``resize``,
+        ``resample``), ``output``, ``mask_on`` and ``layout``; see :data:`dianna_distance.model.PREPROCESSING_KEY`.
+    """
+    if isinstance(preset, str):
+        name, preset = preset, PRESETS[preset]
+    if mask_on not in _MASK_ON or layout not in _LAYOUTS:
+        raise ValueError(f"mask_on must be one of {_MASK_ON} and layout one of {_LAYOUTS}, got {mask_on!r}, "
+                         f"{layout!r}")
+    constants = NORMALIZATIONS[preset.normalization]
+    caffe = preset.normalization == "caffe"
+    spec = {"preset": name, "normalization": preset.normalization,
+            "mean": list(constants.get("mean", (0.0, 0.0, 0.0))), "std": list(constants.get("std", (1.0, 1.0, 1.0))),
+            "scale": 255.0 if caffe else 1.0, "channel_order": "BGR" if caffe else "RGB",
+            "resize": preset.resize, "crop": preset.crop, "resample": preset.resample, "output": preset.output,
+            "mask_on": mask_on, "layout": layout}
+    return {PREPROCESSING_KEY: json.dumps(spec)}
+
+
+def stated_preset(model: OnnxModel) -> tuple[str | None, ImagePreset, str] | None:
+    """The preprocessing an ONNX file states in its metadata, as ``(preset name, ImagePreset, mask_on)``, or None.
+
+    Raises:
+        ValueError: The entry cannot be an :class:`ImagePreset` (its message names the file).
+    """
+    spec = model.preprocessing
+    if spec is None:
+        return None
+    try:
+        preset = ImagePreset(resize=spec["resize"], crop=spec["crop"], resample=spec["resample"],
+                             normalization=spec["normalization"], output=spec["output"])
+    except ValueError as error:
+        raise ValueError(f"model: {str(model.path)!r} has a damaged {PREPROCESSING_KEY!r} metadata entry "
+                         f"({error})") from error
+    return spec["preset"], preset, spec["mask_on"]
+
+
 class ImageEncoder:
     """An ONNX image model with its preprocessing; callable on preprocessed batches.
 
     Args:
         model: Path to the ONNX file. Its first input takes images ``(N, 3, S, S)`` (NCHW) or ``(N, S, S, 3)``
             (NHWC), with ``S`` the preset's crop size or a symbolic axis.
-        preset: Name in :data:`PRESETS` or an :class:`ImagePreset`.
+        preset: Name in :data:`PRESETS` or an :class:`ImagePreset`; None: the preprocessing the file states in
+            its metadata (files exported by this package do, see :func:`preprocessing_metadata`). A preset that
+            differs from the file's stated preprocessing is used, with a warning.
         mask_on: ``"pixels"`` or ``"normalized"``: where the explainer's masks are applied (see the module).
+            Default: what the file states, else ``"pixels"``.
         layout: ``"NCHW"`` or ``"NHWC"``; default: found from the graph's input shape (the axis of length 3).
         output_name: Graph output to return; default ``"image_embeds"`` when the graph has it, else the first.
         providers: ONNX Runtime execution providers.
@@ -121,6 +175,7 @@ class ImageEncoder:
     Attributes:
         model_: The :class:`~dianna_distance.model.OnnxModel` running the file.
         preset_: The :class:`ImagePreset` in use.
+        mask_on_: ``"pixels"`` or ``"normalized"``, in use.
         layout_: ``"NCHW"`` or ``"NHWC"``.
         softmax_: Whether a softmax is applied to the graph's output.
     """
@@ -128,8 +183,8 @@ class ImageEncoder:
     def __init__(
         self,
         model: str | Path,
-        preset: str | ImagePreset,
-        mask_on: str = "pixels",
+        preset: str | ImagePreset | None = None,
+        mask_on: str | None = None,
         layout: str | None = None,
         output_name: str | None = None,
         providers: Sequence[str] | None = None,
@@ -149,13 +204,24 @@ class ImageEncoder:
             self.preset_ = PRESETS[self.preset]
         elif isinstance(self.preset, ImagePreset):
             self.preset_ = self.preset
-        else:
-            raise TypeError(f"preset must be a str or an ImagePreset, got {type(self.preset).__name__}")
-        if self.mask_on not in _MASK_ON:
-            raise ValueError(f"mask_on must be one of {_MASK_ON}, got {self.mask_on!r}")
+        elif self.preset is not None:
+            raise TypeError(f"preset must be a str, an ImagePreset or None, got {type(self.preset).__name__}")
+        if self.mask_on is not None and self.mask_on not in _MASK_ON:
+            raise ValueError(f"mask_on must be one of {_MASK_ON} or None, got {self.mask_on!r}")
         if self.layout is not None and self.layout not in _LAYOUTS:
             raise ValueError(f"layout must be one of {_LAYOUTS} or None, got {self.layout!r}")
-        self.model_ = OnnxModel(self.model, providers=self.providers)
+        self.model_ = OnnxModel(self.model, providers=self.providers, apply_preprocessing=False)
+        stated = stated_preset(self.model_)
+        if self.preset is None and stated is None:
+            raise ValueError(f"preset: model {str(self.model)!r} states no preprocessing in its metadata; give a "
+                             f"preset (one of {sorted(PRESETS)}) or an ImagePreset")
+        if self.preset is None:
+            self.preset_ = stated[1]
+        elif stated is not None and stated[1] != self.preset_:
+            warnings.warn(f"model {str(self.model)!r} states the preprocessing of preset {stated[0]!r} "
+                          f"({stated[1]}), but preset {self.preset!r} ({self.preset_}) was given and is used; leave "
+                          "the preset out to use the file's", UserWarning, stacklevel=3)
+        self.mask_on_ = self.mask_on or (stated[2] if stated is not None else "pixels")
         outputs = [output.name for output in self.model_.session.get_outputs()]
         if self.output_name is not None and self.output_name not in outputs:
             raise ValueError(f"output_name {self.output_name!r} is not an output of {str(self.model)!r}; "
@@ -207,7 +273,7 @@ class ImageEncoder:
             "axis_labels": {2: "channels"}}`` to pass to the explainer with this encoder as the model.
         """
         pixels = self.load_image(image)
-        array = pixels if self.mask_on == "pixels" else normalize(pixels[None], self.preset_.normalization)[0]
+        array = pixels if self.mask_on_ == "pixels" else normalize(pixels[None], self.preset_.normalization)[0]
         return array, {"preprocess_function": self.preprocess, "axis_labels": {2: "channels"}}
 
     def preprocess(self, batch: np.ndarray) -> np.ndarray:
@@ -220,7 +286,7 @@ class ImageEncoder:
             ``(N, 3, S, S)`` or ``(N, S, S, 3)``, float32, as the graph takes it.
         """
         batch = np.asarray(batch, dtype=np.float32)
-        if self.mask_on == "pixels":
+        if self.mask_on_ == "pixels":
             batch = normalize(batch, self.preset_.normalization)
         return batch.transpose(0, 3, 1, 2) if self.layout_ == "NCHW" else batch
 
@@ -313,19 +379,6 @@ def ends_in_softmax(model: str | Path, output_name: str) -> bool:
             return False
         name = node.input[0]
     return False
-
-
-def is_probabilities(output: np.ndarray) -> bool:
-    """Whether every row of ``(N, D)`` is non-negative and sums to 1 (to float32 precision): already a softmax."""
-    output = np.asarray(output, dtype=np.float64)
-    return bool(output.size) and bool(np.all(output >= 0)) and bool(
-        np.allclose(output.sum(axis=-1), 1.0, rtol=0, atol=1e-4 + 1e-6 * output.shape[-1]))
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """Softmax over the last axis, ``(N, D) -> (N, D)``, computed stably."""
-    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
-    return shifted / shifted.sum(axis=-1, keepdims=True)
 
 
 def normalize(pixels: np.ndarray, normalization: str) -> np.ndarray:
@@ -435,15 +488,25 @@ def load_reference(path: str | Path, model: ImageEncoder) -> np.ndarray:
 # -- plain ONNX image models (no preset) -----------------------------------------------------------------------
 
 
+#: Models already warned that their input size changes images' aspect ratio (the warning comes once per model).
+_ASPECT_WARNED: weakref.WeakSet = weakref.WeakSet()
+
+
 def load_image_for_model(
     path: str | Path, model: OnnxModel, pixel_max: float = 1.0, warn_resize: bool = True
 ) -> np.ndarray:
     """Read an image file and lay it out as one input item of an image model.
 
-    The layout (channels first or last), the number of channels (1: greyscale, 3: RGB) and, where the graph fixes
-    them, the height and width come from the model's input shape ``(N, C, H, W)`` or ``(N, H, W, C)``. The file is
-    read by :func:`~dianna_distance.models.image.read_image` (every PIL mode, to [0, 1]), resized bilinearly to a
-    fixed input size, and scaled to ``[0, pixel_max]``.
+    A file that states its preprocessing in its metadata (files exported by this package, see
+    :func:`preprocessing_metadata`) gets it: the shorter side resized with the stated filter, the stated centre
+    crop, RGB in [0, 1] (the model normalises it, see :class:`~dianna_distance.model.OnnxModel`; normalised
+    here when the file states ``mask_on="normalized"``). ``pixel_max`` must then be 1.
+
+    For any other file, the layout (channels first or last), the number of channels (1: greyscale, 3: RGB) and,
+    where the graph fixes them, the height and width come from the model's input shape ``(N, C, H, W)`` or
+    ``(N, H, W, C)``. The file is read by :func:`~dianna_distance.models.image.read_image` (every PIL mode, to
+    [0, 1]), resized bilinearly to a fixed input size, and scaled to ``[0, pixel_max]``. A resize that changes
+    the image's aspect ratio is warned about once per model, even with ``warn_resize=False``.
 
     Args:
         path: Image file readable by Pillow.
@@ -456,6 +519,17 @@ def load_image_for_model(
         Float32 array ``(C, H, W)`` or ``(H, W, C)``.
     """
     check_bool(warn_resize, "warn_resize")
+    stated = stated_preset(model) if isinstance(model, OnnxModel) else None
+    if stated is not None:
+        if pixel_max != 1:
+            raise ValueError(f"pixel_max does not apply to model {str(model.path)!r}: it states its preprocessing "
+                             f"(preset {stated[0]!r}), whose normalisation sets the scale of its input")
+        pixels = load_image(path, stated[1])
+        if model.preprocessing["mask_on"] == "normalized" or not model.applies_preprocessing:
+            pixels = model.normalize(np.moveaxis(pixels, -1, 0)[None] if model.preprocessing["layout"] == "NCHW"
+                                     else pixels[None])[0]
+            return pixels
+        return np.moveaxis(pixels, -1, 0) if model.preprocessing["layout"] == "NCHW" else pixels
     shape = model.input_shape
     if len(shape) != 4 or not (shape[1] in (1, 3) or shape[3] in (1, 3)):
         raise ValueError(f"model: input shape {shape} of {str(model.path)!r} is not an image batch "
@@ -467,7 +541,14 @@ def load_image_for_model(
     if fixed and (height < 1 or width < 1):
         raise ValueError(f"model: input shape {shape} of {str(model.path)!r} has an image axis of length 0")
     if fixed and pixels.shape[:2] != (height, width):
-        if warn_resize:
+        aspect, model_aspect = pixels.shape[1] / pixels.shape[0], width / height
+        if abs(aspect / model_aspect - 1) > 0.01 and model not in _ASPECT_WARNED:
+            _ASPECT_WARNED.add(model)
+            warnings.warn(f"{Path(path).name} ({pixels.shape[1]}x{pixels.shape[0]}) is resized to the model's fixed "
+                          f"input size {width}x{height}, which changes its aspect ratio; {str(model.path)!r} states "
+                          "no preprocessing, so if it was trained on centre crops, use its preset (--preset, or "
+                          "dianna_distance.models.ImageEncoder) or crop the images first", UserWarning, stacklevel=2)
+        elif warn_resize:
             warnings.warn(f"resizing {Path(path).name} from {pixels.shape[1]}x{pixels.shape[0]} to the model's "
                           f"{width}x{height}", UserWarning, stacklevel=2)
         pixels = resize_pixels(pixels, (width, height), "bilinear")
