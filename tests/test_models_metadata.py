@@ -128,3 +128,17 @@ def test_a_plain_file_whose_input_keeps_the_aspect_ratio_gets_no_aspect_warning(
         warnings.simplefilter("always")
         load_image_for_model(square, OnnxModel(path), warn_resize=False)
     assert not [w for w in caught if "aspect ratio" in str(w.message)]
+
+
+def test_a_batch_run_of_a_stating_file_gives_the_presets_maps_without_a_preset(stated, tmp_path):
+    from dianna_distance.batch import Job, explain_many, load_map
+
+    reference = tmp_path / "reference.npy"
+    np.save(reference, np.linspace(0.1, 0.6, 6))
+    jobs = [Job("bee", str(BEE), reference=str(reference))]
+    parameters = {"n_masks": 30, "random_state": 0, "progress": False}
+    explain_many(jobs, stated, tmp_path / "plain", **parameters)
+    explain_many(jobs, stated, tmp_path / "preset", preset="resnet50", **parameters)
+    plain, preset = load_map(tmp_path / "plain", "bee"), load_map(tmp_path / "preset", "bee")
+    assert plain.shape == preset.shape == (224, 224)
+    np.testing.assert_allclose(plain, preset, atol=1e-6)
