@@ -142,3 +142,20 @@ def test_a_batch_run_of_a_stating_file_gives_the_presets_maps_without_a_preset(s
     plain, preset = load_map(tmp_path / "plain", "bee"), load_map(tmp_path / "preset", "bee")
     assert plain.shape == preset.shape == (224, 224)
     np.testing.assert_allclose(plain, preset, atol=1e-6)
+
+
+@pytest.mark.parametrize("layout, preset, mask_on", [("NHWC", "keras-resnet50", "pixels"),
+                                                     ("NCHW", "resnet50", "normalized"),
+                                                     ("NCHW", "clip", "pixels")])
+def test_every_stated_normalisation_layout_and_mask_on_gives_the_presets_map(tmp_path, layout, preset, mask_on):
+    path = tmp_path / "stated.onnx"
+    save_image_model(path, layout, head="softmax" if preset == "keras-resnet50" else "logits")
+    state_preprocessing(path, preset, mask_on=mask_on, layout=layout)
+    reference = tmp_path / "reference.npy"
+    np.save(reference, np.linspace(0.1, 0.6, 6))
+    common = ["explain", str(path), str(BEE), "--reference", str(reference), *FAST]
+    assert main([*common, "--output", str(tmp_path / "plain")]) == 0
+    assert main([*common, "--preset", preset, "--mask-on", mask_on, "--output", str(tmp_path / "preset")]) == 0
+    plain, expected = np.load(tmp_path / "plain.npy"), np.load(tmp_path / "preset.npy")
+    np.testing.assert_allclose(plain, expected, atol=1e-6)
+    assert np.ptp(expected) > 0

@@ -19,7 +19,7 @@ from dianna_distance.cli.common import (
 from dianna_distance.explainer import DistanceExplainer
 from dianna_distance.files import check_input_file, check_output_prefix, write_together
 from dianna_distance.model import OnnxModel
-from dianna_distance.models import EXPORTED_PRESETS, PRESET_FILES, load_image_encoder
+from dianna_distance.models import PRESET_FILES, PRESETS, load_image_encoder
 from dianna_distance.models.export import SOURCES, export_model
 from dianna_distance.models.hub import fetch
 from dianna_distance.models.image import (
@@ -112,11 +112,11 @@ def write_map(
 
 def add_explain_options(parser: argparse.ArgumentParser) -> None:
     """Add ``--preset``, ``--caption``, ``--text-model``, ``--tokenizer`` and ``--mask-on`` to ``explain``."""
-    parser.add_argument("--preset", choices=sorted({*PRESET_FILES, *EXPORTED_PRESETS}),
+    parser.add_argument("--preset", choices=sorted(PRESETS),
                         help="preprocess the image as this model wants it; MODEL may then be a local ONNX file or "
                              "the preset's name (e.g. 'explain clip bee.jpg --preset clip'), to use the registry's "
                              "file, downloaded once (efficientnet-lite0: exported once from the installed wheels into "
-                             "the cache)")
+                             "the cache; keras-resnet50 has no registry file: give a local one)")
     parser.add_argument("--caption", action="append",
                         help="reference caption (repeatable: one map per caption), embedded by CLIP's text tower; "
                              "needs --preset clip")
