@@ -227,7 +227,8 @@ class ImageEncoder:
             raise ValueError(f"output_name {self.output_name!r} is not an output of {str(self.model)!r}; "
                              f"its outputs are {outputs}")
         self.model_.output_name = self.output_name or ("image_embeds" if "image_embeds" in outputs else outputs[0])
-        self.layout_ = self.layout or detect_layout(self.model_.input_shape)
+        stated_layout = self.model_.preprocessing["layout"] if stated is not None else None
+        self.layout_ = self.layout or stated_layout or detect_layout(self.model_.input_shape)
         _check_input_size(self.model_.input_shape, self.layout_, self.preset_.crop, self.model)
         self.softmax_ = self.preset_.output == "probabilities" and not ends_in_softmax(
             self.model, self.model_.output_name)
