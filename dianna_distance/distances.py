@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -10,9 +11,13 @@ DistanceLike = str | Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
 def cosine_distance(embeddings: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """Cosine distance scaled to [0, 1]: ``(1 - cos) / 2``.
+    """Cosine distance scaled to [0, 1]: ``(1 - cos) / 2``, computed as ``|u/|u| - v/|v||^2 / 4``.
 
-    An embedding of zero length has cosine 0 with everything (distance 0.5), as in scikit-learn.
+    The two are equal for every pair of vectors, but the second does not cancel when ``u`` lies very close to
+    the direction of ``v`` (a near-duplicate image): ``1 - cos`` loses every digit below float64's resolution of
+    ``cos`` (about 1e-16), so nearly equal embeddings would get only a few distinct distances, while the
+    difference of the unit vectors keeps its relative precision. An embedding of zero length has cosine 0 with
+    everything (distance 0.5), as in scikit-learn.
 
     Args:
         embeddings: Array ``(N, D)``.
@@ -21,9 +26,14 @@ def cosine_distance(embeddings: np.ndarray, reference: np.ndarray) -> np.ndarray
     Returns:
         Distances ``(N,)`` for a ``(D,)`` reference, ``(K, N)`` for ``(K, D)``.
     """
-    embeddings = _unit_rows(np.asarray(embeddings, dtype=np.float64))
+    embeddings = np.asarray(embeddings, dtype=np.float64)
     reference = np.asarray(reference, dtype=np.float64)
-    distances = (1.0 - _unit_rows(np.atleast_2d(reference)) @ embeddings.T) / 2.0
+    units, references = _unit_rows(embeddings), _unit_rows(np.atleast_2d(reference))
+    zero = ~np.any(units != 0, axis=-1)
+    distances = np.empty((len(references), len(units)))
+    for k, unit_reference in enumerate(references):
+        row = np.einsum("nd,nd->n", *(2 * [units - unit_reference])) / 4.0
+        distances[k] = np.where(zero | (not np.any(unit_reference != 0)), 0.5, row)
     return distances[0] if reference.ndim == 1 else distances
 
 
@@ -104,7 +114,45 @@ def compute_distances(embeddings: np.ndarray, references: np.ndarray, distance: 
         distances = np.stack(rows)
     if not np.all(np.isfinite(distances)):
         raise ValueError("distance returned NaN or infinite values: the distances cannot be ranked")
+    if function in DISTANCES.values():
+        warn_unresolved(distances, embeddings, references, function)
     return distances
+
+
+#: Relative resolution of the embeddings: models compute in float32, whose rounding bounds what a distance can tell.
+EMBEDDING_EPS = float(np.finfo(np.float32).eps)
+
+
+def warn_unresolved(distances: np.ndarray, embeddings: np.ndarray, references: np.ndarray,
+                    function: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> None:
+    """Warn when the distances of a reference spread no more than float32 rounding of the embeddings can move them.
+
+    Such distances rank the masks by rounding noise: the map means nothing. The noise bound of a distance ``d``
+    is ``2 eps sqrt(d) + eps^2`` for the cosine distance (unit vectors rounded to float32's ``eps``) and
+    ``eps * max |embedding|`` for the euclidean one. Rows that are all equal are left to the explainer, which
+    says that the model's output did not change.
+
+    Args:
+        distances: ``(K, N)``.
+        embeddings: ``(N, D)``.
+        references: ``(K, D)``.
+        function: :func:`cosine_distance` or :func:`euclidean_distance`.
+    """
+    if distances.shape[1] < 3:
+        return
+    spread = np.ptp(distances, axis=1)
+    if function is cosine_distance:
+        noise = 2 * EMBEDDING_EPS * np.sqrt(distances.max(axis=1)) + EMBEDDING_EPS**2
+    else:
+        scale = max(float(np.max(np.abs(embeddings), initial=0)), float(np.max(np.abs(references), initial=0)))
+        noise = np.full(len(distances), EMBEDDING_EPS * scale)
+    unresolved = np.flatnonzero((spread > 0) & (spread <= noise))
+    if len(unresolved):
+        which = "" if len(distances) == 1 else f" of reference(s) {unresolved.tolist()}"
+        warnings.warn(f"the distances{which} to the masked inputs spread no more than float32 rounding of the "
+                      "embeddings can move them (the masked embeddings are nearly identical as seen from the "
+                      "reference): the ranking of the masks, and so the map, is rounding noise", UserWarning,
+                      stacklevel=4)
 
 
 WEIGHTINGS = ("ranges", "linear", "normal")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -16,7 +17,7 @@ from dianna_distance.checks import check_callable, check_finite_array, check_int
 from dianna_distance.core import MaskedDistanceExplainer
 from dianna_distance.distances import DistanceLike
 from dianna_distance.masks import GENERATORS, RiseMasks
-from dianna_distance.model import ModelLike, load_model
+from dianna_distance.model import ModelLike, OnnxModel, load_model
 
 AxisLabels = dict[int, str] | Sequence[str] | None
 
@@ -144,7 +145,18 @@ class DistanceExplainer(MaskedDistanceExplainer):
 
         Returns:
             Saliency map ``(H, W)`` for a ``(D,)`` reference, ``(K, H, W)`` for ``(K, D)``.
+
+        Raises:
+            ValueError: For an ONNX model (path or :class:`~dianna_distance.model.OnnxModel`) without a
+                ``preprocess_function``: when the image is not laid out as one item of the model's input (channels
+                first or last, height and width where the graph fixes them), naming both shapes, before the
+                model runs.
         """
+        if isinstance(model, (str, Path)):
+            self._validate_parameters()
+            model = self.load_model(model)
+        if isinstance(model, OnnxModel) and self.preprocess_function is None:
+            check_image_fits_model(np.shape(image), model)
         return super().attribute(model, image, embedded_reference)
 
     # -- the image modality -----------------------------------------------------------------------------------
@@ -215,3 +227,32 @@ class DistanceExplainer(MaskedDistanceExplainer):
             raise ValueError(f"axis_labels: the 'channels' axis must be the first or last axis of the 3-D image, "
                              f"got axis {axis}")
         return axis % 3
+
+
+def check_image_fits_model(image_shape: tuple[int, ...], model: OnnxModel) -> None:
+    """Check that an image is laid out as one item of an ONNX model's input ``(N, ...)``.
+
+    Args:
+        image_shape: Shape of the image to mask.
+        model: The model; its declared input shape fixes the rank, and every axis with a fixed length.
+
+    Raises:
+        ValueError: Naming both shapes, whether the channels axis sits at the other end, and how to lay the image
+            out (:func:`dianna_distance.models.load_image_for_model`, or
+            :meth:`dianna_distance.models.ImageEncoder.prepare` with a preset).
+    """
+    expected = tuple(model.input_shape[1:])
+    fits = len(expected) == len(image_shape) and all(
+        not isinstance(n, int) or n <= 0 or n == size for n, size in zip(expected, image_shape))
+    if fits:
+        return
+    shown = tuple(n if isinstance(n, int) and n > 0 else "?" for n in expected)
+    hint = ""
+    if len(expected) == len(image_shape) == 3 and tuple(image_shape[::-1][:1]) == shown[:1]:
+        hint = " (the image has its channels last, the model takes them first)"
+    elif len(expected) == len(image_shape) == 3 and tuple(image_shape[:1]) == shown[-1:]:
+        hint = " (the image has its channels first, the model takes them last)"
+    raise ValueError(f"image has shape {tuple(image_shape)}, but model {str(model.path)!r} takes input of shape "
+                     f"{list(model.input_shape)}, one item of which is {shown}{hint}; lay the image out as the model "
+                     "takes it: read it with dianna_distance.models.load_image_for_model(path, model), or with "
+                     "ImageEncoder.prepare for a model preset")

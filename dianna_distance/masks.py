@@ -21,6 +21,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from dianna_distance.checks import check_memory
+
 GENERATORS = ("vectorized", "dianna")
 
 
@@ -123,8 +125,15 @@ class LazyMasks:
         masks = self[:]
         return masks if dtype is None else masks.astype(dtype)
 
-    def _draw_block(self, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
-        """The random values of :data:`BLOCK_SIZE` masks: arrays with a leading axis of that length."""
+    def block_length(self, block: int) -> int:
+        """Number of masks block ``block`` draws: :data:`BLOCK_SIZE`, or fewer for the last block of the set."""
+        return int(min(BLOCK_SIZE, max(self.n_masks - block * BLOCK_SIZE, 0)))
+
+    def _draw_block(self, rng: np.random.Generator, length: int) -> tuple[np.ndarray, ...]:
+        """The random values of the first ``length`` masks of a block: arrays with a leading axis of that length.
+
+        A block of fewer than :data:`BLOCK_SIZE` masks draws the same values for them as a full block does.
+        """
         raise NotImplementedError
 
     def _render(self, *drawn: np.ndarray) -> np.ndarray:
@@ -136,8 +145,9 @@ class LazyMasks:
         blocks, offsets = np.divmod(indices, BLOCK_SIZE)
         used = np.unique(blocks) if len(indices) else np.zeros(1, dtype=int)  # block 0 gives empty arrays' dtypes
         for block in used.tolist():
-            if block not in self._blocks:
-                self._blocks[block] = self._draw_block(block_generator(self.seed, block))
+            length = max(self.block_length(block), 1)
+            if block not in self._blocks or len(self._blocks[block][0]) < length:
+                self._blocks[block] = self._draw_block(block_generator(self.seed, block), length)
         drawn = tuple(np.empty((len(indices), *values.shape[1:]), values.dtype) for values in self._blocks[used[0]])
         for block in np.unique(blocks).tolist():
             where = blocks == block
@@ -166,8 +176,8 @@ class WordMasks(LazyMasks):
         self.feature_shape = (int(n_features),)
         self.p_keep = float(p_keep)
 
-    def _draw_block(self, rng: np.random.Generator) -> tuple[np.ndarray]:
-        return (rng.random((BLOCK_SIZE, *self.feature_shape)) < self.p_keep,)
+    def _draw_block(self, rng: np.random.Generator, length: int) -> tuple[np.ndarray]:
+        return (rng.random((length, *self.feature_shape)) < self.p_keep,)
 
     def _render(self, keep: np.ndarray) -> np.ndarray:
         return keep
@@ -207,6 +217,15 @@ class RiseMasks(LazyMasks):
         super().__init__(n_masks, random_state)
         self.image_shape = self.feature_shape = (int(image_shape[0]), int(image_shape[1]))
         self.feature_res = int(feature_res)
+        if self.feature_res > max(self.image_shape):
+            raise ValueError(f"feature_res ({self.feature_res}) must not exceed the image's size "
+                             f"{self.image_shape[0]} x {self.image_shape[1]}: a grid cell would be smaller than a "
+                             "pixel")
+        # One block's draw: a float64 and a bool per grid cell of each of its masks, and the upsampling matrices.
+        length = self.block_length(0)
+        check_memory(length * self.feature_res**2 * 9 + 8 * (self.feature_res + 1) * int(max(self.image_shape)),
+                     "feature_res", f"the random grids of {length} masks of {self.feature_res} x {self.feature_res} "
+                                    "cells")
         self.p_keep = float(p_keep)
         self.generator = generator
         self.cell_size = np.ceil(np.array(self.image_shape) / feature_res).astype(int)
@@ -224,9 +243,11 @@ class RiseMasks(LazyMasks):
         """Integer array ``(n_masks, 2)``: the crop offset ``(y, x)`` of each mask (draws every block)."""
         return self._draw(np.arange(self.n_masks))[1]
 
-    def _draw_block(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        grids = rng.random((BLOCK_SIZE, self.feature_res, self.feature_res)) < self.p_keep
-        shifts = np.stack([rng.integers(0, size, BLOCK_SIZE) for size in self.cell_size], axis=1)
+    def _draw_block(self, rng: np.random.Generator, length: int) -> tuple[np.ndarray, np.ndarray]:
+        cells = self.feature_res**2
+        grids = rng.random((length, self.feature_res, self.feature_res)) < self.p_keep
+        rng.bit_generator.advance((BLOCK_SIZE - length) * cells)  # skip the grids of the rest of a full block
+        shifts = np.stack([rng.integers(0, size, BLOCK_SIZE)[:length] for size in self.cell_size], axis=1)
         return grids, shifts
 
     def _render(self, grids: np.ndarray, shifts: np.ndarray) -> np.ndarray:

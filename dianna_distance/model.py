@@ -6,6 +6,7 @@ Images go through :class:`OnnxModel` (a batch of arrays in, embeddings out); tex
 
 from __future__ import annotations
 
+import json
 import numbers
 import warnings
 from collections.abc import Callable, Sequence
@@ -29,6 +30,15 @@ ORT_TYPES = {
 }
 
 
+#: Key of the ONNX ``metadata_props`` entry in which files exported by this package state their preprocessing: a
+#: JSON object with ``preset``, ``normalization``, ``mean``, ``std``, ``scale``, ``channel_order`` (the input is
+#: ``(pixels[channel_order] * scale - mean) / std`` per channel), ``resize``, ``crop``, ``resample``, ``output``,
+#: ``mask_on`` and ``layout``.
+PREPROCESSING_KEY = "dianna_distance.preprocessing"
+_PREPROCESSING_FIELDS = ("preset", "normalization", "mean", "std", "scale", "channel_order", "resize", "crop",
+                         "resample", "output", "mask_on", "layout")
+
+
 def default_providers() -> list[str]:
     """Execution providers used when none are given: CUDA when ONNX Runtime offers it, else CPU."""
     import onnxruntime as ort
@@ -48,12 +58,20 @@ class OnnxModel:
     chunk that falls short is padded with copies of its last item, whose outputs are dropped. With the CUDA
     provider, inputs and outputs are bound with I/O binding.
 
+    A file exported by this package states its preprocessing in its metadata (:data:`PREPROCESSING_KEY`). Such
+    a model takes RGB pixels in [0, 1], laid out as the graph's input (with ``mask_on="pixels"``, the default of
+    the exports), normalises them as the file says and, for ``output="probabilities"``, applies a softmax to
+    outputs that are not probabilities already: so masking happens on pixels, as with the file's preset.
+    :func:`dianna_distance.models.image.load_image_for_model` resizes and crops images as the file says.
+
     Args:
         path: Path to the ``.onnx`` file.
         providers: ONNX Runtime execution providers, in order of preference (a single name may be given as a
             string). Default: :func:`default_providers`.
         io_binding: Bind inputs and outputs with ONNX Runtime's I/O binding. Default: only when the session's
             first provider is CUDA.
+        apply_preprocessing: Apply the preprocessing the file states (see above). False feeds batches to the
+            graph as they are (:class:`~dianna_distance.models.ImageEncoder` preprocesses itself).
 
     Attributes:
         session: The :class:`onnxruntime.InferenceSession`.
@@ -62,10 +80,14 @@ class OnnxModel:
         input_dtype: NumPy dtype of that input.
         output_name: Name of the first graph output, which is returned.
         fixed_batch_size: The batch axis length when the graph fixes it, else None.
+        metadata: The file's ``metadata_props`` as a dict.
+        preprocessing: The preprocessing the file states (the JSON object of :data:`PREPROCESSING_KEY`), or None.
+        applies_preprocessing: Whether calls normalise their input as ``preprocessing`` says.
     """
 
     def __init__(
-        self, path: str | Path, providers: Sequence[str] | None = None, io_binding: bool | None = None
+        self, path: str | Path, providers: Sequence[str] | None = None, io_binding: bool | None = None,
+        apply_preprocessing: bool = True,
     ) -> None:
         import onnxruntime as ort
 
@@ -92,6 +114,35 @@ class OnnxModel:
             io_binding = self.session.get_providers()[0] == "CUDAExecutionProvider"
         self.io_binding = io_binding
         self._warned_rounding = False
+        self.metadata = dict(self.session.get_modelmeta().custom_metadata_map)
+        self.preprocessing = _read_preprocessing(self.metadata, self.path)
+        if not isinstance(apply_preprocessing, (bool, np.bool_)):
+            raise TypeError(f"apply_preprocessing must be True or False, got {apply_preprocessing!r}")
+        self.applies_preprocessing = bool(apply_preprocessing) and self.preprocessing is not None
+
+    def normalize(self, batch: np.ndarray) -> np.ndarray:
+        """Normalise RGB pixels in [0, 1], laid out as the graph's input, as the file's metadata says.
+
+        Args:
+            batch: ``(N, 3, H, W)`` or ``(N, H, W, 3)``, as the graph takes it.
+
+        Returns:
+            Float32 ``(pixels[channel_order] * scale - mean) / std`` along the channels axis.
+        """
+        if self.preprocessing is None:
+            raise ValueError(f"model: {str(self.path)!r} states no preprocessing in its metadata")
+        spec = self.preprocessing
+        axis = 1 if spec["layout"] == "NCHW" else -1
+        batch = np.asarray(batch, dtype=np.float32)
+        if batch.ndim != 4 or batch.shape[axis] != 3:
+            raise ValueError(f"model: {str(self.path)!r} takes RGB pixels laid out {spec['layout']}; got a batch "
+                             f"of shape {batch.shape}")
+        shape = (1, 3, 1, 1) if axis == 1 else (1, 1, 1, 3)
+        if spec["channel_order"] == "BGR":
+            batch = np.flip(batch, axis=axis)
+        mean = np.float32(spec["mean"]).reshape(shape)
+        std = np.float32(spec["std"]).reshape(shape)
+        return ((batch * np.float32(spec["scale"]) - mean) / std).astype(np.float32)
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         """Run the model on a batch.
@@ -102,17 +153,26 @@ class OnnxModel:
         Returns:
             The first output, ``(N, ...)``.
         """
-        batch = self._cast(np.asarray(batch))
+        batch = np.asarray(batch)
+        if self.applies_preprocessing and self.preprocessing["mask_on"] == "pixels":
+            batch = self.normalize(batch)
+        batch = self._cast(batch)
         step = self.fixed_batch_size
         if step is None or len(batch) == step:
-            return self._run(batch)
-        outputs = []
-        for start in range(0, len(batch), step):
-            chunk = batch[start : start + step]
-            if len(chunk) < step:  # pad with copies of the last item; their outputs are dropped
-                chunk = np.concatenate([chunk, np.repeat(chunk[-1:], step - len(chunk), axis=0)])
-            outputs.append(self._run(chunk)[: len(batch) - start])
-        return np.concatenate(outputs)
+            output = self._run(batch)
+        else:
+            outputs = []
+            for start in range(0, len(batch), step):
+                chunk = batch[start : start + step]
+                if len(chunk) < step:  # pad with copies of the last item; their outputs are dropped
+                    chunk = np.concatenate([chunk, np.repeat(chunk[-1:], step - len(chunk), axis=0)])
+                outputs.append(self._run(chunk)[: len(batch) - start])
+            output = np.concatenate(outputs)
+        if self.applies_preprocessing and self.preprocessing["output"] == "probabilities":
+            output = output.reshape(len(output), -1)
+            if not is_probabilities(output):
+                output = softmax(output)
+        return output
 
     def _cast(self, batch: np.ndarray) -> np.ndarray:
         """The batch in the graph's input dtype; integer inputs are never wrapped or truncated silently."""
@@ -149,6 +209,40 @@ class OnnxModel:
         binding.bind_output(self.output_name)
         self.session.run_with_iobinding(binding)
         return binding.copy_outputs_to_cpu()[0]
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Softmax over the last axis, ``(N, D) -> (N, D)``, computed stably."""
+    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)
+
+
+def is_probabilities(output: np.ndarray) -> bool:
+    """Whether every row of ``(N, D)`` is non-negative and sums to 1 (to float32 precision): already a softmax."""
+    output = np.asarray(output, dtype=np.float64)
+    return bool(output.size) and bool(np.all(output >= 0)) and bool(
+        np.allclose(output.sum(axis=-1), 1.0, rtol=0, atol=1e-4 + 1e-6 * output.shape[-1]))
+
+
+def _read_preprocessing(metadata: dict[str, str], path: Path) -> dict | None:
+    """The preprocessing a file states in :data:`PREPROCESSING_KEY`, checked; None when it states none."""
+    if PREPROCESSING_KEY not in metadata:
+        return None
+    damaged = f"model: {str(path)!r} has a damaged {PREPROCESSING_KEY!r} metadata entry"
+    try:
+        spec = json.loads(metadata[PREPROCESSING_KEY])
+    except ValueError as error:
+        raise ValueError(f"{damaged} (not JSON: {error})") from error
+    if not isinstance(spec, dict) or set(_PREPROCESSING_FIELDS) - set(spec):
+        raise ValueError(f"{damaged}: it must be a JSON object with the fields {list(_PREPROCESSING_FIELDS)}")
+    numbers_ok = all(isinstance(spec[name], list) and len(spec[name]) == 3
+                     and all(isinstance(v, (int, float)) and np.isfinite(v) for v in spec[name])
+                     for name in ("mean", "std"))
+    if (not numbers_ok or not all(v != 0 for v in spec["std"]) or not isinstance(spec["scale"], (int, float))
+            or spec["channel_order"] not in ("RGB", "BGR") or spec["layout"] not in ("NCHW", "NHWC")
+            or spec["mask_on"] not in ("pixels", "normalized") or spec["output"] not in ("embedding", "probabilities")):
+        raise ValueError(f"{damaged}: {metadata[PREPROCESSING_KEY]}")
+    return spec
 
 
 def _check_providers(providers: object) -> list[str]:

@@ -238,6 +238,48 @@ def test_pixel_max_that_is_not_positive_and_finite_is_an_error(files, capsys, va
     fails_with_one_line(capsys, explain(model, image, reference, "--pixel-max", value), "pixel-max")
 
 
+def test_caption_without_a_caption_model_is_refused_even_beside_a_reference(files, capsys):
+    model, image, reference = files
+    fails_with_one_line(capsys, explain(model, image, reference, "--caption", "a bee"), "--caption",
+                        "--preset clip")
+
+
+def test_mask_on_without_a_preset_is_refused(files, capsys):
+    model, image, reference = files
+    fails_with_one_line(capsys, explain(model, image, reference, "--mask-on", "pixels"), "--mask-on",
+                        "only with --preset")
+
+
+@pytest.mark.parametrize("option", ["--text-model", "--tokenizer"])
+def test_caption_model_files_without_a_caption_are_refused(files, capsys, tmp_path, option):
+    _, image, _ = files
+    save_image_model(tmp_path / "resnet.onnx", head="logits")
+    fails_with_one_line(capsys, ["explain", str(tmp_path / "resnet.onnx"), str(image), "--preset", "resnet50",
+                                 "--reference", str(image), option, "some.file", *FAST], option, "only with --caption")
+
+
+def test_mask_on_given_with_a_preset_applies(files, tmp_path):
+    _, image, _ = files
+    save_image_model(tmp_path / "resnet.onnx", head="logits")
+    base = ["explain", str(tmp_path / "resnet.onnx"), str(image), "--preset", "resnet50", "--reference",
+            str(image), *FAST]
+    assert main([*base, "--mask-on", "normalized", "--output", str(tmp_path / "normalized")]) == 0
+    assert main([*base, "--output", str(tmp_path / "default")]) == 0
+    assert not np.allclose(np.load(tmp_path / "normalized.npy"), np.load(tmp_path / "default.npy"))
+
+
+def test_local_file_named_like_a_registry_entry_is_the_file_on_the_command_line(files, tmp_path, monkeypatch):
+    _, image, _ = files
+    monkeypatch.chdir(tmp_path)
+    save_image_model(tmp_path / "resnet50", head="logits")
+    monkeypatch.setitem(REGISTRY, "resnet50", RemoteFile(closed_port_url(), "resnet50.onnx", None, "test"))
+    set_cache_dir(tmp_path / "cache")  # the registry's file would be a failed download
+    for model in ("resnet50", "./resnet50"):
+        assert main(["explain", model, str(image), "--preset", "resnet50", "--reference", str(image), "--output",
+                     str(tmp_path / "out"), *FAST]) == 0
+        assert np.load(tmp_path / "out.npy").shape == (224, 224)
+
+
 # -- downloads and the cache --------------------------------------------------------------------------------------
 
 

@@ -69,3 +69,50 @@ def test_indexing_by_int_slice_and_array_agree():
 def test_unknown_generator_is_rejected():
     with pytest.raises(ValueError, match="generator"):
         RiseMasks((8, 8), 2, generator="fast")
+
+
+def test_a_short_mask_set_has_the_same_masks_as_the_start_of_a_long_one():
+    short, long = RiseMasks((30, 20), 5, 4, random_state=7), RiseMasks((30, 20), 1000, 4, random_state=7)
+    np.testing.assert_array_equal(short[:], long[:5])
+    np.testing.assert_array_equal(short.shifts, long.shifts[:5])
+    np.testing.assert_array_equal(long.head(300)[:], long[:300])
+
+
+def test_mask_memory_follows_n_masks_not_the_block_size():
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        masks = RiseMasks((300, 300), 2, feature_res=300, random_state=0)
+        grids = masks.grids  # draws the only block: 2 grids of 300 x 300 cells, not 256 of them (180 MB)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert grids.shape == (2, 300, 300)
+    assert peak < 20 * 2**20
+
+
+@pytest.mark.parametrize("shape, feature_res", [((5, 6), 7), ((224, 224), 10_000)])
+def test_feature_res_larger_than_the_image_is_refused_naming_feature_res(shape, feature_res):
+    with pytest.raises(ValueError, match=rf"feature_res \({feature_res}\) must not exceed the image's size"):
+        RiseMasks(shape, 10, feature_res=feature_res)
+
+
+def test_feature_res_equal_to_the_longer_side_is_accepted():
+    assert RiseMasks((5, 6), 3, feature_res=6, random_state=0)[:].shape == (3, 5, 6)
+
+
+def test_grids_that_cannot_fit_in_memory_name_feature_res_and_the_memory_needed():
+    with pytest.raises(ValueError, match=r"feature_res is too large: the random grids of 256 masks of 100000 x "
+                                         r"100000 cells need [0-9.]+ GiB"):
+        RiseMasks((100_000, 100_000), 1000, feature_res=100_000)
+
+
+def test_an_explainer_with_feature_res_larger_than_the_image_says_so_before_the_model_runs():
+    from dianna_distance import DistanceExplainer
+
+    def model(batch):
+        raise AssertionError("the model must not run")
+
+    with pytest.raises(ValueError, match="feature_res"):
+        DistanceExplainer(feature_res=20, progress=False).attribute(model, np.ones((8, 8)), np.ones(3))

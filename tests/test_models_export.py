@@ -72,6 +72,22 @@ def test_efficientnet_lite0_source_takes_no_other_name(tmp_path):
         export_model("efficientnet-lite0", "efficientnet-lite4", tmp_path)
 
 
+@pytest.mark.parametrize("source, name", [("efficientnet-lite0", None), ("keras", "ResNet50"),
+                                          ("transformers", "openai/clip-vit-base-patch32")])
+def test_pretrained_is_refused_for_sources_without_weight_tags(tmp_path, source, name):
+    with pytest.raises(ValueError, match=f"pretrained applies only to the torchvision and open_clip sources.*{source}"):
+        export_model(source, name, tmp_path, pretrained="openai")
+    assert not list(tmp_path.iterdir())
+
+
+def test_transformers_clip_tower_of_another_size_than_the_clip_preset_states_no_preprocessing(tiny_clip, tmp_path):
+    from dianna_distance.model import OnnxModel
+
+    folder, _ = tiny_clip
+    image_file = export_model("transformers", str(folder), tmp_path)[0]
+    assert OnnxModel(image_file).preprocessing is None  # 32-pixel input: the clip preset (224) does not fit
+
+
 def test_missing_framework_says_what_to_install(tmp_path):
     pytest.importorskip("torch")
     try:

@@ -7,6 +7,7 @@ import hashlib
 import http.server
 import socket
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -101,3 +102,36 @@ def test_registry_files_are_pinned_and_verified_where_a_checksum_is_known():
         assert remote.url.startswith("https://") and remote.source
         assert remote.sha256 is None or len(remote.sha256) == 64
     assert all(REGISTRY[name].sha256 for name in ("resnet50", "vgg16", "clip-image"))
+
+
+def test_a_local_file_named_like_a_registry_entry_is_the_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "resnet50").write_bytes(CONTENT)
+    set_cache_dir(tmp_path / "empty-cache")  # a registry fetch would try to download: offline, an error
+    assert fetch("resnet50").resolve() == (tmp_path / "resnet50").resolve()
+    assert fetch("./resnet50").resolve() == (tmp_path / "resnet50").resolve()
+    assert fetch(Path("resnet50")).resolve() == (tmp_path / "resnet50").resolve()
+
+
+def test_a_path_object_is_never_a_registry_name(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileNotFoundError, match="'resnet50' is neither an existing file"):
+        fetch(Path("resnet50"))
+
+
+def test_a_damaged_cached_export_says_it_is_a_cached_export_and_how_to_rebuild_it(tmp_path, capsys):
+    import dianna
+
+    from dianna_distance.cli import main
+
+    data = Path(dianna.__file__).parent / "data"
+    (tmp_path / "efficientnet-lite0.onnx").write_bytes(b"\x08\x07 not an onnx model")
+    set_cache_dir(tmp_path)
+    code = main(["explain", "efficientnet-lite0", str(data / "bee.jpg"), "--preset", "efficientnet-lite0",
+                 "--reference", str(data / "digit0.jpg"), "--n-masks", "4", "--no-progress",
+                 "--output", str(tmp_path / "out")])
+    error = capsys.readouterr().err
+    assert code == 2
+    assert "the cached export" in error and "is damaged" in error
+    assert "delete it" in error and "dianna-distance export efficientnet-lite0 --output-dir" in error
+    assert not (tmp_path / "out.npy").exists()

