@@ -144,6 +144,30 @@ def test_a_batch_run_of_a_stating_file_gives_the_presets_maps_without_a_preset(s
     np.testing.assert_allclose(plain, preset, atol=1e-6)
 
 
+def test_a_batch_run_refuses_pixel_max_for_a_stating_file_before_writing(stated, tmp_path):
+    from dianna_distance.batch import Job, explain_many
+
+    reference = tmp_path / "reference.npy"
+    np.save(reference, np.linspace(0.1, 0.6, 6))
+    with pytest.raises(ValueError, match="pixel_max does not apply"):
+        explain_many([Job("bee", str(BEE), reference=str(reference))], stated, tmp_path / "out", pixel_max=255.0,
+                     n_masks=30, progress=False)
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_batch_run_with_a_local_file_named_like_the_preset_uses_that_file(stated, tmp_path, monkeypatch):
+    from dianna_distance.batch import Job, explain_many, read_manifest
+
+    monkeypatch.chdir(tmp_path)
+    Path("resnet50").write_bytes(Path(stated).read_bytes())
+    reference = tmp_path / "reference.npy"
+    np.save(reference, np.linspace(0.1, 0.6, 6))
+    explain_many([Job("bee", str(BEE), reference=str(reference))], "resnet50", tmp_path / "out", preset="resnet50",
+                 n_masks=30, random_state=0, progress=False)
+    header, _ = read_manifest(tmp_path / "out")
+    assert str(tmp_path / "resnet50") in json.dumps(header)
+
+
 @pytest.mark.parametrize("layout, preset, mask_on", [("NHWC", "keras-resnet50", "pixels"),
                                                      ("NCHW", "resnet50", "normalized"),
                                                      ("NCHW", "clip", "pixels")])

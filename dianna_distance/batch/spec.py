@@ -76,7 +76,7 @@ def make_model_spec(
             if value is not None:
                 raise ValueError(f"{name} applies only to jobs with a caption, and no job has one; leave {name} out")
     mask_on = "pixels" if mask_on is None else mask_on
-    pixel_max = 1.0 if pixel_max is None else pixel_max
+    pixel_given, pixel_max = pixel_max is not None, 1.0 if pixel_max is None else pixel_max
     if mask_on not in ("pixels", "normalized"):
         raise ValueError(f"mask_on must be 'pixels' or 'normalized', got {mask_on!r}")
     if (not isinstance(pixel_max, (int, float)) or isinstance(pixel_max, bool) or not math.isfinite(pixel_max)
@@ -92,15 +92,20 @@ def make_model_spec(
 
         if not isinstance(preset, str) or preset not in PRESETS:
             raise ValueError(f"preset must be one of {sorted(PRESETS)} or None, got {preset!r}")
-        if str(model) == preset and preset in EXPORTED_PRESETS:  # the preset's own name: its file, as
-            model = exported_model_file(EXPORTED_PRESETS[preset])  # load_image_encoder finds it
-        elif str(model) == preset and preset in PRESET_FILES:
+        local = isinstance(model, Path) or Path(model).is_file()  # a local file named like a preset is the file
+        if not local and str(model) == preset and preset in EXPORTED_PRESETS:  # the preset's own name: its file,
+            model = exported_model_file(EXPORTED_PRESETS[preset])  # as load_image_encoder finds it
+        elif not local and str(model) == preset and preset in PRESET_FILES:
             model = PRESET_FILES[preset]
         model = fetch(model)
     elif captions:
         raise ValueError("caption references need a preset (preset='clip')")
     if not Path(model).is_file():
         raise FileNotFoundError(f"model: ONNX file {str(model)!r} does not exist")
+    if preset is None and pixel_given and _states_preprocessing(model):
+        raise ValueError(f"pixel_max does not apply to model {str(model)!r}: the file states its preprocessing "
+                         "(it was exported by dianna-distance), which sets the scale of the pixels; leave pixel_max "
+                         "out")
     if captions:
         from dianna_distance.models import fetch
 
@@ -183,3 +188,16 @@ def _canonical(value: object) -> object:
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     return repr(value)  # a default that is not JSON (none today): recorded by its repr
+
+
+def _states_preprocessing(model: str | Path) -> bool:
+    """Whether an ONNX file states its preprocessing in its metadata (a file exported by this package)."""
+    import onnx
+
+    from dianna_distance.model import PREPROCESSING_KEY
+
+    try:
+        metadata = onnx.load(str(model), load_external_data=False).metadata_props
+    except Exception:  # not an ONNX file: loading the model reports it, naming the file
+        return False
+    return any(entry.key == PREPROCESSING_KEY for entry in metadata)
