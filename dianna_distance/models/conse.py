@@ -142,6 +142,10 @@ class ConseImageEncoder:
         if embeddings.ndim != 2 or 0 in embeddings.shape or not np.all(np.isfinite(embeddings)):
             raise ValueError(f"class_embeddings must be a finite (C, D) array, got shape {embeddings.shape}")
         self.class_embeddings_ = embeddings
+        n_outputs = getattr(self.classifier, "output_dim", None)
+        if n_outputs is not None and n_outputs != len(embeddings):
+            raise ValueError(f"the classifier has {n_outputs} classes but class_embeddings has {len(embeddings)} "
+                             "rows: the classifier's classes and the class names must match")
         check_int(self.top_t, "top_t", 1)
         if self.top_t > len(embeddings):
             raise ValueError(f"top_t must be at most the number of classes ({len(embeddings)}), got {self.top_t}")
@@ -266,6 +270,9 @@ def load_conse(
         text_encoder = SentenceEncoder(text_model or default_model, tokenizer or default_tokenizer, pooling="mean",
                                        normalize=True, providers=providers)
     names = imagenet_class_names() if class_names is None else _check_class_names(class_names)
+    if classifier.output_dim != len(names):  # checked before the names are embedded
+        raise ValueError(f"the classifier {str(classifier.model)!r} has {classifier.output_dim} classes but there "
+                         f"are {len(names)} class names")
     image_encoder = ConseImageEncoder(classifier, embed_class_names(text_encoder, names), top_t=top_t,
                                       class_names=names)
     return image_encoder, text_encoder
