@@ -166,7 +166,24 @@ def test_output_directory_gets_files_named_after_the_image(files, tmp_path):
     model, image, reference = files
     (tmp_path / "maps").mkdir()
     assert main(explain(model, image, reference, "--output", str(tmp_path / "maps"))) == 0
-    assert sorted(p.name for p in (tmp_path / "maps").iterdir()) == ["image_distance.npy", "image_distance.png"]
+    assert sorted(p.name for p in (tmp_path / "maps").iterdir()) == ["image_distance.npy", "image_distance.png",
+                                                                      "image_distance_se.npy"]
+
+
+def test_explain_writes_the_maps_standard_error_beside_it(files, tmp_path):
+    model, image, reference = files
+    assert main(explain(model, image, reference, "--output", str(tmp_path / "result.npy"))) == 0
+    saliency, standard_error = np.load(tmp_path / "result.npy"), np.load(tmp_path / "result_se.npy")
+    assert standard_error.shape == saliency.shape == (6, 8)
+    assert np.all(standard_error > 0)
+
+
+def test_a_standard_error_path_that_is_a_directory_is_refused_before_the_model_runs(files, tmp_path, capsys):
+    model, image, reference = files
+    (tmp_path / "result_se.npy").mkdir()
+    assert main(explain(model, image, reference, "--output", str(tmp_path / "result"))) == 2
+    assert "result_se.npy" in capsys.readouterr().err
+    assert not (tmp_path / "result.npy").exists()
 
 
 def test_output_paths_keep_other_suffixes_as_part_of_the_prefix(tmp_path):

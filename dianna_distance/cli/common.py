@@ -31,6 +31,9 @@ EXPLAINER_OPTIONS = {
 }
 
 
+#: Appended to a run's output prefix for the map's per-feature standard error (``result_se.npy``).
+STANDARD_ERROR_SUFFIX = "_se.npy"
+
 #: Suffixes of the files a run writes; an ``--output`` ending in one of them has it dropped.
 OUTPUT_SUFFIXES = (".npy", ".png")
 
@@ -70,6 +73,9 @@ def output_paths(output: str | Path | None, image_path: str | Path) -> tuple[Pat
       ``result.npy`` and ``result.png``.
     - Any other path: a prefix to which ``.npy`` and ``.png`` are appended (``run.v2`` writes ``run.v2.npy``).
 
+    The map's standard error goes beside the map, ``<prefix>_se.npy`` (:func:`standard_error_path`); that path is
+    checked too.
+
     Args:
         output: The ``--output`` given, or None.
         image_path: The image explained (its stem names the default files).
@@ -82,8 +88,15 @@ def output_paths(output: str | Path | None, image_path: str | Path) -> tuple[Pat
             is a file or is not writable, or an output path is a directory.
     """
     prefix = output_prefix(output, Path(image_path).with_suffix("").name + "_distance", OUTPUT_SUFFIXES)
-    npy_path, png_path = check_output_prefix(prefix, OUTPUT_SUFFIXES)
+    npy_path, _, png_path = check_output_prefix(prefix, (".npy", STANDARD_ERROR_SUFFIX, ".png"))
     return npy_path, png_path
+
+
+def standard_error_path(npy_path: str | Path) -> Path:
+    """Where the standard error of the map in ``npy_path`` goes: ``result.npy`` -> ``result_se.npy``."""
+    npy_path = Path(npy_path)
+    stem = npy_path.name[: -len(".npy")] if npy_path.name.lower().endswith(".npy") else npy_path.name
+    return npy_path.with_name(stem + STANDARD_ERROR_SUFFIX)
 
 
 

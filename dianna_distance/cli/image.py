@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from dianna_distance.checks import check_positive
 from dianna_distance.cli.common import (
-    OUTPUT_SUFFIXES,
+    STANDARD_ERROR_SUFFIX,
     add_explainer_options,
     dianna_file,
     explainer_parameters,
     output_paths,
+    standard_error_path,
 )
+from dianna_distance.distances import compute_distances
 from dianna_distance.explainer import DistanceExplainer
 from dianna_distance.files import check_input_file, check_output_prefix, write_together
 from dianna_distance.model import OnnxModel
@@ -67,11 +69,28 @@ def explain_files(
     saliency = explainer.attribute(model, image, reference)
     titles = reference_titles(Path(image_path).name, Path(reference_path).name,
                               len(saliency) if saliency.ndim == 3 else None)
+    summary = run_summary(explainer, model, image, reference)
     stated = stated_preset(model)
     if stated is not None and model.preprocessing["mask_on"] == "normalized":  # the map lies over the pixels
         image, pixel_max = load_image(image_path, stated[1]), 1.0
     return write_map(saliency, image / pixel_max, titles, paths, references=[Path(reference_path)] * len(titles),
-                     n_masks=explainer.n_masks_used_)
+                     **summary)
+
+
+def run_summary(explainer: DistanceExplainer, model: object, image: np.ndarray, reference: np.ndarray) -> dict:
+    """What the figure and the files say about a finished run: error bars, significance, distances, masks used.
+
+    The distance of the unmasked image to each reference costs one more model call.
+    """
+    batch = image[None]
+    if explainer.preprocess_function is not None:
+        batch = explainer.preprocess_function(batch)
+    embedding = np.asarray(explainer.load_model(model)(batch), dtype=np.float64)
+    distances = compute_distances(embedding, np.atleast_2d(reference), explainer.distance)[:, 0]
+    spread = float(np.nanmean(explainer.standard_error_))  # infinite when a selection holds a single mask
+    return {"standard_error": explainer.standard_error_, "significant": explainer.significant_,
+            "distances": distances.tolist(), "n_masks": explainer.n_masks_used_,
+            "spread": spread if np.isfinite(spread) else None}
 
 
 def reference_titles(image_name: str, reference_name: str, count: int | None) -> list[str]:
@@ -88,6 +107,10 @@ def write_map(
     output: str | Path | tuple[Path, Path],
     references: Sequence[str | Path | np.ndarray] | None = None,
     n_masks: int | None = None,
+    standard_error: np.ndarray | None = None,
+    significant: np.ndarray | None = None,
+    distances: Sequence[float] | None = None,
+    spread: float | None = None,
 ) -> tuple[Path, Path]:
     """Write a map (``.npy``) and its figure (``.png``) whole and together; return both paths.
 
@@ -107,6 +130,11 @@ def write_map(
         references: One reference per map for the figure: a caption (``str``), a file (:class:`~pathlib.Path`:
             an image is shown as a thumbnail, a ``.npy`` by its name) or an array.
         n_masks: Number of masks used, written on the figure.
+        standard_error: The map's per-pixel standard error (the map's shape), written to ``<prefix>_se.npy``
+            (:func:`~dianna_distance.cli.common.standard_error_path`) together with the other files.
+        significant: Booleans (the map's shape): pixels whose sign the run establishes; the others are hatched.
+        distances: Distance of the unmasked image to each reference, in the row titles.
+        spread: The map's mean standard error, written on the figure.
 
     Returns:
         ``(npy_path, png_path)``.
@@ -114,17 +142,23 @@ def write_map(
     if isinstance(output, tuple):
         npy_path, png_path = output
     else:
-        npy_path, png_path = check_output_prefix(output, OUTPUT_SUFFIXES)
+        npy_path, _, png_path = check_output_prefix(output, (".npy", STANDARD_ERROR_SUFFIX, ".png"))
 
-    def save_npy(path: Path) -> None:
-        with open(path, "wb") as file:
-            np.save(file, saliency)
+    def saver(array: np.ndarray) -> Callable[[Path], None]:
+        def save(path: Path) -> None:
+            with open(path, "wb") as file:
+                np.save(file, array)
+
+        return save
 
     def save_png(path: Path) -> None:
         plot_distance_map(saliency, image, titles=titles, output_filename=path, references=references,
-                          n_masks=n_masks)
+                          n_masks=n_masks, significant=significant, distances=distances, spread=spread)
 
-    write_together([(npy_path, save_npy), (png_path, save_png)])
+    writers = [(npy_path, saver(saliency)), (png_path, save_png)]
+    if standard_error is not None:
+        writers.insert(1, (standard_error_path(npy_path), saver(standard_error)))
+    write_together(writers)
     return npy_path, png_path
 
 
@@ -183,7 +217,7 @@ def check_explain_options(args: argparse.Namespace) -> None:
 
 def explain_preset(
     args: argparse.Namespace, **explainer_parameters
-) -> tuple[np.ndarray, np.ndarray, list[str]]:
+) -> tuple[np.ndarray, np.ndarray, list[str], dict]:
     """Run ``explain`` with ``--preset``: the image against ``--reference`` (image or ``.npy``) or ``--caption`` texts.
 
     Args:
@@ -192,8 +226,9 @@ def explain_preset(
         **explainer_parameters: Parameters of :class:`~dianna_distance.DistanceExplainer`.
 
     Returns:
-        ``(saliency, pixels, titles)``: the map ``(S, S)`` or ``(K, S, S)``, the cropped RGB image ``(S, S, 3)``
-        the map lies over, and one title per map.
+        ``(saliency, pixels, titles, summary)``: the map ``(S, S)`` or ``(K, S, S)``, the cropped RGB image
+        ``(S, S, 3)`` the map lies over, one title per map, and the keyword arguments of :func:`write_map` that
+        describe the run (references, standard error, significance, distances, masks used).
     """
     if (args.reference is None) == (not args.caption):
         raise ValueError("give either --reference or --caption (one or more), not both or neither")
@@ -212,8 +247,14 @@ def explain_preset(
         is_npy = path.suffix.lower() == ".npy"
         reference = load_reference_file(path, encoder) if is_npy else encoder.embed(path)
         titles = reference_titles(name, path.name, len(reference) if reference.ndim == 2 else None)
-    saliency = DistanceExplainer(**kwargs, **explainer_parameters).attribute(encoder, image, reference)
-    return saliency, encoder.load_image(args.image), titles
+    explainer = DistanceExplainer(**kwargs, **explainer_parameters)
+    saliency = explainer.attribute(encoder, image, reference)
+    if args.caption:
+        references = list(args.caption)
+    else:
+        references = [Path(args.reference)] * len(titles)
+    summary = {"references": references, **run_summary(explainer, encoder, image, reference)}
+    return saliency, encoder.load_image(args.image), titles, summary
 
 
 def preset_model(model: str, preset: str) -> str:
@@ -279,8 +320,8 @@ def run_explain(args: argparse.Namespace) -> tuple[Path, Path]:
         check_input_file(args.image, "image")
         if args.reference is not None:
             check_input_file(args.reference, "reference")
-        saliency, pixels, titles = explain_preset(args, **explainer_parameters(args))
-        return write_map(saliency, pixels, titles, paths)
+        saliency, pixels, titles, summary = explain_preset(args, **explainer_parameters(args))
+        return write_map(saliency, pixels, titles, paths, **summary)
     if args.reference is None:
         raise ValueError("--reference is required without --preset")
     pixel_max = 1.0 if args.pixel_max is None else check_positive(args.pixel_max, "--pixel-max")
