@@ -43,7 +43,7 @@ def explain_files(
     output: str | Path | None = None,
     pixel_max: float = 1.0,
     **explainer_parameters,
-) -> tuple[Path, Path]:
+) -> tuple[Path, ...]:
     """Explain an image file against a reference file and write the map (``.npy``) and an overlay (``.png``).
 
     Args:
@@ -111,7 +111,7 @@ def write_map(
     significant: np.ndarray | None = None,
     distances: Sequence[float] | None = None,
     spread: float | None = None,
-) -> tuple[Path, Path]:
+) -> tuple[Path, ...]:
     """Write a map (``.npy``) and its figure (``.png``) whole and together; return both paths.
 
     The figure (:func:`~dianna_distance.visualization.plot_distance_map`) has one row per map: the image, the
@@ -137,7 +137,7 @@ def write_map(
         spread: The map's mean standard error, written on the figure.
 
     Returns:
-        ``(npy_path, png_path)``.
+        The paths written: ``(npy_path, png_path)``, or ``(npy_path, se_path, png_path)`` with ``standard_error``.
     """
     if isinstance(output, tuple):
         npy_path, png_path = output
@@ -158,8 +158,7 @@ def write_map(
     writers = [(npy_path, saver(saliency)), (png_path, save_png)]
     if standard_error is not None:
         writers.insert(1, (standard_error_path(npy_path), saver(standard_error)))
-    write_together(writers)
-    return npy_path, png_path
+    return tuple(write_together(writers))
 
 
 # -- model presets and export ----------------------------------------------------------------------------------
@@ -312,7 +311,7 @@ def add_explain_command(commands: argparse._SubParsersAction) -> None:
     add_explain_options(explain)
 
 
-def run_explain(args: argparse.Namespace) -> tuple[Path, Path]:
+def run_explain(args: argparse.Namespace) -> tuple[Path, ...]:
     """Run the ``explain`` subcommand; returns the paths written."""
     check_explain_options(args)
     if args.preset:
@@ -338,7 +337,7 @@ def add_demo_command(commands: argparse._SubParsersAction) -> None:
     add_explainer_options(demo, defaults={"n_masks": 500, "random_state": 0})
 
 
-def run_demo(args: argparse.Namespace) -> tuple[Path, Path]:
+def run_demo(args: argparse.Namespace) -> tuple[Path, ...]:
     """Run the ``demo`` subcommand; returns the paths written."""
     model = dianna_file("models", "mnist_model_tf.onnx")
     image, reference = dianna_file("data", "digit0.jpg"), dianna_file("data", "digit1.png")
