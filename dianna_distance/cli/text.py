@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -22,8 +23,10 @@ TEXT_OUTPUT_SUFFIXES = (".npy", ".json", ".html", ".png")
 #: What ``explain-text`` writes after its prefix: one file of each kind for one reference or K (one block each).
 OUTPUT_FILES = (".npy", "_se.npy", ".json", ".html", ".png")
 
-#: Significant digits of the scores and standard errors in the ``.json`` (the ``.npy`` files keep full precision):
-#: the standard error is rarely below 1% of the largest score, so 4 digits keep every digit the run establishes.
+#: Significant digits of the ``.json``'s scores and standard errors, counted on the largest absolute value of each
+#: reference's row: every value of a row is rounded to the same decimals (0.1234, 0.0051, 0.0 for a float-noise
+#: 5.6e-17), so small values read as small instead of showing digits that mean nothing. A score's standard error is
+#: rarely below 1% of the largest score, so no digit the run establishes is lost; the ``.npy`` files keep all.
 JSON_DIGITS = 4
 
 #: The files' name in the current directory or in a directory given as ``--output``.
@@ -110,8 +113,8 @@ def explain_text_files(
         ``(F,)`` or ``(K, F)``; NaN for words past the model's maximum length), ``<output>_se.npy`` (their
         standard errors, same shape and NaN), ``<output>.json`` (the text, words, offsets, references as plain
         strings: a reference text itself, a ``.npy`` by its file name; ``scores`` and ``standard_error`` as K
-        lists rounded to :data:`JSON_DIGITS` significant digits with ``null`` for NaN; ``significant``; ``seen``:
-        which words the model sees; ``n_masks_used``; ``fdr``), ``<output>.html`` and ``<output>.png`` (one block
+        lists rounded as :data:`JSON_DIGITS` says, ``null`` for NaN; ``significant``; ``seen``: which words the
+        model sees; ``n_masks_used``; ``fdr``), ``<output>.html`` and ``<output>.png`` (one block
         per reference in both, each word with its score and ``± standard error``). Every one of these paths is
         checked before the model runs, and all are written or none.
     """
@@ -191,9 +194,14 @@ def explain_text_files(
 
 
 def _rounded(values: np.ndarray) -> list[list[float | None]]:
-    """``(F,)`` or ``(K, F)`` values as K lists rounded to :data:`JSON_DIGITS` significant digits, NaN as None."""
-    return [[None if np.isnan(value) else float(f"{value:.{JSON_DIGITS}g}") for value in row]
-            for row in np.atleast_2d(np.asarray(values, dtype=float))]
+    """``(F,)`` or ``(K, F)`` values as K rounded lists (NaN as None); see :data:`JSON_DIGITS`."""
+    rows = []
+    for row in np.atleast_2d(np.asarray(values, dtype=float)):
+        finite = np.abs(row[np.isfinite(row)])
+        largest = float(finite.max()) if finite.size else 0.0
+        decimals = JSON_DIGITS - 1 - math.floor(math.log10(largest)) if largest > 0 else 0
+        rows.append([None if np.isnan(value) else round(float(value), decimals) + 0.0 for value in row])
+    return rows
 
 
 def _naming(path: Path, save: Callable[[Path], None]) -> Callable[[Path], None]:

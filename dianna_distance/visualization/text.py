@@ -31,7 +31,7 @@ TextExplanation = Sequence[tuple[str, int, float]]
 CLOSER = "brings the text closer to the reference"
 FARTHER = "pushes it away"
 NOT_SIGNIFICANT = "faded, dotted underline: not significant (this run does not establish the sign)"
-UNSEEN = "grey: not seen by the model (past its maximum length), no score"
+UNSEEN = "grey: past the model's maximum length, never seen by it: no score"
 UNSEEN_BACKGROUND, UNSEEN_INK = "#d9d9d9", "#6e6e6e"
 LIGHT_INK, DARK_INK = "#ffffff", "#000000"
 
