@@ -128,6 +128,15 @@ def test_png_keeps_a_word_and_its_punctuation_together():
     assert gap[0] < gap[1]
 
 
+def test_png_starts_a_new_line_where_the_text_does():
+    text = "the car\na fish"
+    offsets = np.array([[0, 3], [4, 7], [8, 9], [10, 14]])
+    explanation = [(w, i, 0.1) for i, w in enumerate(["the", "car", "a", "fish"])]
+    boxes = word_boxes(plot_text_distance(explanation, text=text, offsets=offsets))
+    assert boxes[2].get_y() > boxes[1].get_y() and boxes[2].get_x() < boxes[1].get_x()
+    assert boxes[0].get_y() == boxes[1].get_y()
+
+
 @pytest.mark.parametrize(("keyword", "value", "error", "match"), [
     ("standard_error", np.ones(3), ValueError, r"standard_error must have one value per word.*\(6,\)"),
     ("standard_error", -np.ones(6), ValueError, "standard_error must hold finite non-negative"),
