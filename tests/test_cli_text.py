@@ -22,7 +22,7 @@ def sentence_files(tmp_path):
     return model, save_wordpiece_tokenizer(tmp_path / "tokenizer.json"), table
 
 
-def test_reference_texts_give_one_explanation_each_in_npy_json_html_and_png(tmp_path, sentence_files, capsys):
+def test_reference_texts_give_one_explanation_each_in_one_file_of_each_kind(tmp_path, sentence_files, capsys):
     model, tokenizer, _ = sentence_files
     (tmp_path / "out").mkdir()  # the output directory must exist (checked before the model runs)
     out = tmp_path / "out" / "words"
@@ -32,9 +32,10 @@ def test_reference_texts_give_one_explanation_each_in_npy_json_html_and_png(tmp_
     record = json.loads(out.with_suffix(".json").read_text())
     assert record["words"] == ["the", "cat", "sat", "on", "a", "mat"]
     assert np.load(out.with_suffix(".npy")).shape == (2, 6)
-    assert record["offsets"][1] == [4, 7] and record["references"] == ["'a cat'", "'a red car'"]
-    assert (tmp_path / "out" / "words_0.png").is_file() and (tmp_path / "out" / "words_1.png").is_file()
-    assert out.with_suffix(".html").read_text().count("<span") == 12
+    assert record["offsets"][1] == [4, 7] and record["references"] == ["a cat", "a red car"]
+    assert sorted(path.name for path in (tmp_path / "out").iterdir()) == [
+        "words.html", "words.json", "words.npy", "words.png", "words_se.npy"]  # one file of each kind
+    assert out.with_suffix(".html").read_text().count('class="word') == 12
     assert "wrote" in capsys.readouterr().out
 
 
@@ -46,6 +47,7 @@ def test_npy_reference_is_used_as_given(tmp_path, sentence_files):
                  "--reference", str(tmp_path / "fish.npy"), "--output", str(out), *FAST]) == 0
     assert np.load(out.with_suffix(".npy")).shape == (5,)
     assert (tmp_path / "fish.png").is_file()
+    assert json.loads(out.with_suffix(".json").read_text())["references"] == ["fish.npy"]
 
 
 def test_clip_text_tower_is_explained_against_an_image(tmp_path, capsys):
@@ -98,18 +100,18 @@ def test_missing_tokenizer_is_a_one_line_error(sentence_files, capsys):
     assert "--tokenizer is required" in capsys.readouterr().err
 
 
-def test_every_png_of_several_references_is_checked_before_anything_is_written(tmp_path, sentence_files, capsys):
+def test_every_output_file_is_checked_before_anything_is_written(tmp_path, sentence_files, capsys):
     model, tokenizer, _ = sentence_files
     (tmp_path / "out").mkdir()
-    (tmp_path / "out" / "words_1.png").mkdir()  # the second reference's PNG cannot be written
+    (tmp_path / "out" / "words_se.npy").mkdir()  # the standard errors cannot be written
     code = main(["explain-text", str(model), "the cat sat on a mat", "--tokenizer", str(tokenizer),
                  "--reference-text", "a cat", "--reference-text", "a red car", "--output",
                  str(tmp_path / "out" / "words"), *FAST])
     error = capsys.readouterr().err
     assert code == 2 and error.count("\n") == 1
-    assert str(tmp_path / "out" / "words_1.png") in error
+    assert str(tmp_path / "out" / "words_se.npy") in error
     assert "/." not in error  # never a temporary file's name
-    assert sorted(path.name for path in (tmp_path / "out").iterdir()) == ["words_1.png"]  # nothing written
+    assert sorted(path.name for path in (tmp_path / "out").iterdir()) == ["words_se.npy"]  # nothing written
 
 
 def test_output_that_is_an_existing_directory_gets_text_distance_files_inside_it(tmp_path, sentence_files):
@@ -118,7 +120,7 @@ def test_output_that_is_an_existing_directory_gets_text_distance_files_inside_it
     assert main(["explain-text", str(model), "the cat sat", "--tokenizer", str(tokenizer), "--reference-text",
                  "a cat", "--output", str(tmp_path / "results"), *FAST]) == 0
     assert sorted(path.name for path in (tmp_path / "results").iterdir()) == [
-        "text_distance.html", "text_distance.json", "text_distance.npy", "text_distance.png"]
+        "text_distance.html", "text_distance.json", "text_distance.npy", "text_distance.png", "text_distance_se.npy"]
 
 
 @pytest.mark.parametrize("suffix", [".npy", ".json", ".html", ".png", ".NPY"])
@@ -127,7 +129,7 @@ def test_output_with_a_files_suffix_does_not_double_it(tmp_path, sentence_files,
     assert main(["explain-text", str(model), "the cat sat", "--tokenizer", str(tokenizer), "--reference-text",
                  "a cat", "--output", str(tmp_path / f"result{suffix}"), *FAST]) == 0
     assert sorted(path.name for path in tmp_path.glob("result*")) == [
-        "result.html", "result.json", "result.npy", "result.png"]
+        "result.html", "result.json", "result.npy", "result.png", "result_se.npy"]
 
 
 def test_output_directory_that_does_not_exist_is_a_one_line_error_before_the_model_runs(tmp_path, capsys):

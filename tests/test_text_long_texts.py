@@ -151,7 +151,8 @@ def test_html_and_png_highlights_show_unseen_words_without_a_score(tmp_path, enc
     assert "nan" not in html.lower()
     figure = plot_text_distance(explanation[0], tmp_path / "long.png")
     assert (tmp_path / "long.png").stat().st_size > 0
-    assert "uncoloured" in figure.axes[0].get_title(loc="left")
+    legend = [text.get_text() for ax in figure.axes if ax.get_legend() for text in ax.get_legend().get_texts()]
+    assert any(line.startswith("grey: past the model's maximum length") for line in legend)
 
 
 def test_word_deletion_never_deletes_unseen_words_and_orders_only_scored_ones(encoder):

@@ -28,9 +28,9 @@ def test_html_colours_each_word_and_keeps_the_texts_own_spacing():
     text = "the red,  car"
     offsets = np.array([[0, 3], [4, 7], [10, 13]])
     html = TextHighlight(EXPLANATION, text=text, offsets=offsets).to_html()
-    assert html.count("<span") == 3
-    assert "red</span>,  <span" in html  # the characters between words, as in the text
-    assert 'title="+0.9000"' in html and "#ff0000" in html  # the largest score is full red on bwr
+    assert html.count('class="word') == 3
+    assert ">red</span><br>" in html and "</span></span>,  <span" in html  # the characters between words
+    assert 'title="+0.90"' in html and "#ff0000" in html  # the largest score is full red on bwr
 
 
 def test_html_is_what_notebooks_display():
@@ -42,7 +42,7 @@ def test_html_has_one_block_per_reference_with_titles(tmp_path):
     blocks = [EXPLANATION, [(w, i, -s) for w, i, s in EXPLANATION]]
     path = TextHighlight(blocks, titles=["vs 'a car'", "vs 'a fish'"]).save(tmp_path / "words.html")
     page = path.read_text()
-    assert page.startswith("<!DOCTYPE html>") and page.count("<span") == 6 and "vs &#x27;a fish&#x27;" in page
+    assert page.startswith("<!DOCTYPE html>") and page.count('class="word') == 6 and "vs &#x27;a fish&#x27;" in page
 
 
 def test_words_are_escaped_in_html():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -18,6 +19,15 @@ TEXT_OPTIONS = {name: kind for name, kind in EXPLAINER_OPTIONS.items() if name !
 
 #: The files ``explain-text`` writes; an ``--output`` ending in one of them has it dropped.
 TEXT_OUTPUT_SUFFIXES = (".npy", ".json", ".html", ".png")
+
+#: What ``explain-text`` writes after its prefix: one file of each kind for one reference or K (one block each).
+OUTPUT_FILES = (".npy", "_se.npy", ".json", ".html", ".png")
+
+#: Significant digits of the ``.json``'s scores and standard errors, counted on the largest absolute value of each
+#: reference's row: every value of a row is rounded to the same decimals (0.1234, 0.0051, 0.0 for a float-noise
+#: 5.6e-17), so small values read as small instead of showing digits that mean nothing. A score's standard error is
+#: rarely below 1% of the largest score, so no digit the run establishes is lost; the ``.npy`` files keep all.
+JSON_DIGITS = 4
 
 #: The files' name in the current directory or in a directory given as ``--output``.
 DEFAULT_STEM = "text_distance"
@@ -76,7 +86,7 @@ def explain_text_files(
     mask_token: str | None = None,
     **explainer_parameters,
 ) -> list[Path]:
-    """Explain which words of a text make it close to a reference; write ``.npy``, ``.json``, ``.html``, ``.png``.
+    """Explain which words of a text make it close to a reference; write the scores, their errors and figures.
 
     Exactly one kind of reference is given: texts embedded by the same model, a ``.npy`` embedding ``(D,)`` or
     ``(K, D)``, or an image embedded by CLIP's image tower (for a CLIP text tower).
@@ -99,10 +109,14 @@ def explain_text_files(
         **explainer_parameters: Parameters of :class:`~dianna_distance.text.TextDistanceExplainer`.
 
     Returns:
-        The paths written: ``<output>.npy`` (scores ``(F,)`` or ``(K, F)``; NaN for words past the model's maximum
-        length), ``<output>.json`` (words, offsets, references, scores with ``null`` for NaN, and ``seen``: which
-        words the model sees), ``<output>.html`` and one ``.png`` per reference (``<output>_<k>.png`` for K > 1).
-        Every one of these paths is checked before the model runs, and all are written or none.
+        The paths written, one file of each kind whatever the number K of references: ``<output>.npy`` (scores
+        ``(F,)`` or ``(K, F)``; NaN for words past the model's maximum length), ``<output>_se.npy`` (their
+        standard errors, same shape and NaN), ``<output>.json`` (the text, words, offsets, references as plain
+        strings: a reference text itself, a ``.npy`` by its file name; ``scores`` and ``standard_error`` as K
+        lists rounded as :data:`JSON_DIGITS` says, ``null`` for NaN; ``significant``; ``seen``: which words the
+        model sees; ``n_masks_used``; ``fdr``), ``<output>.html`` and ``<output>.png`` (one block
+        per reference in both, each word with its score and ``± standard error``). Every one of these paths is
+        checked before the model runs, and all are written or none.
     """
     import json
 
@@ -115,7 +129,7 @@ def explain_text_files(
     prefix = output_prefix(output, DEFAULT_STEM, TEXT_OUTPUT_SUFFIXES)
     embedded = None
     if reference_texts:
-        labels = [repr(t) for t in reference_texts]
+        labels = [str(t) for t in reference_texts]
     elif reference:
         path = Path(reference)
         embedded = read_npy(path, "reference")
@@ -126,8 +140,7 @@ def explain_text_files(
     else:
         check_input_file(reference_image, "reference image")
         labels = [Path(reference_image).name]
-    png_suffixes = [f"_{k}.png" for k in range(len(labels))] if len(labels) > 1 else [".png"]
-    paths = check_output_prefix(prefix, [".npy", ".json", ".html", *png_suffixes])  # every path, before the model
+    paths = check_output_prefix(prefix, OUTPUT_FILES)  # every path, before the model
     text_model, tokenizer, kind = load_text_model(model, tokenizer, encoder, pooling, normalize,
                                                   explainer_parameters.get("providers"))
     if reference_texts:
@@ -144,29 +157,33 @@ def explain_text_files(
     explainer = TextDistanceExplainer(tokenizer=tokenizer, mask_token=mask_token, **explainer_parameters)
     scores = explainer.attribute(text_model, text, embedded)
     explanation = to_explanation(explainer.words_, scores)
-
-    json_scores = [[None if np.isnan(score) else float(score) for score in row] for row in np.atleast_2d(scores)]
+    standard_error, significant = explainer.standard_error_, explainer.significant_
     record = {"text": text, "words": explainer.words_, "offsets": explainer.offsets_.tolist(), "references": labels,
-              "scores": json_scores, "seen": explainer.seen_.tolist()}
-    highlight = TextHighlight(explanation, text, explainer.offsets_, titles=[f"vs {label}" for label in labels])
+              "scores": _rounded(scores), "standard_error": _rounded(standard_error),
+              "significant": np.atleast_2d(significant).tolist(), "seen": explainer.seen_.tolist(),
+              "n_masks_used": int(explainer.n_masks_used_), "fdr": float(explainer.fdr_)}
+    titles = [f"vs “{label}”" if reference_texts else f"vs {label}" for label in labels]
+    highlight = TextHighlight(explanation, text, explainer.offsets_, titles=titles,
+                              standard_errors=standard_error, significant=significant)
 
-    def save_npy(path: Path) -> None:
-        with open(path, "wb") as file:
-            np.save(file, scores)
-
-    def save_png(block: object, label: str) -> Callable[[Path], None]:
+    def save_array(array: np.ndarray) -> Callable[[Path], None]:
         def save(path: Path) -> None:
-            import matplotlib.pyplot as plt
-
-            plt.close(plot_text_distance(block, path, title=f"vs {label}"))
+            with open(path, "wb") as file:
+                np.save(file, array)
 
         return save
 
-    def save_json(path: Path) -> None:
-        path.write_text(json.dumps(record, indent=1, allow_nan=False), encoding="utf-8")
+    def save_png(path: Path) -> None:
+        import matplotlib.pyplot as plt
 
-    savers = [save_npy, save_json, highlight.save]
-    savers += [save_png(block, label) for block, label in zip(explanation, labels)]
+        plt.close(plot_text_distance(explanation, path, title=titles, standard_error=standard_error,
+                                     significant=significant, text=text, offsets=explainer.offsets_,
+                                     n_masks=explainer.n_masks_used_))
+
+    def save_json(path: Path) -> None:
+        path.write_text(json.dumps(record, indent=1, allow_nan=False, ensure_ascii=False), encoding="utf-8")
+
+    savers = [save_array(scores), save_array(standard_error), save_json, highlight.save, save_png]
     writers = [(path, _naming(path, save)) for path, save in zip(paths, savers, strict=True)]
     try:
         return write_together(writers)
@@ -174,6 +191,17 @@ def explain_text_files(
         if error.filename2 is not None and error.errno is not None:
             raise type(error)(error.errno, error.strerror, str(error.filename2)) from error
         raise
+
+
+def _rounded(values: np.ndarray) -> list[list[float | None]]:
+    """``(F,)`` or ``(K, F)`` values as K rounded lists (NaN as None); see :data:`JSON_DIGITS`."""
+    rows = []
+    for row in np.atleast_2d(np.asarray(values, dtype=float)):
+        finite = np.abs(row[np.isfinite(row)])
+        largest = float(finite.max()) if finite.size else 0.0
+        decimals = JSON_DIGITS - 1 - math.floor(math.log10(largest)) if largest > 0 else 0
+        rows.append([None if np.isnan(value) else round(float(value), decimals) + 0.0 for value in row])
+    return rows
 
 
 def _naming(path: Path, save: Callable[[Path], None]) -> Callable[[Path], None]:
@@ -211,7 +239,10 @@ def add_explain_text_command(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-normalize", action="store_true", help="do not L2-normalise sentence embeddings")
     parser.add_argument("--mask-token", help="replace dropped words by this token (default: delete them)")
     parser.add_argument("--output", help="output prefix, or an existing directory to write text_distance.* in; a "
-                                         ".npy/.json/.html/.png suffix is dropped (default: text_distance here)")
+                                         ".npy/.json/.html/.png suffix is dropped (default: text_distance here). "
+                                         "Writes <output>.npy (scores), <output>_se.npy (their standard errors), "
+                                         "<output>.json, <output>.html and <output>.png: one file of each, with "
+                                         "one block per reference")
     from dianna_distance.text import TextDistanceExplainer
 
     signature = inspect.signature(TextDistanceExplainer).parameters
