@@ -41,6 +41,8 @@ class ItemResult:
         error: ``"ExceptionType: message"`` when the job failed, else None.
         standard_error: The map's per-feature standard error (the explainer's ``standard_error_``), the map's
             shape; None when the job failed.
+        significant: The features whose sign the run establishes (the explainer's ``significant_``), the map's
+            shape; None when the job failed.
     """
 
     id: str
@@ -49,6 +51,7 @@ class ItemResult:
     seconds: float
     error: str | None = None
     standard_error: np.ndarray | None = None
+    significant: np.ndarray | None = None
 
 
 # -- models, cached once per process ------------------------------------------------------------------------------
@@ -172,7 +175,8 @@ def run_job(spec: ModelSpec, parameters: dict, job: Job) -> ItemResult:
         saliency = prepared.explainer.attribute(prepared.model, prepared.inputs, kind.reference(spec, job))
         distances = _summarise(prepared.explainer.distances_)
         return ItemResult(job.id, saliency, distances, time.perf_counter() - start,
-                          standard_error=prepared.explainer.standard_error_)
+                          standard_error=prepared.explainer.standard_error_,
+                          significant=prepared.explainer.significant_)
     except Exception as error:  # a failed item is recorded and the run goes on
         return ItemResult(job.id, None, None, time.perf_counter() - start, describe_error(error))
 
