@@ -281,7 +281,7 @@ def load_model(model_or_function: ModelLike, providers: Sequence[str] | None = N
             ``(N, ...)`` to embeddings ``(N, D)``.
         providers: ONNX Runtime execution providers for an ONNX file (ignored for callables).
         embedding_output: Inner tensor of the ONNX graph to use as the embedding (see :class:`OnnxModel`);
-            refused for a callable.
+            refused for a callable other than an :class:`OnnxModel` already cut there.
         embedding_pooling: See :class:`OnnxModel`.
 
     Returns:
@@ -290,7 +290,9 @@ def load_model(model_or_function: ModelLike, providers: Sequence[str] | None = N
     if isinstance(model_or_function, (str, Path)):
         return OnnxModel(model_or_function, providers=providers, embedding_output=embedding_output,
                          embedding_pooling=embedding_pooling)
-    if embedding_output is not None:
+    cut = getattr(model_or_function, "embedding_", None) if isinstance(model_or_function, OnnxModel) else None
+    if embedding_output is not None and (cut is None or (cut.name, cut.pooling) != (embedding_output,
+                                                                                     embedding_pooling)):
         raise TypeError(f"embedding_output={embedding_output!r} needs an ONNX file as the model, got a "
                         f"{type(model_or_function).__name__}")
     if callable(model_or_function):

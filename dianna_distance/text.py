@@ -515,7 +515,7 @@ class TextDistanceExplainer(MaskedDistanceExplainer):
                 pooling = "none" if shape is not None and len(shape) == 2 else "mean"
             return SentenceEncoder(model, self.tokenizer, pooling=pooling, providers=self.providers,
                                    embedding_output=self.embedding_output)
-        if self.embedding_output is not None:
+        if self.embedding_output is not None and getattr(model, "embedding_output", None) != self.embedding_output:
             raise TypeError(f"embedding_output={self.embedding_output!r} needs an ONNX file as the model, got a "
                             f"{type(model).__name__}")
         if not callable(model):
