@@ -348,3 +348,22 @@ def test_the_efficientnet_preset_layer_gives_its_pooled_1280_features():
     listed = {t.name: t.shape for t in list_embedding_outputs(encoder.model)}
     assert listed[PRESET_EMBEDDING_OUTPUTS["efficientnet-lite0"]][1:] == (1280, 1, 1)
     assert np.all(features >= 0)  # averages of a clipped swish (ReLU6-style) activation
+
+
+def test_a_batch_run_records_its_layer_and_earlier_runs_keep_their_configuration():
+    from dianna_distance.batch.spec import configuration_parameters
+
+    assert "embedding_output" not in configuration_parameters({}, {"image"})
+    assert "embedding_pooling" not in configuration_parameters({}, {"image"})
+    recorded = configuration_parameters({"embedding_output": "features", "embedding_pooling": "max"}, {"image"})
+    assert recorded["embedding_output"] == "features" and recorded["embedding_pooling"] == "max"
+
+
+def test_a_preset_without_a_named_layer_says_which_presets_have_one(tmp_path):
+    from conftest_models import save_image_model
+
+    from dianna_distance.models import ImageEncoder
+
+    save_image_model(tmp_path / "m.onnx", head="logits", dim=10)
+    with pytest.raises(ValueError, match="names no layer.*efficientnet-lite0"):
+        ImageEncoder(tmp_path / "m.onnx", "keras-resnet50", embedding_output="preset")
