@@ -78,6 +78,14 @@ class EmbeddingTensor:
         """Whether the tensor can serve as an embedding."""
         return self.reason is None
 
+    @property
+    def batch_first(self) -> bool:
+        """Whether shape inference shows the batch axis first.
+
+        A usable tensor where it does not (a reshape with ``-1`` loses the batch axis's name) is checked when it runs.
+        """
+        return self.shape is not None and len(self.shape) > 0 and self.shape[0] == BATCH
+
     def pooled_size(self, pooling: str = "auto") -> int | None:
         """Length of the per-item embedding this tensor gives with ``pooling``; None when not known statically."""
         if self.shape is None or not all(isinstance(d, int) for d in self.shape[1:]):

@@ -261,6 +261,19 @@ def test_the_layers_command_shows_refused_tensors_with_all(tmp_path, capsys):
     assert "refused: its first axis has the fixed length 1" in row
 
 
+def test_a_layer_whose_batch_axis_shape_inference_loses_is_listed_as_checked_when_it_runs(tmp_path, capsys, image):
+    model = onnx.load(str(save_classifier(tmp_path / "m.onnx")))
+    model.graph.initializer.append(numpy_helper.from_array(np.array([-1, CHANNELS], dtype=np.int64), "rows"))
+    model.graph.node.append(helper.make_node("Reshape", ["features", "rows"], ["reshaped"]))
+    onnx.save(model, str(tmp_path / "m.onnx"))
+
+    assert main(["layers", str(tmp_path / "m.onnx")]) == 0
+
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("reshaped"))
+    assert row.endswith(f"{CHANNELS} (batch axis checked when it runs)")
+    assert OnnxModel(tmp_path / "m.onnx", embedding_output="reshaped")(np.stack([image, image])).shape == (2, 4)
+
+
 def test_the_layers_command_reports_a_missing_file_in_one_line(tmp_path, capsys):
     assert main(["layers", str(tmp_path / "absent.onnx")]) == 2
     assert capsys.readouterr().err.count("\n") == 1

@@ -27,6 +27,8 @@ def format_layers(tensors: list[EmbeddingTensor]) -> list[str]:
             embedding = "refused: " + str(tensor.reason) if not tensor.usable else "?" if size is None else str(size)
         except ValueError:
             embedding = "layout unknown: use --embedding-pooling flatten"
+        if tensor.usable and not tensor.batch_first:
+            embedding += " (batch axis checked when it runs)"
         rows.append((tensor.name, shape, tensor.op_type, embedding))
     widths = [max(len(row[column]) for row in rows) for column in range(3)]
     return ["  ".join(value.ljust(width) for value, width in zip(row[:3], widths)) + "  " + row[3] for row in rows]
