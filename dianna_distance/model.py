@@ -384,7 +384,8 @@ class SentenceEncoder:
         providers: ONNX Runtime execution providers; default CUDA when available, else CPU.
         embedding_output: An inner tensor of the graph to use instead of ``output_name`` (see
             :mod:`dianna_distance.layers`): token-level ``(B, L, D)`` is pooled as ``pooling`` says, ``(B, D)``
-            needs ``pooling="none"``.
+            needs ``pooling="none"``. The first call with two or more texts checks, once, that its first two
+            texts run together give what they give one by one.
 
     Attributes:
         session_: The ONNX Runtime session.
@@ -488,6 +489,7 @@ class SentenceEncoder:
         self._pad_id = padding.get("pad_id", 0)
         self.tokenizer_.no_padding()  # batches are padded here, to their longest text (or the graph's length)
         self.pads_ = "attention_mask" in inputs or self._fixed_length is not None
+        self._cut = cut
         if self.max_length_ is None:
             self.tokenizer_.no_truncation()
         else:
@@ -544,6 +546,8 @@ class SentenceEncoder:
         """
         batch = _check_texts(texts)
         encodings = self._encodings(batch)
+        if self._cut is not None and self.pads_:  # once: the layer does not mix the texts of a batch
+            self._cut.check_items(self._encode_batch, encodings)
         step = self.batch_size or max(len(batch), 1)
         if self.pads_:
             groups = [list(range(len(batch)))]

@@ -228,6 +228,18 @@ def test_a_token_level_layer_is_mean_pooled_over_the_attention_mask(sentence):
     assert not np.allclose(inner(texts), SentenceEncoder(model, tokenizer)(texts))
 
 
+def test_a_token_level_layer_that_mixes_the_texts_of_a_batch_is_refused(tmp_path, sentence):
+    _, _, tokenizer = sentence
+    model = onnx.load(str(tmp_path / "sentence.onnx"))
+    model.graph.node.extend([helper.make_node("ReduceMean", ["projected"], ["batch_mean"], axes=[0], keepdims=1),
+                             helper.make_node("Sub", ["projected", "batch_mean"], ["centred"])])
+    onnx.save(model, str(tmp_path / "mixing.onnx"))
+    encoder = SentenceEncoder(tmp_path / "mixing.onnx", tokenizer, embedding_output="centred")
+
+    with pytest.raises(ValueError, match="mixes the items of a batch"):
+        encoder(["the cat sat", "a dog"])
+
+
 def test_the_text_explainer_with_an_inner_layer_gives_the_scores_of_the_graph_cut_there(sentence):
     model, cut_by_hand, tokenizer = sentence
     reference = SentenceEncoder(cut_by_hand, tokenizer)("a red car")
