@@ -25,7 +25,13 @@ from dianna_distance.batch.manifest import (
     remove_temporary_files,
     save_map,
 )
-from dianna_distance.batch.spec import ModelSpec, check_parameters, configuration_parameters, make_model_spec
+from dianna_distance.batch.spec import (
+    ModelSpec,
+    check_parameters,
+    configuration_parameters,
+    make_model_spec,
+    with_embedding_output,
+)
 from dianna_distance.batch.worker import ItemResult, cached_model, cached_text_encoder, describe_error, run_job
 
 
@@ -147,7 +153,8 @@ def explain_many(
     elif max_in_flight is not None:
         raise ValueError("max_in_flight applies only with client= (a Dask run); leave it out")
     captions = any(job.caption is not None for job in jobs)
-    spec = make_model_spec(model, preset, mask_on, pixel_max, providers, text_model, tokenizer, captions=captions)
+    spec = with_embedding_output(make_model_spec(model, preset, mask_on, pixel_max, providers, text_model, tokenizer,
+                                                 captions=captions), parameters)
     output_dir = _check_output_dir(output_dir)
     with connected(client) if client is not None else contextlib.nullcontext() as connection:
         cached_model(spec)  # a model that cannot be loaded stops the run before anything is written

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dianna_distance.batch.jobs import JOB_KINDS, Job, JobKind
-from dianna_distance.batch.spec import ModelSpec
+from dianna_distance.batch.spec import ModelSpec, model_free_parameters
 from dianna_distance.explainer import DistanceExplainer
 
 
@@ -64,10 +64,12 @@ def _load_model(spec: ModelSpec, stamp: tuple[int, int]) -> Callable[[np.ndarray
     if spec.preset is not None:
         from dianna_distance.models import load_image_encoder
 
-        return load_image_encoder(spec.preset, spec.path, mask_on=spec.mask_on, providers=spec.providers)
+        return load_image_encoder(spec.preset, spec.path, mask_on=spec.mask_on, providers=spec.providers,
+                                  embedding_output=spec.embedding_output, embedding_pooling=spec.embedding_pooling)
     from dianna_distance.model import OnnxModel
 
-    return OnnxModel(spec.path, providers=spec.providers)
+    return OnnxModel(spec.path, providers=spec.providers, embedding_output=spec.embedding_output,
+                     embedding_pooling=spec.embedding_pooling)
 
 
 @functools.lru_cache(maxsize=2)
@@ -139,6 +141,7 @@ def _image_reference(spec: ModelSpec, job: Job) -> np.ndarray:
 
 
 def _prepare_image(spec: ModelSpec, job: Job, parameters: dict) -> PreparedJob:
+    parameters = model_free_parameters(spec, parameters)
     model = cached_model(spec)
     if spec.preset is not None:
         inputs, kwargs = model.prepare(job.item)

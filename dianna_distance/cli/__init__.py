@@ -23,6 +23,7 @@ from dianna_distance.cli.image import (
     run_export,
     write_map,
 )
+from dianna_distance.cli.layers import add_layers_command, run_layers
 from dianna_distance.cli.many import add_explain_many_command, run_explain_many
 from dianna_distance.cli.text import add_explain_text_command, explain_text_files, load_text_model, run_explain_text
 from dianna_distance.files import describe_os_error
@@ -41,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_explain_text_command(commands)
     add_explain_many_command(commands)
     add_demo_command(commands)
+    add_layers_command(commands)
     return parser
 
 
@@ -78,6 +80,8 @@ def _run(args: argparse.Namespace) -> Sequence[Path]:
         return run_explain_text(args)
     if args.command == "demo":
         return run_demo(args)
+    if args.command == "layers":
+        return run_layers(args)
     return run_explain(args)
 
 
