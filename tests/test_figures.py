@@ -278,6 +278,7 @@ def test_progress_bars_in_a_notebook_are_plain_text_without_warnings(tmp_path):
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
     code = ("import numpy as np\nfrom dianna_distance import DistanceExplainer\n"
+            "from dianna_distance.models import get_cache_dir\nget_cache_dir()\n"  # imports pooch (tqdm.auto)
             "DistanceExplainer(n_masks=20, random_state=0, axis_labels=('height', 'width', 'channels'))"
             ".attribute(lambda batch: batch.reshape(len(batch), -1)[:, :4] + 1, np.ones((8, 8, 3)), np.ones(4));")
     notebook = nbformat.v4.new_notebook()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,9 +91,20 @@ def set_cache_dir(path: str | Path | None) -> None:
     _cache_dir = None if path is None else Path(path)
 
 
+def _pooch():
+    """pooch, imported without the warning its ``tqdm.auto`` import gives in a notebook without ipywidgets.
+
+    That warning ("IProgress not found") is about progress bars this package never asks pooch to draw.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="IProgress not found")
+        import pooch
+    return pooch
+
+
 def get_cache_dir() -> Path:
     """The directory downloads go to (see the module docstring for the order)."""
-    import pooch
+    pooch = _pooch()
 
     if _cache_dir is not None:
         return _cache_dir
@@ -125,8 +137,9 @@ def fetch(name_or_path: str | Path | RemoteFile, cache_dir: str | Path | None = 
         ValueError: The cached or downloaded file's SHA-256 differs from the registry's; a failed download leaves
             nothing in the cache.
     """
-    import pooch
     import requests
+
+    pooch = _pooch()
 
     if isinstance(name_or_path, (str, Path)) and not is_registry_name(name_or_path):
         path = Path(name_or_path)
