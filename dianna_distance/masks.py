@@ -183,6 +183,38 @@ class WordMasks(LazyMasks):
         return keep
 
 
+ROWS_KEY = 2**31 - 1  # the spawn key that separates a mask set's background-row draws from its masks
+
+
+class BackgroundRows(LazyMasks):
+    """One background row index per mask ``(n_masks,)`` in ``[0, n_rows)``, drawn lazily in blocks (:class:`LazyMasks`).
+
+    The draws of mask ``i`` depend only on the root seed and ``i``, so a process that embeds masks ``start:stop``
+    draws the rows a whole run draws. They come from a stream of their own (the root seed's spawn key extended by
+    :data:`ROWS_KEY`), so the masks drawn from the same seed (for example :class:`WordMasks`) do not change.
+
+    Args:
+        n_rows: Number of background rows to draw from.
+        n_masks: Number of masks (a ceiling: blocks are drawn only when used).
+        random_state: The root seed (or an int / generator, as :class:`LazyMasks` takes it).
+    """
+
+    dtype = np.dtype(np.int64)
+    feature_shape = ()
+
+    def __init__(self, n_rows: int, n_masks: int,
+                 random_state: int | np.random.Generator | np.random.SeedSequence | None = None) -> None:
+        super().__init__(n_masks, random_state)
+        self.seed = np.random.SeedSequence(self.seed.entropy, spawn_key=(*self.seed.spawn_key, ROWS_KEY))
+        self.n_rows = int(n_rows)
+
+    def _draw_block(self, rng: np.random.Generator, length: int) -> tuple[np.ndarray]:
+        return (rng.integers(0, self.n_rows, BLOCK_SIZE)[:length],)
+
+    def _render(self, rows: np.ndarray) -> np.ndarray:
+        return rows
+
+
 class RiseMasks(LazyMasks):
     """DIANNA's RISE image masks ``(n_masks, height, width)``, drawn lazily (:class:`LazyMasks`), upsampled on demand.
 

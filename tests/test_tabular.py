@@ -1,0 +1,226 @@
+"""Tables: the Distance Explainer over the features of one row, masked features filled from background rows."""
+
+import warnings
+
+import dianna
+import numpy as np
+import pytest
+
+import dianna_distance  # noqa: F401  (registers method="distance" with DIANNA)
+from dianna_distance.masks import BackgroundRows
+from dianna_distance.tabular import TabularDistanceExplainer, most_frequent
+
+N_FEATURES = 8
+PLANTED = [2, 5]  # the only features the planted model's embedding depends on
+
+
+def background(n_rows=300, seed=0):
+    return np.random.default_rng(seed).normal(size=(n_rows, N_FEATURES)).astype(np.float32)
+
+
+def planted_model(batch):
+    """An embedding that depends only on the planted features."""
+    batch = np.asarray(batch, dtype=np.float64)
+    return np.stack([np.tanh(batch[:, 2]), np.tanh(batch[:, 5]), np.tanh(batch[:, 2] - batch[:, 5]),
+                     np.ones(len(batch))], axis=1)
+
+
+def explainer(**kwargs):
+    kwargs = {"training_data": background(), "n_masks": 1000, "random_state": 0, "progress": False, **kwargs}
+    return TabularDistanceExplainer(**kwargs)
+
+
+def row_and_reference():
+    data = background()
+    return data[0], planted_model(data[7:8])[0]
+
+
+def test_planted_features_hold_most_of_the_attribution():
+    row, reference = row_and_reference()
+    scores = explainer().attribute(planted_model, row, reference)
+    assert scores.shape == (N_FEATURES,)
+    planted_share = np.abs(scores[PLANTED]).sum() / np.abs(scores).sum()
+    assert planted_share > 0.7
+    assert set(np.argsort(-np.abs(scores))[:2]) == set(PLANTED)
+
+
+def test_dianna_explain_tabular_with_method_distance_equals_the_class():
+    row, reference = row_and_reference()
+    via_dianna = dianna.explain_tabular(planted_model, row, method="distance", labels=None,
+                                        embedded_reference=reference, training_data=background(), n_masks=300,
+                                        random_state=3, progress=False)
+    direct = explainer(n_masks=300, random_state=3).attribute(planted_model, row, reference)
+    np.testing.assert_allclose(via_dianna, direct)
+
+
+def test_dianna_explain_tabular_distance_equals_the_class_and_refuses_unknown_kwargs():
+    row, reference = row_and_reference()
+    scores = dianna.explain_tabular_distance(planted_model, row, reference, training_data=background(),
+                                             n_masks=300, random_state=3, progress=False)
+    np.testing.assert_allclose(scores, explainer(n_masks=300, random_state=3).attribute(planted_model, row,
+                                                                                        reference))
+    with pytest.raises(TypeError, match="unused kwargs"):
+        dianna.explain_tabular_distance(planted_model, row, reference, training_data=background(), mode="x")
+
+
+def test_dianna_method_distance_refuses_labels():
+    row, reference = row_and_reference()
+    with pytest.raises(ValueError, match="labels must be None"):
+        dianna.explain_tabular(planted_model, row, method="distance", labels=[0], embedded_reference=reference,
+                               training_data=background())
+
+
+def test_k_references_equal_k_single_runs():
+    row, _ = row_and_reference()
+    references = planted_model(background()[[3, 9, 11]])
+    together = explainer(n_masks=400).attribute(planted_model, row, references)
+    assert together.shape == (3, N_FEATURES)
+    for k, reference in enumerate(references):
+        np.testing.assert_allclose(together[k], explainer(n_masks=400).attribute(planted_model, row, reference))
+
+
+def test_the_map_does_not_depend_on_the_batch_size():
+    row, reference = row_and_reference()
+    maps = [explainer(n_masks=500, batch_size=size).attribute(planted_model, row, reference) for size in (1, 7, 500)]
+    np.testing.assert_allclose(maps[0], maps[1])
+    np.testing.assert_allclose(maps[0], maps[2])
+
+
+def test_reselect_with_other_ranges_equals_a_fresh_run_with_them():
+    row, reference = row_and_reference()
+    run = explainer(n_masks=500)
+    run.attribute(planted_model, row, reference)
+    reselected = run.reselect(mask_selection_range_max=0.3, mask_selection_negative_range_min=0.7)
+    fresh = explainer(n_masks=500, mask_selection_range_max=0.3, mask_selection_negative_range_min=0.7)
+    np.testing.assert_allclose(reselected, fresh.attribute(planted_model, row, reference))
+
+
+def test_standard_error_and_significance_have_the_map_shape():
+    row, _ = row_and_reference()
+    references = planted_model(background()[[3, 9]])
+    run = explainer(n_masks=500)
+    run.attribute(planted_model, row, references[0])
+    assert run.standard_error_.shape == run.significant_.shape == (N_FEATURES,)
+    assert np.all(run.standard_error_ > 0)
+    run.attribute(planted_model, row, references)
+    assert run.standard_error_.shape == run.significant_.shape == (2, N_FEATURES)
+
+
+def test_background_rows_are_drawn_from_random_state_and_the_mask_index():
+    row, reference = row_and_reference()
+    first = explainer(n_masks=600, random_state=5)
+    first.attribute(planted_model, row, reference)
+    second = explainer(n_masks=600, random_state=5, batch_size=13)
+    second.attribute(planted_model, row, reference)
+    np.testing.assert_array_equal(first.background_rows_, second.background_rows_)
+    expected = BackgroundRows(300, 600, 5)[np.arange(600)]
+    np.testing.assert_array_equal(first.background_rows_, expected)
+    other = explainer(n_masks=600, random_state=6)
+    other.attribute(planted_model, row, reference)
+    assert np.mean(other.background_rows_ == first.background_rows_) < 0.05
+
+
+def test_a_masked_feature_takes_the_drawn_background_rows_value():
+    data = background()
+    seen = []
+
+    def recording_model(batch):
+        seen.append(np.array(batch))
+        return planted_model(batch)
+
+    run = explainer(n_masks=300, batch_size=64)
+    run.attribute(recording_model, data[0], planted_model(data[7:8])[0])
+    inputs = np.concatenate(seen)
+    masks = np.asarray(run.masks_)
+    expected = np.where(masks, data[0], data[run.background_rows_])
+    np.testing.assert_array_equal(inputs, expected)
+
+
+def test_split_embedding_gives_the_map_of_a_local_run():
+    row, reference = row_and_reference()
+    local = explainer(n_masks=600).attribute(planted_model, row, reference)
+    parts = [explainer(n_masks=600).embed_masked(planted_model, row, start, stop)
+             for start, stop in ((0, 100), (100, 357), (357, 600))]
+    split = explainer(n_masks=600).attribute_from_embeddings(row, np.concatenate(parts), reference)
+    np.testing.assert_allclose(split, local)
+
+
+def test_tolerance_rounds_use_the_rows_of_their_mask_indices():
+    row, reference = row_and_reference()
+    run = explainer(n_masks=200, tolerance=1e-9, max_masks=600)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        run.attribute(planted_model, row, reference)
+    np.testing.assert_array_equal(run.background_rows_, BackgroundRows(300, 600, 0)[np.arange(600)])
+
+
+def test_mean_fill_gives_categorical_features_their_most_frequent_category_never_a_mean():
+    data = background().astype(np.float64)
+    data[:, 3] = np.random.default_rng(1).choice([0.0, 1.0, 2.0], size=len(data), p=[0.2, 0.5, 0.3])
+    run = explainer(training_data=data, mask_type="mean", categorical_features=[3], n_masks=50)
+    run.attribute(planted_model, data[0], planted_model(data[7:8])[0])
+    assert run.fill_[3] == 1.0
+    np.testing.assert_allclose(run.fill_[[0, 1, 2]], data[:, [0, 1, 2]].mean(axis=0))
+
+
+def test_sampled_categorical_features_take_a_category_from_the_background():
+    data = background().astype(np.float64)
+    data[:, 3] = np.random.default_rng(1).choice([0.0, 1.0, 2.0], size=len(data))
+    seen = []
+    run = explainer(training_data=data, categorical_features=[3], n_masks=200)
+    run.attribute(lambda batch: (seen.append(np.array(batch)), planted_model(batch))[1], data[0],
+                  planted_model(data[7:8])[0])
+    assert set(np.unique(np.concatenate(seen)[:, 3])) <= {0.0, 1.0, 2.0}
+
+
+def test_most_frequent_is_dianna_s_simple_imputer_strategy():
+    from sklearn.impute import SimpleImputer
+
+    data = np.random.default_rng(2).integers(0, 4, size=(50, 5)).astype(float)
+    imputer = SimpleImputer(strategy="most_frequent").fit(data)
+    np.testing.assert_array_equal(most_frequent(data), imputer.statistics_)
+
+
+def test_without_background_data_masked_features_are_zero_with_a_warning():
+    row, reference = row_and_reference()
+    run = explainer(training_data=None, n_masks=100)
+    with pytest.warns(UserWarning, match="no training_data: masked features are set to 0"):
+        run.attribute(planted_model, row, reference)
+    np.testing.assert_array_equal(run.fill_, np.zeros(N_FEATURES))
+
+
+def test_a_constant_fill_needs_no_background_and_gives_no_warning():
+    row, reference = row_and_reference()
+    run = explainer(training_data=None, mask_type=0.5, n_masks=100)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        run.attribute(planted_model, row, reference)
+    np.testing.assert_array_equal(run.fill_, np.full(N_FEATURES, 0.5))
+
+
+def test_feature_names_are_kept_and_default_to_numbered_features():
+    row, reference = row_and_reference()
+    run = explainer(n_masks=50)
+    run.attribute(planted_model, row, reference)
+    assert run.feature_names_ == [f"feature {i}" for i in range(N_FEATURES)]
+    names = list("abcdefgh")
+    run = explainer(n_masks=50, feature_names=names)
+    run.attribute(planted_model, row, reference)
+    assert run.feature_names_ == names
+
+
+@pytest.mark.parametrize(("change", "error", "message"), [
+    ({"row": np.zeros(N_FEATURES + 1)}, ValueError, "training_data has 8 columns"),
+    ({"categorical_features": [N_FEATURES]}, ValueError, "categorical_features holds index 8, out of range"),
+    ({"training_data": np.zeros((1, N_FEATURES))}, ValueError, "training_data must hold at least 2"),
+    ({"row": np.r_[np.nan, np.zeros(N_FEATURES - 1)]}, ValueError, "row contains NaN"),
+    ({"row": np.zeros((2, N_FEATURES))}, ValueError, "row must be one table row"),
+    ({"mask_type": "median"}, ValueError, "mask_type must be one of"),
+    ({"feature_names": ["a"]}, ValueError, "feature_names has 1 names"),
+    ({"masks": np.full((10, N_FEATURES), 0.5), "n_masks": 10}, ValueError, "masks must hold 0 or 1"),
+])
+def test_bad_input_is_a_clear_error_naming_the_parameter(change, error, message):
+    row, reference = row_and_reference()
+    row = change.pop("row", row)
+    with pytest.raises(error, match=message):
+        explainer(**change).attribute(planted_model, row, reference)
