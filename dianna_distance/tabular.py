@@ -308,3 +308,58 @@ class TabularDistanceExplainer(MaskedDistanceExplainer):
                 grown[: len(self.background_rows_)] = self.background_rows_
             self.background_rows_ = grown
         self.background_rows_[first:stop] = drawn
+
+
+def read_csv_table(path: str | Path, name: str) -> tuple[list[str], np.ndarray]:
+    """Read a table of numbers from a ``.csv`` file whose first line is a header of column names.
+
+    Args:
+        path: The file.
+        name: What the table is (``"rows"``, ``"training data"``), for messages.
+
+    Returns:
+        The column names and the values ``(N, F)`` as float64 (a cell ``nan`` is read as NaN and refused where a
+        row is explained).
+
+    Raises:
+        FileNotFoundError, IsADirectoryError, PermissionError: The file cannot be read.
+        ValueError: No header, no rows, a row with another number of cells, or a cell that is not a number (the
+            message names the file, the line and the column).
+    """
+    import csv
+
+    from dianna_distance.files import check_input_file
+
+    path = check_input_file(path, name)
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as file:
+            lines = list(csv.reader(file))
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{name}: {str(path)!r} is not a text .csv file ({error.reason})") from error
+    lines = [(number, line) for number, line in enumerate(lines, start=1) if any(cell.strip() for cell in line)]
+    if not lines:
+        raise ValueError(f"{name}: {str(path)!r} is empty; expected a header of column names and rows of numbers")
+    header = [cell.strip() for cell in lines[0][1]]
+    if not lines[1:]:
+        raise ValueError(f"{name}: {str(path)!r} has a header but no rows")
+    if all(_is_number(cell) for cell in header):
+        raise ValueError(f"{name}: {str(path)!r} has no header: its first line must name the columns")
+    values = np.empty((len(lines) - 1, len(header)))
+    for index, (number, line) in enumerate(lines[1:]):
+        if len(line) != len(header):
+            raise ValueError(f"{name}: {str(path)!r} line {number} has {len(line)} cells, but the header names "
+                             f"{len(header)} columns")
+        for column, cell in enumerate(line):
+            if not _is_number(cell):
+                raise ValueError(f"{name}: {str(path)!r} line {number}, column {header[column]!r}: {cell!r} is not "
+                                 "a number")
+            values[index, column] = float(cell)
+    return header, values
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
