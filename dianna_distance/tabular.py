@@ -68,6 +68,34 @@ def most_frequent(values: np.ndarray) -> np.ndarray:
     return modes
 
 
+def background_fill(mask_type: str | float, background: np.ndarray | None, categorical: Sequence[int],
+                    n_features: int) -> np.ndarray:
+    """The ``(F,)`` values masked (or deleted) features take for a fixed ``mask_type``.
+
+    Args:
+        mask_type: ``"most_frequent"`` (each column's most frequent value), ``"mean"`` (the column mean; the most
+            frequent category for categorical features) or a number (that constant).
+        background: Background rows ``(N, F)`` (checked), needed for the strings.
+        categorical: Indices of the categorical features.
+        n_features: F.
+
+    Returns:
+        Float64 ``(F,)``.
+    """
+    if not isinstance(mask_type, str):
+        return np.full(n_features, float(mask_type))
+    if background is None:
+        raise ValueError(f"mask_type {mask_type!r} needs background rows (training_data)")
+    if mask_type == "most_frequent":
+        return most_frequent(background).astype(np.float64)
+    if mask_type != "mean":
+        raise ValueError(f"a fixed fill must be 'most_frequent', 'mean' or a number, got {mask_type!r}")
+    fill = background.mean(axis=0)
+    if len(categorical):
+        fill[list(categorical)] = most_frequent(background[:, list(categorical)])
+    return fill
+
+
 def check_training_data(training_data: object, n_features: int | None = None) -> np.ndarray:
     """Background rows ``(N, F)`` as float64: finite, at least two rows, ``F`` columns when ``n_features`` is given."""
     background = check_finite_array(training_data, "training_data")
@@ -246,14 +274,8 @@ class TabularDistanceExplainer(MaskedDistanceExplainer):
             fill = np.zeros(n_features)
         elif isinstance(self.mask_type, str) and self.mask_type == "sample":
             rows = BackgroundRows(len(background), 2**62, seed)
-        elif isinstance(self.mask_type, str) and self.mask_type == "most_frequent":
-            fill = most_frequent(background)
-        elif isinstance(self.mask_type, str):  # "mean"
-            fill = background.mean(axis=0)
-            if categorical:
-                fill[categorical] = most_frequent(background[:, categorical])
         elif not callable(self.mask_type):
-            fill = np.full(n_features, float(self.mask_type))
+            fill = background_fill(self.mask_type, background, categorical, n_features)
         self.fill_ = None if fill is None else fill.copy()
         return _Row(values.astype(np.float32), None if fill is None else fill.astype(np.float32),
                     None if background is None else background.astype(np.float32), seed, rows)

@@ -1,15 +1,15 @@
-"""Feature scores of a table row as a bar chart: one panel per reference, error bars, significance."""
+"""Table rows: feature scores as a bar chart (one panel per reference, error bars, significance); feature deletion."""
 
 from __future__ import annotations
 
 import numbers
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from dianna_distance.visualization.common import finish_figure, new_figure, symmetric_range
+from dianna_distance.visualization.common import draw_deletion_curves, finish_figure, new_figure, symmetric_range
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -108,6 +108,28 @@ def plot_tabular_distance(
     legend_title = None if n_masks is None else f"{int(n_masks)} masks; error bars ± standard error"
     fig.legend(handles=handles, loc="outside lower center", fontsize=8, frameon=False, title=legend_title,
                title_fontsize=8)
+    return finish_figure(fig, output_filename, show_plot)
+
+
+def plot_feature_deletion(result: Any, output_filename: str | Path | None = None, show_plot: bool = False,
+                          title: str | None = None) -> Figure:
+    """Draw feature deletion: the distance to the reference as features are replaced, LoDF, HiDF and random.
+
+    Args:
+        result: A :class:`~dianna_distance.evaluation.FeatureDeletionResult`.
+        output_filename: Save the figure to this file (written whole).
+        show_plot: Show the figure (in a notebook: display it under the cell).
+        title: Figure title.
+
+    Returns:
+        The figure.
+    """
+    fig = new_figure((6, 3.5))
+    ax = fig.subplots()
+    draw_deletion_curves(ax, result, ("most positive first", "most negative first"), ".-", "features deleted (%)")
+    if title is not None:
+        ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8)
     return finish_figure(fig, output_filename, show_plot)
 
 
