@@ -224,3 +224,191 @@ def test_bad_input_is_a_clear_error_naming_the_parameter(change, error, message)
     row = change.pop("row", row)
     with pytest.raises(error, match=message):
         explainer(**change).attribute(planted_model, row, reference)
+
+
+# -- the real example: the wine classifier's hidden layer --------------------------------------------------------
+
+def wine():
+    from sklearn.datasets import load_wine
+
+    data = load_wine()
+    return list(data.feature_names), data.data.astype(np.float32), data.target
+
+
+def test_the_wine_model_embeds_with_its_hidden_layer_and_classifies_with_its_second_output():
+    import onnxruntime
+
+    from dianna_distance.data import WINE_MODEL
+    from dianna_distance.model import load_model
+
+    _, rows, target = wine()
+    embedding = load_model(str(WINE_MODEL))(rows)
+    assert embedding.shape == (len(rows), 8)
+    session = onnxruntime.InferenceSession(str(WINE_MODEL))
+    assert [output.name for output in session.get_outputs()] == ["embedding", "probabilities"]
+    probabilities = session.run(["probabilities"], {"features": rows})[0]
+    assert np.mean(probabilities.argmax(axis=1) == target) > 0.95
+
+
+def test_wines_of_one_cultivar_are_close_because_of_their_shared_measurements_and_far_ones_differ():
+    from dianna_distance.data import WINE_MODEL
+    from dianna_distance.model import load_model
+
+    names, rows, target = wine()
+    model = load_model(str(WINE_MODEL))
+    embeddings = model(rows)
+    same, other = 13, int(np.flatnonzero(target == 2)[0])
+    run = TabularDistanceExplainer(training_data=rows, feature_names=names, n_masks=1000, random_state=0,
+                                   progress=False)
+    scores = run.attribute(model, rows[0], embeddings[[same, other]])
+    # against a wine of the same cultivar almost every clear score is positive; against another cultivar the
+    # strongest features push the row away
+    assert np.sum(scores[0][run.significant_[0]] > 0) >= 0.8 * run.significant_[0].sum()
+    strongest = np.argsort(-np.abs(scores[1]))[:3]
+    assert np.all(scores[1][strongest] < 0)
+
+
+# -- command line ------------------------------------------------------------------------------------------------
+
+def write_csv(path, names, rows):
+    import csv
+
+    with open(path, "w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(names)
+        writer.writerows(np.asarray(rows).tolist())
+    return path
+
+
+def test_explain_tabular_writes_scores_errors_json_and_figure_equal_to_the_class(tmp_path):
+    import json
+
+    from dianna_distance.cli import main
+    from dianna_distance.data import WINE_MODEL
+    from dianna_distance.model import load_model
+
+    names, rows, _ = wine()
+    table = write_csv(tmp_path / "wine.csv", names, rows)
+    code = main(["explain-tabular", str(WINE_MODEL), str(table), "--row", "0", "--reference-row", "13",
+                 "--training-data", str(table), "--n-masks", "300", "--random-state", "0", "--no-progress",
+                 "--output", str(tmp_path / "out")])
+    assert code == 0
+    written = json.loads((tmp_path / "out.json").read_text())
+    assert written["feature_names"] == names
+    model = load_model(str(WINE_MODEL))
+    expected = TabularDistanceExplainer(training_data=np.loadtxt(table, delimiter=",", skiprows=1), n_masks=300,
+                                        random_state=0, progress=False)
+    scores = expected.attribute(model, rows[0].astype(np.float64), model(rows[13:14])[0])
+    np.testing.assert_allclose(np.load(tmp_path / "out.npy"), scores)
+    np.testing.assert_allclose(np.load(tmp_path / "out_se.npy"), expected.standard_error_)
+    assert written["significant"] == [expected.significant_.tolist()]
+    assert (tmp_path / "out.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize(("arguments", "message"), [
+    (["--row", "9", "--reference-row", "1"], "--row must be a row index from 0 to 2"),
+    (["--row", "0", "--reference-row", "1", "--training-data", "other.csv"], "has the columns"),
+    (["--row", "0", "--reference-row", "1", "--categorical-features", "13"], "categorical_features holds index 13"),
+    (["--row", "0"], "give exactly one of --reference"),
+    (["--row", "0", "--reference-row", "1", "--training-data", "one.csv"], "at least 2 background rows"),
+])
+def test_explain_tabular_failures_are_one_line_exit_2_and_write_nothing(tmp_path, capsys, monkeypatch, arguments,
+                                                                        message):
+    from dianna_distance.cli import main
+    from dianna_distance.data import WINE_MODEL
+
+    names, rows, _ = wine()
+    monkeypatch.chdir(tmp_path)
+    write_csv(tmp_path / "rows.csv", names, rows[:3])
+    write_csv(tmp_path / "other.csv", names[::-1], rows[:3])
+    write_csv(tmp_path / "one.csv", names, rows[:1])
+    before = set(tmp_path.iterdir())
+    code = main(["explain-tabular", str(WINE_MODEL), "rows.csv", *arguments, "--n-masks", "20", "--no-progress"])
+    error = capsys.readouterr().err.strip()
+    assert code == 2
+    assert message in error and len(error.splitlines()) == 1
+    assert set(tmp_path.iterdir()) == before
+
+
+def test_a_csv_cell_that_is_not_a_number_is_named_with_its_line_and_column(tmp_path):
+    from dianna_distance.tabular import read_csv_table
+
+    (tmp_path / "bad.csv").write_text("a,b\n1,2\n3,x\n")
+    with pytest.raises(ValueError, match="line 3, column 'b': 'x' is not a number"):
+        read_csv_table(tmp_path / "bad.csv", "rows")
+
+
+# -- batch jobs --------------------------------------------------------------------------------------------------
+
+def test_a_tabular_job_of_explain_many_gives_the_map_of_the_class(tmp_path):
+    from dianna_distance.batch import Job, explain_many
+    from dianna_distance.data import WINE_MODEL
+    from dianna_distance.model import load_model
+
+    names, rows, _ = wine()
+    write_csv(tmp_path / "row.csv", names, rows[:1])
+    write_csv(tmp_path / "references.csv", names, rows[[13, 150]])
+    background = write_csv(tmp_path / "background.csv", names, rows)
+    run = explain_many([Job("wine0", str(tmp_path / "row.csv"), reference=str(tmp_path / "references.csv"),
+                            kind="tabular")], str(WINE_MODEL), tmp_path / "maps", n_masks=200, random_state=1,
+                       training_data=str(background), progress=False)
+    assert run.explained == ["wine0"]
+    model = load_model(str(WINE_MODEL))
+    expected = TabularDistanceExplainer(training_data=rows.astype(np.float64), n_masks=200, random_state=1,
+                                        progress=False).attribute(model, rows[0].astype(np.float64),
+                                                                  model(rows[[13, 150]]))
+    np.testing.assert_allclose(np.load(tmp_path / "maps" / "wine0.npy"), expected, rtol=1e-6, atol=1e-9)
+
+
+def test_explain_split_of_a_tabular_job_equals_a_local_run(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    from dianna_distance.batch import Job, explain_split
+    from dianna_distance.data import WINE_MODEL
+    from dianna_distance.model import load_model
+
+    names, rows, _ = wine()
+    write_csv(tmp_path / "row.csv", names, rows[:1])
+    background = write_csv(tmp_path / "background.csv", names, rows)
+    model = load_model(str(WINE_MODEL))
+    reference = model(rows[40:41])[0]
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as \
+            cluster, distributed.Client(cluster) as client:
+        split = explain_split(Job("w", str(tmp_path / "row.csv"), reference=reference, kind="tabular"),
+                              str(WINE_MODEL), client, n_masks=300, random_state=2, batch_size=32,
+                              training_data=str(background), masks_per_task=64, progress=False)
+    local = TabularDistanceExplainer(training_data=rows.astype(np.float64), n_masks=300, random_state=2,
+                                     batch_size=32, progress=False).attribute(model, rows[0].astype(np.float64),
+                                                                              reference)
+    np.testing.assert_allclose(split, local, rtol=1e-6, atol=1e-9)
+
+
+# -- evaluation and figures --------------------------------------------------------------------------------------
+
+def test_feature_deletion_orders_by_score_and_only_planted_features_move_the_distance():
+    from dianna_distance.evaluation import feature_deletion
+
+    row, reference = row_and_reference()
+    scores = explainer().attribute(planted_model, row, reference)
+    result = feature_deletion(planted_model, row, reference, scores, training_data=background(), random_state=0)
+    assert set(PLANTED) <= set(result.order_lodf[:2]) | set(result.order_hidf[:2])
+    np.testing.assert_allclose(result.fill, background().astype(np.float64).mean(axis=0), rtol=1e-6)
+    np.testing.assert_array_equal(result.rows_lodf[-1], result.fill)
+    for step, feature in enumerate(result.order_lodf, start=1):
+        moved = not np.isclose(result.lodf[step], result.lodf[step - 1], atol=1e-12)
+        if feature not in PLANTED:
+            assert not moved
+
+
+def test_the_bar_chart_draws_one_panel_per_reference_with_faded_non_significant_bars(tmp_path):
+    from dianna_distance.visualization import plot_tabular_distance
+
+    scores = np.array([[0.5, -0.2, 0.01], [0.1, 0.3, -0.4]])
+    significant = np.array([[True, True, False], [False, True, True]])
+    fig = plot_tabular_distance(scores, ["a", "b", "c"], tmp_path / "bars.png", title=["one", "two"],
+                                standard_error=np.full((2, 3), 0.05), significant=significant, n_masks=100)
+    axes = [ax for ax in fig.axes if ax.patches]
+    assert len(axes) == 2
+    faded = [[bar.get_alpha() is not None and bar.get_alpha() < 1 for bar in ax.patches] for ax in axes]
+    assert [sum(row) for row in faded] == [1, 1]
+    assert [label.get_text() for label in axes[0].get_yticklabels()] == ["a", "b", "c"]  # by |score|
+    assert (tmp_path / "bars.png").stat().st_size > 0
