@@ -8,7 +8,8 @@ drawn lazily and block-seeded). A **masked feature takes a value from the backgr
   take that row's values (categorical features take that row's category). This is the interventional masking of
   KernelSHAP, which averages the model over background rows: here each masked input is one draw of that average,
   so the cost stays one model call per mask. The row of mask ``i`` is drawn from ``random_state`` and ``i`` alone
-  (:class:`~dianna_distance.masks.BackgroundRows`), so :meth:`~TabularDistanceExplainer.embed_masked` on a range
+  (with the masks, :class:`~dianna_distance.masks.TabularMasks`; for given ``masks``,
+  :class:`~dianna_distance.masks.BackgroundRows`), so :meth:`~TabularDistanceExplainer.embed_masked` on a range
   of masks, in any process, gives the rows (and the map) of a local run.
 - ``"most_frequent"``: DIANNA's RISE default (``mask_data_tabular`` with scikit-learn's ``SimpleImputer``): each
   masked feature takes its column's most frequent background value (the smallest of tied values, as
@@ -40,7 +41,7 @@ import numpy as np
 from dianna_distance.checks import check_finite_array, warn
 from dianna_distance.core import MaskedDistanceExplainer
 from dianna_distance.distances import DistanceLike
-from dianna_distance.masks import BackgroundRows, WordMasks, root_seed
+from dianna_distance.masks import BackgroundRows, TabularMasks, WordMasks, root_seed
 from dianna_distance.model import load_model
 
 TabularModelLike = str | Path | Callable[[np.ndarray], np.ndarray]
@@ -55,7 +56,7 @@ class _Row:
     fill: np.ndarray | None  # (F,) float32 for a fixed fill; None for sampled rows or a callable
     background: np.ndarray | None  # (N, F) float32
     seed: np.random.SeedSequence
-    rows: BackgroundRows | None = field(default=None, repr=False)
+    rows: TabularMasks | BackgroundRows | None = field(default=None, repr=False)  # the rows' source ("sample")
 
 
 def most_frequent(values: np.ndarray) -> np.ndarray:
@@ -291,9 +292,12 @@ class TabularDistanceExplainer(MaskedDistanceExplainer):
         return names
 
     def _draw_masks(self, prepared: _Row, n_masks: int) -> WordMasks:
-        if prepared.rows is not None:
-            self.background_rows_ = np.full(n_masks, -1, dtype=np.int64)
-        return WordMasks(len(prepared.values), n_masks, self.p_keep, prepared.seed)
+        if prepared.rows is None:
+            return WordMasks(len(prepared.values), n_masks, self.p_keep, prepared.seed)
+        self.background_rows_ = np.full(n_masks, -1, dtype=np.int64)
+        prepared.rows = TabularMasks(len(prepared.values), n_masks, self.p_keep, len(prepared.background),
+                                     prepared.seed)  # its rows are drawn with its masks, one generator per block
+        return prepared.rows
 
     def _feature_shape(self, prepared: _Row) -> tuple[int]:
         return (len(prepared.values),)
@@ -310,7 +314,9 @@ class TabularDistanceExplainer(MaskedDistanceExplainer):
             raise ValueError("masks must hold 0 or 1 for a table: a feature is kept or takes a background value")
         keep = masks.astype(bool, copy=False)
         if prepared.rows is not None:
-            drawn = prepared.rows[np.arange(first, first + len(keep))]
+            indices = np.arange(first, first + len(keep))
+            rows = prepared.rows
+            drawn = rows.rows(indices) if isinstance(rows, TabularMasks) else rows[indices]
             self._record_rows(first, drawn)
             return np.where(keep, prepared.values, prepared.background[drawn])
         if prepared.fill is not None:

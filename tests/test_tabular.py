@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import dianna_distance  # noqa: F401  (registers method="distance" with DIANNA)
-from dianna_distance.masks import BackgroundRows
+from dianna_distance.masks import BackgroundRows, TabularMasks, WordMasks
 from dianna_distance.tabular import TabularDistanceExplainer, most_frequent
 
 N_FEATURES = 8
@@ -37,11 +37,13 @@ def row_and_reference():
 
 def test_planted_features_hold_most_of_the_attribution():
     row, reference = row_and_reference()
-    scores = explainer().attribute(planted_model, row, reference)
+    run = explainer(n_masks=4000)
+    scores = run.attribute(planted_model, row, reference)
     assert scores.shape == (N_FEATURES,)
     planted_share = np.abs(scores[PLANTED]).sum() / np.abs(scores).sum()
     assert planted_share > 0.7
     assert set(np.argsort(-np.abs(scores))[:2]) == set(PLANTED)
+    assert run.significant_[PLANTED].all()
 
 
 def test_dianna_explain_tabular_with_method_distance_equals_the_class():
@@ -113,8 +115,9 @@ def test_background_rows_are_drawn_from_random_state_and_the_mask_index():
     second = explainer(n_masks=600, random_state=5, batch_size=13)
     second.attribute(planted_model, row, reference)
     np.testing.assert_array_equal(first.background_rows_, second.background_rows_)
-    expected = BackgroundRows(300, 600, 5)[np.arange(600)]
-    np.testing.assert_array_equal(first.background_rows_, expected)
+    expected = TabularMasks(N_FEATURES, 600, 0.5, 300, 5)
+    np.testing.assert_array_equal(first.background_rows_, expected.rows(np.arange(600)))
+    np.testing.assert_array_equal(np.asarray(first.masks_), np.asarray(WordMasks(N_FEATURES, 600, 0.5, 5)))
     other = explainer(n_masks=600, random_state=6)
     other.attribute(planted_model, row, reference)
     assert np.mean(other.background_rows_ == first.background_rows_) < 0.05
@@ -151,7 +154,22 @@ def test_tolerance_rounds_use_the_rows_of_their_mask_indices():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         run.attribute(planted_model, row, reference)
-    np.testing.assert_array_equal(run.background_rows_, BackgroundRows(300, 600, 0)[np.arange(600)])
+    expected = TabularMasks(N_FEATURES, 600, 0.5, 300, 0).rows(np.arange(600))
+    np.testing.assert_array_equal(run.background_rows_, expected)
+
+
+def test_given_masks_draw_their_background_rows_from_random_state_and_the_mask_index():
+    row, reference = row_and_reference()
+    masks = np.asarray(WordMasks(N_FEATURES, 300, 0.5, 9))
+    run = explainer(n_masks=300, masks=masks, random_state=4, batch_size=50)
+    run.attribute(planted_model, row, reference)
+    np.testing.assert_array_equal(run.background_rows_, BackgroundRows(300, 300, 4)[np.arange(300)])
+
+
+def test_a_short_last_block_draws_the_rows_and_masks_of_a_full_one():
+    short, full = TabularMasks(N_FEATURES, 10, 0.5, 300, 3), TabularMasks(N_FEATURES, 1000, 0.5, 300, 3)
+    np.testing.assert_array_equal(short.rows(np.arange(10)), full.rows(np.arange(10)))
+    np.testing.assert_array_equal(short[:], full[:10])
 
 
 def test_mean_fill_gives_categorical_features_their_most_frequent_category_never_a_mean():
@@ -388,7 +406,7 @@ def test_feature_deletion_orders_by_score_and_only_planted_features_move_the_dis
     from dianna_distance.evaluation import feature_deletion
 
     row, reference = row_and_reference()
-    scores = explainer().attribute(planted_model, row, reference)
+    scores = explainer(n_masks=4000).attribute(planted_model, row, reference)
     result = feature_deletion(planted_model, row, reference, scores, training_data=background(), random_state=0)
     assert set(PLANTED) <= set(result.order_lodf[:2]) | set(result.order_hidf[:2])
     np.testing.assert_allclose(result.fill, background().astype(np.float64).mean(axis=0), rtol=1e-6)
