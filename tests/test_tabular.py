@@ -430,3 +430,17 @@ def test_the_bar_chart_draws_one_panel_per_reference_with_faded_non_significant_
     assert [sum(row) for row in faded] == [1, 1]
     assert [label.get_text() for label in axes[0].get_yticklabels()] == ["a", "b", "c"]  # by |score|
     assert (tmp_path / "bars.png").stat().st_size > 0
+
+
+def test_the_tables_tutorial_executes_and_explains_the_wines(tmp_path):
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    from pathlib import Path
+
+    notebook = nbformat.read(Path(__file__).parent.parent / "tutorials" / "tabular.ipynb", as_version=4)
+    nbclient.NotebookClient(notebook, timeout=300, kernel_name="python3",
+                            resources={"metadata": {"path": str(tmp_path)}}).execute()
+    outputs = [output.get("text", "") for cell in notebook.cells if cell.cell_type == "code"
+               for output in cell.get("outputs", [])]
+    assert any("scores (2, 13)" in text for text in outputs)
+    assert any(text.strip() == "True" for text in outputs)  # DIANNA's entry point gives the class's scores
