@@ -321,7 +321,8 @@ class TabularDistanceExplainer(MaskedDistanceExplainer):
             return np.where(keep, prepared.values, prepared.background[drawn])
         if prepared.fill is not None:
             return np.where(keep, prepared.values, prepared.fill)
-        masked = np.asarray(self.mask_type(prepared.values.copy(), keep, prepared.background))
+        masked = check_finite_array(self.mask_type(prepared.values.copy(), keep, prepared.background),
+                                    "the output of mask_type (a callable)")
         if masked.shape != keep.shape:
             raise ValueError(f"mask_type (a callable) must return the masked rows {keep.shape}, got shape "
                              f"{masked.shape}")

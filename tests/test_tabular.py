@@ -199,6 +199,31 @@ def test_most_frequent_is_dianna_s_simple_imputer_strategy():
     np.testing.assert_array_equal(most_frequent(data), imputer.statistics_)
 
 
+def test_a_callable_mask_type_gets_dianna_s_arguments_and_fills_the_masked_rows():
+    row, reference = row_and_reference()
+    calls = []
+
+    def strategy(data, keep, training_data):
+        calls.append((data.copy(), keep.copy(), training_data))
+        return np.where(keep, data, -1.0)
+
+    seen = []
+    run = explainer(mask_type=strategy, n_masks=100, batch_size=40)
+    run.attribute(lambda batch: (seen.append(np.array(batch)), planted_model(batch))[1], row, reference)
+    np.testing.assert_array_equal(calls[0][0], row)
+    assert calls[0][1].dtype == bool and calls[0][2].shape == (300, N_FEATURES)
+    np.testing.assert_array_equal(np.concatenate(seen), np.where(np.asarray(run.masks_), row, -1.0))
+
+
+def test_most_frequent_fills_masked_features_with_the_columns_modes():
+    data = np.random.default_rng(3).integers(0, 3, size=(100, N_FEATURES)).astype(np.float32)
+    seen = []
+    run = explainer(training_data=data, mask_type="most_frequent", n_masks=100)
+    run.attribute(lambda batch: (seen.append(np.array(batch)), planted_model(batch))[1], data[0],
+                  planted_model(data[1:2])[0])
+    np.testing.assert_array_equal(np.concatenate(seen), np.where(np.asarray(run.masks_), data[0], most_frequent(data)))
+
+
 def test_without_background_data_masked_features_are_zero_with_a_warning():
     row, reference = row_and_reference()
     run = explainer(training_data=None, n_masks=100)
@@ -232,6 +257,8 @@ def test_feature_names_are_kept_and_default_to_numbered_features():
     ({"categorical_features": [N_FEATURES]}, ValueError, "categorical_features holds index 8, out of range"),
     ({"training_data": np.zeros((1, N_FEATURES))}, ValueError, "training_data must hold at least 2"),
     ({"row": np.r_[np.nan, np.zeros(N_FEATURES - 1)]}, ValueError, "row contains NaN"),
+    ({"training_data": np.full((5, N_FEATURES), np.nan)}, ValueError, "training_data contains NaN"),
+    ({"mask_type": lambda row, keep, data: keep[:, :2]}, ValueError, "must return the masked rows"),
     ({"row": np.zeros((2, N_FEATURES))}, ValueError, "row must be one table row"),
     ({"mask_type": "median"}, ValueError, "mask_type must be one of"),
     ({"feature_names": ["a"]}, ValueError, "feature_names has 1 names"),
