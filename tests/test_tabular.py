@@ -350,6 +350,29 @@ def test_explain_tabular_writes_scores_errors_json_and_figure_equal_to_the_class
     assert (tmp_path / "out.png").stat().st_size > 0
 
 
+def test_explain_tabular_takes_the_reference_as_an_embedding_file_or_a_table_of_rows_alike(tmp_path):
+    from dianna_distance.cli import main
+    from dianna_distance.data import WINE_MODEL
+    from dianna_distance.model import load_model
+
+    names, rows, _ = wine()
+    table = write_csv(tmp_path / "wine.csv", names, rows)
+    write_csv(tmp_path / "references.csv", names, rows[[13, 150]])
+    np.save(tmp_path / "references.npy", load_model(str(WINE_MODEL))(rows[[13, 150]]))
+    common = [str(WINE_MODEL), str(table), "--row", "0", "--training-data", str(table), "--n-masks", "200",
+              "--random-state", "0", "--no-progress"]
+    assert main(["explain-tabular", *common, "--reference", str(tmp_path / "references.npy"), "--output",
+                 str(tmp_path / "npy")]) == 0
+    assert main(["explain-tabular", *common, "--reference-table", str(tmp_path / "references.csv"), "--output",
+                 str(tmp_path / "table")]) == 0
+    assert main(["explain-tabular", *common, "--reference-row", "13", "--reference-row", "150", "--output",
+                 str(tmp_path / "rows")]) == 0
+    maps = [np.load(tmp_path / f"{name}.npy") for name in ("npy", "table", "rows")]
+    assert maps[0].shape == (2, len(names))
+    np.testing.assert_allclose(maps[1], maps[0], rtol=1e-6)
+    np.testing.assert_allclose(maps[2], maps[0], rtol=1e-6)
+
+
 @pytest.mark.parametrize(("arguments", "message"), [
     (["--row", "9", "--reference-row", "1"], "--row must be a row index from 0 to 2"),
     (["--row", "0", "--reference-row", "1", "--training-data", "other.csv"], "has the columns"),
