@@ -16,6 +16,7 @@ import numpy as np
 from dianna_distance.checks import check_callable, check_finite_array, check_int
 from dianna_distance.core import MaskedDistanceExplainer
 from dianna_distance.distances import DistanceLike
+from dianna_distance.layers import EMBEDDING_POOLINGS
 from dianna_distance.masks import GENERATORS, RiseMasks
 from dianna_distance.model import ModelLike, OnnxModel, load_model
 
@@ -73,6 +74,12 @@ class DistanceExplainer(MaskedDistanceExplainer):
             ``tolerance``, or ``max_masks`` masks are used. None (default): use exactly ``n_masks`` masks.
         max_masks: Upper limit on the number of masks when ``tolerance`` is set (a ceiling: masks are drawn only
             as they are used).
+        embedding_output: For an ONNX file: the name of an inner tensor of its graph to use as the embedding
+            instead of the graph's first output (see :mod:`dianna_distance.layers`;
+            :func:`~dianna_distance.layers.list_embedding_outputs` lists them). None: the first output.
+        embedding_pooling: How ``embedding_output`` becomes one vector per image: ``"auto"`` (default: a spatial
+            ``(B, C, H, W)`` or ``(B, H, W, C)`` tensor averaged over H and W, others flattened), ``"flatten"``,
+            ``"mean"`` or ``"max"``.
 
     Attributes:
         masks_: The masks of the last run, indexable like an array ``(n_masks, H, W)``.
@@ -113,6 +120,8 @@ class DistanceExplainer(MaskedDistanceExplainer):
         mask_generator: str = "vectorized",
         tolerance: float | None = None,
         max_masks: int = 10_000,
+        embedding_output: str | None = None,
+        embedding_pooling: str = "auto",
     ) -> None:
         self.n_masks = n_masks
         self.feature_res = feature_res
@@ -133,6 +142,8 @@ class DistanceExplainer(MaskedDistanceExplainer):
         self.mask_generator = mask_generator
         self.tolerance = tolerance
         self.max_masks = max_masks
+        self.embedding_output = embedding_output
+        self.embedding_pooling = embedding_pooling
 
     def attribute(self, model: ModelLike, image: np.ndarray, embedded_reference: np.ndarray) -> np.ndarray:
         """Explain why ``image`` is close to or far from ``embedded_reference`` in the model's embedded space.
@@ -194,13 +205,19 @@ class DistanceExplainer(MaskedDistanceExplainer):
 
     def load_model(self, model: ModelLike) -> Callable:
         """The model as a callable: an ONNX file in one ONNX Runtime session (with ``providers``), or the callable."""
-        return load_model(model, providers=self.providers)
+        return load_model(model, providers=self.providers, embedding_output=self.embedding_output,
+                          embedding_pooling=self.embedding_pooling)
 
     def _validate_modality(self) -> None:
         check_int(self.feature_res, "feature_res", minimum=1)
         check_callable(self.preprocess_function, "preprocess_function", "(batch) -> batch")
         if not isinstance(self.mask_generator, str) or self.mask_generator not in GENERATORS:
             raise ValueError(f"mask_generator must be one of {GENERATORS}, got {self.mask_generator!r}")
+        if self.embedding_output is not None and (not isinstance(self.embedding_output, str)
+                                                  or not self.embedding_output):
+            raise TypeError(f"embedding_output must be None or a tensor name (str), got {self.embedding_output!r}")
+        if not isinstance(self.embedding_pooling, str) or self.embedding_pooling not in EMBEDDING_POOLINGS:
+            raise ValueError(f"embedding_pooling must be one of {EMBEDDING_POOLINGS}, got {self.embedding_pooling!r}")
 
     def channels_axis(self, image: np.ndarray) -> int | None:
         """Index (0 or 2) of the channels axis of a 3-D image; None for a 2-D image."""

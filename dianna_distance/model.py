@@ -16,6 +16,7 @@ import numpy as np
 
 from dianna_distance.checks import warn
 from dianna_distance.files import check_input_file
+from dianna_distance.layers import EmbeddingCut
 
 ModelLike = str | Path | Callable[[np.ndarray], np.ndarray]
 
@@ -72,13 +73,19 @@ class OnnxModel:
             first provider is CUDA.
         apply_preprocessing: Apply the preprocessing the file states (see above). False feeds batches to the
             graph as they are (:class:`~dianna_distance.models.ImageEncoder` preprocesses itself).
+        embedding_output: Name of an inner tensor of the graph to return instead of the first output (see
+            :mod:`dianna_distance.layers`); no softmax is applied to it. The first batch of two or more items is
+            checked once: its first two items run together must give what they give one by one.
+        embedding_pooling: How ``embedding_output`` becomes one vector per item: ``"auto"`` (spatial tensors
+            averaged over their spatial axes, others flattened), ``"flatten"``, ``"mean"`` or ``"max"``.
 
     Attributes:
         session: The :class:`onnxruntime.InferenceSession`.
         input_name: Name of the graph input that receives the images.
         input_shape: Declared input shape; strings or None for symbolic axes.
         input_dtype: NumPy dtype of that input.
-        output_name: Name of the first graph output, which is returned.
+        output_name: Name of the graph output returned (``embedding_output`` when given).
+        embedding_: The :class:`~dianna_distance.layers.EmbeddingCut` of ``embedding_output``, or None.
         fixed_batch_size: The batch axis length when the graph fixes it, else None.
         metadata: The file's ``metadata_props`` as a dict.
         preprocessing: The preprocessing the file states (the JSON object of :data:`PREPROCESSING_KEY`), or None.
@@ -87,17 +94,20 @@ class OnnxModel:
 
     def __init__(
         self, path: str | Path, providers: Sequence[str] | None = None, io_binding: bool | None = None,
-        apply_preprocessing: bool = True,
+        apply_preprocessing: bool = True, embedding_output: str | None = None, embedding_pooling: str = "auto",
     ) -> None:
         import onnxruntime as ort
 
         self.path = check_input_file(path, "model")
         self.providers = _check_providers(providers)
+        self.embedding_ = None if embedding_output is None else EmbeddingCut(self.path, embedding_output,
+                                                                              embedding_pooling)
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         try:
-            self.session = ort.InferenceSession(str(self.path), sess_options=options, providers=self.providers)
+            graph = str(self.path) if self.embedding_ is None else self.embedding_.model_bytes
+            self.session = ort.InferenceSession(graph, sess_options=options, providers=self.providers)
         except Exception as error:  # ONNX Runtime raises several exception types for unreadable files
             raise ValueError(f"model: {str(self.path)!r} is not a valid ONNX model ({error})") from error
         model_input = self.session.get_inputs()[0]
@@ -157,18 +167,10 @@ class OnnxModel:
         if self.applies_preprocessing and self.preprocessing["mask_on"] == "pixels":
             batch = self.normalize(batch)
         batch = self._cast(batch)
-        step = self.fixed_batch_size
-        if step is None or len(batch) == step:
-            output = self._run(batch)
-        else:
-            outputs = []
-            for start in range(0, len(batch), step):
-                chunk = batch[start : start + step]
-                if len(chunk) < step:  # pad with copies of the last item; their outputs are dropped
-                    chunk = np.concatenate([chunk, np.repeat(chunk[-1:], step - len(chunk), axis=0)])
-                outputs.append(self._run(chunk)[: len(batch) - start])
-            output = np.concatenate(outputs)
-        if self.applies_preprocessing and self.preprocessing["output"] == "probabilities":
+        if self.embedding_ is not None:
+            self.embedding_.check_items(self._forward, batch)
+        output = self._forward(batch)
+        if self.embedding_ is None and self.applies_preprocessing and self.preprocessing["output"] == "probabilities":
             output = output.reshape(len(output), -1)
             if not is_probabilities(output):
                 output = softmax(output)
@@ -201,14 +203,28 @@ class OnnxModel:
                              f"(largest {np.finfo(self.input_dtype).max:g}): scale the image down")
         return cast
 
+    def _forward(self, batch: np.ndarray) -> np.ndarray:
+        step = self.fixed_batch_size
+        if step is None or len(batch) == step:
+            return self._run(batch)
+        outputs = []
+        for start in range(0, len(batch), step):
+            chunk = batch[start : start + step]
+            if len(chunk) < step:  # pad with copies of the last item; their outputs are dropped
+                chunk = np.concatenate([chunk, np.repeat(chunk[-1:], step - len(chunk), axis=0)])
+            outputs.append(self._run(chunk)[: len(batch) - start])
+        return np.concatenate(outputs)
+
     def _run(self, batch: np.ndarray) -> np.ndarray:
         if not self.io_binding:
-            return self.session.run([self.output_name], {self.input_name: batch})[0]
-        binding = self.session.io_binding()
-        binding.bind_cpu_input(self.input_name, batch)
-        binding.bind_output(self.output_name)
-        self.session.run_with_iobinding(binding)
-        return binding.copy_outputs_to_cpu()[0]
+            output = self.session.run([self.output_name], {self.input_name: batch})[0]
+        else:
+            binding = self.session.io_binding()
+            binding.bind_cpu_input(self.input_name, batch)
+            binding.bind_output(self.output_name)
+            self.session.run_with_iobinding(binding)
+            output = binding.copy_outputs_to_cpu()[0]
+        return output if self.embedding_ is None else self.embedding_.pool(output, len(batch))
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -256,19 +272,29 @@ def _check_providers(providers: object) -> list[str]:
     return list(providers)
 
 
-def load_model(model_or_function: ModelLike, providers: Sequence[str] | None = None) -> Callable:
+def load_model(model_or_function: ModelLike, providers: Sequence[str] | None = None,
+               embedding_output: str | None = None, embedding_pooling: str = "auto") -> Callable:
     """Turn an ONNX path or a callable into a callable model.
 
     Args:
         model_or_function: Path to an ONNX file (``str`` or :class:`pathlib.Path`) or a callable mapping a batch
             ``(N, ...)`` to embeddings ``(N, D)``.
         providers: ONNX Runtime execution providers for an ONNX file (ignored for callables).
+        embedding_output: Inner tensor of the ONNX graph to use as the embedding (see :class:`OnnxModel`);
+            refused for a callable other than an :class:`OnnxModel` already cut there.
+        embedding_pooling: See :class:`OnnxModel`.
 
     Returns:
         A callable ``(N, ...) -> (N, D)``.
     """
     if isinstance(model_or_function, (str, Path)):
-        return OnnxModel(model_or_function, providers=providers)
+        return OnnxModel(model_or_function, providers=providers, embedding_output=embedding_output,
+                         embedding_pooling=embedding_pooling)
+    cut = getattr(model_or_function, "embedding_", None) if isinstance(model_or_function, OnnxModel) else None
+    if embedding_output is not None and (cut is None or (cut.name, cut.pooling) != (embedding_output,
+                                                                                     embedding_pooling)):
+        raise TypeError(f"embedding_output={embedding_output!r} needs an ONNX file as the model, got a "
+                        f"{type(model_or_function).__name__}")
     if callable(model_or_function):
         return model_or_function
     raise TypeError("model_or_function must be a path to an ONNX file (str or pathlib.Path) or a callable, "
@@ -356,6 +382,10 @@ class SentenceEncoder:
         output_name: Graph output to use; default the first.
         batch_size: Texts per model call; default all texts of a call at once.
         providers: ONNX Runtime execution providers; default CUDA when available, else CPU.
+        embedding_output: An inner tensor of the graph to use instead of ``output_name`` (see
+            :mod:`dianna_distance.layers`): token-level ``(B, L, D)`` is pooled as ``pooling`` says, ``(B, D)``
+            needs ``pooling="none"``. The first call with two or more texts checks, once, that its first two
+            texts run together give what they give one by one.
 
     Attributes:
         session_: The ONNX Runtime session.
@@ -386,6 +416,7 @@ class SentenceEncoder:
         output_name: str | None = None,
         batch_size: int | None = None,
         providers: Sequence[str] | None = None,
+        embedding_output: str | None = None,
     ) -> None:
         self.model = model
         self.tokenizer = tokenizer
@@ -395,6 +426,7 @@ class SentenceEncoder:
         self.output_name = output_name
         self.batch_size = batch_size
         self.providers = providers
+        self.embedding_output = embedding_output
         self._validate()
 
     def _validate(self) -> None:
@@ -412,9 +444,11 @@ class SentenceEncoder:
         if not isinstance(self.model, (str, Path)):
             raise TypeError(f"model must be the path of an ONNX file, got {type(self.model).__name__}")
         check_input_file(self.model, "model")
-
+        if self.embedding_output is not None and self.output_name is not None:
+            raise ValueError("give output_name or embedding_output, not both")
+        cut = None if self.embedding_output is None else EmbeddingCut(self.model, self.embedding_output, "flatten")
         try:
-            self.session_ = ort.InferenceSession(str(self.model),
+            self.session_ = ort.InferenceSession(str(self.model) if cut is None else cut.model_bytes,
                                                  providers=list(self.providers or default_providers()))
         except Exception as error:  # ONNX Runtime raises several exception types for unreadable files
             raise ValueError(f"model: {str(self.model)!r} is not a valid ONNX model ({error})") from error
@@ -434,10 +468,11 @@ class SentenceEncoder:
         if self.output_name is not None and self.output_name not in outputs:
             raise ValueError(f"output_name {self.output_name!r} is not an output of {str(self.model)!r}; its "
                              f"outputs are {list(outputs)}")
-        self.output_name_ = self.output_name or next(iter(outputs))
-        rank = len(outputs[self.output_name_].shape)
+        self.output_name_ = self.embedding_output or self.output_name or next(iter(outputs))
+        shape = outputs[self.output_name_].shape if cut is None else cut.tensor.shape
+        rank = None if shape is None else len(shape)
         expected_rank = 2 if self.pooling == "none" else 3
-        if rank != expected_rank:
+        if rank not in (None, expected_rank):
             hint = "pooling='none'" if rank == 2 else "pooling='mean' or 'first'"
             raise ValueError(f"output {self.output_name_!r} of {str(self.model)!r} has rank {rank}, but "
                              f"pooling={self.pooling!r} needs rank {expected_rank}; use {hint}")
@@ -454,6 +489,7 @@ class SentenceEncoder:
         self._pad_id = padding.get("pad_id", 0)
         self.tokenizer_.no_padding()  # batches are padded here, to their longest text (or the graph's length)
         self.pads_ = "attention_mask" in inputs or self._fixed_length is not None
+        self._cut = cut
         if self.max_length_ is None:
             self.tokenizer_.no_truncation()
         else:
@@ -510,6 +546,8 @@ class SentenceEncoder:
         """
         batch = _check_texts(texts)
         encodings = self._encodings(batch)
+        if self._cut is not None and self.pads_:  # once: the layer does not mix the texts of a batch
+            self._cut.check_items(self._encode_batch, encodings)
         step = self.batch_size or max(len(batch), 1)
         if self.pads_:
             groups = [list(range(len(batch)))]

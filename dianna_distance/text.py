@@ -49,6 +49,7 @@ import numpy as np
 from dianna_distance.checks import check_numeric_array, warn
 from dianna_distance.core import MaskedDistanceExplainer
 from dianna_distance.distances import DistanceLike
+from dianna_distance.layers import list_embedding_outputs
 from dianna_distance.masks import WordMasks
 from dianna_distance.model import SentenceEncoder, TruncationWarning, load_tokenizer
 
@@ -329,6 +330,9 @@ class TextDistanceExplainer(MaskedDistanceExplainer):
         providers: ONNX Runtime execution providers when the model is an ONNX file.
         tolerance: Choose the number of masks automatically (see the core class); None: exactly ``n_masks``.
         max_masks: Upper limit on the number of masks when ``tolerance`` is set.
+        embedding_output: For an ONNX file: an inner tensor of its graph to use as the embedding (see
+            :mod:`dianna_distance.layers`); a token-level ``(B, L, D)`` tensor is mean-pooled over the attention
+            mask, as the graph's output is; a ``(B, D)`` tensor is used as it is. None: the graph's first output.
 
     Attributes:
         words_: The F words of the last text explained.
@@ -366,6 +370,7 @@ class TextDistanceExplainer(MaskedDistanceExplainer):
         providers: Sequence[str] | None = None,
         tolerance: float | None = None,
         max_masks: int = 10_000,
+        embedding_output: str | None = None,
     ) -> None:
         self.n_masks = n_masks
         self.p_keep = p_keep
@@ -384,6 +389,7 @@ class TextDistanceExplainer(MaskedDistanceExplainer):
         self.providers = providers
         self.tolerance = tolerance
         self.max_masks = max_masks
+        self.embedding_output = embedding_output
 
     def attribute(self, model: TextModelLike, text: str, embedded_reference: np.ndarray) -> np.ndarray:
         """Score every word of ``text`` by how much it brings the text's embedding closer to the reference.
@@ -503,7 +509,15 @@ class TextDistanceExplainer(MaskedDistanceExplainer):
             if self.tokenizer is None or is_dianna_tokenizer(self.tokenizer):
                 raise ValueError("model: an ONNX file needs its tokenizer: pass tokenizer= the path of its "
                                  "tokenizer.json (or a tokenizers.Tokenizer), or pass a callable model")
-            return SentenceEncoder(model, self.tokenizer, providers=self.providers)
+            pooling = "mean"
+            if self.embedding_output is not None:
+                shape = next((t.shape for t in list_embedding_outputs(model) if t.name == self.embedding_output), None)
+                pooling = "none" if shape is not None and len(shape) == 2 else "mean"
+            return SentenceEncoder(model, self.tokenizer, pooling=pooling, providers=self.providers,
+                                   embedding_output=self.embedding_output)
+        if self.embedding_output is not None and getattr(model, "embedding_output", None) != self.embedding_output:
+            raise TypeError(f"embedding_output={self.embedding_output!r} needs an ONNX file as the model, got a "
+                            f"{type(model).__name__}")
         if not callable(model):
             raise TypeError(f"model must be a callable list[str] -> (B, D) or the path of an ONNX file, got "
                             f"{type(model).__name__}")
@@ -511,6 +525,9 @@ class TextDistanceExplainer(MaskedDistanceExplainer):
 
     def _validate_modality(self) -> None:
         check_mask_token(self.mask_token)  # its type and form; the tokenizer's check comes with the text
+        if self.embedding_output is not None and (not isinstance(self.embedding_output, str)
+                                                  or not self.embedding_output):
+            raise TypeError(f"embedding_output must be None or a tensor name (str), got {self.embedding_output!r}")
         tokenizer = self.tokenizer
         if not (tokenizer is None or isinstance(tokenizer, (str, Path)) or is_dianna_tokenizer(tokenizer)
                 or type(tokenizer).__module__.startswith("tokenizers")):

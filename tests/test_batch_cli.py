@@ -110,3 +110,27 @@ def test_cli_an_unreachable_scheduler_is_one_line_and_leaves_nothing(workspace, 
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "cannot reach the Dask scheduler at 'tcp://127.0.0.1:1'" in error
     assert not (workspace / "out").exists()
+
+
+
+def test_cli_png_writes_one_figure_per_item_explained(workspace):
+    import matplotlib.pyplot as plt
+
+    (workspace / "jobs.csv").write_text("id,item,reference\na,img0.png,ref.npy\nb,img1.png,img2.png\n")
+    assert main(arguments(workspace, "--png")) == 0
+    assert sorted(path.name for path in (workspace / "out" / "figures").iterdir()) == ["a.png", "b.png"]
+    assert plt.imread(workspace / "out" / "figures" / "a.png").ndim == 3
+
+def test_cli_png_figures_show_the_reference_and_the_significance(workspace, monkeypatch):
+    import dianna_distance.visualization as visualization
+
+    calls = []
+    original = visualization.plot_distance_map
+    monkeypatch.setattr(visualization, "plot_distance_map",
+                        lambda *args, **kwargs: calls.append(kwargs) or original(*args, **kwargs))
+    (workspace / "jobs.csv").write_text("id,item,reference\nb,img1.png,img2.png\n")
+    assert main(arguments(workspace, "--png")) == 0
+    (call,) = calls
+    assert call["references"] == [workspace / "img2.png"]
+    assert call["significant"].shape == load_map(workspace / "out", "b").shape
+    assert call["significant"].dtype == bool and call["n_masks"] == 40

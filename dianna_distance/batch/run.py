@@ -7,7 +7,7 @@ import os
 import time
 import uuid
 import warnings
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,7 +25,13 @@ from dianna_distance.batch.manifest import (
     remove_temporary_files,
     save_map,
 )
-from dianna_distance.batch.spec import ModelSpec, check_parameters, configuration_parameters, make_model_spec
+from dianna_distance.batch.spec import (
+    ModelSpec,
+    check_parameters,
+    configuration_parameters,
+    make_model_spec,
+    with_embedding_output,
+)
 from dianna_distance.batch.worker import ItemResult, cached_model, cached_text_encoder, describe_error, run_job
 
 
@@ -72,6 +78,7 @@ def explain_many(
     progress: bool = True,
     item_progress: bool = False,
     max_in_flight: int | None = None,
+    on_result: Callable[[Job, ItemResult, Callable], None] | None = None,
     **explainer_parameters,
 ) -> BatchRun:
     """Explain many (item, reference) jobs with one model and one set of parameters, resumably.
@@ -113,6 +120,11 @@ def explain_many(
         item_progress: Progress bar inside each explanation.
         max_in_flight: With ``client``: at most this many items submitted at once (default: twice the
             cluster's threads, at least 4).
+        on_result: Called in this process after each item of this run is recorded, as ``on_result(job, result,
+            model)`` with the :class:`ItemResult` (map, standard error, significance, or the error) and the run's
+            model as loaded here (an :class:`~dianna_distance.models.ImageEncoder` for a preset, else an
+            :class:`~dianna_distance.model.OnnxModel`), for example to draw each map. An exception it raises
+            becomes a warning naming the item; the run goes on.
         **explainer_parameters: Parameters of :class:`~dianna_distance.DistanceExplainer` (JSON values: numbers,
             strings, None); ``axis_labels`` and ``preprocess_function`` come from the model or preset.
 
@@ -129,6 +141,8 @@ def explain_many(
     for name, value in (("retry_failed", retry_failed), ("progress", progress), ("item_progress", item_progress)):
         if not isinstance(value, bool):
             raise TypeError(f"{name} must be True or False, got {value!r}")
+    if on_result is not None and not callable(on_result):
+        raise TypeError(f"on_result must be a callable or None, got {type(on_result).__name__}")
     kinds = {job.kind for job in jobs} or {"image"}  # no jobs: the parameters are still checked
     parameters = check_parameters(explainer_parameters, kinds)
     if client is not None:
@@ -139,7 +153,8 @@ def explain_many(
     elif max_in_flight is not None:
         raise ValueError("max_in_flight applies only with client= (a Dask run); leave it out")
     captions = any(job.caption is not None for job in jobs)
-    spec = make_model_spec(model, preset, mask_on, pixel_max, providers, text_model, tokenizer, captions=captions)
+    spec = with_embedding_output(make_model_spec(model, preset, mask_on, pixel_max, providers, text_model, tokenizer,
+                                                 captions=captions), parameters)
     output_dir = _check_output_dir(output_dir)
     with connected(client) if client is not None else contextlib.nullcontext() as connection:
         cached_model(spec)  # a model that cannot be loaded stops the run before anything is written
@@ -159,6 +174,8 @@ def explain_many(
                       disable=not progress) as bar:
                 for job, result in results:
                     _record(output_dir, manifest, job, keys[job.id], result, run)
+                    if on_result is not None:
+                        _call(on_result, job, result, cached_model(spec))
                     bar.update(1)
                     if run.failed:
                         bar.set_postfix(failed=len(run.failed))
@@ -166,6 +183,13 @@ def explain_many(
             manifest.close()
     run.seconds = time.perf_counter() - start
     return run
+
+
+def _call(on_result: Callable, job: Job, result: ItemResult, model: Callable) -> None:
+    try:
+        on_result(job, result, model)
+    except Exception as error:  # a side output (a figure) never stops the run
+        warnings.warn(f"on_result failed for item {job.id!r}: {type(error).__name__}: {error}", stacklevel=3)
 
 
 def _check_output_dir(output_dir: str | Path) -> Path:

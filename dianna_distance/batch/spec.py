@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import inspect
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from dianna_distance.batch.jobs import JOB_KINDS
@@ -18,6 +18,9 @@ from dianna_distance.batch.jobs import JOB_KINDS
 ENGINE_PARAMETERS = ("axis_labels", "preprocess_function", "masks", "progress", "providers")
 #: Explainer parameters that change how fast a map is made, not the map: left out of a run's configuration.
 UNRECORDED_PARAMETERS = ("batch_size",)
+#: Explainer parameters that choose the model's output: they go into the run's :class:`ModelSpec` (see
+#: :func:`with_embedding_output`), and are recorded only when given, so that earlier runs keep their configuration.
+LAYER_PARAMETERS = {"embedding_output": None, "embedding_pooling": "auto"}
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,8 @@ class ModelSpec:
         providers: ONNX Runtime execution providers; None for the default.
         text_model: Absolute path of CLIP's text-tower ONNX file (for caption references).
         tokenizer: Absolute path of its ``tokenizer.json``.
+        embedding_output: Inner tensor of the ONNX graph used as the embedding (see :mod:`dianna_distance.layers`).
+        embedding_pooling: How that tensor becomes one vector per item.
     """
 
     path: str
@@ -42,6 +47,26 @@ class ModelSpec:
     providers: tuple[str, ...] | None = None
     text_model: str | None = None
     tokenizer: str | None = None
+    embedding_output: str | None = None
+    embedding_pooling: str = "auto"
+
+
+def with_embedding_output(spec: ModelSpec, parameters: dict) -> ModelSpec:
+    """The spec with the run's ``embedding_output`` and ``embedding_pooling`` explainer parameters."""
+    return replace(spec, **{name: parameters.get(name, default) for name, default in LAYER_PARAMETERS.items()})
+
+
+def model_free_parameters(spec: ModelSpec, parameters: dict) -> dict:
+    """The explainer parameters without those of :data:`LAYER_PARAMETERS`, which the spec's model applies.
+
+    Raises:
+        ValueError: They differ from the spec's (the spec was not made by :func:`with_embedding_output`).
+    """
+    for name, default in LAYER_PARAMETERS.items():
+        if parameters.get(name, default) != getattr(spec, name):
+            raise ValueError(f"{name}={parameters.get(name, default)!r} is not applied by this run's model (its "
+                             f"model spec has {name}={getattr(spec, name)!r}); explain_many applies it")
+    return {name: value for name, value in parameters.items() if name not in LAYER_PARAMETERS}
 
 
 def make_model_spec(
@@ -174,6 +199,8 @@ def configuration_parameters(parameters: dict, kinds: set[str]) -> dict:
     for name, parameter in _signatures(kinds).items():
         if name in ENGINE_PARAMETERS or name in UNRECORDED_PARAMETERS or parameter.kind in (
                 parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+            continue
+        if name in LAYER_PARAMETERS and parameters.get(name, LAYER_PARAMETERS[name]) == LAYER_PARAMETERS[name]:
             continue
         if name in parameters:
             recorded[name] = parameters[name]

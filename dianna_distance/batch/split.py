@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from dianna_distance.batch.cluster import check_client, connected
 from dianna_distance.batch.jobs import JOB_KINDS, Job, make_job
-from dianna_distance.batch.spec import ModelSpec, check_parameters, make_model_spec
+from dianna_distance.batch.spec import ModelSpec, check_parameters, make_model_spec, with_embedding_output
 from dianna_distance.core import auto_batch_size
 
 
@@ -71,8 +71,8 @@ def explain_split(
         raise ValueError(f"masks_per_task must be a positive int or None, got {masks_per_task!r}")
     if not isinstance(progress, bool):
         raise TypeError(f"progress must be True or False, got {progress!r}")
-    spec = make_model_spec(model, preset, mask_on, pixel_max, providers, text_model, tokenizer,
-                           captions=job.caption is not None)
+    spec = with_embedding_output(make_model_spec(model, preset, mask_on, pixel_max, providers, text_model, tokenizer,
+                                                 captions=job.caption is not None), parameters)
     kind = JOB_KINDS[job.kind]
     parameters = {**parameters, "progress": False}
     with connected(client) as client:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dianna_distance.batch.jobs import JOB_KINDS, Job, JobKind
-from dianna_distance.batch.spec import ModelSpec
+from dianna_distance.batch.spec import ModelSpec, model_free_parameters
 from dianna_distance.explainer import DistanceExplainer
 
 
@@ -41,6 +41,8 @@ class ItemResult:
         error: ``"ExceptionType: message"`` when the job failed, else None.
         standard_error: The map's per-feature standard error (the explainer's ``standard_error_``), the map's
             shape; None when the job failed.
+        significant: The features whose sign the run establishes (the explainer's ``significant_``), the map's
+            shape; None when the job failed.
     """
 
     id: str
@@ -49,6 +51,7 @@ class ItemResult:
     seconds: float
     error: str | None = None
     standard_error: np.ndarray | None = None
+    significant: np.ndarray | None = None
 
 
 # -- models, cached once per process ------------------------------------------------------------------------------
@@ -61,10 +64,12 @@ def _load_model(spec: ModelSpec, stamp: tuple[int, int]) -> Callable[[np.ndarray
     if spec.preset is not None:
         from dianna_distance.models import load_image_encoder
 
-        return load_image_encoder(spec.preset, spec.path, mask_on=spec.mask_on, providers=spec.providers)
+        return load_image_encoder(spec.preset, spec.path, mask_on=spec.mask_on, providers=spec.providers,
+                                  embedding_output=spec.embedding_output, embedding_pooling=spec.embedding_pooling)
     from dianna_distance.model import OnnxModel
 
-    return OnnxModel(spec.path, providers=spec.providers)
+    return OnnxModel(spec.path, providers=spec.providers, embedding_output=spec.embedding_output,
+                     embedding_pooling=spec.embedding_pooling)
 
 
 @functools.lru_cache(maxsize=2)
@@ -136,6 +141,7 @@ def _image_reference(spec: ModelSpec, job: Job) -> np.ndarray:
 
 
 def _prepare_image(spec: ModelSpec, job: Job, parameters: dict) -> PreparedJob:
+    parameters = model_free_parameters(spec, parameters)
     model = cached_model(spec)
     if spec.preset is not None:
         inputs, kwargs = model.prepare(job.item)
@@ -172,7 +178,8 @@ def run_job(spec: ModelSpec, parameters: dict, job: Job) -> ItemResult:
         saliency = prepared.explainer.attribute(prepared.model, prepared.inputs, kind.reference(spec, job))
         distances = _summarise(prepared.explainer.distances_)
         return ItemResult(job.id, saliency, distances, time.perf_counter() - start,
-                          standard_error=prepared.explainer.standard_error_)
+                          standard_error=prepared.explainer.standard_error_,
+                          significant=prepared.explainer.significant_)
     except Exception as error:  # a failed item is recorded and the run goes on
         return ItemResult(job.id, None, None, time.perf_counter() - start, describe_error(error))
 

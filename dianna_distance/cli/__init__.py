@@ -25,6 +25,7 @@ from dianna_distance.cli.image import (
     run_export,
     write_map,
 )
+from dianna_distance.cli.layers import add_layers_command, run_layers
 from dianna_distance.cli.many import add_explain_many_command, run_explain_many
 from dianna_distance.cli.tabular import add_explain_tabular_command, run_explain_tabular
 from dianna_distance.cli.text import add_explain_text_command, explain_text_files, load_text_model, run_explain_text
@@ -45,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_explain_tabular_command(commands)
     add_explain_many_command(commands)
     add_demo_command(commands)
+    add_layers_command(commands)
     return parser
 
 
@@ -84,6 +86,8 @@ def _run(args: argparse.Namespace) -> Sequence[Path]:
         return run_explain_tabular(args)
     if args.command == "demo":
         return run_demo(args)
+    if args.command == "layers":
+        return run_layers(args)
     return run_explain(args)
 
 

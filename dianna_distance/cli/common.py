@@ -28,6 +28,16 @@ EXPLAINER_OPTIONS = {
     "batch_size": int,
     "distance": str,
     "random_state": int,
+    "tolerance": float,
+    "max_masks": int,
+}
+
+#: What a default of None means, for the help texts.
+_NONE_MEANS = {
+    "batch_size": "automatic",
+    "random_state": "a fresh seed each run",
+    "tolerance": "off: exactly --n-masks masks; recommended: e.g. 0.02, adding --n-masks masks at a time until the "
+                 "map's mean standard error is at most this",
 }
 
 
@@ -114,8 +124,9 @@ def add_explainer_options(parser: argparse.ArgumentParser, defaults: dict | None
     for name, kind in EXPLAINER_OPTIONS.items():
         default = defaults.get(name, signature[name].default)
         choices = WEIGHTINGS if name == "weighting" else None
+        shown = _NONE_MEANS.get(name, default) if default is None else default
         parser.add_argument(f"--{name.replace('_', '-')}", type=kind, default=default, choices=choices,
-                            help=f"explainer parameter {name} (default: {default})")
+                            help=f"explainer parameter {name} (default: {shown})")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 

@@ -20,6 +20,7 @@ from dianna_distance.cli.common import (
 from dianna_distance.distances import compute_distances
 from dianna_distance.explainer import DistanceExplainer
 from dianna_distance.files import check_input_file, check_output_prefix, write_together
+from dianna_distance.layers import EMBEDDING_POOLINGS
 from dianna_distance.model import OnnxModel
 from dianna_distance.models import PRESET_FILES, PRESETS, load_image_encoder
 from dianna_distance.models.export import SOURCES, export_model
@@ -42,6 +43,8 @@ def explain_files(
     reference_path: str | Path,
     output: str | Path | None = None,
     pixel_max: float = 1.0,
+    embedding_output: str | None = None,
+    embedding_pooling: str = "auto",
     **explainer_parameters,
 ) -> tuple[Path, ...]:
     """Explain an image file against a reference file and write the map (``.npy``) and an overlay (``.png``).
@@ -52,6 +55,9 @@ def explain_files(
         reference_path: Reference as a ``.npy`` embedding or an image file.
         output: Where to write, see :func:`output_paths` (checked before the model runs).
         pixel_max: Value of a white pixel in the model's input.
+        embedding_output: Inner tensor of the graph to use as the embedding (see :mod:`dianna_distance.layers`).
+        embedding_pooling: How that tensor becomes one vector per image (``"auto"``, ``"flatten"``, ``"mean"``,
+            ``"max"``).
         **explainer_parameters: Parameters of :class:`~dianna_distance.DistanceExplainer`.
 
     Returns:
@@ -61,7 +67,10 @@ def explain_files(
     paths = output_paths(output, image_path)
     check_input_file(image_path, "image")
     check_input_file(reference_path, "reference")
-    model = OnnxModel(model_path, providers=explainer_parameters.get("providers"))
+    if embedding_output == "preset":
+        raise ValueError("--embedding-output preset needs --preset (it names the preset's layer)")
+    model = OnnxModel(model_path, providers=explainer_parameters.get("providers"), embedding_output=embedding_output,
+                      embedding_pooling=embedding_pooling)
     image = load_image_for_model(image_path, model, pixel_max)
     reference = load_reference_for_model(reference_path, model, pixel_max)
     channels_axis = 0 if model.input_shape[1] in (1, 3) else 2
@@ -183,6 +192,13 @@ def add_explain_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mask-on", choices=("pixels", "normalized"),
                         help="mask pixels before normalisation (black) or after it (channel mean); default pixels; "
                              "only with --preset (a file exported by this package states its own)")
+    parser.add_argument("--embedding-output", metavar="TENSOR",
+                        help="use this inner tensor of the ONNX graph as the embedding (list them with "
+                             "'dianna-distance layers MODEL'); 'preset' with --preset: the preset's layer "
+                             "(efficientnet-lite0: pooled 1280 features, resnet50: 2048, vgg16: fc7)")
+    parser.add_argument("--embedding-pooling", choices=EMBEDDING_POOLINGS, default="auto",
+                        help="how --embedding-output becomes one vector per image: auto (default: spatial tensors "
+                             "averaged over height and width, others flattened), flatten, mean or max")
 
 
 #: Defaults of the options that only apply with others: argparse leaves them None, so that "given" can be told.
@@ -234,7 +250,8 @@ def explain_preset(
     if args.caption and args.preset != "clip":
         raise ValueError(f"--caption needs --preset clip, got --preset {args.preset}")
     encoder = load_image_encoder(args.preset, preset_model(args.model, args.preset), mask_on=args.mask_on,
-                                 providers=explainer_parameters.get("providers"))
+                                 providers=explainer_parameters.get("providers"),
+                                 embedding_output=args.embedding_output, embedding_pooling=args.embedding_pooling)
     image, kwargs = encoder.prepare(args.image)
     name = Path(args.image).name
     if args.caption:
@@ -324,8 +341,8 @@ def run_explain(args: argparse.Namespace) -> tuple[Path, ...]:
     if args.reference is None:
         raise ValueError("--reference is required without --preset")
     pixel_max = 1.0 if args.pixel_max is None else check_positive(args.pixel_max, "--pixel-max")
-    return explain_files(args.model, args.image, args.reference, args.output, pixel_max,
-                         **explainer_parameters(args))
+    return explain_files(args.model, args.image, args.reference, args.output, pixel_max, args.embedding_output,
+                         args.embedding_pooling, **explainer_parameters(args))
 
 
 def add_demo_command(commands: argparse._SubParsersAction) -> None:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
+
+import numpy as np
 
 from dianna_distance.cli.common import add_explainer_options, explainer_parameters
 from dianna_distance.models import PRESETS
@@ -30,6 +33,9 @@ def add_explain_many_command(commands: argparse._SubParsersAction) -> None:
                                           "cluster's workers (needs dianna-distance[dask])")
     many.add_argument("--retry-failed", action="store_true", help="run the items recorded as failed again")
     many.add_argument("--item-progress", action="store_true", help="show a progress bar inside each explanation")
+    many.add_argument("--png", action="store_true",
+                      help="also draw each map explained in this run as a figure (image, reference, map with its "
+                           "significance): <output>/figures/<map file name>.png")
     add_explainer_options(many, defaults={"random_state": 0})
 
 
@@ -50,10 +56,11 @@ def run_explain_many(args: argparse.Namespace) -> int:
                 raise ValueError(f"{option} applies only to caption jobs, and no job in {args.jobs!r} has a caption")
     parameters = explainer_parameters(args)
     progress = parameters.pop("progress")
+    draw = MapFigures(Path(args.output), args.pixel_max or 1.0) if args.png else None
     run = explain_many(jobs, args.model, args.output, preset=args.preset, mask_on=args.mask_on,
                        pixel_max=args.pixel_max, text_model=args.text_model, tokenizer=args.tokenizer,
                        client=args.scheduler, retry_failed=args.retry_failed, progress=progress,
-                       item_progress=args.item_progress, **parameters)
+                       item_progress=args.item_progress, on_result=draw, **parameters)
     changed = f", {len(run.changed)} of them changed since an earlier run" if run.changed else ""
     print(f"explained {len(run.explained)} items{changed}, skipped {len(run.skipped)} from earlier runs, "
           f"{len(run.failed)} failed; manifest {run.manifest}")
@@ -65,3 +72,62 @@ def run_explain_many(args: argparse.Namespace) -> int:
               "the manifest, and re-run with --retry-failed to try them again", file=sys.stderr)
         return 1
     return 0
+
+
+class MapFigures:
+    """Draws the figure of each finished item of an ``explain-many`` run (``--png``), as the results arrive.
+
+    The figure is :func:`~dianna_distance.visualization.plot_distance_map`'s: the image as the model saw it, the
+    reference (an image file as a thumbnail, a ``.npy`` by its name, captions as text) and the map over a greyscale
+    copy, with the pixels whose sign the run does not establish hatched. It is written whole to
+    ``<output>/figures/<map file name>.png``.
+
+    Args:
+        output_dir: The run folder.
+        pixel_max: Value of a white pixel in the model's input (plain ONNX models).
+    """
+
+    def __init__(self, output_dir: Path, pixel_max: float = 1.0) -> None:
+        self.output_dir = output_dir
+        self.pixel_max = pixel_max
+
+    def __call__(self, job: object, result: object, model: object) -> None:
+        """Draw one item's figure (nothing for a failed item)."""
+        from dianna_distance.batch import map_file_name
+        from dianna_distance.files import write_together
+        from dianna_distance.visualization import plot_distance_map
+
+        if result.error is not None:
+            return
+        pixels = self._pixels(job.item, model)
+        if job.caption is not None:
+            references = [job.caption] if isinstance(job.caption, str) else list(job.caption)
+        elif isinstance(job.reference, tuple):
+            references = [Path(path) for path in job.reference]
+        elif isinstance(job.reference, np.ndarray):
+            references = None
+        else:
+            references = [Path(job.reference)] * (1 if result.saliency.ndim == 2 else len(result.saliency))
+        count = 1 if result.saliency.ndim == 2 else len(result.saliency)
+        titles = [str(job.id) if count == 1 else f"{job.id} [{k}]" for k in range(count)]
+        folder = self.output_dir / "figures"
+        folder.mkdir(exist_ok=True)
+        target = folder / (Path(map_file_name(job.id)).stem + ".png")
+        spread = float(np.nanmean(result.standard_error))
+
+        def save(path: Path) -> None:
+            plot_distance_map(result.saliency, pixels, titles=titles, output_filename=path, references=references,
+                              significant=result.significant, n_masks=result.distances["n_masks"],
+                              spread=spread if np.isfinite(spread) else None)
+
+        write_together([(target, save)])
+
+    def _pixels(self, item: object, model: object) -> np.ndarray:
+        """The item as the map lies over it: RGB in [0, 1] (channels last or first)."""
+        if hasattr(model, "load_image"):  # a preset's encoder: the cropped photograph
+            return model.load_image(item)
+        if isinstance(item, np.ndarray):
+            return item / self.pixel_max
+        from dianna_distance.models.image import load_image_for_model
+
+        return load_image_for_model(item, model, self.pixel_max, warn_resize=False) / self.pixel_max

@@ -35,7 +35,7 @@ DEFAULT_STEM = "text_distance"
 
 def load_text_model(
     model: str | Path, tokenizer: str | Path | None, encoder: str = "auto", pooling: str = "mean",
-    normalize: bool = True, providers: Sequence[str] | None = None,
+    normalize: bool = True, providers: Sequence[str] | None = None, embedding_output: str | None = None,
 ):
     """A text model for ``explain-text``: ``(callable list[str] -> (B, D), tokenizer.json path, kind)``.
 
@@ -47,6 +47,8 @@ def load_text_model(
         pooling: Pooling of a sentence encoder (``"mean"``, ``"first"``, ``"none"``).
         normalize: L2-normalise a sentence encoder's embeddings.
         providers: ONNX Runtime execution providers.
+        embedding_output: An inner tensor of a sentence encoder's graph to use as the embedding, pooled as
+            ``pooling`` says (see :mod:`dianna_distance.layers`).
     """
     from dianna_distance.models.sentence import SentenceEncoder, minilm_files
 
@@ -66,9 +68,11 @@ def load_text_model(
                              f"{error})") from error
         encoder = "clip" if "text_embeds" in [output.name for output in graph.output] else "sentence"
     if encoder == "clip":
+        if embedding_output is not None:
+            raise ValueError("--embedding-output applies to sentence encoders, not to a CLIP text tower")
         return TextEncoder(model, tokenizer, providers=providers), tokenizer, encoder
-    return SentenceEncoder(model, tokenizer, pooling=pooling, normalize=normalize, providers=providers), tokenizer, \
-        encoder
+    return SentenceEncoder(model, tokenizer, pooling=pooling, normalize=normalize, providers=providers,
+                           embedding_output=embedding_output), tokenizer, encoder
 
 
 def explain_text_files(
@@ -84,6 +88,7 @@ def explain_text_files(
     pooling: str = "mean",
     normalize: bool = True,
     mask_token: str | None = None,
+    embedding_output: str | None = None,
     **explainer_parameters,
 ) -> list[Path]:
     """Explain which words of a text make it close to a reference; write the scores, their errors and figures.
@@ -106,6 +111,7 @@ def explain_text_files(
         pooling: See :func:`load_text_model`.
         normalize: See :func:`load_text_model`.
         mask_token: None to delete dropped words, or the token that replaces them.
+        embedding_output: See :func:`load_text_model`.
         **explainer_parameters: Parameters of :class:`~dianna_distance.text.TextDistanceExplainer`.
 
     Returns:
@@ -142,7 +148,7 @@ def explain_text_files(
         labels = [Path(reference_image).name]
     paths = check_output_prefix(prefix, OUTPUT_FILES)  # every path, before the model
     text_model, tokenizer, kind = load_text_model(model, tokenizer, encoder, pooling, normalize,
-                                                  explainer_parameters.get("providers"))
+                                                  explainer_parameters.get("providers"), embedding_output)
     if reference_texts:
         embedded = np.asarray(text_model(list(reference_texts)))
     elif not reference:
@@ -237,6 +243,9 @@ def add_explain_text_command(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--pooling", choices=("mean", "first", "none"), default="mean",
                         help="pooling of a sentence encoder's token embeddings (default: mean)")
     parser.add_argument("--no-normalize", action="store_true", help="do not L2-normalise sentence embeddings")
+    parser.add_argument("--embedding-output", metavar="TENSOR",
+                        help="use this inner tensor of a sentence encoder's graph as the embedding, pooled as "
+                             "--pooling says (list them with 'dianna-distance layers MODEL')")
     parser.add_argument("--mask-token", help="replace dropped words by this token (default: delete them)")
     parser.add_argument("--output", help="output prefix, or an existing directory to write text_distance.* in; a "
                                          ".npy/.json/.html/.png suffix is dropped (default: text_distance here). "
@@ -260,6 +269,6 @@ def run_explain_text(args: argparse.Namespace) -> list[Path]:
     parameters["progress"] = not args.no_progress
     return explain_text_files(args.model, args.text, args.output, args.tokenizer, args.reference_text,
                               args.reference, args.reference_image, args.image_model, args.encoder, args.pooling,
-                              not args.no_normalize, args.mask_token, **parameters)
+                              not args.no_normalize, args.mask_token, args.embedding_output, **parameters)
 
 

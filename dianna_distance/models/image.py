@@ -41,7 +41,7 @@ from dianna_distance.models.reading import RESAMPLING, read_image, read_pixels, 
 __all__ = ["NORMALIZATIONS", "PRESETS", "ImageEncoder", "ImageLike", "ImagePreset", "check_reference",
            "detect_layout", "ends_in_softmax", "load_image", "load_image_for_model", "load_reference",
            "load_reference_for_model", "normalize", "preprocessing_metadata", "read_image", "resize_pixels",
-           "softmax", "stated_preset"]
+           "softmax", "stated_preset", "PRESET_EMBEDDING_OUTPUTS"]
 
 ImageLike = str | Path | Image.Image | np.ndarray
 
@@ -108,6 +108,13 @@ PRESETS = {
                                       output="probabilities"),
 }
 
+#: The inner layer of each preset's file that ``embedding_output="preset"`` takes: EfficientNet-Lite0's pooled 1280
+#: features (``(B, 1280, 1, 1)`` in the export of :func:`~dianna_distance.models.export_model`), ResNet50's pooled
+#: 2048 (``resnetv17_pool1_fwd``, ``(B, 2048, 1, 1)``) and VGG16's fc7 after its ReLU (``vgg0_dense1_relu_fwd``,
+#: ``(B, 4096)``) in the ONNX Model Zoo files of the registry.
+PRESET_EMBEDDING_OUTPUTS = {"efficientnet-lite0": "/model/_avg_pooling/GlobalAveragePool_output_0",
+                            "resnet50": "resnetv17_pool1_fwd", "vgg16": "vgg0_dense1_relu_fwd"}
+
 
 def preprocessing_metadata(preset: str | ImagePreset, mask_on: str = "pixels", layout: str = "NCHW",
                            name: str | None = None) -> dict[str, str]:
@@ -171,6 +178,10 @@ class ImageEncoder:
         layout: ``"NCHW"`` or ``"NHWC"``; default: found from the graph's input shape (the axis of length 3).
         output_name: Graph output to return; default ``"image_embeds"`` when the graph has it, else the first.
         providers: ONNX Runtime execution providers.
+        embedding_output: An inner tensor of the graph to use as the embedding instead of ``output_name`` (no
+            softmax is applied to it), see :mod:`dianna_distance.layers`; ``"preset"``: the preset's layer in
+            :data:`PRESET_EMBEDDING_OUTPUTS`.
+        embedding_pooling: ``"auto"``, ``"flatten"``, ``"mean"`` or ``"max"`` (see :mod:`dianna_distance.layers`).
 
     Attributes:
         model_: The :class:`~dianna_distance.model.OnnxModel` running the file.
@@ -188,6 +199,8 @@ class ImageEncoder:
         layout: str | None = None,
         output_name: str | None = None,
         providers: Sequence[str] | None = None,
+        embedding_output: str | None = None,
+        embedding_pooling: str = "auto",
     ) -> None:
         self.model = model
         self.preset = preset
@@ -195,6 +208,8 @@ class ImageEncoder:
         self.layout = layout
         self.output_name = output_name
         self.providers = providers
+        self.embedding_output = embedding_output
+        self.embedding_pooling = embedding_pooling
         self._validate()
 
     def _validate(self) -> None:
@@ -210,7 +225,18 @@ class ImageEncoder:
             raise ValueError(f"mask_on must be one of {_MASK_ON} or None, got {self.mask_on!r}")
         if self.layout is not None and self.layout not in _LAYOUTS:
             raise ValueError(f"layout must be one of {_LAYOUTS} or None, got {self.layout!r}")
-        self.model_ = OnnxModel(self.model, providers=self.providers, apply_preprocessing=False)
+        if self.embedding_output is not None and self.output_name is not None:
+            raise ValueError("give output_name or embedding_output, not both")
+        layer = self.embedding_output
+        if layer == "preset":
+            name = self.preset if isinstance(self.preset, str) else (stated_preset(OnnxModel(
+                self.model, providers=self.providers, apply_preprocessing=False)) or (None,))[0]
+            if name not in PRESET_EMBEDDING_OUTPUTS:
+                raise ValueError(f"embedding_output='preset': preset {name!r} names no layer; presets that do: "
+                                 f"{sorted(PRESET_EMBEDDING_OUTPUTS)}")
+            layer = PRESET_EMBEDDING_OUTPUTS[name]
+        self.model_ = OnnxModel(self.model, providers=self.providers, apply_preprocessing=False,
+                                embedding_output=layer, embedding_pooling=self.embedding_pooling)
         stated = stated_preset(self.model_)
         if self.preset is None and stated is None:
             raise ValueError(f"preset: model {str(self.model)!r} states no preprocessing in its metadata; give a "
@@ -226,11 +252,12 @@ class ImageEncoder:
         if self.output_name is not None and self.output_name not in outputs:
             raise ValueError(f"output_name {self.output_name!r} is not an output of {str(self.model)!r}; "
                              f"its outputs are {outputs}")
-        self.model_.output_name = self.output_name or ("image_embeds" if "image_embeds" in outputs else outputs[0])
+        if layer is None:
+            self.model_.output_name = self.output_name or ("image_embeds" if "image_embeds" in outputs else outputs[0])
         stated_layout = self.model_.preprocessing["layout"] if stated is not None else None
         self.layout_ = self.layout or stated_layout or detect_layout(self.model_.input_shape)
         _check_input_size(self.model_.input_shape, self.layout_, self.preset_.crop, self.model)
-        self.softmax_ = self.preset_.output == "probabilities" and not ends_in_softmax(
+        self.softmax_ = layer is None and self.preset_.output == "probabilities" and not ends_in_softmax(
             self.model, self.model_.output_name)
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:

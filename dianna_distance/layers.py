@@ -1,0 +1,320 @@
+"""Any inner tensor of an ONNX graph as the embedding: listing candidates, cutting the graph, pooling per item.
+
+The graph is kept whole; the chosen tensor becomes its only output (so nothing after it needs to run), and ONNX
+Runtime runs the graph as usual. Which tensors may serve is told by ONNX shape inference with a symbolic batch axis
+``"batch"`` on every graph input: a tensor whose first axis is that batch axis is a candidate; one that carries the
+batch axis elsewhere, or whose first axis has a fixed length that is not the batch's (a reshape across the batch,
+a reduction over it), is refused with the reason. A tensor whose shape inference cannot tell is accepted and
+checked at run time (its first axis must be the batch; :class:`EmbeddingCut` also compares, once, a batch of two
+items with the items run one by one).
+
+Pooling (``embedding_pooling``), per item:
+
+* ``"auto"`` (default): a ``(B, D)`` tensor as it is; a spatial ``(B, C, H, W)`` or ``(B, H, W, C)`` tensor averaged
+  over its spatial axes, ``(C,)`` (global average pooling, as classifiers do before their head); any other rank,
+  for example a sequence ``(B, T, C)``, flattened (``T * C`` values, positions kept).
+* ``"flatten"``: every value of the item, in C order.
+* ``"mean"`` / ``"max"``: averaged / maximised over every axis but the batch and the channels axis.
+
+The channels axis of a rank-3 or rank-4 tensor is read from the graph, never guessed: a tensor made by ONNX's
+convolution-family operators (``Conv``, pooling, normalisation; through element-wise operators) is channels-first,
+as ONNX lays them out; one made by a ``Transpose`` to channels-last (as tf2onnx graphs do), or by ``MatMul`` /
+``LayerNormalization`` (token sequences ``(B, T, C)``), is channels-last. When the graph does not tell, pooling is
+refused with a message (use ``"flatten"``).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from dianna_distance.files import check_input_file
+
+EMBEDDING_POOLINGS = ("auto", "flatten", "mean", "max")
+
+#: The symbolic batch axis as :func:`list_embedding_outputs` shows it.
+BATCH = "batch"
+_SYMBOL = "__dianna_distance_batch__"
+_FLOAT_TYPES = {1: "float32", 10: "float16", 11: "float64", 16: "bfloat16"}
+_CHANNELS_FIRST_OPS = {"Conv", "ConvTranspose", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool",
+                       "LpPool", "GlobalLpPool", "BatchNormalization", "InstanceNormalization", "LRN",
+                       "QLinearConv", "ConvInteger", "MaxRoiPool", "SpaceToDepth", "DepthToSpace"}
+_CHANNELS_LAST_OPS = {"MatMul", "Gemm", "LayerNormalization", "Attention", "MultiHeadAttention",
+                      "SkipLayerNormalization", "EmbedLayerNormalization"}
+_ELEMENTWISE_OPS = {"Relu", "Clip", "Sigmoid", "HardSigmoid", "HardSwish", "Tanh", "LeakyRelu", "Elu", "Selu",
+                    "PRelu", "Softplus", "Mish", "Gelu", "Erf", "Identity", "Dropout", "Cast", "Add", "Sub", "Mul",
+                    "Div", "Sqrt", "Abs", "Neg", "Exp", "Log", "Pow", "Max", "Min", "Sum", "Mean",
+                    "DequantizeLinear", "QuantizeLinear"}
+
+
+@dataclass(frozen=True)
+class EmbeddingTensor:
+    """A tensor of an ONNX graph as a candidate embedding.
+
+    Attributes:
+        name: The tensor's name in the graph.
+        shape: Its shape from shape inference, the batch axis shown as ``"batch"`` (other symbolic axes by their
+            name, unknown ones as ``"?"``); None when shape inference could not tell.
+        dtype: Its element type (``"float32"``, ...).
+        op_type: The operator that makes it.
+        layout: ``"channels_first"``, ``"channels_last"`` or None (not a rank-3/4 tensor, or the graph does not
+            tell), as read from the graph (see the module).
+        reason: Why it cannot serve as an embedding, or None when it can.
+    """
+
+    name: str
+    shape: tuple | None
+    dtype: str
+    op_type: str
+    layout: str | None
+    reason: str | None
+
+    @property
+    def usable(self) -> bool:
+        """Whether the tensor can serve as an embedding."""
+        return self.reason is None
+
+    @property
+    def batch_first(self) -> bool:
+        """Whether shape inference shows the batch axis first.
+
+        A usable tensor where it does not (a reshape with ``-1`` loses the batch axis's name) is checked when it runs.
+        """
+        return self.shape is not None and len(self.shape) > 0 and self.shape[0] == BATCH
+
+    def pooled_size(self, pooling: str = "auto") -> int | None:
+        """Length of the per-item embedding this tensor gives with ``pooling``; None when not known statically."""
+        if self.shape is None or not all(isinstance(d, int) for d in self.shape[1:]):
+            return None
+        axes = pooled_axes(len(self.shape), self.layout, pooling)
+        return int(np.prod([d for axis, d in enumerate(self.shape) if axis > 0 and axis not in axes]))
+
+
+def _load(path: str | Path):
+    import onnx
+
+    path = check_input_file(path, "model")
+    try:
+        return onnx.load(str(path))
+    except Exception as error:  # onnx raises several exception types for unreadable files
+        raise ValueError(f"model: {str(path)!r} is not a valid ONNX model ({error})") from error
+
+
+def _inputs(model) -> list:
+    initializers = {tensor.name for tensor in model.graph.initializer}
+    return [value for value in model.graph.input if value.name not in initializers]
+
+
+def _inferred_shapes(model) -> tuple[dict, int | None]:
+    """``{tensor: (elem_type, dims or None)}`` by shape inference with a symbolic batch axis; the fixed batch."""
+    import onnx
+
+    copy = onnx.ModelProto()
+    copy.CopyFrom(model)
+    fixed = None
+    for value in _inputs(copy):
+        dims = value.type.tensor_type.shape.dim
+        if len(dims):
+            if dims[0].HasField("dim_value") and fixed is None:
+                fixed = dims[0].dim_value
+            dims[0].dim_param = _SYMBOL
+    del copy.graph.value_info[:]
+    for value in copy.graph.output:
+        value.type.tensor_type.ClearField("shape")
+    try:
+        inferred = onnx.shape_inference.infer_shapes(copy, data_prop=True)
+    except Exception:  # shape inference fails on some graphs: shapes are then unknown, checked at run time
+        inferred = copy
+    shapes = {}
+    for value in list(inferred.graph.value_info) + list(inferred.graph.output):
+        tensor_type = value.type.tensor_type
+        dims = None
+        if tensor_type.HasField("shape"):
+            dims = tuple(BATCH if d.dim_param == _SYMBOL else d.dim_value if d.HasField("dim_value")
+                         else (d.dim_param or "?") for d in tensor_type.shape.dim)
+        shapes[value.name] = (tensor_type.elem_type, dims)
+    return shapes, fixed
+
+
+def _layouts(model) -> Callable[[str], str | None]:
+    """A function telling a tensor's layout (see the module) by walking back through its producers."""
+    producers = {output: node for node in model.graph.node for output in node.output if output}
+
+    def layout(name: str, depth: int = 0) -> str | None:
+        node = producers.get(name)
+        if node is None or depth > 64:
+            return None
+        if node.op_type in _CHANNELS_FIRST_OPS:
+            return "channels_first"
+        if node.op_type in _CHANNELS_LAST_OPS:
+            return "channels_last"
+        if node.op_type == "Transpose":
+            perm = next((list(a.ints) for a in node.attribute if a.name == "perm"), None)
+            if perm == [0, 2, 3, 1]:
+                return "channels_last"
+            if perm == [0, 3, 1, 2]:
+                return "channels_first"
+            return None
+        if node.op_type in _ELEMENTWISE_OPS:
+            for source in node.input:
+                if source in producers:
+                    return layout(source, depth + 1)
+        return None
+
+    return layout
+
+
+def _reason(dims: tuple | None, fixed: int | None) -> str | None:
+    if dims is None:
+        return None
+    if not dims:
+        return "it is a scalar for the whole batch, with no value per item"
+    if BATCH in dims[1:]:
+        return (f"its batch axis is axis {dims.index(BATCH, 1)} of shape {_show(dims)}, not the first: its items "
+                "are not laid out one per row")
+    if isinstance(dims[0], int) and dims[0] != fixed:
+        return (f"its first axis has the fixed length {dims[0]} (shape {_show(dims)}), which is not the batch axis: "
+                "it does not follow the batch (a reshape across the batch, or a reduction over it, mixes items)")
+    return None
+
+
+def _show(dims: tuple | None) -> str:
+    return "unknown" if dims is None else "(" + ", ".join(str(d) for d in dims) + ("," if len(dims) == 1 else "") + ")"
+
+
+def _tensors(model) -> list[EmbeddingTensor]:
+    shapes, fixed = _inferred_shapes(model)
+    layout = _layouts(model)
+    tensors = []
+    for node in model.graph.node:
+        for name in node.output:
+            elem_type, dims = shapes.get(name, (0, None))
+            if not name or (elem_type and elem_type not in _FLOAT_TYPES) or node.op_type in ("Constant", "Shape"):
+                continue
+            if not elem_type and node.op_type in ("ConstantOfShape", "Range", "NonZero", "ArgMax", "ArgMin"):
+                continue
+            rank = None if dims is None else len(dims)
+            tensors.append(EmbeddingTensor(
+                name=name, shape=dims, dtype=_FLOAT_TYPES.get(elem_type, "float32"), op_type=node.op_type,
+                layout=layout(name) if rank in (3, 4) else None, reason=_reason(dims, fixed)))
+    return tensors
+
+
+def list_embedding_outputs(model: str | Path, include_refused: bool = False) -> list[EmbeddingTensor]:
+    """The tensors of an ONNX graph that can serve as ``embedding_output``, in graph order, with their shapes.
+
+    Args:
+        model: Path to the ONNX file.
+        include_refused: Also list the floating-point tensors that cannot serve (their ``reason`` says why).
+
+    Returns:
+        One :class:`EmbeddingTensor` per floating-point tensor made by a node (constants and shape computations
+        left out); shapes from ONNX shape inference with the batch axis ``"batch"``.
+    """
+    if not isinstance(include_refused, (bool, np.bool_)):
+        raise TypeError(f"include_refused must be True or False, got {include_refused!r}")
+    tensors = _tensors(_load(model))
+    return tensors if include_refused else [tensor for tensor in tensors if tensor.usable]
+
+
+def pooled_axes(rank: int, layout: str | None, pooling: str) -> tuple[int, ...]:
+    """The axes (batch axis 0 never among them) that ``pooling`` averages or maximises for a tensor of ``rank``.
+
+    Raises:
+        ValueError: ``"mean"`` or ``"max"`` (or ``"auto"`` on a rank-4 tensor) where the graph does not tell which
+            axis holds the channels.
+    """
+    if pooling not in EMBEDDING_POOLINGS:
+        raise ValueError(f"embedding_pooling must be one of {EMBEDDING_POOLINGS}, got {pooling!r}")
+    if pooling == "flatten" or rank <= 2 or (pooling == "auto" and rank != 4):
+        return ()
+    if layout is None:
+        raise ValueError(f"embedding_pooling={pooling!r}: the graph does not tell which axis of this rank-{rank} "
+                         "tensor holds the channels (it is not made by a convolution-family operator, a Transpose "
+                         "or MatMul); use embedding_pooling='flatten'")
+    return tuple(range(2, rank)) if layout == "channels_first" else tuple(range(1, rank - 1))
+
+
+class EmbeddingCut:
+    """An ONNX graph cut at an inner tensor: the graph with that tensor as its only output, and its pooling.
+
+    Args:
+        path: Path to the ONNX file.
+        name: The tensor's name (see :func:`list_embedding_outputs`).
+        pooling: One of :data:`EMBEDDING_POOLINGS` (see the module).
+
+    Attributes:
+        tensor: The :class:`EmbeddingTensor`.
+        model_bytes: The serialised graph whose only output is the tensor, for an ONNX Runtime session.
+
+    Raises:
+        ValueError: A name the graph does not have (the message lists the closest names that exist and how many
+            there are), or a tensor that cannot serve (the message says why).
+    """
+
+    def __init__(self, path: str | Path, name: str, pooling: str = "auto") -> None:
+        import onnx
+
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"embedding_output must be None or a tensor name (str), got {name!r}")
+        if pooling not in EMBEDDING_POOLINGS:
+            raise ValueError(f"embedding_pooling must be one of {EMBEDDING_POOLINGS}, got {pooling!r}")
+        self.path, self.name, self.pooling = str(path), name, pooling
+        model = _load(path)
+        tensors = {tensor.name: tensor for tensor in _tensors(model)}
+        if name not in tensors:
+            inputs = [value.name for value in _inputs(model)]
+            if name in inputs:
+                raise ValueError(f"embedding_output {name!r} is an input of {self.path!r}, not a layer of it")
+            close = difflib.get_close_matches(name, list(tensors), n=8, cutoff=0)
+            raise ValueError(f"embedding_output {name!r} is not a tensor of {self.path!r}; it has {len(tensors)} "
+                             f"candidate tensors, the closest: {close} (list them all with `dianna-distance layers "
+                             f"{self.path}` or list_embedding_outputs)")
+        self.tensor = tensors[name]
+        if not self.tensor.usable:
+            raise ValueError(f"embedding_output {name!r} of {self.path!r} cannot serve as an embedding: "
+                             f"{self.tensor.reason}")
+        if self.tensor.shape is not None:
+            pooled_axes(len(self.tensor.shape), self.tensor.layout, pooling)  # refuses unknown layouts now
+        elem_type = {dtype: code for code, dtype in _FLOAT_TYPES.items()}[self.tensor.dtype]
+        del model.graph.output[:]
+        model.graph.output.append(onnx.helper.make_tensor_value_info(name, elem_type, None))
+        self.model_bytes = model.SerializeToString()
+        self._items_checked = False
+
+    def pool(self, output: np.ndarray, n_items: int) -> np.ndarray:
+        """The per-item embeddings ``(n_items, D)`` of the tensor's value for a batch of ``n_items``.
+
+        Raises:
+            ValueError: The tensor's first axis is not the batch (its length differs from ``n_items``).
+        """
+        output = np.asarray(output)
+        if output.ndim == 0 or len(output) != n_items:
+            raise ValueError(f"embedding_output {self.name!r} of {self.path!r} has shape {output.shape} for a batch "
+                             f"of {n_items} items: its first axis is not the batch axis, so it cannot serve as an "
+                             "embedding")
+        axes = pooled_axes(output.ndim, self.tensor.layout, self.pooling)
+        if axes:
+            output = output.max(axis=axes) if self.pooling == "max" else output.mean(axis=axes)
+        return output.reshape(n_items, -1)
+
+    def check_items(self, run: Callable[[np.ndarray], np.ndarray], batch: np.ndarray) -> None:
+        """Once per cut: the embeddings of the first two items of ``batch`` run together equal those run alone.
+
+        Raises:
+            ValueError: They differ: the tensor mixes the items of a batch.
+        """
+        if self._items_checked or len(batch) < 2:
+            return
+        self._items_checked = True
+        together = np.asarray(run(batch[:2]), dtype=np.float64)
+        alone = np.concatenate([run(batch[:1]), run(batch[1:2])]).astype(np.float64)
+        scale = max(float(np.abs(alone).max(initial=0.0)), 1e-12)
+        if together.shape != alone.shape or not np.allclose(together, alone, rtol=1e-2, atol=1e-3 * scale):
+            raise ValueError(f"embedding_output {self.name!r} of {self.path!r} mixes the items of a batch: two items "
+                             "run together give other values than each run alone, so it cannot serve as an "
+                             "embedding")
