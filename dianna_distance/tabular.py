@@ -156,8 +156,10 @@ class TabularDistanceExplainer(MaskedDistanceExplainer):
         mask_selection_negative_range_max, weighting, batch_size, distance, random_state, masks, progress,
         tolerance, max_masks: As for :class:`MaskedDistanceExplainer` (``masks``: ``(n_masks, F)`` in [0, 1]).
         providers: ONNX Runtime execution providers when the model is an ONNX file.
-        embedding_output: For an ONNX file: the name of the tensor that is the embedding (passed to
-            :func:`~dianna_distance.model.load_model`); None: the graph's first output.
+        embedding_output: For an ONNX file: the name of an inner tensor of its graph to use as the embedding
+            (:func:`~dianna_distance.layers.list_embedding_outputs` lists them); None: the graph's first output.
+        embedding_pooling: How ``embedding_output`` becomes one vector per row (see
+            :func:`~dianna_distance.model.load_model`; a table model's tensors are usually ``(B, D)`` already).
 
     Attributes:
         feature_names_: The F feature names of the last run.
@@ -198,6 +200,7 @@ class TabularDistanceExplainer(MaskedDistanceExplainer):
         tolerance: float | None = None,
         max_masks: int = 10_000,
         embedding_output: str | None = None,
+        embedding_pooling: str = "auto",
     ) -> None:
         self.training_data = training_data
         self.feature_names = feature_names
@@ -219,6 +222,7 @@ class TabularDistanceExplainer(MaskedDistanceExplainer):
         self.tolerance = tolerance
         self.max_masks = max_masks
         self.embedding_output = embedding_output
+        self.embedding_pooling = embedding_pooling
 
     def attribute(self, model: TabularModelLike, row: np.ndarray, embedded_reference: np.ndarray) -> np.ndarray:
         """Score every feature of ``row`` by how much it brings the row's embedding closer to the reference.
@@ -235,9 +239,8 @@ class TabularDistanceExplainer(MaskedDistanceExplainer):
 
     def load_model(self, model: TabularModelLike) -> Callable:
         """The model as a callable ``(B, F) -> (B, D)``: an ONNX file in one ONNX Runtime session, or the callable."""
-        if isinstance(model, (str, Path)) and self.embedding_output is not None:
-            return load_model(model, providers=self.providers, embedding_output=self.embedding_output)
-        return load_model(model, providers=self.providers)
+        return load_model(model, providers=self.providers, embedding_output=self.embedding_output,
+                          embedding_pooling=self.embedding_pooling)
 
     # -- the table modality ---------------------------------------------------------------------------------------
 
@@ -252,7 +255,8 @@ class TabularDistanceExplainer(MaskedDistanceExplainer):
         elif not callable(mask_type):
             raise TypeError(f"mask_type must be one of {MASK_TYPES}, a number or a callable "
                             f"(row, keep, training_data) -> (B, F), got {mask_type!r}")
-        if self.embedding_output is not None and not isinstance(self.embedding_output, str):
+        if self.embedding_output is not None and (not isinstance(self.embedding_output, str)
+                                                  or not self.embedding_output):
             raise TypeError(f"embedding_output must be None or a tensor name (str), got {self.embedding_output!r}")
 
     def _prepare_input(self, row: np.ndarray) -> _Row:

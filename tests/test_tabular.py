@@ -494,3 +494,24 @@ def test_the_tables_tutorial_executes_and_explains_the_wines(tmp_path):
                for output in cell.get("outputs", [])]
     assert any("scores (2, 13)" in text for text in outputs)
     assert any(text.strip() == "True" for text in outputs)  # DIANNA's entry point gives the class's scores
+
+
+def test_an_inner_layer_of_the_wine_graph_is_the_embedding_with_embedding_output(tmp_path):
+    from dianna_distance.batch import Job, explain_many
+    from dianna_distance.data import WINE_MODEL
+    from dianna_distance.model import load_model
+
+    names, rows, _ = wine()
+    first_layer = load_model(str(WINE_MODEL), embedding_output="hidden1")
+    reference = first_layer(rows[13:14])[0]
+    assert reference.shape == (16,)
+    run = TabularDistanceExplainer(training_data=rows, n_masks=200, random_state=0, progress=False,
+                                   embedding_output="hidden1")
+    scores = run.attribute(str(WINE_MODEL), rows[0], reference)
+    assert run.embeddings_.shape == (200, 16)
+    write_csv(tmp_path / "row.csv", names, rows[:1])
+    background = write_csv(tmp_path / "background.csv", names, rows)
+    explain_many([Job("w", str(tmp_path / "row.csv"), reference=reference, kind="tabular")], str(WINE_MODEL),
+                 tmp_path / "maps", n_masks=200, random_state=0, training_data=str(background),
+                 embedding_output="hidden1", progress=False)
+    np.testing.assert_allclose(np.load(tmp_path / "maps" / "w.npy"), scores, rtol=1e-6, atol=1e-9)

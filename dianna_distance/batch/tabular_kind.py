@@ -9,11 +9,11 @@ does). A job of kind ``"tabular"``:
   the model embeds (one map per row), or an embedding array.
 
 The model is an ONNX file taking rows ``(B, F)``; its first output is the embedding (or the explainer parameter
-``embedding_output``). Explainer parameters are those of :class:`~dianna_distance.tabular.TabularDistanceExplainer`,
-as numbers or strings: ``training_data`` is the path of a ``.csv`` file of background rows (same header; a
-relative path is taken from the current folder), ``categorical_features`` a comma-separated string of indices
-(``"0,4"``). The manifest records ``training_data`` by its path, not its content: a run resumed with the same path
-and other background rows keeps the maps it has.
+``embedding_output``, which the run's model spec applies). Explainer parameters are those of
+:class:`~dianna_distance.tabular.TabularDistanceExplainer`, as numbers or strings: ``training_data`` is the path of
+a ``.csv`` file of background rows (same header; a relative path is taken from the current folder),
+``categorical_features`` a comma-separated string of indices (``"0,4"``). The manifest records ``training_data`` by
+its path, not its content: a run resumed with the same path and other background rows keeps the maps it has.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from dianna_distance.batch.jobs import JOB_KINDS, Job, JobKind
-from dianna_distance.batch.spec import ModelSpec
+from dianna_distance.batch.spec import ModelSpec, model_free_parameters
 from dianna_distance.batch.worker import PreparedJob, cached_model
 from dianna_distance.files import read_npy
 from dianna_distance.tabular import TabularDistanceExplainer, read_csv_table
@@ -49,12 +49,6 @@ def _explainer(parameters: dict, names: list[str] | None) -> TabularDistanceExpl
     return TabularDistanceExplainer(**parameters)
 
 
-def _model(spec: ModelSpec, explainer: TabularDistanceExplainer):
-    if explainer.embedding_output is None:
-        return cached_model(spec)
-    return explainer.load_model(spec.path)
-
-
 def _prepare_tabular(spec: ModelSpec, job: Job, parameters: dict) -> PreparedJob:
     if isinstance(job.item, np.ndarray):
         names, row = None, job.item
@@ -64,8 +58,7 @@ def _prepare_tabular(spec: ModelSpec, job: Job, parameters: dict) -> PreparedJob
             raise ValueError(f"item: {str(job.item)!r} must hold one row to explain (a header and one row), got "
                              f"{len(rows)} rows")
         row = rows[0]
-    explainer = _explainer(parameters, names)
-    return PreparedJob(explainer, _model(spec, explainer), row)
+    return PreparedJob(_explainer(model_free_parameters(spec, parameters), names), cached_model(spec), row)
 
 
 def _tabular_reference(spec: ModelSpec, job: Job) -> np.ndarray:
