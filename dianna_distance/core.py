@@ -8,7 +8,8 @@ does all of this. A modality subclass supplies only what is its own:
 * ``_prepare_input(inputs)``: check the input and keep what masking it needs;
 * ``_draw_masks(prepared, n_masks)``: the masks, indexable like an array ``(n_masks, *feature_shape)`` (pixels
   for an image, words for a text); the map has the shape ``feature_shape``;
-* ``_masked_batch(prepared, masks)``: the model's input for a batch of masks ``(b, *feature_shape)``;
+* ``_masked_batch(prepared, masks)``: the model's input for a batch of masks ``(b, *feature_shape)`` (or
+  ``_masked_batch_at(prepared, masks, first)`` when the input also depends on the masks' indices ``first:``);
 * ``_feature_shape(prepared)``, ``_input_size(prepared)``: the shape of a mask, the size of a model input;
 * ``load_model(model)`` and ``_validate_modality()``: its model types and its own parameters;
 * optionally ``_unscored_features()``: a boolean ``feature_shape`` array of the features of the last input that get
@@ -186,6 +187,14 @@ class MaskedDistanceExplainer:
         """The model's input for a batch of masks ``(b, *feature_shape)``."""
         raise NotImplementedError
 
+    def _masked_batch_at(self, prepared: Any, masks: np.ndarray, first: int) -> Any:
+        """The model's input for masks ``first:first + len(masks)`` of the run; by default :meth:`_masked_batch`.
+
+        A modality whose masked inputs depend on a mask's index as well as its values (tables draw a background
+        row per mask from ``random_state`` and the index) overrides this.
+        """
+        return self._masked_batch(prepared, masks)
+
     def load_model(self, model: Any) -> Callable:
         """The model as the callable ``batch -> (b, D)`` that runs use; load it once to reuse it across runs."""
         raise NotImplementedError
@@ -228,8 +237,12 @@ class MaskedDistanceExplainer:
         else:
             masks = self._draw_masks(prepared, self.max_masks)
 
+            used = [0]  # rounds take the masks in order: embed them by index, so a modality knows which they are
+
             def embed_round(batch: np.ndarray) -> np.ndarray:
-                return self._embed(run_model, prepared, batch, 0, len(batch), references.shape[1], progress=False)
+                first = used[0]
+                used[0] += len(batch)
+                return self._embed(run_model, prepared, masks, first, used[0], references.shape[1], progress=False)
 
             result = embed_until_converged(
                 embed_round, masks, references, self.tolerance, step=self.n_masks, distance=self.distance,
@@ -359,7 +372,7 @@ class MaskedDistanceExplainer:
             for offset in range(0, n_masks, batch_size):
                 batch_masks = np.asarray(masks[start + offset : start + min(offset + batch_size, n_masks)],
                                          dtype=np.float32)
-                output = run_model(self._masked_batch(prepared, batch_masks))
+                output = run_model(self._masked_batch_at(prepared, batch_masks, start + offset))
                 first = embeddings is None
                 batch = check_embeddings(output, len(batch_masks), None if first else embeddings.shape[1],
                                          self._input_noun)

@@ -183,6 +183,75 @@ class WordMasks(LazyMasks):
         return keep
 
 
+class TabularMasks(WordMasks):
+    """:class:`WordMasks` over a row's F features, with one background row index per mask drawn in the same block.
+
+    The masks are those of :class:`WordMasks` with the same seed (each block first draws its keep values, as
+    :class:`WordMasks` does, then skips the keep values of the rest of a full block, then draws
+    :data:`BLOCK_SIZE` row indices): mask ``i``'s row depends only on the root seed and ``i``, and one generator per
+    block serves both.
+
+    Args:
+        n_features: Number of features F.
+        n_masks: Number of masks.
+        p_keep: Probability that a feature is kept.
+        n_rows: Number of background rows to draw from.
+        random_state: Seed or generator (a generator is advanced once, to seed the set).
+    """
+
+    def __init__(self, n_features: int, n_masks: int, p_keep: float, n_rows: int,
+                 random_state: int | np.random.Generator | np.random.SeedSequence | None = None) -> None:
+        super().__init__(n_features, n_masks, p_keep, random_state)
+        self.n_rows = int(n_rows)
+
+    def _draw_block(self, rng: np.random.Generator, length: int) -> tuple[np.ndarray, np.ndarray]:
+        keep = rng.random((length, *self.feature_shape)) < self.p_keep
+        rng.bit_generator.advance((BLOCK_SIZE - length) * self.feature_shape[0])  # a full block's keep values
+        return keep, rng.integers(0, self.n_rows, BLOCK_SIZE)[:length]
+
+    def _render(self, keep: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        return keep
+
+    def rows(self, indices: np.ndarray) -> np.ndarray:
+        """The background row index of the masks at ``indices`` (1-D), ``(len(indices),)``."""
+        indices = np.asarray(indices)
+        if indices.ndim != 1 or np.any((indices < 0) | (indices >= self.n_masks)):
+            raise IndexError(f"mask indices must be a 1-D array in [0, {self.n_masks})")
+        return self._draw(indices)[1]
+
+
+ROWS_KEY = 2**31 - 1  # the spawn key that separates a mask set's background-row draws from its masks
+
+
+class BackgroundRows(LazyMasks):
+    """One background row index per mask ``(n_masks,)`` in ``[0, n_rows)``, drawn lazily in blocks (:class:`LazyMasks`).
+
+    The draws of mask ``i`` depend only on the root seed and ``i``, so a process that embeds masks ``start:stop``
+    draws the rows a whole run draws. They come from a stream of their own (the root seed's spawn key extended by
+    :data:`ROWS_KEY`), so the masks drawn from the same seed (for example :class:`WordMasks`) do not change.
+
+    Args:
+        n_rows: Number of background rows to draw from.
+        n_masks: Number of masks (a ceiling: blocks are drawn only when used).
+        random_state: The root seed (or an int / generator, as :class:`LazyMasks` takes it).
+    """
+
+    dtype = np.dtype(np.int64)
+    feature_shape = ()
+
+    def __init__(self, n_rows: int, n_masks: int,
+                 random_state: int | np.random.Generator | np.random.SeedSequence | None = None) -> None:
+        super().__init__(n_masks, random_state)
+        self.seed = np.random.SeedSequence(self.seed.entropy, spawn_key=(*self.seed.spawn_key, ROWS_KEY))
+        self.n_rows = int(n_rows)
+
+    def _draw_block(self, rng: np.random.Generator, length: int) -> tuple[np.ndarray]:
+        return (rng.integers(0, self.n_rows, BLOCK_SIZE)[:length],)
+
+    def _render(self, rows: np.ndarray) -> np.ndarray:
+        return rows
+
+
 class RiseMasks(LazyMasks):
     """DIANNA's RISE image masks ``(n_masks, height, width)``, drawn lazily (:class:`LazyMasks`), upsampled on demand.
 

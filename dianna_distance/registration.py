@@ -1,4 +1,8 @@
-"""DIANNA registration: ``explain_image_distance``, ``explain_text_distance`` and ``method="distance"``.
+"""DIANNA registration: ``explain_image_distance``, ``explain_text_distance``, ``explain_tabular_distance``.
+
+``dianna.explain_tabular(model, row, method="distance", labels=None, embedded_reference=ref, training_data=X)``
+works too (the module is also ``dianna.methods.distance_tabular``, its class ``DISTANCETabular``).
+
 
 Both ``dianna.explain_image(..., method="distance")`` and ``dianna.explain_text(..., method="distance")`` work.
 
@@ -18,10 +22,12 @@ import numpy as np
 
 from dianna_distance.explainer import DistanceExplainer
 from dianna_distance.model import ModelLike
+from dianna_distance.tabular import TabularDistanceExplainer, TabularModelLike
 from dianna_distance.text import TextDistanceExplainer, TextModelLike, TokenizerLike, to_explanation
 
 METHOD_MODULE = "dianna.methods.distance_image"
 TEXT_METHOD_MODULE = "dianna.methods.distance_text"
+TABULAR_METHOD_MODULE = "dianna.methods.distance_tabular"
 
 
 class DISTANCEImage(DistanceExplainer):
@@ -148,6 +154,65 @@ def explain_text_distance(
     return to_explanation(explainer.words_, scores)
 
 
+class DISTANCETabular(TabularDistanceExplainer):
+    """The table Distance Explainer under DIANNA's naming convention (``method="distance"``, tabular modality)."""
+
+    def explain(
+        self,
+        model_or_function: TabularModelLike,
+        input_tabular: np.ndarray,
+        labels: None = None,
+        embedded_reference: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Explain a table row's distance to a reference embedding (DIANNA's ``explain`` signature).
+
+        Args:
+            model_or_function: A callable ``(B, F) -> (B, D)`` or an ONNX file; see
+                :meth:`TabularDistanceExplainer.attribute`.
+            input_tabular: The row ``(F,)``.
+            labels: Must be None: distance explanations have no class labels.
+            embedded_reference: ``(D,)`` or ``(K, D)``.
+
+        Returns:
+            Scores ``(F,)``, or ``(K, F)`` for ``(K, D)`` references (``feature_names_`` names the features).
+        """
+        _check_distance_arguments(labels, embedded_reference)
+        return self.attribute(model_or_function, input_tabular, embedded_reference)
+
+
+def explain_tabular_distance(
+    model_or_function: TabularModelLike, input_tabular: np.ndarray, embedded_reference: np.ndarray, **kwargs
+) -> np.ndarray:
+    """Explain which features make a table row close to or far from a reference embedding.
+
+    Args:
+        model_or_function: A callable ``(B, F) -> (B, D)`` or the path of an ONNX file taking rows ``(B, F)``.
+        input_tabular: The row ``(F,)``.
+        embedded_reference: ``(D,)``, or ``(K, D)`` for K references in one pass.
+        **kwargs: Parameters of :class:`~dianna_distance.tabular.TabularDistanceExplainer` (``training_data``,
+            ``feature_names``, ``categorical_features``, ``mask_type``, ``n_masks``, ...).
+
+    Returns:
+        Scores ``(F,)``, or ``(K, F)``.
+
+    Raises:
+        TypeError: For keyword arguments that are not parameters of the explainer, as DIANNA's ``explain_*``.
+    """
+    unknown = set(kwargs) - set(inspect.signature(TabularDistanceExplainer).parameters)
+    if unknown:
+        raise TypeError(f"Error due to following unused kwargs: {dict((k, kwargs[k]) for k in sorted(unknown))}")
+    return TabularDistanceExplainer(**kwargs).attribute(model_or_function, input_tabular, embedded_reference)
+
+
+def _check_distance_arguments(labels: object, embedded_reference: object) -> None:
+    if labels is not None:
+        raise ValueError("labels must be None for method='distance': the explanation is of a distance to "
+                         "embedded_reference, not of class labels")
+    if embedded_reference is None:
+        raise TypeError("method='distance' needs the keyword argument embedded_reference (an array (D,) or "
+                        "(K, D))")
+
+
 def register() -> None:
     """Make the Distance Explainer available through DIANNA's entry points."""
     import dianna
@@ -160,3 +225,6 @@ def register() -> None:
     sys.modules.setdefault(TEXT_METHOD_MODULE, module)
     dianna.methods.distance_text = sys.modules[TEXT_METHOD_MODULE]
     dianna.explain_text_distance = explain_text_distance
+    sys.modules.setdefault(TABULAR_METHOD_MODULE, module)
+    dianna.methods.distance_tabular = sys.modules[TABULAR_METHOD_MODULE]
+    dianna.explain_tabular_distance = explain_tabular_distance

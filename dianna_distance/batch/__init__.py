@@ -20,6 +20,7 @@ The package, by concern:
 - :mod:`~dianna_distance.batch.cluster`: the Dask client, checked before anything is written.
 - :mod:`~dianna_distance.batch.run`: :func:`explain_many`, here or as Dask tasks.
 - :mod:`~dianna_distance.batch.split`: :func:`explain_split`, one explanation's masks over a cluster's workers.
+- :mod:`~dianna_distance.batch.tabular_kind`: the ``"tabular"`` job kind (a table row; importing it registers it).
 
 Locally (the default), items run one after another in this process, each explanation using all cores through
 ONNX Runtime. With ``client=`` (a :class:`distributed.Client`, a Dask cluster or a scheduler address; ``pip
@@ -29,6 +30,7 @@ be readable from the workers (a shared file system) and from the driver, which h
 :data:`JOB_KINDS`.
 """
 
+from dianna_distance.batch import tabular_kind  # noqa: F401  (registers the "tabular" job kind)
 from dianna_distance.batch.jobs import JOB_FIELDS, JOB_KINDS, Job, JobKind, make_job, map_file_name, read_jobs
 from dianna_distance.batch.manifest import (
     FORMAT_VERSION,

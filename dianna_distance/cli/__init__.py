@@ -1,8 +1,10 @@
-"""The ``dianna-distance`` command line: ``explain``, ``explain-text``, ``explain-many``, ``export``, ``demo``.
+"""The ``dianna-distance`` command line: ``explain``, ``explain-text``, ``explain-tabular``, ``explain-many``, ...
+
+(also ``export`` and ``demo``).
 
 One module per subcommand family (:mod:`~dianna_distance.cli.image`, :mod:`~dianna_distance.cli.text`,
-:mod:`~dianna_distance.cli.many`); :mod:`~dianna_distance.cli.common` holds what they share. This module builds
-the parser and turns expected failures into one line.
+:mod:`~dianna_distance.cli.many`, :mod:`~dianna_distance.cli.tabular`); :mod:`~dianna_distance.cli.common` holds
+what they share. This module builds the parser and turns expected failures into one line.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from dianna_distance.cli.image import (
 )
 from dianna_distance.cli.layers import add_layers_command, run_layers
 from dianna_distance.cli.many import add_explain_many_command, run_explain_many
+from dianna_distance.cli.tabular import add_explain_tabular_command, run_explain_tabular
 from dianna_distance.cli.text import add_explain_text_command, explain_text_files, load_text_model, run_explain_text
 from dianna_distance.files import describe_os_error
 
@@ -40,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_explain_command(commands)
     add_export_command(commands)
     add_explain_text_command(commands)
+    add_explain_tabular_command(commands)
     add_explain_many_command(commands)
     add_demo_command(commands)
     add_layers_command(commands)
@@ -78,6 +82,8 @@ def _run(args: argparse.Namespace) -> Sequence[Path]:
         return run_export(args)
     if args.command == "explain-text":
         return run_explain_text(args)
+    if args.command == "explain-tabular":
+        return run_explain_tabular(args)
     if args.command == "demo":
         return run_demo(args)
     if args.command == "layers":

@@ -17,7 +17,9 @@ Quantus; a function of the same name in lower case runs it in one line:
 
 For texts, :class:`WordDeletion` / :func:`word_deletion` deletes words in order of their scores (most positive
 first, most negative first, and at random), and :class:`SeedSpread` takes a
-:class:`~dianna_distance.text.TextDistanceExplainer` as its ``explainer`` (the spread is then per word).
+:class:`~dianna_distance.text.TextDistanceExplainer` as its ``explainer`` (the spread is then per word). For
+table rows, :class:`FeatureDeletion` / :func:`feature_deletion` replaces features by background values in the same
+orders (:mod:`~dianna_distance.evaluation.features`).
 
 One module per metric family: :mod:`~dianna_distance.evaluation.deletion`,
 :mod:`~dianna_distance.evaluation.sensitivity`, :mod:`~dianna_distance.evaluation.randomisation`,
@@ -39,6 +41,7 @@ from dianna_distance.convergence import (
     estimate_pixel_spread,
 )
 from dianna_distance.evaluation.deletion import BASELINES, DeletionResult, IncrementalDeletion, incremental_deletion
+from dianna_distance.evaluation.features import FeatureDeletion, FeatureDeletionResult, feature_deletion
 from dianna_distance.evaluation.randomisation import (
     MPRT_MODES,
     ModelParameterRandomisation,
@@ -67,6 +70,8 @@ __all__ = [
     "AverageSensitivity",
     "ConvergenceResult",
     "DeletionResult",
+    "FeatureDeletion",
+    "FeatureDeletionResult",
     "IncrementalDeletion",
     "ModelParameterRandomisation",
     "RandomisationResult",
@@ -79,6 +84,7 @@ __all__ = [
     "embed_until_converged",
     "estimate_map_spread",
     "estimate_pixel_spread",
+    "feature_deletion",
     "incremental_deletion",
     "model_parameter_randomisation",
     "randomisable_layers",

@@ -1,0 +1,204 @@
+"""``explain-tabular``: which features make a table row close to or far from a reference."""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from dianna_distance.cli.common import EXPLAINER_OPTIONS, output_prefix
+from dianna_distance.distances import WEIGHTINGS
+from dianna_distance.files import check_output_prefix, read_npy, write_together
+from dianna_distance.tabular import MASK_TYPES, TabularDistanceExplainer, read_csv_table
+
+TABULAR_OPTIONS = {name: kind for name, kind in EXPLAINER_OPTIONS.items() if name != "feature_res"}
+
+#: The files ``explain-tabular`` writes; an ``--output`` ending in one of them has it dropped.
+TABULAR_OUTPUT_SUFFIXES = (".npy", ".json", ".png")
+
+#: What ``explain-tabular`` writes after its prefix: one file of each kind for one reference or K.
+OUTPUT_FILES = (".npy", "_se.npy", ".json", ".png")
+
+
+def explain_tabular_files(
+    model: str | Path,
+    rows: str | Path,
+    row: int,
+    output: str | Path | None = None,
+    reference: str | Path | None = None,
+    reference_rows: Sequence[int] | None = None,
+    reference_table: str | Path | None = None,
+    training_data: str | Path | None = None,
+    categorical_features: Sequence[int] | None = None,
+    mask_type: str | float = "sample",
+    embedding_output: str | None = None,
+    **explainer_parameters,
+) -> list[Path]:
+    """Explain which features of a table row make it close to a reference; write the scores, errors and figure.
+
+    Exactly one kind of reference is given: a ``.npy`` embedding ``(D,)`` or ``(K, D)``, row indices of ``rows``
+    (each embedded by the model), or a ``.csv`` table of reference rows (each embedded by the model).
+
+    Args:
+        model: ONNX file taking rows ``(B, F)``; its first output (or ``embedding_output``) is the embedding.
+        rows: ``.csv`` file with a header of feature names and one row per item.
+        row: Index of the row to explain (0: the first row after the header).
+        output: Output prefix, read as ``explain --output`` is; default ``<rows stem>_row<row>_distance``.
+        reference: A ``.npy`` file with the reference embedding(s).
+        reference_rows: Indices of rows of ``rows`` to embed as references (one map each).
+        reference_table: A ``.csv`` file (same header) whose rows are embedded as references.
+        training_data: A ``.csv`` file (same header) of background rows that masked features take values from;
+            None: masked features are set to 0 with a warning (or to ``mask_type`` when it is a number).
+        categorical_features: Indices of the categorical features.
+        mask_type: ``"sample"``, ``"most_frequent"``, ``"mean"`` or a number (see :mod:`dianna_distance.tabular`).
+        embedding_output: The ONNX tensor that is the embedding; None: the first output.
+        **explainer_parameters: Parameters of :class:`~dianna_distance.tabular.TabularDistanceExplainer`.
+
+    Returns:
+        The paths written: ``<output>.npy`` (scores ``(F,)`` or ``(K, F)``), ``<output>_se.npy`` (their standard
+        errors), ``<output>.json`` (feature names, the row's values, references, scores, standard errors,
+        significance, ``n_masks_used``, ``fdr``, ``mask_type``) and ``<output>.png`` (the bar chart). Every path is
+        checked before the model runs, and all are written or none.
+    """
+    given = [reference is not None, bool(reference_rows), reference_table is not None]
+    if sum(given) != 1:
+        raise ValueError("give exactly one of --reference (a .npy embedding), --reference-row (one or more) or "
+                         "--reference-table")
+    names, table = read_csv_table(rows, "rows")
+    if isinstance(row, bool) or not isinstance(row, (int, np.integer)) or not 0 <= row < len(table):
+        raise ValueError(f"--row must be a row index from 0 to {len(table) - 1} of {str(rows)!r}, got {row!r}")
+    background = None
+    if training_data is not None:
+        background_names, background = read_csv_table(training_data, "training data")
+        _check_header(background_names, names, training_data, "--training-data")
+    embedded, reference_values = None, None
+    if reference is not None:
+        embedded = read_npy(reference, "reference")
+        if embedded.ndim not in (1, 2) or not embedded.size:
+            raise ValueError(f"reference: {str(reference)!r} must hold an embedding (D,) or K embeddings (K, D), "
+                             f"got shape {embedded.shape}")
+        labels = [Path(reference).name] if embedded.ndim == 1 else \
+            [f"{Path(reference).name}[{k}]" for k in range(len(embedded))]
+    elif reference_rows:
+        for index in reference_rows:
+            if not 0 <= index < len(table):
+                raise ValueError(f"--reference-row must be a row index from 0 to {len(table) - 1} of "
+                                 f"{str(rows)!r}, got {index}")
+        reference_values = table[list(reference_rows)]
+        labels = [f"row {index}" for index in reference_rows]
+    else:
+        reference_names, reference_values = read_csv_table(reference_table, "reference table")
+        _check_header(reference_names, names, reference_table, "--reference-table")
+        labels = [f"{Path(reference_table).name} row {index}" for index in range(len(reference_values))]
+    prefix = output_prefix(output, f"{Path(rows).with_suffix('').name}_row{row}_distance", TABULAR_OUTPUT_SUFFIXES)
+    paths = check_output_prefix(prefix, OUTPUT_FILES)  # every path, before the model
+    explainer = TabularDistanceExplainer(training_data=background, feature_names=names,
+                                         categorical_features=categorical_features, mask_type=mask_type,
+                                         embedding_output=embedding_output, **explainer_parameters)
+    explainer.check_parameters()
+    run_model = explainer.load_model(model)
+    if embedded is None:
+        embedded = np.asarray(run_model(reference_values.astype(np.float32)), dtype=np.float64)
+    if len(labels) == 1 and np.ndim(embedded) == 2:
+        embedded = embedded[0]
+    scores = explainer.attribute(run_model, table[row], embedded)
+    standard_error, significant = explainer.standard_error_, explainer.significant_
+    record = {"rows": str(rows), "row": int(row), "feature_names": names, "values": table[row].tolist(),
+              "references": labels, "scores": _lists(scores), "standard_error": _lists(standard_error),
+              "significant": np.atleast_2d(significant).tolist(), "n_masks_used": int(explainer.n_masks_used_),
+              "fdr": float(explainer.fdr_), "mask_type": mask_type,
+              "training_data": None if training_data is None else str(training_data)}
+    titles = [f"row {row} vs {label}" for label in labels]
+
+    def save_array(array: np.ndarray) -> Callable[[Path], None]:
+        def save(path: Path) -> None:
+            with open(path, "wb") as file:
+                np.save(file, array)
+
+        return save
+
+    def save_json(path: Path) -> None:
+        path.write_text(json.dumps(record, indent=1, allow_nan=False, ensure_ascii=False), encoding="utf-8")
+
+    def save_png(path: Path) -> None:
+        from dianna_distance.visualization import plot_tabular_distance
+
+        plot_tabular_distance(scores, names, path, title=titles, standard_error=standard_error,
+                              significant=significant, n_masks=explainer.n_masks_used_, values=table[row])
+
+    savers = [save_array(scores), save_array(standard_error), save_json, save_png]
+    return write_together(list(zip(paths, savers, strict=True)))
+
+
+def _check_header(names: list[str], expected: list[str], path: str | Path, option: str) -> None:
+    if names != expected:
+        raise ValueError(f"{option}: {str(path)!r} has the columns {names}, but the rows file has {expected}: "
+                         "they must be the same, in the same order")
+
+
+def _lists(values: np.ndarray) -> list[list[float | None]]:
+    return [[None if np.isnan(value) else float(value) for value in row] for row in np.atleast_2d(values)]
+
+
+def _mask_type(value: str) -> str | float:
+    if value in MASK_TYPES:
+        return value
+    try:
+        return float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be one of {', '.join(MASK_TYPES)} or a number, got {value!r}") \
+            from None
+
+
+def _indices(value: str) -> list[int]:
+    try:
+        return [int(item) for item in value.split(",") if item.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be comma-separated feature indices, got {value!r}") from None
+
+
+def add_explain_tabular_command(commands: argparse._SubParsersAction) -> None:
+    """Add the ``explain-tabular`` subcommand."""
+    parser = commands.add_parser("explain-tabular", help="explain which features make a table row close to or far "
+                                                         "from a reference (an embedding or other rows)")
+    parser.add_argument("model", help="ONNX file taking rows (B, F); its first output is the embedding")
+    parser.add_argument("rows", help=".csv file with a header of feature names and one row per item")
+    parser.add_argument("--row", type=int, required=True, help="index of the row to explain (0: first after the "
+                                                               "header)")
+    parser.add_argument("--reference", help="reference embedding(s): a .npy file (D,) or (K, D)")
+    parser.add_argument("--reference-row", type=int, action="append",
+                        help="index of a row of ROWS embedded as the reference (repeatable: one explanation each)")
+    parser.add_argument("--reference-table", help=".csv file (same header) of reference rows, each embedded")
+    parser.add_argument("--training-data", help=".csv file (same header) of background rows that masked features "
+                                                "take values from (default: none; masked features are 0, with a "
+                                                "warning)")
+    parser.add_argument("--categorical-features", type=_indices, help="comma-separated indices of categorical "
+                                                                      "features")
+    parser.add_argument("--mask-type", type=_mask_type, default="sample",
+                        help="how masked features are filled: sample (a random background row; default), "
+                             "most_frequent, mean, or a number")
+    parser.add_argument("--embedding-output", help="the ONNX tensor that is the embedding (default: first output)")
+    parser.add_argument("--output", help="output prefix, or an existing directory; a .npy/.json/.png suffix is "
+                                         "dropped (default: <rows stem>_row<N>_distance here). Writes <output>.npy "
+                                         "(scores), <output>_se.npy (their standard errors), <output>.json and "
+                                         "<output>.png")
+    signature = inspect.signature(TabularDistanceExplainer).parameters
+    for name, kind in TABULAR_OPTIONS.items():
+        default = signature[name].default
+        choices = WEIGHTINGS if name == "weighting" else None
+        parser.add_argument(f"--{name.replace('_', '-')}", type=kind, default=default, choices=choices,
+                            help=f"explainer parameter {name} (default: {default})")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def run_explain_tabular(args: argparse.Namespace) -> list[Path]:
+    """Run the ``explain-tabular`` subcommand; returns the paths written."""
+    parameters = {name: getattr(args, name) for name in TABULAR_OPTIONS}
+    parameters["progress"] = not args.no_progress
+    return explain_tabular_files(args.model, args.rows, args.row, args.output, args.reference, args.reference_row,
+                                 args.reference_table, args.training_data, args.categorical_features,
+                                 args.mask_type, args.embedding_output, **parameters)

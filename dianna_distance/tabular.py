@@ -1,0 +1,398 @@
+"""Tables: the Distance Explainer for one row of tabular data, one score per feature (column).
+
+A mask keeps each feature of the row with probability ``p_keep`` (:class:`~dianna_distance.masks.WordMasks`,
+drawn lazily and block-seeded). A **masked feature takes a value from the background data** (``training_data``,
+``(N, F)``), as DIANNA does for tables; ``mask_type`` says how:
+
+- ``"sample"`` (default): every masked input draws **one background row** at random, and all its masked features
+  take that row's values (categorical features take that row's category). This is the interventional masking of
+  KernelSHAP, which averages the model over background rows: here each masked input is one draw of that average,
+  so the cost stays one model call per mask. The row of mask ``i`` is drawn from ``random_state`` and ``i`` alone
+  (with the masks, :class:`~dianna_distance.masks.TabularMasks`; for given ``masks``,
+  :class:`~dianna_distance.masks.BackgroundRows`), so :meth:`~TabularDistanceExplainer.embed_masked` on a range
+  of masks, in any process, gives the rows (and the map) of a local run.
+- ``"most_frequent"``: DIANNA's RISE default (``mask_data_tabular`` with scikit-learn's ``SimpleImputer``): each
+  masked feature takes its column's most frequent background value (the smallest of tied values, as
+  ``SimpleImputer`` does; for a continuous feature whose values are all distinct that is its minimum, which is why
+  ``"sample"`` is this package's default).
+- ``"mean"``: DIANNA's other RISE strategy: the column mean, except for categorical features
+  (``categorical_features``), which take their most frequent category, never a mean.
+- a number: every masked feature takes that constant.
+- a callable ``(row (F,), keep (B, F) bool, training_data (N, F) or None) -> (B, F)``: DIANNA's custom strategy.
+
+**Without background data** (``training_data=None``) a string ``mask_type`` cannot be followed: masked features
+are set to **0** with a warning that the choice matters (a masked feature is then "this feature is 0", which for
+unstandardised data can be far outside its range). Pass a number as ``mask_type`` to choose the constant (no
+warning), or background rows.
+
+The map has one score per feature, ``(F,)`` for one reference and ``(K, F)`` for K references; ``feature_names_``
+names them.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from dianna_distance.checks import check_finite_array, warn
+from dianna_distance.core import MaskedDistanceExplainer
+from dianna_distance.distances import DistanceLike
+from dianna_distance.masks import BackgroundRows, TabularMasks, WordMasks, root_seed
+from dianna_distance.model import load_model
+
+TabularModelLike = str | Path | Callable[[np.ndarray], np.ndarray]
+MASK_TYPES = ("sample", "most_frequent", "mean")
+
+
+@dataclass
+class _Row:
+    """A row checked for masking, and what masked features are filled with."""
+
+    values: np.ndarray  # (F,) float32
+    fill: np.ndarray | None  # (F,) float32 for a fixed fill; None for sampled rows or a callable
+    background: np.ndarray | None  # (N, F) float32
+    seed: np.random.SeedSequence
+    rows: TabularMasks | BackgroundRows | None = field(default=None, repr=False)  # the rows' source ("sample")
+
+
+def most_frequent(values: np.ndarray) -> np.ndarray:
+    """Each column's most frequent value, the smallest of tied values (as scikit-learn's ``SimpleImputer``)."""
+    values = np.asarray(values)
+    modes = np.empty(values.shape[1], dtype=values.dtype)
+    for column in range(values.shape[1]):
+        unique, counts = np.unique(values[:, column], return_counts=True)
+        modes[column] = unique[np.argmax(counts)]  # np.unique sorts: argmax takes the smallest of tied values
+    return modes
+
+
+def background_fill(mask_type: str | float, background: np.ndarray | None, categorical: Sequence[int],
+                    n_features: int) -> np.ndarray:
+    """The ``(F,)`` values masked (or deleted) features take for a fixed ``mask_type``.
+
+    Args:
+        mask_type: ``"most_frequent"`` (each column's most frequent value), ``"mean"`` (the column mean; the most
+            frequent category for categorical features) or a number (that constant).
+        background: Background rows ``(N, F)`` (checked), needed for the strings.
+        categorical: Indices of the categorical features.
+        n_features: F.
+
+    Returns:
+        Float64 ``(F,)``.
+    """
+    if not isinstance(mask_type, str):
+        return np.full(n_features, float(mask_type))
+    if background is None:
+        raise ValueError(f"mask_type {mask_type!r} needs background rows (training_data)")
+    if mask_type == "most_frequent":
+        return most_frequent(background).astype(np.float64)
+    if mask_type != "mean":
+        raise ValueError(f"a fixed fill must be 'most_frequent', 'mean' or a number, got {mask_type!r}")
+    fill = background.mean(axis=0)
+    if len(categorical):
+        fill[list(categorical)] = most_frequent(background[:, list(categorical)])
+    return fill
+
+
+def check_training_data(training_data: object, n_features: int | None = None) -> np.ndarray:
+    """Background rows ``(N, F)`` as float64: finite, at least two rows, ``F`` columns when ``n_features`` is given."""
+    background = check_finite_array(training_data, "training_data")
+    if background.ndim != 2:
+        raise ValueError(f"training_data must be background rows (N, F), got shape {background.shape}")
+    if background.shape[0] < 2:
+        raise ValueError(f"training_data must hold at least 2 background rows to take masked values from, got "
+                         f"{background.shape[0]}: one row would fill every masked feature with the same values")
+    if n_features is not None and background.shape[1] != n_features:
+        raise ValueError(f"the row has {n_features} features, but training_data has {background.shape[1]} columns: "
+                         "they must match")
+    return background.astype(np.float64)
+
+
+def check_categorical_features(categorical_features: object, n_features: int) -> list[int]:
+    """Indices of the categorical features, each in ``[0, n_features)``, no repeats."""
+    if categorical_features is None:
+        return []
+    if isinstance(categorical_features, (str, bytes)) or not isinstance(categorical_features, Sequence | np.ndarray):
+        raise TypeError(f"categorical_features must be a list of feature indices or None, got "
+                        f"{categorical_features!r}")
+    indices = []
+    for index in categorical_features:
+        if not isinstance(index, numbers.Integral) or isinstance(index, (bool, np.bool_)):
+            raise TypeError(f"categorical_features must hold int feature indices, got {index!r}")
+        if not 0 <= index < n_features:
+            raise ValueError(f"categorical_features holds index {index}, out of range for {n_features} features "
+                             f"(0 to {n_features - 1})")
+        indices.append(int(index))
+    if len(set(indices)) != len(indices):
+        raise ValueError(f"categorical_features holds an index twice: {indices}")
+    return indices
+
+
+class TabularDistanceExplainer(MaskedDistanceExplainer):
+    """Explain why a table row's embedding is close to, or far from, a reference embedding: a score per feature.
+
+    The row is masked ``n_masks`` times (each feature kept with probability ``p_keep``; a masked feature takes a
+    background value, see the module docstring); every masked row is embedded by the model and ranked by its
+    distance to the reference; the scores are the weighted sum of the masks (:class:`MaskedDistanceExplainer`).
+    A positive score marks a feature whose value brings the row closer to the reference; negative, one that
+    pushes it away.
+
+    Parameters are stored as given and checked when :meth:`attribute` runs.
+
+    Args:
+        training_data: Background rows ``(N, F)`` (``N >= 2``) that masked features take values from; None:
+            masked features are set to 0 (or to ``mask_type`` when it is a number) with a warning.
+        feature_names: Names of the F features, for outputs and figures; default ``"feature 0"``, ...
+        categorical_features: Indices of the categorical features (DIANNA's parameter): a masked categorical
+            feature takes a background row's category (``"sample"``) or the most frequent one, never a mean.
+        mask_type: ``"sample"`` (default), ``"most_frequent"``, ``"mean"``, a number, or a callable; see the
+            module docstring.
+        n_masks: Number of masks (model evaluations).
+        p_keep: Probability that a feature is kept, in (0, 1].
+        mask_selection_range_min, mask_selection_range_max, mask_selection_negative_range_min,
+        mask_selection_negative_range_max, weighting, batch_size, distance, random_state, masks, progress,
+        tolerance, max_masks: As for :class:`MaskedDistanceExplainer` (``masks``: ``(n_masks, F)`` in [0, 1]).
+        providers: ONNX Runtime execution providers when the model is an ONNX file.
+        embedding_output: For an ONNX file: the name of an inner tensor of its graph to use as the embedding
+            (:func:`~dianna_distance.layers.list_embedding_outputs` lists them); None: the graph's first output.
+        embedding_pooling: How ``embedding_output`` becomes one vector per row (see
+            :func:`~dianna_distance.model.load_model`; a table model's tensors are usually ``(B, D)`` already).
+
+    Attributes:
+        feature_names_: The F feature names of the last run.
+        fill_: ``(F,)`` the values masked features took in the last run (``"most_frequent"``, ``"mean"``, a
+            constant), or None (``"sample"``, a callable).
+        background_rows_: With ``"sample"``: the background row index of each mask of the last run, ``(n_masks,)``
+            (-1 for masks not embedded by this process); else None.
+        masks_: ``(n_masks, F)`` boolean masks of the last run (True: the feature is kept).
+        map_, standard_error_, significant_, embeddings_, distances_, weights_, ...: As for
+            :class:`MaskedDistanceExplainer`, with the shape ``(F,)`` or ``(K, F)``.
+
+    Example:
+        >>> explainer = TabularDistanceExplainer(training_data=X, n_masks=1000, random_state=0)
+        >>> scores = explainer.attribute(model, X[0], model(X[5:6])[0])  # doctest: +SKIP
+    """
+
+    _input_noun = "rows"
+
+    def __init__(
+        self,
+        training_data: np.ndarray | None = None,
+        feature_names: Sequence[str] | None = None,
+        categorical_features: Sequence[int] | None = None,
+        mask_type: str | float | Callable = "sample",
+        n_masks: int = 1000,
+        p_keep: float = 0.5,
+        mask_selection_range_min: float = 0.0,
+        mask_selection_range_max: float = 0.1,
+        mask_selection_negative_range_min: float = 0.9,
+        mask_selection_negative_range_max: float = 1.0,
+        weighting: str = "ranges",
+        batch_size: int | None = None,
+        distance: DistanceLike = "cosine",
+        random_state: int | np.random.Generator | None = None,
+        masks: np.ndarray | None = None,
+        progress: bool = True,
+        providers: Sequence[str] | None = None,
+        tolerance: float | None = None,
+        max_masks: int = 10_000,
+        embedding_output: str | None = None,
+        embedding_pooling: str = "auto",
+    ) -> None:
+        self.training_data = training_data
+        self.feature_names = feature_names
+        self.categorical_features = categorical_features
+        self.mask_type = mask_type
+        self.n_masks = n_masks
+        self.p_keep = p_keep
+        self.mask_selection_range_min = mask_selection_range_min
+        self.mask_selection_range_max = mask_selection_range_max
+        self.mask_selection_negative_range_min = mask_selection_negative_range_min
+        self.mask_selection_negative_range_max = mask_selection_negative_range_max
+        self.weighting = weighting
+        self.batch_size = batch_size
+        self.distance = distance
+        self.random_state = random_state
+        self.masks = masks
+        self.progress = progress
+        self.providers = providers
+        self.tolerance = tolerance
+        self.max_masks = max_masks
+        self.embedding_output = embedding_output
+        self.embedding_pooling = embedding_pooling
+
+    def attribute(self, model: TabularModelLike, row: np.ndarray, embedded_reference: np.ndarray) -> np.ndarray:
+        """Score every feature of ``row`` by how much it brings the row's embedding closer to the reference.
+
+        Args:
+            model: A callable ``(B, F) -> (B, D)`` or the path of an ONNX file taking ``(B, F)`` float rows.
+            row: The row to explain, ``(F,)``.
+            embedded_reference: ``(D,)``, or ``(K, D)`` for K references explained in one pass of the model.
+
+        Returns:
+            Scores ``(F,)`` for a ``(D,)`` reference, ``(K, F)`` for ``(K, D)``; ``feature_names_`` names them.
+        """
+        return super().attribute(model, row, embedded_reference)
+
+    def load_model(self, model: TabularModelLike) -> Callable:
+        """The model as a callable ``(B, F) -> (B, D)``: an ONNX file in one ONNX Runtime session, or the callable."""
+        return load_model(model, providers=self.providers, embedding_output=self.embedding_output,
+                          embedding_pooling=self.embedding_pooling)
+
+    # -- the table modality ---------------------------------------------------------------------------------------
+
+    def _validate_modality(self) -> None:
+        mask_type = self.mask_type
+        if isinstance(mask_type, str):
+            if mask_type not in MASK_TYPES:
+                raise ValueError(f"mask_type must be one of {MASK_TYPES}, a number or a callable, got {mask_type!r}")
+        elif isinstance(mask_type, numbers.Real) and not isinstance(mask_type, bool):
+            if not np.isfinite(mask_type):
+                raise ValueError(f"mask_type must be a finite number when it is a constant fill, got {mask_type!r}")
+        elif not callable(mask_type):
+            raise TypeError(f"mask_type must be one of {MASK_TYPES}, a number or a callable "
+                            f"(row, keep, training_data) -> (B, F), got {mask_type!r}")
+        if self.embedding_output is not None and (not isinstance(self.embedding_output, str)
+                                                  or not self.embedding_output):
+            raise TypeError(f"embedding_output must be None or a tensor name (str), got {self.embedding_output!r}")
+
+    def _prepare_input(self, row: np.ndarray) -> _Row:
+        values = check_finite_array(row, "row")
+        if values.ndim != 1 or values.shape[0] == 0:
+            raise ValueError(f"row must be one table row (F,) with at least one feature, got shape {values.shape}")
+        n_features = values.shape[0]
+        self.feature_names_ = self._names(n_features)
+        categorical = check_categorical_features(self.categorical_features, n_features)
+        background = None
+        if self.training_data is not None:
+            background = check_training_data(self.training_data, n_features)
+        seed = root_seed(self.random_state)
+        fill, rows = None, None
+        self.background_rows_ = None
+        if isinstance(self.mask_type, str) and background is None:
+            warn("no training_data: masked features are set to 0, and the explanation depends on that choice (a "
+                 "masked feature means 'this feature is 0'); give background rows as training_data, or a number as "
+                 "mask_type", stacklevel=4)
+            fill = np.zeros(n_features)
+        elif isinstance(self.mask_type, str) and self.mask_type == "sample":
+            rows = BackgroundRows(len(background), 2**62, seed)
+        elif not callable(self.mask_type):
+            fill = background_fill(self.mask_type, background, categorical, n_features)
+        self.fill_ = None if fill is None else fill.copy()
+        return _Row(values.astype(np.float32), None if fill is None else fill.astype(np.float32),
+                    None if background is None else background.astype(np.float32), seed, rows)
+
+    def _names(self, n_features: int) -> list[str]:
+        if self.feature_names is None:
+            return [f"feature {index}" for index in range(n_features)]
+        if isinstance(self.feature_names, (str, bytes)) or not isinstance(self.feature_names, Sequence | np.ndarray):
+            raise TypeError(f"feature_names must be a list of {n_features} names or None, got {self.feature_names!r}")
+        names = [str(name) for name in self.feature_names]
+        if len(names) != n_features:
+            raise ValueError(f"feature_names has {len(names)} names, but the row has {n_features} features")
+        return names
+
+    def _draw_masks(self, prepared: _Row, n_masks: int) -> WordMasks:
+        if prepared.rows is None:
+            return WordMasks(len(prepared.values), n_masks, self.p_keep, prepared.seed)
+        self.background_rows_ = np.full(n_masks, -1, dtype=np.int64)
+        prepared.rows = TabularMasks(len(prepared.values), n_masks, self.p_keep, len(prepared.background),
+                                     prepared.seed)  # its rows are drawn with its masks, one generator per block
+        return prepared.rows
+
+    def _feature_shape(self, prepared: _Row) -> tuple[int]:
+        return (len(prepared.values),)
+
+    def _input_size(self, prepared: _Row) -> int:
+        return len(prepared.values)
+
+    def _masked_batch(self, prepared: _Row, masks: np.ndarray) -> np.ndarray:
+        return self._masked_batch_at(prepared, masks, 0)
+
+    def _masked_batch_at(self, prepared: _Row, masks: np.ndarray, first: int) -> np.ndarray:
+        masks = np.asarray(masks)
+        if masks.dtype != bool and np.any((masks != 0) & (masks != 1)):
+            raise ValueError("masks must hold 0 or 1 for a table: a feature is kept or takes a background value")
+        keep = masks.astype(bool, copy=False)
+        if prepared.rows is not None:
+            indices = np.arange(first, first + len(keep))
+            rows = prepared.rows
+            drawn = rows.rows(indices) if isinstance(rows, TabularMasks) else rows[indices]
+            self._record_rows(first, drawn)
+            return np.where(keep, prepared.values, prepared.background[drawn])
+        if prepared.fill is not None:
+            return np.where(keep, prepared.values, prepared.fill)
+        masked = check_finite_array(self.mask_type(prepared.values.copy(), keep, prepared.background),
+                                    "the output of mask_type (a callable)")
+        if masked.shape != keep.shape:
+            raise ValueError(f"mask_type (a callable) must return the masked rows {keep.shape}, got shape "
+                             f"{masked.shape}")
+        return masked
+
+    def _record_rows(self, first: int, drawn: np.ndarray) -> None:
+        """Keep the background rows drawn (``background_rows_``, -1 for masks this process did not embed)."""
+        stop = first + len(drawn)
+        if self.background_rows_ is None or len(self.background_rows_) < stop:
+            grown = np.full(stop, -1, dtype=np.int64)
+            if self.background_rows_ is not None:
+                grown[: len(self.background_rows_)] = self.background_rows_
+            self.background_rows_ = grown
+        self.background_rows_[first:stop] = drawn
+
+
+def read_csv_table(path: str | Path, name: str) -> tuple[list[str], np.ndarray]:
+    """Read a table of numbers from a ``.csv`` file whose first line is a header of column names.
+
+    Args:
+        path: The file.
+        name: What the table is (``"rows"``, ``"training data"``), for messages.
+
+    Returns:
+        The column names and the values ``(N, F)`` as float64 (a cell ``nan`` is read as NaN and refused where a
+        row is explained).
+
+    Raises:
+        FileNotFoundError, IsADirectoryError, PermissionError: The file cannot be read.
+        ValueError: No header, no rows, a row with another number of cells, or a cell that is not a number (the
+            message names the file, the line and the column).
+    """
+    import csv
+
+    from dianna_distance.files import check_input_file
+
+    path = check_input_file(path, name)
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as file:
+            lines = list(csv.reader(file))
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{name}: {str(path)!r} is not a text .csv file ({error.reason})") from error
+    lines = [(number, line) for number, line in enumerate(lines, start=1) if any(cell.strip() for cell in line)]
+    if not lines:
+        raise ValueError(f"{name}: {str(path)!r} is empty; expected a header of column names and rows of numbers")
+    header = [cell.strip() for cell in lines[0][1]]
+    if not lines[1:]:
+        raise ValueError(f"{name}: {str(path)!r} has a header but no rows")
+    if all(_is_number(cell) for cell in header):
+        raise ValueError(f"{name}: {str(path)!r} has no header: its first line must name the columns")
+    values = np.empty((len(lines) - 1, len(header)))
+    for index, (number, line) in enumerate(lines[1:]):
+        if len(line) != len(header):
+            raise ValueError(f"{name}: {str(path)!r} line {number} has {len(line)} cells, but the header names "
+                             f"{len(header)} columns")
+        for column, cell in enumerate(line):
+            if not _is_number(cell):
+                raise ValueError(f"{name}: {str(path)!r} line {number}, column {header[column]!r}: {cell!r} is not "
+                                 "a number")
+            values[index, column] = float(cell)
+    return header, values
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
