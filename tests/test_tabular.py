@@ -428,6 +428,22 @@ def test_a_tabular_job_of_explain_many_gives_the_map_of_the_class(tmp_path):
     np.testing.assert_allclose(np.load(tmp_path / "maps" / "wine0.npy"), expected, rtol=1e-6, atol=1e-9)
 
 
+def test_explain_many_on_the_command_line_runs_table_row_jobs_with_their_background(tmp_path):
+    from dianna_distance.batch import load_map
+    from dianna_distance.cli import main
+    from dianna_distance.data import WINE_MODEL
+
+    names, rows, _ = wine()
+    write_csv(tmp_path / "row.csv", names, rows[:1])
+    write_csv(tmp_path / "reference.csv", names, rows[13:14])
+    write_csv(tmp_path / "background.csv", names, rows)
+    (tmp_path / "jobs.csv").write_text("id,item,reference,kind\nwine0,row.csv,reference.csv,tabular\n")
+    assert main(["explain-many", str(tmp_path / "jobs.csv"), "--model", str(WINE_MODEL), "--output",
+                 str(tmp_path / "maps"), "--n-masks", "100", "--training-data", str(tmp_path / "background.csv"),
+                 "--no-progress"]) == 0
+    assert load_map(tmp_path / "maps", "wine0").shape == (len(names),)
+
+
 def test_explain_split_of_a_tabular_job_equals_a_local_run(tmp_path):
     distributed = pytest.importorskip("distributed")
     from dianna_distance.batch import Job, explain_split

@@ -33,6 +33,8 @@ def add_explain_many_command(commands: argparse._SubParsersAction) -> None:
                                           "cluster's workers (needs dianna-distance[dask])")
     many.add_argument("--retry-failed", action="store_true", help="run the items recorded as failed again")
     many.add_argument("--item-progress", action="store_true", help="show a progress bar inside each explanation")
+    many.add_argument("--training-data", help="background rows (.csv with a header) for table-row jobs "
+                                               "(kind tabular): a masked feature takes a background row's value")
     many.add_argument("--png", action="store_true",
                       help="also draw each map explained in this run as a figure (image, reference, map with its "
                            "significance): <output>/figures/<map file name>.png")
@@ -54,7 +56,13 @@ def run_explain_many(args: argparse.Namespace) -> int:
         for option, value in (("--text-model", args.text_model), ("--tokenizer", args.tokenizer)):
             if value is not None:
                 raise ValueError(f"{option} applies only to caption jobs, and no job in {args.jobs!r} has a caption")
-    parameters = explainer_parameters(args)
+    kinds = {job.kind for job in jobs} or {"image"}
+    parameters = _for_kinds(explainer_parameters(args), kinds)
+    if args.training_data is not None:
+        if "tabular" not in kinds:
+            raise ValueError(f"--training-data applies only to table-row jobs (kind tabular), and no job in "
+                             f"{args.jobs!r} is one")
+        parameters["training_data"] = args.training_data
     progress = parameters.pop("progress")
     draw = MapFigures(Path(args.output), args.pixel_max or 1.0) if args.png else None
     run = explain_many(jobs, args.model, args.output, preset=args.preset, mask_on=args.mask_on,
@@ -72,6 +80,30 @@ def run_explain_many(args: argparse.Namespace) -> int:
               "the manifest, and re-run with --retry-failed to try them again", file=sys.stderr)
         return 1
     return 0
+
+
+def _for_kinds(parameters: dict, kinds: set[str]) -> dict:
+    """The explainer options that apply to the jobs' kinds.
+
+    An option left at its default that a kind's explainer does not take (``--feature-res`` for table rows) is left
+    out; one given with another value is kept, and the run refuses it, naming it.
+    """
+    import inspect
+
+    from dianna_distance.batch import JOB_KINDS
+
+    defaults = _defaults()
+    accepted = [set(inspect.signature(JOB_KINDS[kind].explainer_class).parameters) for kind in kinds
+                if kind in JOB_KINDS]
+    return {name: value for name, value in parameters.items()
+            if name == "progress" or all(name in names for names in accepted) or value != defaults.get(name)}
+
+
+def _defaults() -> dict:
+    """The defaults of ``explain-many``'s options, as its parser sets them."""
+    parser = argparse.ArgumentParser()
+    add_explainer_options(parser, defaults={"random_state": 0})
+    return vars(parser.parse_args([]))
 
 
 class MapFigures:
