@@ -259,3 +259,117 @@ def test_p_keep_that_masks_no_whole_channel_warns_once_as_dianna_clamps():
     with pytest.warns(UserWarning, match="masks fewer than one channel"):
         masks = np.asarray(TimeSeriesMasks((20, 2), 30, p_keep=0.9, mask_kinds="channel", random_state=0))
     assert np.all((~masks).any(axis=(1, 2)))  # every mask still masks one channel
+
+
+# -- figure, command line, batch jobs -------------------------------------------------------------------------------
+
+
+def test_the_figure_has_one_panel_per_channel_a_labelled_colour_bar_and_the_legend(model, series, tmp_path):
+    from dianna_distance.visualization import plot_timeseries_distance
+
+    explainer, scores = explain(model, series)
+    fig = plot_timeseries_distance(series, scores, tmp_path / "map.png", standard_error=explainer.standard_error_,
+                                   significant=explainer.significant_, n_masks=400)
+    texts = [text.get_text() for text in fig.findobj(lambda artist: hasattr(artist, "get_text"))]
+    assert (tmp_path / "map.png").stat().st_size > 0
+    assert sum(ax.get_ylabel().startswith("channel") for ax in fig.axes) == C
+    assert "attribution (+ closer, − farther)" in texts  # the colour bar's label
+    assert "red: brings the series closer to the reference" in texts and "blue: pushes it away" in texts
+    assert any(text.startswith("hatched") for text in texts) and "400 masks" in texts
+    low, high = fig.axes[0].collections[0].norm.vmin, fig.axes[0].collections[0].norm.vmax
+    assert low == -high == -np.abs(scores).max()
+
+
+def _cli(*args: str) -> int:
+    from dianna_distance.cli import main
+
+    return main([*args, "--no-progress"])
+
+
+@pytest.fixture
+def weather(tmp_path) -> Path:
+    window = np.load(Path(dianna.__file__).parent / "data" / "weather_data.npy")[0]
+    np.save(tmp_path / "window.npy", window)
+    (tmp_path / "other.csv").write_text("tmax\n" + "\n".join(str(v) for v in window[::-1, 0] + 3) + "\n")
+    return tmp_path
+
+
+def test_explain_timeseries_writes_the_map_its_standard_error_and_the_figure(weather, capsys):
+    prefix = weather / "out" / "run"
+    (weather / "out").mkdir()
+    assert _cli("explain-timeseries", str(SEASON_MODEL), str(weather / "window.npy"), "--reference-series",
+                str(weather / "other.csv"), "--n-masks", "100", "--random-state", "0", "--output", str(prefix)) == 0
+    assert sorted(path.name for path in (weather / "out").iterdir()) == ["run.npy", "run.png", "run_se.npy"]
+    explainer = TimeSeriesDistanceExplainer(n_masks=100, random_state=0, progress=False)
+    window = np.load(weather / "window.npy")
+    reference = explainer.load_model(str(SEASON_MODEL))((window[::-1] + 3)[None].astype(np.float32))[0]
+    np.testing.assert_allclose(np.load(weather / "out" / "run.npy"),
+                               explainer.attribute(str(SEASON_MODEL), window, reference), atol=1e-6)
+    np.testing.assert_allclose(np.load(weather / "out" / "run_se.npy"), explainer.standard_error_, atol=1e-6)
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_explain_timeseries_takes_an_embedding_reference_from_a_npy_file(weather):
+    np.save(weather / "reference.npy", np.array([[0.2, 0.8], [0.9, 0.1]]))
+    assert _cli("explain-timeseries", str(SEASON_MODEL), str(weather / "window.npy"), "--reference",
+                str(weather / "reference.npy"), "--n-masks", "50", "--output", str(weather / "k")) == 0
+    assert np.load(weather / "k.npy").shape == (2, 28, 1) and np.load(weather / "k_se.npy").shape == (2, 28, 1)
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"series": "missing.npy"}, "series: file .*missing.npy.* does not exist"),
+    ({"series": "bad.csv"}, "line 3 holds 'x', not a number"),
+    ({"series": "nan.npy"}, "series contains NaN"),
+    ({"reference": None}, "give exactly one of --reference"),
+    ({"extra": ["--feature-res", "2"]}, "feature_res must be at least 3"),
+    ({"extra": ["--mask-type", "median"]}, "--mask-type must be 'mean' or a number"),
+    ({"series": "long.npy", "reference": "embedding"}, r"series has shape \(30, 1\).*\(28, 1\)"),
+])
+def test_explain_timeseries_expected_failures_are_one_line_with_exit_code_2_and_write_nothing(weather, capsys,
+                                                                                             change, message):
+    (weather / "bad.csv").write_text("tmax\n1.0\nx\n")
+    np.save(weather / "nan.npy", np.array([1.0, np.nan] * 14))
+    np.save(weather / "long.npy", np.ones((30, 1)))
+    series = weather / change.get("series", "window.npy")
+    np.save(weather / "embedding.npy", np.array([0.5, 0.5]))
+    reference = {1: ["--reference-series", str(weather / "other.csv")], None: [],
+                 "embedding": ["--reference", str(weather / "embedding.npy")]}[change.get("reference", 1)]
+    before = set(weather.iterdir())
+    code = _cli("explain-timeseries", str(SEASON_MODEL), str(series), *reference, *change.get("extra", []),
+                "--n-masks", "20", "--output", str(weather / "result"))
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("dianna-distance: error:")
+    import re
+
+    assert re.search(message, err), err
+    assert set(weather.iterdir()) == before
+
+
+def test_a_timeseries_batch_job_gives_the_map_of_a_single_run(weather):
+    from dianna_distance.batch import explain_many, load_map
+
+    run = explain_many([{"id": "w", "item": str(weather / "window.npy"), "reference": str(weather / "other.csv"),
+                         "kind": "timeseries"}], SEASON_MODEL, weather / "maps", n_masks=100, random_state=0,
+                       progress=False)
+    assert run.explained == ["w"] and not run.failed
+    explainer = TimeSeriesDistanceExplainer(n_masks=100, random_state=0, progress=False)
+    window = np.load(weather / "window.npy")
+    reference = explainer.load_model(str(SEASON_MODEL))((window[::-1] + 3)[None].astype(np.float32))[0]
+    np.testing.assert_allclose(load_map(weather / "maps", "w"), explainer.attribute(str(SEASON_MODEL), window,
+                                                                                    reference), atol=1e-6)
+
+
+def test_explain_split_of_a_timeseries_job_gives_the_local_map(weather):
+    distributed = pytest.importorskip("distributed")
+    from dianna_distance.batch import explain_split
+
+    job = {"id": "w", "item": str(weather / "window.npy"), "reference": str(weather / "other.csv"),
+           "kind": "timeseries"}
+    with distributed.Client(processes=False, n_workers=1, threads_per_worker=2, dashboard_address=None) as client:
+        split = explain_split(job, SEASON_MODEL, client, n_masks=100, random_state=0, progress=False,
+                              masks_per_task=30)
+    explainer = TimeSeriesDistanceExplainer(n_masks=100, random_state=0, progress=False)
+    window = np.load(weather / "window.npy")
+    reference = explainer.load_model(str(SEASON_MODEL))((window[::-1] + 3)[None].astype(np.float32))[0]
+    np.testing.assert_allclose(split, explainer.attribute(str(SEASON_MODEL), window, reference), atol=1e-6)
