@@ -57,6 +57,49 @@ def check_series(series: object, name: str = "series") -> np.ndarray:
     return values
 
 
+def mask_fill(series: np.ndarray, mask_type: MaskTypeLike = "mean") -> np.ndarray:
+    """The value(s) masked values of ``series`` ``(T, C)`` become, as DIANNA's ``mask_type`` says: ``()`` or ``(C,)``.
+
+    ``"mean"``: the mean of the whole series (DIANNA's default); a number; or a callable ``series -> number or
+    (C,)``.
+
+    Raises:
+        ValueError, TypeError: For a fill that is not a finite number or one finite number per channel.
+    """
+    values = np.asarray(series)
+    dtype = np.result_type(values.dtype, np.float32)
+    if isinstance(mask_type, str):
+        if mask_type != "mean":
+            raise ValueError(f"mask_type must be 'mean', a number or a callable series -> value, got {mask_type!r}")
+        return np.asarray(np.mean(values), dtype=dtype)
+    fill = mask_type(values) if callable(mask_type) else mask_type
+    what = "the value returned by mask_type" if callable(mask_type) else "mask_type"
+    try:
+        fill = check_finite_array(fill, what)
+    except TypeError as error:
+        raise TypeError(f"{what} must be a number or an array (C,) of numbers: {error}") from error
+    if fill.shape not in ((), (1,), (values.shape[1],)):
+        raise ValueError(f"{what} must be a number or one number per channel ({values.shape[1]},), got shape "
+                         f"{fill.shape}")
+    return fill.astype(dtype)
+
+
+def masked_series(series: np.ndarray, masks: np.ndarray, fill: np.ndarray, out: np.ndarray | None = None
+                  ) -> np.ndarray:
+    """``series * masks + fill * (1 - masks)``, ``(B, T, C)``: kept values exactly (mask 1), masked ones the fill.
+
+    Args:
+        series: ``(T, C)``.
+        masks: ``(B, T, C)`` in [0, 1] (booleans: True kept).
+        fill: ``()`` or ``(C,)``, from :func:`mask_fill`.
+        out: Optional buffer ``(B, T, C)`` of the series' dtype.
+    """
+    masks = np.asarray(masks).astype(series.dtype, copy=False)
+    masked = np.multiply(series, masks, out=out)
+    masked += fill * (1 - masks)
+    return masked
+
+
 class TimeSeriesDistanceExplainer(MaskedDistanceExplainer):
     """Explain the distance between a time series' embedding and a reference embedding with a map over the series.
 
@@ -175,22 +218,7 @@ class TimeSeriesDistanceExplainer(MaskedDistanceExplainer):
         values = check_series(series, "series")
         values = values.astype(np.result_type(values.dtype, np.float32), copy=False)
         check_mask_kinds(self.mask_kinds, values.shape[1])
-        return _Series(values, self._fill(values))
-
-    def _fill(self, values: np.ndarray) -> np.ndarray:
-        """The value(s) masked values become: ``()`` or ``(C,)``."""
-        if isinstance(self.mask_type, str):
-            return np.asarray(np.mean(values), dtype=values.dtype)
-        fill = self.mask_type(values) if callable(self.mask_type) else self.mask_type
-        what = "the value returned by mask_type" if callable(self.mask_type) else "mask_type"
-        try:
-            fill = check_finite_array(fill, what)
-        except TypeError as error:
-            raise TypeError(f"{what} must be a number or an array (C,) of numbers: {error}") from error
-        if fill.shape not in ((), (1,), (values.shape[1],)):
-            raise ValueError(f"{what} must be a number or one number per channel ({values.shape[1]},), got shape "
-                             f"{fill.shape}")
-        return fill.astype(values.dtype)
+        return _Series(values, mask_fill(values, self.mask_type))
 
     def _draw_masks(self, prepared: _Series, n_masks: int) -> TimeSeriesMasks:
         return TimeSeriesMasks(prepared.values.shape, n_masks, self.feature_res, self.p_keep, self.mask_kinds,
@@ -207,9 +235,7 @@ class TimeSeriesDistanceExplainer(MaskedDistanceExplainer):
         values = prepared.values
         if prepared.buffer is None or len(prepared.buffer) < len(masks):
             prepared.buffer = np.empty((len(masks), *values.shape), dtype=values.dtype)
-        masks = masks.astype(values.dtype, copy=False)
-        masked = np.multiply(values, masks, out=prepared.buffer[: len(masks)])
-        masked += prepared.fill * (1 - masks)
+        masked = masked_series(values, masks, prepared.fill, out=prepared.buffer[: len(masks)])
         return masked if self.preprocess_function is None else self.preprocess_function(masked)
 
     def load_model(self, model: ModelLike) -> Callable:
@@ -247,4 +273,5 @@ def check_series_fits_model(series_shape: tuple[int, ...], model: OnnxModel) -> 
                          f"shape {list(model.input_shape)}, one item of which is {shown} (time steps, channels)")
 
 
-__all__ = ["MASK_KINDS", "TimeSeriesDistanceExplainer", "check_series", "check_series_fits_model"]
+__all__ = ["MASK_KINDS", "TimeSeriesDistanceExplainer", "check_series", "check_series_fits_model", "mask_fill",
+           "masked_series"]

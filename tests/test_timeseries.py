@@ -373,3 +373,27 @@ def test_explain_split_of_a_timeseries_job_gives_the_local_map(weather):
     window = np.load(weather / "window.npy")
     reference = explainer.load_model(str(SEASON_MODEL))((window[::-1] + 3)[None].astype(np.float32))[0]
     np.testing.assert_allclose(split, explainer.attribute(str(SEASON_MODEL), window, reference), atol=1e-6)
+
+
+def test_deleting_the_segments_the_map_marks_first_moves_the_distance_faster_than_random(model, series, tmp_path):
+    from dianna_distance.evaluation import timeseries_deletion
+    from dianna_distance.visualization import plot_timeseries_deletion
+
+    reference = model(series[None])[0]
+    _, scores = explain(model, series, reference)
+    result = timeseries_deletion(model, series, reference, scores, segment_length=5, n_random=5, random_state=0,
+                                 progress=False)
+    assert len(result.segments) == (T // 5) * C and result.lodf[0] == pytest.approx(0, abs=1e-6)
+    assert result.area_lodf > 0 > result.area_hidf
+    first = result.segments[result.order_lodf[0]]
+    assert first[0] == CHANNEL and WINDOW.start - 5 < first[1] < WINDOW.stop
+    np.testing.assert_allclose(result.series_lodf[-1], series.mean())  # everything deleted: the fill
+    plot_timeseries_deletion(result, tmp_path / "deletion.png")
+    assert (tmp_path / "deletion.png").stat().st_size > 0
+
+
+def test_segment_deletion_refuses_scores_of_another_shape_naming_scores(model, series):
+    from dianna_distance.evaluation import timeseries_deletion
+
+    with pytest.raises(ValueError, match=r"scores must have the series' shape \(60, 3\)"):
+        timeseries_deletion(model, series, model(series[None])[0], np.ones((60, 2)), progress=False)

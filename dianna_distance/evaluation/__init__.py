@@ -17,7 +17,9 @@ Quantus; a function of the same name in lower case runs it in one line:
 
 For texts, :class:`WordDeletion` / :func:`word_deletion` deletes words in order of their scores (most positive
 first, most negative first, and at random), and :class:`SeedSpread` takes a
-:class:`~dianna_distance.text.TextDistanceExplainer` as its ``explainer`` (the spread is then per word).
+:class:`~dianna_distance.text.TextDistanceExplainer` as its ``explainer`` (the spread is then per word). For time
+series, :class:`TimeSeriesDeletion` / :func:`timeseries_deletion` deletes segments of the series in order of their
+scores (:mod:`~dianna_distance.evaluation.timeseries`).
 
 One module per metric family: :mod:`~dianna_distance.evaluation.deletion`,
 :mod:`~dianna_distance.evaluation.sensitivity`, :mod:`~dianna_distance.evaluation.randomisation`,
@@ -57,6 +59,7 @@ from dianna_distance.evaluation.sensitivity import (
     average_sensitivity,
     sensitivity_values,
 )
+from dianna_distance.evaluation.timeseries import TimeSeriesDeletion, TimeSeriesDeletionResult, timeseries_deletion
 from dianna_distance.evaluation.words import WordDeletion, WordDeletionResult, word_deletion
 
 __all__ = [
@@ -73,6 +76,8 @@ __all__ = [
     "SeedSpread",
     "SeedSpreadResult",
     "SensitivityResult",
+    "TimeSeriesDeletion",
+    "TimeSeriesDeletionResult",
     "WordDeletion",
     "WordDeletionResult",
     "average_sensitivity",
@@ -86,5 +91,6 @@ __all__ = [
     "seed_spread",
     "sensitivity_values",
     "spearman_correlation",
+    "timeseries_deletion",
     "word_deletion",
 ]

@@ -3,7 +3,8 @@
 * :mod:`~dianna_distance.visualization.images`: :func:`plot_distance_map`, one row per reference with the image,
   the reference and the map over a greyscale copy of the image;
 * :mod:`~dianna_distance.visualization.text`: :func:`plot_text_distance` and :class:`TextHighlight`;
-* :mod:`~dianna_distance.visualization.timeseries`: :func:`plot_timeseries_distance`, one panel per channel;
+* :mod:`~dianna_distance.visualization.timeseries`: :func:`plot_timeseries_distance`, one panel per channel, and
+  :func:`plot_timeseries_deletion`;
 * :mod:`~dianna_distance.visualization.evaluation`: :func:`plot_incremental_deletion`, :func:`plot_sensitivity`,
   :func:`plot_randomisation`, :func:`plot_seed_spread` and :func:`plot_word_deletion`;
 * :mod:`~dianna_distance.visualization.common`: what they share, among which figures that display once in Jupyter.
@@ -18,7 +19,7 @@ from dianna_distance.visualization.evaluation import (
 )
 from dianna_distance.visualization.images import plot_distance_map
 from dianna_distance.visualization.text import TextExplanation, TextHighlight, plot_text_distance
-from dianna_distance.visualization.timeseries import plot_timeseries_distance
+from dianna_distance.visualization.timeseries import plot_timeseries_deletion, plot_timeseries_distance
 
 __all__ = [
     "TextExplanation",
@@ -29,6 +30,7 @@ __all__ = [
     "plot_seed_spread",
     "plot_sensitivity",
     "plot_text_distance",
+    "plot_timeseries_deletion",
     "plot_timeseries_distance",
     "plot_word_deletion",
 ]

@@ -8,10 +8,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from dianna_distance.visualization.common import finish_figure, new_figure, symmetric_range
+from dianna_distance.visualization.common import draw_deletion_curves, finish_figure, new_figure, symmetric_range
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
+
+    from dianna_distance.evaluation import TimeSeriesDeletionResult
 
 COLORBAR_LABEL = "attribution (+ closer, − farther)"
 NOT_SIGNIFICANT = "hatched, faded: not significant (this run does not establish the sign)"
@@ -133,4 +135,30 @@ def plot_timeseries_distance(
     footer.legend(handles=handles, loc="center left", bbox_to_anchor=(0.45, 0.5), fontsize=8, frameon=False)
     if n_masks is not None:
         footer.text(0.0, 0.0, f"{int(n_masks)} masks", fontsize=9, transform=footer.transAxes)
+    return finish_figure(fig, output_filename, show_plot)
+
+
+def plot_timeseries_deletion(
+    result: TimeSeriesDeletionResult,
+    output_filename: str | Path | None = None,
+    show_plot: bool = False,
+    title: str | None = None,
+) -> Figure:
+    """Draw segment deletion: the distance to the reference as segments are deleted, LoDF, HiDF and random.
+
+    Args:
+        result: A :class:`~dianna_distance.evaluation.TimeSeriesDeletionResult`.
+        output_filename: Save the figure to this file (written whole).
+        show_plot: Show the figure.
+        title: Figure title.
+
+    Returns:
+        The figure.
+    """
+    fig = new_figure((6, 3.5))
+    ax = fig.subplots()
+    draw_deletion_curves(ax, result, ("most positive first", "most negative first"), ".-", "segments deleted (%)")
+    if title is not None:
+        ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8)
     return finish_figure(fig, output_filename, show_plot)
