@@ -397,3 +397,15 @@ def test_segment_deletion_refuses_scores_of_another_shape_naming_scores(model, s
 
     with pytest.raises(ValueError, match=r"scores must have the series' shape \(60, 3\)"):
         timeseries_deletion(model, series, model(series[None])[0], np.ones((60, 2)), progress=False)
+
+
+def test_every_time_step_that_is_not_significant_is_hatched_even_alone(series):
+    from dianna_distance.visualization import plot_timeseries_distance
+
+    significant = np.ones((T, C), dtype=bool)
+    significant[[5, 30, 31, 59], 0] = False  # a lone step, a run of two, the last step
+    fig = plot_timeseries_distance(series, np.linspace(-1, 1, T * C).reshape(T, C), significant=significant)
+    hatched = sorted((patch.get_x() + 0.5, patch.get_x() + patch.get_width() + 0.5) for patch in fig.axes[0].patches
+                     if patch.get_hatch())
+    assert hatched == [(5, 6), (30, 32), (59, 60)]
+    assert not any(patch.get_hatch() for ax in fig.axes[1:C] for patch in ax.patches)

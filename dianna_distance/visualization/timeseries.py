@@ -101,10 +101,9 @@ def plot_timeseries_distance(
                 alpha = np.where(extras["significant"][k, :, c], 1.0, FADED)[None]
             drawn = ax.pcolormesh(edges, [bottom, top], maps[k, :, c][None], cmap=cmap, norm=norm, alpha=alpha,
                                   shading="flat")
-            if "significant" in extras and not extras["significant"][k, :, c].all():
-                outside = ~extras["significant"][k, :, c]
-                ax.fill_between(edges, bottom, top, where=np.append(outside, outside[-1]), step="post",
-                                facecolor="none", edgecolor="0.45", hatch="//", linewidth=0)
+            if "significant" in extras:
+                for first, stop in _runs(~extras["significant"][k, :, c]):
+                    ax.axvspan(first - 0.5, stop - 0.5, facecolor="none", edgecolor="0.45", hatch="//", linewidth=0)
             ax.plot(steps, values, color="black", linewidth=1.4)
             ax.set_xlim(edges[0], edges[-1])
             ax.set_ylim(bottom, top)
@@ -136,6 +135,13 @@ def plot_timeseries_distance(
     if n_masks is not None:
         footer.text(0.0, 0.0, f"{int(n_masks)} masks", fontsize=9, transform=footer.transAxes)
     return finish_figure(fig, output_filename, show_plot)
+
+
+def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
+    """``[start, stop)`` of each run of True in a 1-D boolean array."""
+    padded = np.concatenate([[False], flags, [False]]).astype(int)
+    changes = np.flatnonzero(np.diff(padded))
+    return list(zip(changes[::2].tolist(), changes[1::2].tolist()))
 
 
 def plot_timeseries_deletion(
