@@ -65,8 +65,14 @@ def _stochastic_count(mean: np.ndarray, uniform: np.ndarray, length: int) -> np.
 
 def _lowest(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """True except at the ``counts[i]`` smallest values of each row (ties: earlier first, as DIANNA's heapq)."""
-    ranks = np.argsort(np.argsort(values, axis=1, kind="stable"), axis=1, kind="stable")
-    return ranks >= counts[:, None]
+    rows = np.arange(len(values))
+    threshold = np.sort(values, axis=1)[rows, counts - 1]
+    keep = values > threshold[:, None]
+    tied = np.flatnonzero((~keep).sum(axis=1) != counts)  # a tie at the threshold: rank those rows exactly
+    if len(tied):
+        ranks = np.argsort(np.argsort(values[tied], axis=1, kind="stable"), axis=1, kind="stable")
+        keep[tied] = ranks >= counts[tied, None]
+    return keep
 
 
 class TimeSeriesMasks(LazyMasks):
@@ -124,24 +130,29 @@ class TimeSeriesMasks(LazyMasks):
     def _render(self, grids: np.ndarray, offsets: np.ndarray, time_rounding: np.ndarray, channel_keys: np.ndarray,
                 channel_rounding: np.ndarray, kinds: np.ndarray) -> np.ndarray:
         length, channels = self.feature_shape
-        masks = np.ones((len(grids), length, channels), dtype=bool)
         names = np.array(self.kinds)[kinds] if len(kinds) else np.array([], dtype=str)
-        uses_time = np.isin(names, ("time", "combined"))
-        uses_channel = np.isin(names, ("channel", "combined"))
         keep = np.where(names == "combined", np.sqrt(self.p_keep), self.p_keep)
-        if np.any(uses_time):
-            rows = np.flatnonzero(uses_time)
-            # DIANNA: np.linspace(offset, feature_res - 2 + offset, T) into the grid, linear interpolation.
-            keys = offsets[rows, None] + np.linspace(0, self.feature_res - 2, length)[None]
-            low = np.floor(keys).astype(int)
+        time_keep = np.ones((len(grids), length), dtype=bool)
+        channel_keep = np.ones((len(grids), channels), dtype=bool)
+        rows = np.flatnonzero(np.isin(names, ("time", "combined")))
+        if len(rows):
+            # DIANNA: np.linspace(offset, feature_res - 2 + offset, T) into the grid, linear interpolation; in
+            # float32, as DIANNA's masks (the ranks of the curve's values are what count).
+            keys = offsets[rows, None].astype(np.float32) + np.linspace(0, self.feature_res - 2, length,
+                                                                          dtype=np.float32)
+            low = np.minimum(keys.astype(np.int32), self.feature_res - 2)  # keys >= 0: truncation is the floor
             fraction = keys - low
-            grid = grids[rows]
-            curve = (np.take_along_axis(grid, low, axis=1) * (1 - fraction)
-                     + np.take_along_axis(grid, np.minimum(low + 1, self.feature_res - 1), axis=1) * fraction)
+            low += (np.arange(len(rows), dtype=np.int32) * self.feature_res)[:, None]  # into the flat grids
+            flat = grids[rows].astype(np.float32).ravel()
+            curve = np.take(flat, low + 1)
+            below = np.take(flat, low)
+            curve -= below
+            curve *= fraction
+            curve += below
             counts = _stochastic_count(length * (1 - keep[rows]), time_rounding[rows], length)
-            masks[rows] &= _lowest(curve, counts)[:, :, None]
-        if np.any(uses_channel):
-            rows = np.flatnonzero(uses_channel)
+            time_keep[rows] = _lowest(curve, counts)
+        rows = np.flatnonzero(np.isin(names, ("channel", "combined")))
+        if len(rows):
             counts = _stochastic_count(channels * (1 - keep[rows]), channel_rounding[rows], channels)
-            masks[rows] &= _lowest(channel_keys[rows], counts)[:, None, :]
-        return masks
+            channel_keep[rows] = _lowest(channel_keys[rows], counts)
+        return time_keep[:, :, None] & channel_keep[:, None, :]
