@@ -409,3 +409,22 @@ def test_every_time_step_that_is_not_significant_is_hatched_even_alone(series):
                      if patch.get_hatch())
     assert hatched == [(5, 6), (30, 32), (59, 60)]
     assert not any(patch.get_hatch() for ax in fig.axes[1:C] for patch in ax.patches)
+
+
+def test_a_csv_series_has_one_row_per_time_step_one_column_per_channel_and_an_optional_header(tmp_path):
+    from dianna_distance.timeseries import read_series
+
+    (tmp_path / "named.csv").write_text("temperature,pressure\n1.5,1000\n2.5,1001\n3.5,1002\n")
+    (tmp_path / "plain.csv").write_text("1.5,1000\n2.5,1001\n")
+    values, names = read_series(tmp_path / "named.csv")
+    assert values.shape == (3, 2) and names == ["temperature", "pressure"]
+    np.testing.assert_array_equal(values[:, 1], [1000, 1001, 1002])
+    assert read_series(tmp_path / "plain.csv")[1] is None
+    np.save(tmp_path / "one.npy", np.arange(5.0))
+    assert read_series(tmp_path / "one.npy")[0].shape == (5, 1)  # a 1-D file is one channel
+    with pytest.raises(ValueError, match="line 3 has 1 columns, expected 2"):
+        (tmp_path / "ragged.csv").write_text("1,2\n3,4\n5\n")
+        read_series(tmp_path / "ragged.csv")
+    with pytest.raises(ValueError, match=r"must be a \.npy or \.csv file"):
+        (tmp_path / "series.txt").write_text("1\n")
+        read_series(tmp_path / "series.txt")

@@ -1,7 +1,7 @@
 """The ``"timeseries"`` job kind of :func:`~dianna_distance.batch.explain_many` (importing registers it).
 
 A time-series job's item is a series file (``.npy`` ``(T, C)`` or ``(T,)``, or ``.csv``, read by
-:func:`~dianna_distance.cli.timeseries.read_series` rules) or an array ``(T, C)``; its reference is a ``.npy``
+:func:`~dianna_distance.timeseries.read_series`) or an array ``(T, C)``; its reference is a ``.npy``
 embedding ``(D,)`` / ``(K, D)``, a ``.csv`` series the model embeds, a list of such files (one map each), or an
 embedding array. The run's model is an ONNX file taking ``(N, T, C)``; the explainer is
 :class:`~dianna_distance.TimeSeriesDistanceExplainer` with the run's parameters.
@@ -20,7 +20,7 @@ from dianna_distance.batch.jobs import JOB_KINDS, Job, JobKind
 from dianna_distance.batch.spec import ModelSpec
 from dianna_distance.batch.worker import PreparedJob
 from dianna_distance.files import read_npy
-from dianna_distance.timeseries import TimeSeriesDistanceExplainer, check_series
+from dianna_distance.timeseries import TimeSeriesDistanceExplainer, check_series, read_series
 
 _LOCK = threading.Lock()
 
@@ -44,8 +44,6 @@ def _model(spec: ModelSpec, embedding_output: str | None) -> Callable[[np.ndarra
 def _read_series(item: object, name: str) -> np.ndarray:
     if isinstance(item, np.ndarray):
         return check_series(item, name)
-    from dianna_distance.cli.timeseries import read_series
-
     return read_series(item, name)[0]
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import inspect
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -13,60 +12,8 @@ import numpy as np
 from dianna_distance.cli.common import EXPLAINER_OPTIONS, output_paths, standard_error_path
 from dianna_distance.distances import WEIGHTINGS
 from dianna_distance.files import check_input_file, read_npy, write_together
-from dianna_distance.timeseries import TimeSeriesDistanceExplainer, check_series
+from dianna_distance.timeseries import TimeSeriesDistanceExplainer, read_series
 from dianna_distance.timeseries_masks import MASK_KINDS
-
-#: The series files ``explain-timeseries`` reads.
-SERIES_SUFFIXES = (".npy", ".csv")
-
-
-def read_series(path: str | Path, name: str = "series") -> tuple[np.ndarray, list[str] | None]:
-    """A time series ``(T, C)`` from a ``.npy`` file or a ``.csv`` file, with its channel names if a header gives them.
-
-    A ``.npy`` file holds ``(T, C)``, or ``(T,)`` for one channel. A ``.csv`` file has one row per time step and one
-    column per channel, with an optional header row (names, not numbers).
-
-    Raises:
-        FileNotFoundError, IsADirectoryError, PermissionError: The file cannot be read.
-        ValueError: Another suffix, another rank, a cell that is not a number, rows of different lengths, NaN or
-            infinity; the message names ``name`` and the file.
-    """
-    path = check_input_file(path, name)
-    suffix = path.suffix.lower()
-    if suffix not in SERIES_SUFFIXES:
-        raise ValueError(f"{name}: {str(path)!r} must be a .npy or .csv file, got suffix {path.suffix!r}")
-    names = None
-    if suffix == ".npy":
-        values = read_npy(path, name)
-        if values.ndim == 1:
-            values = values[:, None]
-    else:
-        with open(path, newline="", encoding="utf-8") as file:
-            rows = [row for row in csv.reader(file) if any(cell.strip() for cell in row)]
-        if rows and not all(_is_number(cell) for cell in rows[0]):
-            names, rows = [cell.strip() for cell in rows[0]], rows[1:]
-        if not rows:
-            raise ValueError(f"{name}: {str(path)!r} holds no rows of numbers")
-        width = len(names) if names else len(rows[0])
-        for number, row in enumerate(rows, start=2 if names else 1):
-            if len(row) != width:
-                raise ValueError(f"{name}: {str(path)!r} line {number} has {len(row)} columns, expected {width}")
-            bad = [cell for cell in row if not _is_number(cell)]
-            if bad:
-                raise ValueError(f"{name}: {str(path)!r} line {number} holds {bad[0]!r}, not a number")
-        values = np.array([[float(cell) for cell in row] for row in rows])
-    try:
-        return check_series(values, name), names
-    except ValueError as error:
-        raise ValueError(f"{error} (in {str(path)!r})") from error
-
-
-def _is_number(cell: str) -> bool:
-    try:
-        float(cell)
-    except ValueError:
-        return False
-    return True
 
 
 def explain_timeseries_files(
