@@ -29,6 +29,8 @@ from dianna_distance.masks import BLOCK_SIZE, LazyMasks
 
 #: The kinds of time-series masks.
 MASK_KINDS = ("time", "channel", "combined")
+#: Masks of a block are kept rendered when the block holds at most this many values (1 MiB of booleans).
+RENDERED_VALUES = 2**20
 
 
 def default_mask_kinds(n_channels: int) -> tuple[str, ...]:
@@ -102,6 +104,9 @@ class TimeSeriesMasks(LazyMasks):
             raise ValueError(f"feature_res must be at least 3 (a time mask's curve spans feature_res - 2 intervals), "
                              f"got {feature_res}")
         self.p_keep = float(p_keep)
+        # Small masks are kept as drawn, rendered (a block at most RENDERED_VALUES booleans): a run reads each mask
+        # twice (for the model, and for the map), and rendering costs more than keeping them.
+        self._keep_rendered = BLOCK_SIZE * length * channels <= RENDERED_VALUES
         uses_time = set(self.kinds) & {"time", "combined"}
         if uses_time and length < 2:
             raise ValueError("series must have at least 2 time steps for time masks (mask_kinds 'time', "
@@ -125,9 +130,13 @@ class TimeSeriesMasks(LazyMasks):
         channel_keys = rng.random((BLOCK_SIZE, self.feature_shape[1]))[:length]
         channel_rounding = rng.random(BLOCK_SIZE)[:length]
         kinds = np.arange(length) % len(self.kinds)
-        return grids, offsets, time_rounding, channel_keys, channel_rounding, kinds
+        drawn = grids, offsets, time_rounding, channel_keys, channel_rounding, kinds
+        return (self._render_drawn(*drawn),) if self._keep_rendered else drawn
 
-    def _render(self, grids: np.ndarray, offsets: np.ndarray, time_rounding: np.ndarray, channel_keys: np.ndarray,
+    def _render(self, *drawn: np.ndarray) -> np.ndarray:
+        return drawn[0] if self._keep_rendered else self._render_drawn(*drawn)
+
+    def _render_drawn(self, grids: np.ndarray, offsets: np.ndarray, time_rounding: np.ndarray, channel_keys: np.ndarray,
                 channel_rounding: np.ndarray, kinds: np.ndarray) -> np.ndarray:
         length, channels = self.feature_shape
         names = np.array(self.kinds)[kinds] if len(kinds) else np.array([], dtype=str)
