@@ -88,6 +88,10 @@ class TimeSeriesMasks(LazyMasks):
         p_keep: Fraction of the values kept, in (0, 1].
         mask_kinds: ``"auto"`` (DIANNA's choice), one kind or a sequence of kinds of :data:`MASK_KINDS`.
         random_state: Seed or generator (a generator is advanced once, to seed the set).
+
+    Attributes:
+        keep_rendered: Whether drawn blocks are kept as rendered masks (blocks of at most :data:`RENDERED_VALUES`
+            values), else rendered each time they are read; the masks are the same.
     """
 
     dtype = np.dtype(bool)
@@ -106,7 +110,7 @@ class TimeSeriesMasks(LazyMasks):
         self.p_keep = float(p_keep)
         # Small masks are kept as drawn, rendered (a block at most RENDERED_VALUES booleans): a run reads each mask
         # twice (for the model, and for the map), and rendering costs more than keeping them.
-        self._keep_rendered = BLOCK_SIZE * length * channels <= RENDERED_VALUES
+        self.keep_rendered = BLOCK_SIZE * length * channels <= RENDERED_VALUES
         uses_time = set(self.kinds) & {"time", "combined"}
         if uses_time and length < 2:
             raise ValueError("series must have at least 2 time steps for time masks (mask_kinds 'time', "
@@ -131,10 +135,10 @@ class TimeSeriesMasks(LazyMasks):
         channel_rounding = rng.random(BLOCK_SIZE)[:length]
         kinds = np.arange(length) % len(self.kinds)
         drawn = grids, offsets, time_rounding, channel_keys, channel_rounding, kinds
-        return (self._render_drawn(*drawn),) if self._keep_rendered else drawn
+        return (self._render_drawn(*drawn),) if self.keep_rendered else drawn
 
     def _render(self, *drawn: np.ndarray) -> np.ndarray:
-        return drawn[0] if self._keep_rendered else self._render_drawn(*drawn)
+        return drawn[0] if self.keep_rendered else self._render_drawn(*drawn)
 
     def _render_drawn(self, grids: np.ndarray, offsets: np.ndarray, time_rounding: np.ndarray, channel_keys: np.ndarray,
                 channel_rounding: np.ndarray, kinds: np.ndarray) -> np.ndarray:

@@ -428,3 +428,15 @@ def test_a_csv_series_has_one_row_per_time_step_one_column_per_channel_and_an_op
     with pytest.raises(ValueError, match=r"must be a \.npy or \.csv file"):
         (tmp_path / "series.txt").write_text("1\n")
         read_series(tmp_path / "series.txt")
+
+
+def test_masks_kept_rendered_are_the_masks_rendered_on_demand(monkeypatch):
+    import dianna_distance.timeseries_masks as timeseries_masks
+
+    kept = TimeSeriesMasks((50, 3), 300, random_state=5)
+    assert kept.keep_rendered
+    monkeypatch.setattr(timeseries_masks, "RENDERED_VALUES", 0)
+    on_demand = TimeSeriesMasks((50, 3), 300, random_state=5)
+    assert not on_demand.keep_rendered
+    np.testing.assert_array_equal(np.asarray(kept), np.asarray(on_demand))
+    np.testing.assert_array_equal(kept[[299, 3, 257]], on_demand[[299, 3, 257]])
