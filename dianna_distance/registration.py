@@ -24,10 +24,12 @@ from dianna_distance.explainer import DistanceExplainer
 from dianna_distance.model import ModelLike
 from dianna_distance.tabular import TabularDistanceExplainer, TabularModelLike
 from dianna_distance.text import TextDistanceExplainer, TextModelLike, TokenizerLike, to_explanation
+from dianna_distance.timeseries import TimeSeriesDistanceExplainer
 
 METHOD_MODULE = "dianna.methods.distance_image"
 TEXT_METHOD_MODULE = "dianna.methods.distance_text"
 TABULAR_METHOD_MODULE = "dianna.methods.distance_tabular"
+TIMESERIES_METHOD_MODULE = "dianna.methods.distance_timeseries"
 
 
 class DISTANCEImage(DistanceExplainer):
@@ -204,6 +206,56 @@ def explain_tabular_distance(
     return TabularDistanceExplainer(**kwargs).attribute(model_or_function, input_tabular, embedded_reference)
 
 
+class DISTANCETimeseries(TimeSeriesDistanceExplainer):
+    """The time-series Distance Explainer under DIANNA's naming convention (``method="distance"``)."""
+
+    def explain(
+        self,
+        model_or_function: ModelLike,
+        input_timeseries: np.ndarray,
+        labels: None = None,
+        embedded_reference: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Explain a series' distance to a reference embedding (DIANNA's ``explain`` signature).
+
+        Args:
+            model_or_function: Path to an ONNX file or a callable ``(B, T, C) -> (B, D)``; see
+                :meth:`TimeSeriesDistanceExplainer.attribute`.
+            input_timeseries: ``(T, C)``, as DIANNA's time-series methods take it.
+            labels: Must be None: distance explanations have no class labels.
+            embedded_reference: ``(D,)`` or ``(K, D)``.
+
+        Returns:
+            Map ``(T, C)``, or ``(K, T, C)`` for ``(K, D)`` references.
+        """
+        _check_distance_arguments(labels, embedded_reference)
+        return self.attribute(model_or_function, input_timeseries, embedded_reference)
+
+
+def explain_timeseries_distance(
+    model_or_function: ModelLike, input_timeseries: np.ndarray, embedded_reference: np.ndarray, **kwargs
+) -> np.ndarray:
+    """Explain why a time series is close to or far from a reference embedding.
+
+    Args:
+        model_or_function: Path to an ONNX file or a callable mapping a batch ``(B, T, C)`` to embeddings
+            ``(B, D)``.
+        input_timeseries: ``(T, C)``: time steps, channels.
+        embedded_reference: ``(D,)``, or ``(K, D)`` for K references in one pass.
+        **kwargs: Parameters of :class:`~dianna_distance.TimeSeriesDistanceExplainer`.
+
+    Returns:
+        Map ``(T, C)``, or ``(K, T, C)``.
+
+    Raises:
+        TypeError: For keyword arguments that are not parameters of the explainer, as DIANNA's ``explain_*``.
+    """
+    unknown = set(kwargs) - set(inspect.signature(TimeSeriesDistanceExplainer).parameters)
+    if unknown:
+        raise TypeError(f"Error due to following unused kwargs: {dict((k, kwargs[k]) for k in sorted(unknown))}")
+    return TimeSeriesDistanceExplainer(**kwargs).attribute(model_or_function, input_timeseries, embedded_reference)
+
+
 def _check_distance_arguments(labels: object, embedded_reference: object) -> None:
     if labels is not None:
         raise ValueError("labels must be None for method='distance': the explanation is of a distance to "
@@ -228,3 +280,6 @@ def register() -> None:
     sys.modules.setdefault(TABULAR_METHOD_MODULE, module)
     dianna.methods.distance_tabular = sys.modules[TABULAR_METHOD_MODULE]
     dianna.explain_tabular_distance = explain_tabular_distance
+    sys.modules.setdefault(TIMESERIES_METHOD_MODULE, module)
+    dianna.methods.distance_timeseries = sys.modules[TIMESERIES_METHOD_MODULE]
+    dianna.explain_timeseries_distance = explain_timeseries_distance

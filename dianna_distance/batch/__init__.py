@@ -27,10 +27,14 @@ ONNX Runtime. With ``client=`` (a :class:`distributed.Client`, a Dask cluster or
 install dianna-distance[dask]``), items run as tasks on the cluster's workers, one ONNX Runtime session per worker
 process (:func:`cached_model`), and the driver writes the results as they complete. Paths in the jobs must then
 be readable from the workers (a shared file system) and from the driver, which hashes them. The job kinds are in
-:data:`JOB_KINDS`.
+:data:`JOB_KINDS`: ``"image"`` (:mod:`~dianna_distance.batch.worker`) and ``"timeseries"``
+(:mod:`~dianna_distance.batch.timeseries_kind`).
 """
 
-from dianna_distance.batch import tabular_kind  # noqa: F401  (registers the "tabular" job kind)
+from dianna_distance.batch import (
+    tabular_kind,  # noqa: F401  (registers the "tabular" job kind)
+    timeseries_kind,  # noqa: F401  (registers the "timeseries" job kind)
+)
 from dianna_distance.batch.jobs import JOB_FIELDS, JOB_KINDS, Job, JobKind, make_job, map_file_name, read_jobs
 from dianna_distance.batch.manifest import (
     FORMAT_VERSION,

@@ -2,6 +2,8 @@
 
 (also ``export`` and ``demo``).
 
+Also ``explain-timeseries`` (:mod:`~dianna_distance.cli.timeseries`).
+
 One module per subcommand family (:mod:`~dianna_distance.cli.image`, :mod:`~dianna_distance.cli.text`,
 :mod:`~dianna_distance.cli.many`, :mod:`~dianna_distance.cli.tabular`); :mod:`~dianna_distance.cli.common` holds
 what they share. This module builds the parser and turns expected failures into one line.
@@ -29,6 +31,7 @@ from dianna_distance.cli.layers import add_layers_command, run_layers
 from dianna_distance.cli.many import add_explain_many_command, run_explain_many
 from dianna_distance.cli.tabular import add_explain_tabular_command, run_explain_tabular
 from dianna_distance.cli.text import add_explain_text_command, explain_text_files, load_text_model, run_explain_text
+from dianna_distance.cli.timeseries import add_explain_timeseries_command, run_explain_timeseries
 from dianna_distance.files import describe_os_error
 
 __all__ = ["OUTPUT_SUFFIXES", "build_parser", "explain_files", "explain_text_files", "load_text_model", "main",
@@ -45,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_explain_text_command(commands)
     add_explain_tabular_command(commands)
     add_explain_many_command(commands)
+    add_explain_timeseries_command(commands)
     add_demo_command(commands)
     add_layers_command(commands)
     return parser
@@ -84,6 +88,8 @@ def _run(args: argparse.Namespace) -> Sequence[Path]:
         return run_explain_text(args)
     if args.command == "explain-tabular":
         return run_explain_tabular(args)
+    if args.command == "explain-timeseries":
+        return run_explain_timeseries(args)
     if args.command == "demo":
         return run_demo(args)
     if args.command == "layers":

@@ -19,7 +19,9 @@ For texts, :class:`WordDeletion` / :func:`word_deletion` deletes words in order 
 first, most negative first, and at random), and :class:`SeedSpread` takes a
 :class:`~dianna_distance.text.TextDistanceExplainer` as its ``explainer`` (the spread is then per word). For
 table rows, :class:`FeatureDeletion` / :func:`feature_deletion` replaces features by background values in the same
-orders (:mod:`~dianna_distance.evaluation.features`).
+orders (:mod:`~dianna_distance.evaluation.features`). For time series, :class:`TimeSeriesDeletion` /
+:func:`timeseries_deletion` deletes segments of the series in order of their scores
+(:mod:`~dianna_distance.evaluation.timeseries`).
 
 One module per metric family: :mod:`~dianna_distance.evaluation.deletion`,
 :mod:`~dianna_distance.evaluation.sensitivity`, :mod:`~dianna_distance.evaluation.randomisation`,
@@ -60,6 +62,7 @@ from dianna_distance.evaluation.sensitivity import (
     average_sensitivity,
     sensitivity_values,
 )
+from dianna_distance.evaluation.timeseries import TimeSeriesDeletion, TimeSeriesDeletionResult, timeseries_deletion
 from dianna_distance.evaluation.words import WordDeletion, WordDeletionResult, word_deletion
 
 __all__ = [
@@ -78,6 +81,8 @@ __all__ = [
     "SeedSpread",
     "SeedSpreadResult",
     "SensitivityResult",
+    "TimeSeriesDeletion",
+    "TimeSeriesDeletionResult",
     "WordDeletion",
     "WordDeletionResult",
     "average_sensitivity",
@@ -92,5 +97,6 @@ __all__ = [
     "seed_spread",
     "sensitivity_values",
     "spearman_correlation",
+    "timeseries_deletion",
     "word_deletion",
 ]

@@ -5,6 +5,8 @@
 * :mod:`~dianna_distance.visualization.text`: :func:`plot_text_distance` and :class:`TextHighlight`;
 * :mod:`~dianna_distance.visualization.tabular`: :func:`plot_tabular_distance`, a table row's feature scores as bars
   with error bars, and :func:`plot_feature_deletion`;
+* :mod:`~dianna_distance.visualization.timeseries`: :func:`plot_timeseries_distance`, one panel per channel, and
+  :func:`plot_timeseries_deletion`;
 * :mod:`~dianna_distance.visualization.evaluation`: :func:`plot_incremental_deletion`, :func:`plot_sensitivity`,
   :func:`plot_randomisation`, :func:`plot_seed_spread` and :func:`plot_word_deletion`;
 * :mod:`~dianna_distance.visualization.common`: what they share, among which figures that display once in Jupyter.
@@ -20,6 +22,7 @@ from dianna_distance.visualization.evaluation import (
 from dianna_distance.visualization.images import plot_distance_map
 from dianna_distance.visualization.tabular import plot_feature_deletion, plot_tabular_distance
 from dianna_distance.visualization.text import TextExplanation, TextHighlight, plot_text_distance
+from dianna_distance.visualization.timeseries import plot_timeseries_deletion, plot_timeseries_distance
 
 __all__ = [
     "TextExplanation",
@@ -32,5 +35,7 @@ __all__ = [
     "plot_sensitivity",
     "plot_tabular_distance",
     "plot_text_distance",
+    "plot_timeseries_deletion",
+    "plot_timeseries_distance",
     "plot_word_deletion",
 ]

@@ -1,0 +1,128 @@
+"""``explain-timeseries``: which stretches of a time series make it close to or far from a reference."""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from dianna_distance.cli.common import EXPLAINER_OPTIONS, output_paths, standard_error_path
+from dianna_distance.distances import WEIGHTINGS
+from dianna_distance.files import check_input_file, read_npy, write_together
+from dianna_distance.timeseries import TimeSeriesDistanceExplainer, read_series
+from dianna_distance.timeseries_masks import MASK_KINDS
+
+
+def explain_timeseries_files(
+    model: str | Path,
+    series: str | Path,
+    output: str | Path | None = None,
+    reference: str | Path | None = None,
+    reference_series: Sequence[str | Path] | None = None,
+    **explainer_parameters,
+) -> list[Path]:
+    """Explain why a series is close to a reference under an ONNX model; write the map, its error and a figure.
+
+    Args:
+        model: ONNX file taking ``(N, T, C)`` (``embedding_output`` in the parameters picks an inner tensor).
+        series: ``.npy`` or ``.csv`` file (:func:`read_series`).
+        output: Where to write, read as ``explain --output`` is; default ``<series stem>_distance``.
+        reference: A ``.npy`` file with the reference embedding(s) ``(D,)`` or ``(K, D)``.
+        reference_series: Instead of ``reference``: series files embedded by the model (one map each).
+        **explainer_parameters: Parameters of :class:`~dianna_distance.TimeSeriesDistanceExplainer`.
+
+    Returns:
+        The paths written together, checked before the model runs: ``<output>.npy`` (the map ``(T, C)`` or
+        ``(K, T, C)``), ``<output>_se.npy`` (its standard error) and ``<output>.png``.
+    """
+    from dianna_distance.visualization import plot_timeseries_distance
+
+    if bool(reference) == bool(reference_series):
+        raise ValueError("give exactly one of --reference (an embedding .npy) or --reference-series (one or more)")
+    explainer = TimeSeriesDistanceExplainer(**explainer_parameters)
+    explainer.check_parameters()
+    check_input_file(model, "model")
+    values, names = read_series(series)
+    if reference:
+        embedded = read_npy(reference, "reference")
+        if embedded.ndim not in (1, 2) or not embedded.size:
+            raise ValueError(f"reference: {str(reference)!r} must hold an embedding (D,) or K embeddings (K, D), got "
+                             f"shape {embedded.shape}")
+        titles = ([f"vs {Path(reference).name}"] if embedded.ndim == 1
+                  else [f"vs {Path(reference).name}[{k}]" for k in range(len(embedded))])
+    else:
+        references = [read_series(path, "reference series")[0] for path in reference_series]
+        if any(item.shape != values.shape for item in references):
+            raise ValueError(f"reference series must have the series' shape {values.shape}, got "
+                             f"{[item.shape for item in references]}")
+        titles = [f"vs {Path(path).name}" for path in reference_series]
+    npy_path, png_path = output_paths(output, series)
+    se_path = standard_error_path(npy_path)
+    run_model = explainer.load_model(str(model))
+    if not reference:
+        embedded = np.asarray(run_model(np.stack(references).astype(np.float32)))
+        embedded = embedded[0] if len(references) == 1 else embedded
+    scores = explainer.attribute(run_model, values, embedded)
+
+    def save_array(array: np.ndarray) -> Callable[[Path], None]:
+        def save(path: Path) -> None:
+            with open(path, "wb") as file:
+                np.save(file, array)
+        return save
+
+    def save_png(path: Path) -> None:
+        import matplotlib.pyplot as plt
+
+        plt.close(plot_timeseries_distance(values, scores, path, titles=titles, channel_names=names,
+                                           standard_error=explainer.standard_error_,
+                                           significant=explainer.significant_, n_masks=explainer.n_masks_used_))
+
+    return write_together([(npy_path, save_array(scores)), (se_path, save_array(explainer.standard_error_)),
+                           (png_path, save_png)])
+
+
+def add_explain_timeseries_command(commands: argparse._SubParsersAction) -> None:
+    """Add the ``explain-timeseries`` subcommand."""
+    parser = commands.add_parser("explain-timeseries", help="explain which stretches of a time series make it close "
+                                                            "to or far from a reference")
+    parser.add_argument("model", help="ONNX file taking a batch of series (N, T, C)")
+    parser.add_argument("series", help="the series: .npy (T, C) or (T,), or .csv (one row per time step, one column "
+                                       "per channel, optional header)")
+    parser.add_argument("--reference", help="reference embedding(s): a .npy file (D,) or (K, D)")
+    parser.add_argument("--reference-series", action="append",
+                        help="reference series (.npy/.csv) embedded by the model (repeatable: one map each)")
+    parser.add_argument("--output", "-o", help="output prefix, file or directory (default: <series>_distance)")
+    parser.add_argument("--embedding-output", help="name of an inner tensor of the graph to use as the embedding")
+    signature = inspect.signature(TimeSeriesDistanceExplainer).parameters
+    for name, kind in EXPLAINER_OPTIONS.items():
+        default = signature[name].default
+        parser.add_argument(f"--{name.replace('_', '-')}", type=kind, default=default,
+                            choices=WEIGHTINGS if name == "weighting" else None,
+                            help=f"explainer parameter {name} (default: {default})")
+    parser.add_argument("--mask-kinds", default="auto",
+                        help=f"'auto' (DIANNA's choice) or a comma-separated list of {', '.join(MASK_KINDS)}")
+    parser.add_argument("--mask-type", default="mean",
+                        help="what masked values become: 'mean' (of the series, DIANNA's default) or a number")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def run_explain_timeseries(args: argparse.Namespace) -> list[Path]:
+    """Run ``explain-timeseries`` from parsed arguments."""
+    parameters = {name: getattr(args, name) for name in EXPLAINER_OPTIONS}
+    parameters["progress"] = not args.no_progress
+    parameters["mask_kinds"] = "auto" if args.mask_kinds == "auto" else tuple(
+        kind.strip() for kind in args.mask_kinds.split(","))
+    if args.mask_type == "mean":
+        parameters["mask_type"] = "mean"
+    else:
+        try:
+            parameters["mask_type"] = float(args.mask_type)
+        except ValueError:
+            raise ValueError(f"--mask-type must be 'mean' or a number, got {args.mask_type!r}") from None
+    if args.embedding_output is not None:
+        parameters["embedding_output"] = args.embedding_output
+    return explain_timeseries_files(args.model, args.series, args.output, args.reference, args.reference_series,
+                                    **parameters)
