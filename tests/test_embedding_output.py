@@ -349,6 +349,21 @@ def test_a_batch_run_with_an_inner_layer_gives_the_maps_of_the_graph_cut_there(t
                                    rtol=1e-6, atol=1e-9)
 
 
+def test_explain_many_on_the_command_line_takes_the_inner_layer(tmp_path, classifier):
+    from dianna_distance.cli import main
+
+    cut_by_hand = save_classifier(tmp_path / "features.onnx", stop_at="features")
+    np.save(tmp_path / "reference.npy", np.arange(1, CHANNELS + 1, dtype=np.float64))
+    save_png(tmp_path / "img0.png", 0)
+    (tmp_path / "jobs.csv").write_text("id,item,reference\nimg0,img0.png,reference.npy\n")
+    common = ["explain-many", str(tmp_path / "jobs.csv"), "--n-masks", "30", "--feature-res", "4", "--no-progress"]
+    assert main([*common, "--model", str(classifier), "--output", str(tmp_path / "inner"),
+                 "--embedding-output", "features"]) == 0
+    assert main([*common, "--model", str(cut_by_hand), "--output", str(tmp_path / "cut")]) == 0
+    np.testing.assert_allclose(load_map(tmp_path / "inner", "img0"), load_map(tmp_path / "cut", "img0"),
+                               rtol=1e-6, atol=1e-9)
+
+
 def test_a_batch_run_with_a_bad_layer_is_refused_before_it_writes(tmp_path, classifier):
     jobs = [Job("img0", save_png(tmp_path / "img0.png", 0), reference=np.ones(CHANNELS))]
 

@@ -33,6 +33,12 @@ def add_explain_many_command(commands: argparse._SubParsersAction) -> None:
                                           "cluster's workers (needs dianna-distance[dask])")
     many.add_argument("--retry-failed", action="store_true", help="run the items recorded as failed again")
     many.add_argument("--item-progress", action="store_true", help="show a progress bar inside each explanation")
+    many.add_argument("--embedding-output", metavar="TENSOR",
+                      help="use this inner tensor of the ONNX graph as the embedding, for items and image references "
+                           "alike (list them with 'dianna-distance layers MODEL')")
+    many.add_argument("--embedding-pooling", choices=("auto", "flatten", "mean", "max"),
+                      help="how --embedding-output becomes one vector per item (default auto: spatial tensors "
+                           "averaged over height and width, others flattened)")
     many.add_argument("--training-data", help="background rows (.csv with a header) for table-row jobs "
                                                "(kind tabular): a masked feature takes a background row's value")
     many.add_argument("--png", action="store_true",
@@ -58,6 +64,11 @@ def run_explain_many(args: argparse.Namespace) -> int:
                 raise ValueError(f"{option} applies only to caption jobs, and no job in {args.jobs!r} has a caption")
     kinds = {job.kind for job in jobs} or {"image"}
     parameters = _for_kinds(explainer_parameters(args), kinds)
+    for name in ("embedding_output", "embedding_pooling"):
+        if getattr(args, name) is not None:
+            parameters[name] = getattr(args, name)
+    if args.embedding_pooling is not None and args.embedding_output is None:
+        raise ValueError("--embedding-pooling applies only with --embedding-output")
     if args.training_data is not None:
         if "tabular" not in kinds:
             raise ValueError(f"--training-data applies only to table-row jobs (kind tabular), and no job in "
