@@ -26,6 +26,12 @@ variants that are not in the package: ``power 2`` and ``power 3`` (``sign(u) |u|
 filter: weights proportional to how strongly the masks at each rank quantile carry the map's pattern, fitted on
 the *other* pairs (:func:`signal_profile`).
 
+``--summary`` (issue 17) keeps only the package's weightings (:data:`~dianna_distance.distances.WEIGHTINGS`),
+on 8 pairs by default (:data:`SUMMARY_PAIRS`): each weighting's converged map from the first ``--pool`` masks
+against the paper's (same masks, and the split-half limit), and the calibration of ``standard_error_`` and
+``significant_`` with ``--calibration-seeds`` disjoint chunks of the pool as seeds (the masks are i.i.d.), through
+``DistanceExplainer(masks=...).attribute_from_embeddings`` and ``reselect`` (the figures of ``calibration.py``).
+
 The analysis takes a few minutes per pair (8000 masks of 224x224); the model, about 6 minutes per pair at
 20 images per second.
 
@@ -34,6 +40,7 @@ Usage::
     python benchmarks/weighting.py --quick                    # smoke test: one pair, 600 masks (~1 min)
     python benchmarks/weighting.py                           # docs/performance.md (pool 8000, runs of 1000)
     python benchmarks/weighting.py --analyse-only             # the tables again from the cache, no model
+    python benchmarks/weighting.py --summary --pool 8000      # docs/weighting_benchmark.md: 8 pairs, calibration
 """
 
 from __future__ import annotations
@@ -309,12 +316,14 @@ def check_explainer(path: Path, embeddings: np.ndarray, reference: np.ndarray, s
 
 # -- --summary: the package's weightings only, converged maps and calibration ------------------------------------
 
-def converged_summary(path: Path) -> dict:
-    """Converged maps of :data:`WEIGHTINGS` from the whole pool, their split-half limits and amplitudes."""
+def converged_summary(path: Path, pool: int) -> dict:
+    """Converged maps of :data:`WEIGHTINGS` from the first ``pool`` masks, their split-half limits and amplitudes."""
     functions = {name: WEIGHTING_FUNCTIONS[name] for name in WEIGHTINGS}
     data = np.load(path)
     embeddings, reference, seed = data["embeddings"], data["reference"], int(data["seed"])
-    pool = len(embeddings) - len(embeddings) % 2
+    if len(embeddings) < pool:
+        raise ValueError(f"{path} holds {len(embeddings)} embeddings, fewer than --pool {pool}")
+    pool -= pool % 2
     masks = RiseMasks((SIZE, SIZE), pool, FEATURE_RES, P_KEEP, seed)
     distances = cosine_distance(embeddings[:pool], reference)
     full = weighted_sum(np.stack([selection_weights(distances, functions[name](pool)) for name in functions]),
@@ -519,7 +528,7 @@ def summarise_pools(paths: dict, args: argparse.Namespace) -> int:
     summaries, rows = {}, {n: [] for n in args.calibration_masks}
     for pair, path in paths.items():
         print(f"  summarising {pair}", file=sys.stderr, flush=True)
-        summaries[pair] = converged_summary(path)
+        summaries[pair] = converged_summary(path, args.pool)
         for n in args.calibration_masks:
             rows[n] += calibration_rows(path, pair, args.calibration_seeds, n)
     parts = [summary_report(summaries, list(WEIGHTINGS))]
