@@ -470,11 +470,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="smoke test: one pair, pool 600, runs of 200")
     parser.add_argument("--output", help="also write the tables to this markdown file")
     args = parser.parse_args(argv)
+    if args.pairs is None:
+        args.pairs = [f"{a}:{b}" for a, b in (SUMMARY_PAIRS if args.summary else PAIRS)]
     if args.quick:
         args.pool, args.run, args.pairs = 600, 200, args.pairs[:1]
         args.cache_dir = str(Path(args.cache_dir) / "quick")
-    if args.pairs is None:
-        args.pairs = [f"{a}:{b}" for a, b in (SUMMARY_PAIRS if args.summary else PAIRS)]
     if args.pool < 2 * args.run:
         parser.error("--pool must hold at least two runs (2 * --run masks)")
     if any(pair.count(":") != 1 for pair in args.pairs):

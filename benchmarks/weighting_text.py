@@ -24,7 +24,7 @@ each with a realistic search query. ``--items`` picks some of them (0-based), ``
 
 Usage::
 
-    python benchmarks/weighting_text.py                   # 9 passages, pool 8000, runs of 1000 (a few minutes)
+    python benchmarks/weighting_text.py                   # 9 passages, pool 8000 (5 to 40 minutes, by load)
     python benchmarks/weighting_text.py --items 0         # the text_benchmark.py passage only
     python benchmarks/weighting_text.py --calibration-masks   # no calibration tables
 """
