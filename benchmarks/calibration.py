@@ -102,9 +102,9 @@ def summarise(maps: np.ndarray, errors: np.ndarray, marked: np.ndarray) -> dict[
         differences = [(maps[a] - maps[b]) / np.sqrt(errors[a] ** 2 + errors[b] ** 2)
                        for a in range(len(maps)) for b in range(a + 1, len(maps))]
     differences = np.concatenate([d[np.isfinite(d)].ravel() for d in differences])
-    per_pixel_rule = np.abs(maps) >= 2 * errors
+    per_pixel_rule = np.abs(maps) >= 2 * errors  # False where a feature has no score (NaN)
     return {
-        "ratio": float(np.sqrt(np.mean(errors**2) / np.mean(maps.var(axis=0, ddof=1)))),
+        "ratio": float(np.sqrt(np.nanmean(errors**2) / np.nanmean(maps.var(axis=0, ddof=1)))),
         "paired_z": float(np.sqrt(np.mean(differences**2))),
         "significant": float(marked.mean()),
         "flips": sign_flip_rate(maps, marked),
@@ -115,12 +115,34 @@ def summarise(maps: np.ndarray, errors: np.ndarray, marked: np.ndarray) -> dict[
 
 def run_seeds(explainer_for, model, item, reference, seeds: int, weightings) -> dict[str, dict[str, float]]:
     """Explain ``item`` with every seed once; every weighting from the same embeddings (``reselect``)."""
+    return _collect([(explainer_for(seed), lambda explainer: explainer.attribute(model, item, reference))
+                     for seed in range(seeds)], weightings)
+
+
+def pool_seeds(explainer_for_chunk, item, embeddings: np.ndarray, reference: np.ndarray, seeds: int, n_masks: int,
+               weightings) -> dict[str, dict[str, float]]:
+    """The same figures from the stored embeddings of one pool of i.i.d. masks, without model calls.
+
+    Chunk ``c`` of the pool (masks ``c * n_masks`` to ``(c + 1) * n_masks``) plays the run of seed ``c``: the
+    masks are drawn independently, so disjoint chunks are independent runs. ``explainer_for_chunk(start, stop)``
+    returns an explainer of ``stop - start`` masks given as ``masks=`` (the pool's masks ``start:stop``).
+    """
+    if seeds * n_masks > len(embeddings):
+        raise ValueError(f"{seeds} seeds of {n_masks} masks need a pool of {seeds * n_masks}, got {len(embeddings)}")
+    runs = []
+    for chunk in range(seeds):
+        start, stop = chunk * n_masks, (chunk + 1) * n_masks
+        runs.append((explainer_for_chunk(start, stop), lambda explainer, start=start, stop=stop:
+                     explainer.attribute_from_embeddings(item, embeddings[start:stop], reference)))
+    return _collect(runs, weightings)
+
+
+def _collect(runs, weightings) -> dict[str, dict[str, float]]:
+    """Run each ``(explainer, first)``: ``first(explainer)`` gives the first weighting's map, ``reselect`` the rest."""
     collected = {weighting: ([], [], []) for weighting in weightings}
-    for seed in range(seeds):
-        explainer = explainer_for(seed)
+    for explainer, first in runs:
         for i, weighting in enumerate(weightings):
-            saliency = (explainer.attribute(model, item, reference) if i == 0
-                        else explainer.reselect(weighting=weighting))
+            saliency = first(explainer) if i == 0 else explainer.reselect(weighting=weighting)
             for values, value in zip(collected[weighting],
                                      (saliency, explainer.standard_error_, explainer.significant_)):
                 values.append(np.array(value))

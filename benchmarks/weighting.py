@@ -26,6 +26,12 @@ variants that are not in the package: ``power 2`` and ``power 3`` (``sign(u) |u|
 filter: weights proportional to how strongly the masks at each rank quantile carry the map's pattern, fitted on
 the *other* pairs (:func:`signal_profile`).
 
+``--summary`` (issue 17) keeps only the package's weightings (:data:`~dianna_distance.distances.WEIGHTINGS`),
+on 8 pairs by default (:data:`SUMMARY_PAIRS`): each weighting's converged map from the first ``--pool`` masks
+against the paper's (same masks, and the split-half limit), and the calibration of ``standard_error_`` and
+``significant_`` with ``--calibration-seeds`` disjoint chunks of the pool as seeds (the masks are i.i.d.), through
+``DistanceExplainer(masks=...).attribute_from_embeddings`` and ``reselect`` (the figures of ``calibration.py``).
+
 The analysis takes a few minutes per pair (8000 masks of 224x224); the model, about 6 minutes per pair at
 20 images per second.
 
@@ -34,6 +40,7 @@ Usage::
     python benchmarks/weighting.py --quick                    # smoke test: one pair, 600 masks (~1 min)
     python benchmarks/weighting.py                           # docs/performance.md (pool 8000, runs of 1000)
     python benchmarks/weighting.py --analyse-only             # the tables again from the cache, no model
+    python benchmarks/weighting.py --summary --pool 8000      # docs/weighting_benchmark.md: 8 pairs, calibration
 """
 
 from __future__ import annotations
@@ -52,7 +59,14 @@ from dianna_distance.convergence import estimate_map_spread
 from dianna_distance.distances import WEIGHTINGS, cosine_distance, rank_weights, selection_weights
 from dianna_distance.masks import RiseMasks
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from calibration import find_images, pool_seeds  # noqa: E402
+from calibration import table as calibration_table  # noqa: E402
+
 PAIRS = (("bee", "fly"), ("flower", "car1"), ("dogcar", "car2"))
+#: The pairs of ``--summary`` by default: the paper's pairs and more of its images.
+SUMMARY_PAIRS = PAIRS + (("labradoodle1", "labradoodle2"), ("bike", "car1"), ("bee", "bee2"), ("car1", "car2"),
+                         ("bee2", "fly"))
 MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)[:, None, None]
 STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)[:, None, None]
 SIZE = 224
@@ -300,6 +314,70 @@ def check_explainer(path: Path, embeddings: np.ndarray, reference: np.ndarray, s
     return float(np.max(np.abs(ours - mine)))
 
 
+# -- --summary: the package's weightings only, converged maps and calibration ------------------------------------
+
+def converged_summary(path: Path, pool: int) -> dict:
+    """Converged maps of :data:`WEIGHTINGS` from the first ``pool`` masks, their split-half limits and amplitudes."""
+    functions = {name: WEIGHTING_FUNCTIONS[name] for name in WEIGHTINGS}
+    data = np.load(path)
+    embeddings, reference, seed = data["embeddings"], data["reference"], int(data["seed"])
+    if len(embeddings) < pool:
+        raise ValueError(f"{path} holds {len(embeddings)} embeddings, fewer than --pool {pool}")
+    pool -= pool % 2
+    masks = RiseMasks((SIZE, SIZE), pool, FEATURE_RES, P_KEEP, seed)
+    distances = cosine_distance(embeddings[:pool], reference)
+    full = weighted_sum(np.stack([selection_weights(distances, functions[name](pool)) for name in functions]),
+                        masks, np.arange(pool))
+    paper = list(functions).index("ranges")
+    return {"pool": pool, "same": [correlation(full[w], full[paper]) for w in range(len(functions))],
+            "amplitude": full.std(axis=1) / full[paper].std(), "halves": split_halves(masks, distances, functions)}
+
+
+def calibration_rows(path: Path, pair: str, seeds: int, n_masks: int) -> list[dict]:
+    """:func:`calibration.pool_seeds` on a cached pool: ``seeds`` disjoint chunks of ``n_masks`` masks."""
+    data = np.load(path)
+    embeddings, reference, seed, image = data["embeddings"], data["reference"], int(data["seed"]), data["image"]
+    masks = RiseMasks((SIZE, SIZE), seeds * n_masks, FEATURE_RES, P_KEEP, seed)
+
+    def explainer_for_chunk(start: int, stop: int) -> DistanceExplainer:
+        return DistanceExplainer(n_masks=stop - start, masks=masks[np.arange(start, stop)], axis_labels={0: "channels"},
+                                 preprocess_function=normalise, weighting="ranges", progress=False)
+
+    figures = pool_seeds(explainer_for_chunk, image, embeddings, reference, seeds, n_masks, WEIGHTINGS)
+    return [{"modality": "image", "item": pair, "weighting": w, **f} for w, f in figures.items()]
+
+
+def spread(values) -> str:
+    """``min-max (median m)`` of a list of numbers."""
+    return f"{np.min(values):.3f}-{np.max(values):.3f} (median {np.median(values):.3f})"
+
+
+def summary_report(summaries: dict, names: list[str]) -> str:
+    """The converged-map table per pair and its range over pairs."""
+    lines = ["## Converged map of each weighting against the paper's (`ranges`)", "",
+             "*same masks*: both maps from the whole pool; *half vs half*: the weighting's map from one half of the "
+             "pool against the paper's from the other half (mean of both ways); *limit*: the latter corrected for "
+             "the noise of both maps (Spearman's correction for attenuation; noise can put it above 1); "
+             "*paper halves*: the paper's two half-pool maps with each other; *amplitude*: the converged map's "
+             "standard deviation over pixels relative to the paper's.", "",
+             "| pair | pool | paper halves | " + " | ".join(f"{n}: same masks / half vs half / limit / amplitude"
+                                                       for n in names if n != "ranges") + " |",
+             "|---|---|---|" + "---|" * (len(names) - 1)]
+    for pair, result in summaries.items():
+        halves = result["halves"]
+        cells = [f"{result['same'][w]:.3f} / {halves['cross'][w]:.3f} / {halves['limit'][w]:.3f} / "
+                 f"{result['amplitude'][w]:.2f}" for w, name in enumerate(names) if name != "ranges"]
+        lines.append(f"| {pair} | {result['pool']} | {halves['paper_halves']:.3f} | " + " | ".join(cells) + " |")
+    lines += ["", f"Over the {len(summaries)} pairs, min-max (median):", "",
+              "| weighting | same masks | limit | amplitude |", "|---|---|---|---|"]
+    for w, name in enumerate(names):
+        if name != "ranges":
+            lines.append(f"| {name} | {spread([r['same'][w] for r in summaries.values()])} | "
+                         f"{spread([r['halves']['limit'][w] for r in summaries.values()])} | "
+                         f"{spread([r['amplitude'][w] for r in summaries.values()])} |")
+    return "\n".join(lines)
+
+
 def masks_to_reach(prefixes: np.ndarray, mean_correlation: np.ndarray, target: float) -> str:
     above = np.flatnonzero(mean_correlation >= target)
     if not len(above):
@@ -375,23 +453,34 @@ def report(results: dict, prefixes: np.ndarray, names: list[str], profiles: dict
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--model", default="/work/cache/efficientnet-lite0.onnx", help="EfficientNet-Lite0 ONNX")
-    parser.add_argument("--images", default=str(Path(__file__).resolve().parents[1] / "data" / "images"),
-                        help="folder with the paper's images (default: the repository's data/images)")
+    parser.add_argument("--model", help="EfficientNet-Lite0 ONNX (default: exported into the model cache)")
+    parser.add_argument("--images", help="folder with the paper's images (default: data/images of the repository)")
     parser.add_argument("--cache-dir", default="/work/cache/weighting", help="where the embeddings are cached")
     parser.add_argument("--pool", type=int, default=8000, help="masks embedded per pair")
     parser.add_argument("--run", type=int, default=1000, help="masks per independent run (a chunk of the pool)")
     parser.add_argument("--seed", type=int, default=0, help="random_state of the pool's masks")
-    parser.add_argument("--pairs", nargs="+", default=[f"{a}:{b}" for a, b in PAIRS], help="image:reference")
+    parser.add_argument("--pairs", nargs="+", help="image:reference names (default: the 3 paper pairs; with "
+                        f"--summary, {len(SUMMARY_PAIRS)} pairs)")
+    parser.add_argument("--summary", action="store_true",
+                        help="only the package's weightings: converged maps vs the paper's, and the calibration")
+    parser.add_argument("--calibration-seeds", type=int, default=5, help="--summary: runs (pool chunks) per size")
+    parser.add_argument("--calibration-masks", type=int, nargs="*", default=[500, 1000],
+                        help="--summary: masks per calibration run (none: no calibration)")
     parser.add_argument("--analyse-only", action="store_true", help="use the cache only; never run the model")
     parser.add_argument("--quick", action="store_true", help="smoke test: one pair, pool 600, runs of 200")
     parser.add_argument("--output", help="also write the tables to this markdown file")
     args = parser.parse_args(argv)
+    if args.pairs is None:
+        args.pairs = [f"{a}:{b}" for a, b in (SUMMARY_PAIRS if args.summary else PAIRS)]
     if args.quick:
         args.pool, args.run, args.pairs = 600, 200, args.pairs[:1]
         args.cache_dir = str(Path(args.cache_dir) / "quick")
     if args.pool < 2 * args.run:
         parser.error("--pool must hold at least two runs (2 * --run masks)")
+    if any(pair.count(":") != 1 for pair in args.pairs):
+        parser.error("--pairs: each pair is image:reference, e.g. bee:fly")
+    if args.summary and args.calibration_masks and args.calibration_seeds * max(args.calibration_masks) > args.pool:
+        parser.error("--calibration-seeds * --calibration-masks must fit in --pool")
     pairs = [tuple(p.split(":")) for p in args.pairs]
     cache = Path(args.cache_dir)
     cache.mkdir(parents=True, exist_ok=True)
@@ -405,10 +494,14 @@ def main(argv: list[str] | None = None) -> int:
                 parser.error(f"--analyse-only: no cached embeddings {paths[f'{a} vs {b}']}; run without it first")
     else:
         from dianna_distance.model import OnnxModel
+        from dianna_distance.models import exported_model_file
 
-        model = OnnxModel(args.model, providers=["CPUExecutionProvider"])
+        model = OnnxModel(args.model or exported_model_file("efficientnet-lite0"), providers=["CPUExecutionProvider"])
+        images = find_images(args.images)
         for a, b in pairs:
-            paths[f"{a} vs {b}"] = embed_pair(model, Path(args.images), cache, (a, b), args.pool, args.seed)
+            paths[f"{a} vs {b}"] = embed_pair(model, images, cache, (a, b), args.pool, args.seed)
+    if args.summary:
+        return summarise_pools(paths, args)
     step = 50 if args.run >= 500 else 25
     prefixes = np.arange(100 if args.run >= 500 else 50, args.run + 1, step)
     profiles = {pair: pool_profile(path) for pair, path in paths.items()}
@@ -422,6 +515,27 @@ def main(argv: list[str] | None = None) -> int:
         results[pair] = analyse_pair(path, args.run, prefixes, functions)
     names = list(next(iter(results.values()))["names"])
     text = report(results, prefixes, names, profiles)
+    print(text)
+    if args.output:
+        temporary = Path(args.output).with_suffix(".tmp")
+        temporary.write_text(text + "\n")
+        os.replace(temporary, args.output)
+    return 0
+
+
+def summarise_pools(paths: dict, args: argparse.Namespace) -> int:
+    """``--summary``: the converged-map table and the calibration table from the cached pools."""
+    summaries, rows = {}, {n: [] for n in args.calibration_masks}
+    for pair, path in paths.items():
+        print(f"  summarising {pair}", file=sys.stderr, flush=True)
+        summaries[pair] = converged_summary(path, args.pool)
+        for n in args.calibration_masks:
+            rows[n] += calibration_rows(path, pair, args.calibration_seeds, n)
+    parts = [summary_report(summaries, list(WEIGHTINGS))]
+    for n, table_rows in rows.items():
+        parts += ["", f"## Calibration: {args.calibration_seeds} disjoint chunks of the pool as seeds, {n} masks", "",
+                  calibration_table(table_rows, n, args.calibration_seeds)]
+    text = "\n".join(parts)
     print(text)
     if args.output:
         temporary = Path(args.output).with_suffix(".tmp")
