@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from conftest import save_linear_onnx
 from PIL import Image
 
@@ -69,3 +70,16 @@ def test_demo_runs_on_dianna_bundled_data_and_writes_a_png(tmp_path):
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "demo.png").stat().st_size > 0
     assert np.load(tmp_path / "demo.npy").shape == (28, 28)
+
+
+def test_version_prints_the_packages_one_version(capsys):
+    import importlib.metadata
+
+    import dianna_distance
+
+    with pytest.raises(SystemExit) as stop:
+        main(["--version"])
+    assert stop.value.code == 0
+    printed = capsys.readouterr().out.strip()
+    assert printed == f"dianna-distance {dianna_distance.__version__}"
+    assert importlib.metadata.version("dianna-distance") == dianna_distance.__version__

@@ -16,6 +16,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from dianna_distance import __version__
 from dianna_distance.cli.common import OUTPUT_SUFFIXES, one_line, one_line_warnings, onnxruntime_errors, output_paths
 from dianna_distance.cli.image import (
     add_demo_command,
@@ -42,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``dianna-distance``."""
     parser = argparse.ArgumentParser(prog="dianna-distance", description="Explain distances in embedded spaces "
                                      "with the Distance Explainer (a DIANNA plugin).")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     add_explain_command(commands)
     add_export_command(commands)
