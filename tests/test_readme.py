@@ -159,8 +159,24 @@ def test_pip_commands_name_extras_that_exist_and_one_torch_version():
             elif word.startswith("torch=="):
                 torch_pins.add(word)
     assert len(torch_pins) == 1
-    cpu_install = next(c for c in pip_commands if "--index-url" in c)
-    assert cpu_install[cpu_install.index("--index-url") + 1] == "https://download.pytorch.org/whl/cpu"
+    cpu_installs = [c for c in pip_commands if "--extra-index-url" in c]
+    assert cpu_installs and not [c for c in pip_commands if "--index-url" in c]  # the registry is always reachable
+    for command in cpu_installs:  # the CPU index is an extra one, given up on at once where it cannot be reached
+        assert command[command.index("--extra-index-url") + 1] == "https://download.pytorch.org/whl/cpu"
+        assert command[command.index("--retries") + 1] == "0"
+
+
+def test_ci_runs_the_quick_start_exactly_as_the_readme_writes_it():
+    import subprocess
+    import sys
+
+    printed = subprocess.run([sys.executable, str(ROOT / ".ci" / "quickstart.py")], capture_output=True, text=True,
+                             check=True).stdout.splitlines()
+    quick_start = README.split("## Quick start", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0].splitlines()
+    assert printed == [line for line in quick_start if line.strip()]
+    assert printed[-1] == "python -m pytest -q" and "dianna-distance demo" in printed[0]
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "quickstart.py" in ci and 'eval "${QUICK_START[0]}"' in ci and 'eval "${QUICK_START[1]}"' in ci
 
 
 def test_python_commands_run_this_test_suite():
