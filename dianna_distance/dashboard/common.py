@@ -136,7 +136,8 @@ class CountingModel:
 
 
 def run_in_blocks(make_explainer: Callable[[int], Any], model: Callable, inputs: Any, reference: np.ndarray,
-                  n_masks: int, state_key: str, draw: Callable[[Any], None]) -> Any:
+                  n_masks: int, state_key: str, draw: Callable[[Any], None],
+                  from_embeddings: dict | None = None) -> Any:
     """Embed the masked inputs block by block; after each block store and draw the map of the masks so far.
 
     Args:
@@ -148,6 +149,7 @@ def run_in_blocks(make_explainer: Callable[[int], Any], model: Callable, inputs:
         n_masks: Masks in all.
         state_key: Where ``st.session_state`` keeps the explainer of the masks so far.
         draw: Called with that explainer after every block.
+        from_embeddings: Further arguments of ``attribute_from_embeddings`` (a text model, to learn what it sees).
 
     Returns:
         The explainer of all masks.
@@ -165,7 +167,8 @@ def run_in_blocks(make_explainer: Callable[[int], Any], model: Callable, inputs:
             warnings.simplefilter("ignore")
             embeddings.append(full.embed_masked(counted, inputs, start, stop))
             explainer = make_explainer(stop)
-            explainer.attribute_from_embeddings(inputs, np.concatenate(embeddings), reference)
+            explainer.attribute_from_embeddings(inputs, np.concatenate(embeddings), reference,
+                                                **(from_embeddings or {}))
         elapsed = time.perf_counter() - started
         st.session_state[state_key] = {"explainer": explainer, "inputs": inputs, "seconds_per_mask": elapsed / stop}
         progress.progress(stop / n_masks, text=f"{stop} of {n_masks} masks ({elapsed:.1f} s)")
@@ -223,7 +226,7 @@ def map_npz(explainer: Any) -> bytes:
     return buffer.getvalue()
 
 
-def run_file(explainer: Any, inputs: np.ndarray, parameters: dict, labels: list[str]) -> bytes:
+def run_file(explainer: Any, inputs: np.ndarray | str, parameters: dict, labels: list[str], page: str) -> bytes:
     """A run file (``.npz``): parameters, input, references, map, standard error, distances and embeddings.
 
     Loaded with :func:`load_run_file`, it is explored again (re-selection, significance) without the model.
@@ -231,7 +234,7 @@ def run_file(explainer: Any, inputs: np.ndarray, parameters: dict, labels: list[
     embeddings = explainer.embeddings_
     if embeddings.nbytes > EMBEDDINGS_IN_RUN_FILE_MB * 2**20:
         embeddings = embeddings.astype(np.float32)
-    meta = {"version": RUN_FILE_VERSION, "parameters": parameters, "labels": labels,
+    meta = {"version": RUN_FILE_VERSION, "page": page, "parameters": parameters, "labels": labels,
             "n_masks": int(len(explainer.embeddings_))}
     buffer = io.BytesIO()
     np.savez_compressed(buffer, meta=np.array(json.dumps(meta)), inputs=np.asarray(inputs),
@@ -241,12 +244,14 @@ def run_file(explainer: Any, inputs: np.ndarray, parameters: dict, labels: list[
     return buffer.getvalue()
 
 
-def load_run_file(data: bytes, make_explainer: Callable[[dict, int], Any]) -> tuple[Any, np.ndarray, dict, list]:
+def load_run_file(data: bytes, make_explainer: Callable[[dict, int], Any], page: str
+                  ) -> tuple[Any, np.ndarray, dict, list]:
     """Rebuild a run from a run file, without the model.
 
     Args:
         data: The bytes of a file written by :func:`run_file`.
         make_explainer: ``(parameters, n_masks) -> explainer`` of the page.
+        page: The page's name; a run file of another page is refused.
 
     Returns:
         ``(explainer, inputs, parameters, labels)``.
@@ -262,6 +267,10 @@ def load_run_file(data: bytes, make_explainer: Callable[[dict, int], Any]) -> tu
         raise DashboardInputError(f"the uploaded file is not a dashboard run file ({error})") from error
     if meta.get("version") != RUN_FILE_VERSION:
         raise DashboardInputError(f"the run file has version {meta.get('version')!r}, expected {RUN_FILE_VERSION}")
+    if meta.get("page") != page:
+        raise DashboardInputError(f"the run file is from the {meta.get('page')} page; open it there")
+    if arrays["inputs"].dtype.kind == "U":
+        arrays["inputs"] = str(arrays["inputs"])
     explainer = make_explainer(meta["parameters"], meta["n_masks"])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

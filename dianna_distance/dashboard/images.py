@@ -197,8 +197,9 @@ def explore(run: dict) -> None:
     left.download_button("map and standard error (.npz)", common.map_npz(explainer), "distance_map.npz",
                          key="images_download_npz")
     middle.download_button("figure (.png)", common.figure_png(fig), "distance_map.png", key="images_download_png")
-    right.download_button("run file (explore later)", common.run_file(explainer, image, run["parameters"], labels),
-                          "distance_run.npz", key="images_download_run")
+    right.download_button("run file (explore later)",
+                          common.run_file(explainer, image, run["parameters"], labels, "Images"), "distance_run.npz",
+                          key="images_download_run")
 
 
 def _run_sweep(name: str, values: list, model: Any, image: np.ndarray, reference: np.ndarray, parameters: dict,
@@ -236,7 +237,7 @@ def page() -> None:
         if upload is not None:
             with common.shown_errors("reading the run file"):
                 explainer, image, parameters, labels = common.load_run_file(
-                    upload.getvalue(), lambda p, n: make_explainer(p, n))
+                    upload.getvalue(), lambda p, n: make_explainer(p, n), "Images")
             st.session_state[STATE] = {"explainer": explainer, "inputs": image, "labels": labels,
                                        "shown": [], "parameters": parameters}
     else:
