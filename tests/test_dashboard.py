@@ -226,3 +226,70 @@ def test_a_text_reference_of_the_wrong_length_is_named_on_the_page():
     app = own_text_app("a lighthouse at night", npy_bytes(np.ones(10)))
     assert not app.exception
     assert "the reference has length 10, but the model embeds into 384 values" in app.error[0].value
+
+
+def page_app(page: str) -> AppTest:
+    app = new_app()
+    app.sidebar.radio(key="page").set_value(page).run()
+    return app
+
+
+@pytest.mark.parametrize(("page", "key", "shape"), [("Time series", "timeseries", (1, 28, 1)),
+                                                    ("Tables", "tables", (1, 13))])
+def test_the_real_examples_run_reselect_without_the_model_and_reopen_from_a_run_file(page, key, shape):
+    pytest.importorskip("statsmodels" if key == "timeseries" else "sklearn")
+    app = page_app(page)
+    app.number_input(key=f"{key}_n_masks").set_value(60)
+    app.button(key=f"{key}_explain").click().run()
+    assert not app.exception and not app.error
+    run = app.session_state[f"{key}_run"]
+    assert run["explainer"].map_.shape == shape
+    calls, before = app.session_state["model_calls"], run["explainer"].map_.copy()
+    app.slider(key=f"{key}_positive").set_value((0.0, 0.3)).run()
+    after = app.session_state[f"{key}_run"]["explainer"].map_.copy()
+    assert app.session_state["model_calls"] == calls and not np.allclose(before, after)
+    data = common.run_file(run["explainer"], run["inputs"], run["parameters"], run["labels"], page)
+    fresh = page_app(page)
+    fresh.radio(key=f"{key}_source").set_value("open a run file").run()
+    fresh.file_uploader(key=f"{key}_run_file").upload("run.npz", data)
+    fresh.run()
+    assert not fresh.exception and not fresh.error and "model_calls" not in fresh.session_state
+    np.testing.assert_allclose(fresh.session_state[f"{key}_run"]["explainer"].map_, before)  # the default ranges
+
+
+def test_a_run_file_of_another_page_is_refused_on_the_page(tmp_path):
+    app = explain(own_model_app(tmp_path))
+    run = app.session_state["images_run"]
+    data = common.run_file(run["explainer"], run["inputs"], run["parameters"], run["labels"], "Images")
+    tables = page_app("Tables")
+    tables.radio(key="tables_source").set_value("open a run file").run()
+    tables.file_uploader(key="tables_run_file").upload("run.npz", data)
+    tables.run()
+    assert not tables.exception
+    assert "the run file is from the Images page" in tables.error[0].value
+
+
+def test_a_csv_that_is_not_numbers_is_named_on_the_page(tmp_path):
+    path, _, _ = save_linear_onnx(tmp_path / "row.onnx", (4,), embedding_length=3)
+    app = page_app("Tables")
+    app.radio(key="tables_source").set_value("use your own data").run()
+    app.file_uploader(key="tables_onnx").upload("model.onnx", path.read_bytes())
+    app.file_uploader(key="tables_item").upload("row.csv", b"a,b,c,d\n1,2,x,4\n")
+    app.file_uploader(key="tables_reference").upload("reference.npy", npy_bytes(np.ones(3)))
+    app.run()
+    assert not app.exception
+    assert "row.csv is not a CSV table of numbers" in app.error[0].value
+
+
+def test_an_own_row_and_onnx_model_explain_on_the_tables_page(tmp_path):
+    path, _, _ = save_linear_onnx(tmp_path / "row.onnx", (4,), embedding_length=3)
+    app = page_app("Tables")
+    app.radio(key="tables_source").set_value("use your own data").run()
+    app.file_uploader(key="tables_onnx").upload("model.onnx", path.read_bytes())
+    app.file_uploader(key="tables_item").upload("row.csv", b"a,b,c,d\n1,2,3,4\n")
+    app.file_uploader(key="tables_reference").upload("reference.npy", npy_bytes(np.ones(3)))
+    app.run()
+    app.number_input(key="tables_n_masks").set_value(40)
+    app.button(key="tables_explain").click().run()
+    assert not app.exception and not app.error
+    assert app.session_state["tables_run"]["explainer"].map_.shape == (1, 4)

@@ -32,6 +32,7 @@ EMBEDDINGS_IN_RUN_FILE_MB = 64  # embeddings larger than this are stored as floa
 DEFAULTS = {"n_masks": 1000, "p_keep": 0.5, "feature_res": 8, "range_min": 0.0, "range_max": 0.1,
             "negative_min": 0.9, "negative_max": 1.0, "weighting": "ranges", "fdr": 0.05, "random_state": 0}
 WEIGHTINGS = ("ranges", "linear", "normal")
+DISTANCES = ("cosine", "euclidean")
 
 
 class DashboardInputError(ValueError):
@@ -81,12 +82,13 @@ def onnx_model(digest: str, data: bytes) -> Any:
         raise DashboardInputError(f"the uploaded model is not a readable ONNX file ({error})") from error
 
 
-def parameter_widgets(key: str, images: bool = True) -> dict:
+def parameter_widgets(key: str, images: bool = True, distance: str = "cosine") -> dict:
     """Widgets for every explainer parameter, with the paper's defaults; returns their values.
 
     Args:
         key: Prefix of the widget keys (one per page).
-        images: Whether to show ``feature_res`` (image masks).
+        images: Whether to show ``feature_res`` (image and time-series masks).
+        distance: The distance selected first.
     """
     with st.expander("Explainer parameters", expanded=False):
         left, right = st.columns(2)
@@ -96,9 +98,10 @@ def parameter_widgets(key: str, images: bool = True) -> dict:
             "random_state": left.number_input("random_state (seed)", 0, 2**31 - 1, DEFAULTS["random_state"],
                                               key=f"{key}_seed"),
         }
+        values["distance"] = right.selectbox("distance", DISTANCES, DISTANCES.index(distance), key=f"{key}_distance")
         if images:
-            values["feature_res"] = right.number_input("feature_res (grid cells per axis)", 1, 64,
-                                                       DEFAULTS["feature_res"], key=f"{key}_feature_res")
+            values["feature_res"] = left.number_input("feature_res (grid cells per axis)", 1, 64,
+                                                      DEFAULTS["feature_res"], key=f"{key}_feature_res")
     return values
 
 

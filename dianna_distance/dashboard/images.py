@@ -42,6 +42,7 @@ def make_explainer(parameters: dict, n_masks: int, extra: dict | None = None) ->
     options = {"axis_labels": {int(parameters.get("channels_axis", 2)): "channels"}, **(extra or {})}
     return DistanceExplainer(n_masks=int(n_masks), feature_res=int(parameters["feature_res"]),
                              p_keep=float(parameters["p_keep"]), random_state=int(parameters["random_state"]),
+                             distance=parameters.get("distance", "cosine"),
                              progress=False, **options)
 
 

@@ -48,7 +48,8 @@ def make_explainer(parameters: dict, n_masks: int) -> Any:
     if tokenizer is None or not Path(tokenizer).is_file():
         tokenizer = str(common.stored_upload(parameters["tokenizer_json"].encode(), ".json"))
     return TextDistanceExplainer(n_masks=int(n_masks), p_keep=float(parameters["p_keep"]), tokenizer=tokenizer,
-                                 random_state=int(parameters["random_state"]), progress=False)
+                                 random_state=int(parameters["random_state"]),
+                                 distance=parameters.get("distance", "cosine"), progress=False)
 
 
 def _inputs() -> tuple | None:
