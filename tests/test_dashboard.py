@@ -293,3 +293,13 @@ def test_an_own_row_and_onnx_model_explain_on_the_tables_page(tmp_path):
     app.button(key="tables_explain").click().run()
     assert not app.exception and not app.error
     assert app.session_state["tables_run"]["explainer"].map_.shape == (1, 4)
+
+
+def test_a_p_keep_sweep_states_its_cost_then_draws_a_grid_of_maps(tmp_path):
+    app = explain(own_model_app(tmp_path), n_masks=40)
+    app.number_input(key="images_sweep_masks").set_value(20).run()
+    assert any(caption.value.startswith("5 runs of 20 masks, about") for caption in app.caption)
+    calls = app.session_state["model_calls"]
+    app.button(key="images_sweep_p_keep").click().run()
+    assert not app.exception and not app.error
+    assert app.session_state["model_calls"] >= calls + 5  # one run per p_keep value
