@@ -181,7 +181,6 @@ def draw_page(spec: ArrayPage) -> None:
             placeholder = st.empty()
 
             def draw(explainer: Any) -> None:
-                st.session_state[state].update(labels=labels, parameters=parameters)
                 explainer.significance(common.DEFAULTS["fdr"])
                 placeholder.pyplot(spec.figure(explainer, item, labels, False, parameters))
 
@@ -189,7 +188,8 @@ def draw_page(spec: ArrayPage) -> None:
                 return spec.make_explainer(parameters, n, run=True)
 
             with common.shown_errors("explaining"):
-                common.run_in_blocks(make, model, item, reference, int(parameters["n_masks"]), state, draw)
+                common.run_in_blocks(make, model, item, reference, int(parameters["n_masks"]), state, draw,
+                                     state_extra={"labels": labels, "parameters": parameters})
             placeholder.empty()
     run = st.session_state.get(state)
     if run is not None and "labels" in run:

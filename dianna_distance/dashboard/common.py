@@ -140,7 +140,7 @@ class CountingModel:
 
 def run_in_blocks(make_explainer: Callable[[int], Any], model: Callable, inputs: Any, reference: np.ndarray,
                   n_masks: int, state_key: str, draw: Callable[[Any], None],
-                  from_embeddings: dict | None = None) -> Any:
+                  from_embeddings: dict | None = None, state_extra: dict | None = None) -> Any:
     """Embed the masked inputs block by block; after each block store and draw the map of the masks so far.
 
     Args:
@@ -153,6 +153,7 @@ def run_in_blocks(make_explainer: Callable[[int], Any], model: Callable, inputs:
         state_key: Where ``st.session_state`` keeps the explainer of the masks so far.
         draw: Called with that explainer after every block.
         from_embeddings: Further arguments of ``attribute_from_embeddings`` (a text model, to learn what it sees).
+        state_extra: Stored in ``st.session_state[state_key]`` with the explainer (labels, parameters).
 
     Returns:
         The explainer of all masks.
@@ -160,6 +161,7 @@ def run_in_blocks(make_explainer: Callable[[int], Any], model: Callable, inputs:
     counted = CountingModel(model)
     full = make_explainer(n_masks)
     progress = st.progress(0.0, text=f"0 of {n_masks} masks")
+    st.button("Stop (keeps the masks computed so far)", key=f"{state_key}_stop")
     step = block_size(n_masks)
     embeddings: list[np.ndarray] = []
     started = time.perf_counter()
@@ -173,7 +175,8 @@ def run_in_blocks(make_explainer: Callable[[int], Any], model: Callable, inputs:
             explainer.attribute_from_embeddings(inputs, np.concatenate(embeddings), reference,
                                                 **(from_embeddings or {}))
         elapsed = time.perf_counter() - started
-        st.session_state[state_key] = {"explainer": explainer, "inputs": inputs, "seconds_per_mask": elapsed / stop}
+        st.session_state[state_key] = {"explainer": explainer, "inputs": inputs, "seconds_per_mask": elapsed / stop,
+                                       **(state_extra or {})}
         progress.progress(stop / n_masks, text=f"{stop} of {n_masks} masks ({elapsed:.1f} s)")
         draw(explainer)
     return explainer

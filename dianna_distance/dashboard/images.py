@@ -254,14 +254,14 @@ def page() -> None:
             placeholder = st.empty()
 
             def draw(explainer: Any) -> None:
-                st.session_state[STATE].update(labels=labels, shown=shown, parameters=parameters)
                 with placeholder.container():
                     explainer.significance(common.DEFAULTS["fdr"])
                     st.pyplot(_draw_map(explainer, image, labels, shown, False))
 
             with common.shown_errors("explaining"):
                 common.run_in_blocks(lambda n: make_explainer(parameters, n, kwargs), model, image, reference,
-                                     int(parameters["n_masks"]), STATE, draw)
+                                     int(parameters["n_masks"]), STATE, draw,
+                                     state_extra={"labels": labels, "shown": shown, "parameters": parameters})
             placeholder.empty()
         with st.expander("Sweeps: p_keep and feature_res (a grid of maps, first reference)"):
             sweep_masks = st.number_input("masks per run", 10, 5000, 1000, step=50, key="images_sweep_masks")

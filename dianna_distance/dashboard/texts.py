@@ -190,13 +190,13 @@ def page() -> None:
             placeholder = st.empty()
 
             def draw(explainer: Any) -> None:
-                st.session_state[STATE].update(labels=labels, parameters=parameters)
                 explainer.significance(common.DEFAULTS["fdr"])
                 placeholder.html(_highlight(explainer, text, labels, False))
 
             with common.shown_errors("explaining"):
                 common.run_in_blocks(lambda n: make_explainer(parameters, n), model, text, reference,
-                                     int(parameters["n_masks"]), STATE, draw, {"model": model})
+                                     int(parameters["n_masks"]), STATE, draw, {"model": model},
+                                     {"labels": labels, "parameters": parameters})
             placeholder.empty()
     run = st.session_state.get(STATE)
     if run is not None and "labels" in run:
