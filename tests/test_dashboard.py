@@ -69,6 +69,12 @@ def explain(app: AppTest, n_masks: int = 50) -> AppTest:
     return app
 
 
+@pytest.fixture(scope="module")
+def explained(tmp_path_factory) -> AppTest:
+    """The Images page after a 50-mask run of a tiny linear ONNX model (read only: tests must not change it)."""
+    return explain(own_model_app(tmp_path_factory.mktemp("explained")))
+
+
 @pytest.mark.parametrize("page", ["Images", "Texts", "Time series", "Tables"])
 def test_each_page_loads_without_error(page):
     app = new_app()
@@ -78,8 +84,8 @@ def test_each_page_loads_without_error(page):
     assert app.header[0].value == page
 
 
-def test_uploaded_onnx_model_explains_and_offers_the_three_downloads(tmp_path):
-    app = explain(own_model_app(tmp_path))
+def test_uploaded_onnx_model_explains_and_offers_the_three_downloads(explained):
+    app = explained
     assert not app.exception and not app.error
     run = app.session_state["images_run"]
     assert run["explainer"].map_.shape == (1, SIZE, SIZE)
@@ -89,8 +95,8 @@ def test_uploaded_onnx_model_explains_and_offers_the_three_downloads(tmp_path):
     assert all(button.proto.url for button in buttons.values())
 
 
-def test_the_run_is_drawn_in_blocks_with_the_same_map_as_one_attribute_call(tmp_path):
-    app = explain(own_model_app(tmp_path))
+def test_the_run_is_drawn_in_blocks_with_the_same_map_as_one_attribute_call(explained, tmp_path):
+    app = explained
     explainer = app.session_state["images_run"]["explainer"]
     assert app.session_state["model_calls"] >= 4  # one call per block at least: the map was redrawn as it grew
     from dianna_distance import DistanceExplainer
@@ -114,8 +120,8 @@ def test_reselection_changes_the_map_without_calling_the_model(tmp_path):
     assert not np.allclose(before, after)
 
 
-def test_a_run_file_reopens_without_the_model(tmp_path):
-    app = explain(own_model_app(tmp_path))
+def test_a_run_file_reopens_without_the_model(explained):
+    app = explained
     run = app.session_state["images_run"]
     data = common.run_file(run["explainer"], run["inputs"], run["parameters"], run["labels"], "Images")
     expected = run["explainer"].map_.copy()
@@ -257,8 +263,8 @@ def test_the_real_examples_run_reselect_without_the_model_and_reopen_from_a_run_
     np.testing.assert_allclose(fresh.session_state[f"{key}_run"]["explainer"].map_, before)  # the default ranges
 
 
-def test_a_run_file_of_another_page_is_refused_on_the_page(tmp_path):
-    app = explain(own_model_app(tmp_path))
+def test_a_run_file_of_another_page_is_refused_on_the_page(explained):
+    app = explained
     run = app.session_state["images_run"]
     data = common.run_file(run["explainer"], run["inputs"], run["parameters"], run["labels"], "Images")
     tables = page_app("Tables")
