@@ -29,7 +29,7 @@ def streamlit_command(port: int, host: str) -> list[str]:
             "--browser.gatherUsageStats", "false", "--server.port", str(port), "--server.address", host,
             "--server.maxUploadSize", str(MAX_UPLOAD_MB), "--theme.primaryColor", PRIMARY,
             "--theme.secondaryBackgroundColor", SECONDARY_BACKGROUND, "--theme.backgroundColor", "#ffffff",
-            "--theme.textColor", "#000000"]
+            "--theme.textColor", "#000000", "--client.toolbarMode", "minimal"]
 
 
 def run_dashboard(args: argparse.Namespace) -> int:

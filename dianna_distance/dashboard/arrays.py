@@ -137,7 +137,7 @@ def explore(spec: ArrayPage, run: dict) -> None:
         common.reselected(explainer, selection)
     fig = spec.figure(explainer, item, labels, selection["overlay"], run["parameters"])
     st.pyplot(fig)
-    st.pyplot(common.distance_histogram(explainer, selection, labels))
+    st.pyplot(common.distance_histogram(explainer, selection, labels), width="content")
     left, middle, right = st.columns(3)
     left.download_button("map and standard error (.npz)", common.map_npz(explainer), f"{spec.key}_distance.npz",
                          key=f"{spec.key}_download_npz")

@@ -189,11 +189,14 @@ def explore(run: dict) -> None:
         common.reselected(explainer, selection)
     fig = _draw_map(explainer, image, labels, shown, selection["overlay"])
     st.pyplot(fig)
-    st.pyplot(common.distance_histogram(explainer, selection, labels))
+    histogram, thumbnails = st.columns(2)
+    histogram.pyplot(common.distance_histogram(explainer, selection, labels), width="content")
     for index, label in enumerate(labels):
         closest, farthest = _thumbnails(explainer, image, index)
-        st.markdown(f"**{label}**: the closest masked images (left) and the farthest (right)")
-        st.image(closest + farthest, width=110)
+        thumbnails.markdown(f"vs **{label}**: the closest masked images (what the positive selection saw)")
+        thumbnails.image(closest, width=110)
+        thumbnails.markdown("and the farthest (the negative selection)")
+        thumbnails.image(farthest, width=110)
     left, middle, right = st.columns(3)
     left.download_button("map and standard error (.npz)", common.map_npz(explainer), "distance_map.npz",
                          key="images_download_npz")

@@ -145,7 +145,7 @@ def explore(run: dict) -> None:
     with common.shown_errors("re-selecting the masks"):
         common.reselected(explainer, selection)
     st.html(_highlight(explainer, text, labels, selection["overlay"]))
-    st.pyplot(common.distance_histogram(explainer, selection, labels))
+    st.pyplot(common.distance_histogram(explainer, selection, labels), width="content")
     for index, label in enumerate(labels):
         closest, farthest = _masked_texts(explainer, index)
         st.markdown(f"**vs “{label}”**: closest masked texts")
