@@ -309,3 +309,17 @@ def test_a_p_keep_sweep_states_its_cost_then_draws_a_grid_of_maps(tmp_path):
     app.button(key="images_sweep_p_keep").click().run()
     assert not app.exception and not app.error
     assert app.session_state["model_calls"] >= calls + 5  # one run per p_keep value
+
+
+def test_an_upload_that_is_not_an_image_is_named_on_the_page(tmp_path):
+    path, _, _ = save_linear_onnx(tmp_path / "linear.onnx", (SIZE, SIZE, 3), embedding_length=6)
+    app = new_app()
+    app.radio(key="images_source").set_value("use your own data").run()
+    app.selectbox(key="images_model").set_value(common_models()[2]).run()
+    app.radio(key="images_reference_kind").set_value(".npy embedding").run()
+    app.file_uploader(key="images_image").upload("image.png", b"not an image at all", "image/png")
+    app.file_uploader(key="images_onnx").upload("model.onnx", path.read_bytes())
+    app.file_uploader(key="images_npy").upload("reference.npy", npy_bytes(np.ones(6)))
+    app.run()
+    assert not app.exception
+    assert app.error[0].value.startswith("Error while reading your data:")

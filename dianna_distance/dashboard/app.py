@@ -37,7 +37,10 @@ def main() -> None:
     available = pages()
     choice = st.sidebar.radio("page", list(available), key="page")
     st.sidebar.caption(f"maps in `{common.CMAP}`; after a run, re-selection needs no model call")
-    available[choice]()
+    try:
+        available[choice]()
+    except Exception as error:  # noqa: BLE001 - the page shows a message, never a traceback
+        st.error(f"The {choice} page failed: {' '.join(str(error).split()) or type(error).__name__}")
 
 
 main()
