@@ -323,3 +323,21 @@ def test_an_upload_that_is_not_an_image_is_named_on_the_page(tmp_path):
     app.run()
     assert not app.exception
     assert app.error[0].value.startswith("Error while reading your data:")
+
+
+def test_two_reference_images_give_one_map_per_reference_from_one_run(tmp_path):
+    path, _, _ = save_linear_onnx(tmp_path / "linear.onnx", (SIZE, SIZE, 3), embedding_length=6)
+    app = new_app()
+    app.radio(key="images_source").set_value("use your own data").run()
+    app.selectbox(key="images_model").set_value(common_models()[2]).run()
+    app.file_uploader(key="images_image").upload("image.png", png_bytes(0), "image/png")
+    app.file_uploader(key="images_onnx").upload("model.onnx", path.read_bytes())
+    references = app.file_uploader(key="images_references")
+    references.upload("first.png", png_bytes(1), "image/png").upload("second.png", png_bytes(2), "image/png")
+    app.run()
+    explain(app, n_masks=40)
+    assert not app.exception and not app.error
+    run = app.session_state["images_run"]
+    assert run["labels"] == ["first", "second"]
+    assert run["explainer"].map_.shape == (2, SIZE, SIZE)
+    assert not np.allclose(run["explainer"].map_[0], run["explainer"].map_[1])
