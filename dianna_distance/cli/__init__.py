@@ -18,6 +18,7 @@ from pathlib import Path
 
 from dianna_distance import __version__
 from dianna_distance.cli.common import OUTPUT_SUFFIXES, one_line, one_line_warnings, onnxruntime_errors, output_paths
+from dianna_distance.cli.dashboard import add_dashboard_command, run_dashboard
 from dianna_distance.cli.image import (
     add_demo_command,
     add_explain_command,
@@ -53,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_explain_timeseries_command(commands)
     add_demo_command(commands)
     add_layers_command(commands)
+    add_dashboard_command(commands)
     return parser
 
 
@@ -64,6 +66,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     stderr naming the path or parameter and the cause, and return 2 (130 on Ctrl-C); nothing is written then.
     """
     args = build_parser().parse_args(argv)
+    if args.command == "dashboard":
+        return run_dashboard(args)
     try:
         with one_line_warnings():
             if args.command == "explain-many":

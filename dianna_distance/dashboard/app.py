@@ -1,0 +1,46 @@
+"""The dashboard's start-up script (``streamlit run app.py``): DIANNA's look, and one page per modality."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import streamlit as st
+
+from dianna_distance.dashboard import common
+
+
+def dianna_logo() -> Path | None:
+    """DIANNA's logo from the installed ``dianna`` package data, or None when it is not there."""
+    try:
+        logo = Path(str(resources.files("dianna") / "data" / "logo.png"))
+    except ModuleNotFoundError:
+        return None
+    return logo if logo.is_file() else None
+
+
+def pages() -> dict:
+    """The page names and their drawing functions."""
+    from dianna_distance.dashboard import images, tables, texts, timeseries
+
+    return {"Images": images.page, "Texts": texts.page, "Time series": timeseries.page, "Tables": tables.page}
+
+
+def main() -> None:
+    """Draw the dashboard."""
+    st.set_page_config(page_title="dianna-distance", page_icon=str(dianna_logo() or "🔍"), layout="wide")
+    logo = dianna_logo()
+    if logo is not None:
+        st.sidebar.image(str(logo))
+    st.sidebar.markdown("**Distance Explainer**: why is an item close to, or far from, a reference in a model's "
+                        "embedded space? Red brings it closer, blue pushes it away.")
+    available = pages()
+    choice = st.sidebar.radio("page", list(available), key="page")
+    st.sidebar.caption(f"maps in `{common.CMAP}`; after a run, re-selection needs no model call")
+    try:
+        available[choice]()
+    except Exception as error:  # noqa: BLE001 - the page shows a message, never a traceback
+        st.error(f"The {choice} page failed: {' '.join(str(error).split()) or type(error).__name__}")
+
+
+main()

@@ -1,0 +1,196 @@
+"""What the Time series and Tables pages share: items that are arrays, read from ``.npy`` or ``.csv`` uploads.
+
+A page is described by an :class:`ArrayPage` (its explainer, its example, its figure); :func:`draw_page` draws it:
+"use an example" / "use your own data" (an ONNX model, the item, a reference embedding ``.npy`` or a reference
+item the model embeds) / "open a run file", then the block-wise run and the exploration without the model.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import streamlit as st
+
+from dianna_distance.dashboard import common
+
+
+@dataclass
+class ArrayPage:
+    """One page for array items.
+
+    Attributes:
+        name: Page title (also the run files' page name).
+        key: Prefix of the widget and state keys.
+        intro: One sentence under the title.
+        item_noun: What an item is called ("series", "row").
+        make_explainer: ``(parameters, n_masks) -> explainer``.
+        example: ``() -> (model, item, reference (K, D), labels, extra parameters)``, or None when the example's
+            files are not installed (then ``example_missing`` is shown).
+        example_missing: The message shown when there is no example.
+        figure: ``(explainer, item, labels, overlay, parameters) -> matplotlib figure``.
+        read_item: ``(bytes, file name) -> array`` of the page's layout.
+        feature_res: Whether the explainer has ``feature_res``.
+        distance: The distance selected first.
+    """
+
+    name: str
+    key: str
+    intro: str
+    item_noun: str
+    make_explainer: Callable[[dict, int], Any]
+    example: Callable[[], tuple | None]
+    example_missing: str
+    figure: Callable[..., Any]
+    read_item: Callable[[bytes, str], np.ndarray]
+    feature_res: bool = False
+    distance: str = "cosine"
+
+
+@st.cache_resource(max_entries=4, show_spinner="Loading the ONNX model…")
+def uploaded_model(digest: str, data: bytes) -> Any:
+    """An uploaded ONNX model ``(B, ...) -> (B, D)`` in one ONNX Runtime session (cached by digest)."""
+    from dianna_distance.model import load_model
+
+    try:
+        return load_model(str(common.stored_upload(data, ".onnx")))
+    except Exception as error:
+        raise common.DashboardInputError(f"the uploaded model is not a readable ONNX file ({error})") from error
+
+
+def read_numbers(data: bytes, name: str) -> np.ndarray:
+    """A ``.npy`` array or a ``.csv`` table of numbers (an optional header line) as float64."""
+    if name.lower().endswith(".npy"):
+        try:
+            array = np.load(io.BytesIO(data), allow_pickle=False)
+        except Exception as error:
+            raise common.DashboardInputError(f"{name} is not a .npy file ({error})") from error
+    else:
+        text = data.decode("utf-8", errors="replace").splitlines()
+        try:
+            float(text[0].split(",")[0])
+            skip = 0
+        except (ValueError, IndexError):
+            skip = 1
+        try:
+            array = np.loadtxt(text, delimiter=",", skiprows=skip, ndmin=2)
+        except ValueError as error:
+            raise common.DashboardInputError(f"{name} is not a CSV table of numbers ({error})") from error
+    if array.size == 0 or not np.issubdtype(array.dtype, np.number):
+        raise common.DashboardInputError(f"{name} holds no numbers (shape {array.shape}, {array.dtype})")
+    if not np.all(np.isfinite(array)):
+        raise common.DashboardInputError(f"{name} holds NaN or infinite values")
+    return array.astype(np.float64)
+
+
+def _embed(model: Callable, items: np.ndarray) -> np.ndarray:
+    return np.atleast_2d(np.asarray(model(items.astype(np.float32)), dtype=np.float64))
+
+
+def _own_inputs(spec: ArrayPage) -> tuple | None:
+    key = spec.key
+    model_upload = st.file_uploader("ONNX model (embeds a batch)", type=["onnx"], key=f"{key}_onnx")
+    item_upload = st.file_uploader(f"{spec.item_noun} to explain (.npy or .csv)", type=["npy", "csv"],
+                                   key=f"{key}_item")
+    kind = st.radio("reference", [".npy embedding", f"reference {spec.item_noun} (.npy or .csv)"], horizontal=True,
+                    key=f"{key}_kind")
+    reference_upload = st.file_uploader("reference", type=["npy"] if kind == ".npy embedding" else ["npy", "csv"],
+                                        key=f"{key}_reference")
+    if model_upload is None or item_upload is None or reference_upload is None:
+        st.info(f"Upload the model, the {spec.item_noun} and the reference.")
+        return None
+    with common.shown_errors("reading your data"):
+        data = model_upload.getvalue()
+        model = uploaded_model(common.file_digest(data), data)
+        item = spec.read_item(item_upload.getvalue(), item_upload.name)
+        name = Path(reference_upload.name).stem
+        if kind == ".npy embedding":
+            reference = common.read_embedding(reference_upload.getvalue(), reference_upload.name)
+        else:
+            other = spec.read_item(reference_upload.getvalue(), reference_upload.name)
+            if other.shape != item.shape:
+                raise common.DashboardInputError(f"the reference {spec.item_noun} has shape {other.shape}; the "
+                                                 f"{spec.item_noun} explained has {item.shape}")
+            reference = _embed(model, other[None])
+        try:
+            embedding = _embed(model, item[None])
+        except Exception as error:
+            raise common.DashboardInputError(f"the model cannot take the {spec.item_noun} of shape {item.shape} "
+                                             f"({' '.join(str(error).split())[:300]})") from error
+        common.check_reference_length(reference, embedding.shape[1], "the reference")
+    labels = [f"{name}[{i}]" for i in range(len(reference))] if len(reference) > 1 else [name]
+    return model, item, reference, labels, {}
+
+
+def explore(spec: ArrayPage, run: dict) -> None:
+    """After a run: re-selection, significance, histogram, downloads, without the model."""
+    explainer, item, labels = run["explainer"], run["inputs"], run["labels"]
+    st.subheader("Explore the run (no model calls)")
+    st.caption(f"{len(explainer.embeddings_)} masks; model calls so far in this session: "
+               f"{st.session_state.get('model_calls', 0)}")
+    selection = common.selection_widgets(spec.key)
+    with common.shown_errors("re-selecting the masks"):
+        common.reselected(explainer, selection)
+    fig = spec.figure(explainer, item, labels, selection["overlay"], run["parameters"])
+    st.pyplot(fig)
+    st.pyplot(common.distance_histogram(explainer, selection, labels), width="content")
+    left, middle, right = st.columns(3)
+    left.download_button("map and standard error (.npz)", common.map_npz(explainer), f"{spec.key}_distance.npz",
+                         key=f"{spec.key}_download_npz")
+    middle.download_button("figure (.png)", common.figure_png(fig), f"{spec.key}_distance.png",
+                           key=f"{spec.key}_download_png")
+    right.download_button("run file (explore later)",
+                          common.run_file(explainer, item, run["parameters"], labels, spec.name),
+                          f"{spec.key}_run.npz", key=f"{spec.key}_download_run")
+
+
+def draw_page(spec: ArrayPage) -> None:
+    """Draw an array page: inputs, the block-wise run, and the exploration of the last run."""
+    state = f"{spec.key}_run"
+    st.header(spec.name)
+    st.write(spec.intro)
+    source = st.radio("data", ["use an example", "use your own data", "open a run file"], horizontal=True,
+                      key=f"{spec.key}_source")
+    if source == "open a run file":
+        upload = st.file_uploader("run file (.npz) saved by this page", type=["npz"], key=f"{spec.key}_run_file")
+        if upload is not None:
+            with common.shown_errors("reading the run file"):
+                explainer, item, parameters, labels = common.load_run_file(upload.getvalue(), spec.make_explainer,
+                                                                           spec.name)
+            st.session_state[state] = {"explainer": explainer, "inputs": item, "labels": labels,
+                                       "parameters": parameters}
+    else:
+        if source == "use an example":
+            with common.shown_errors("loading the example"):
+                prepared = spec.example()
+            if prepared is None:
+                st.info(spec.example_missing)
+        else:
+            prepared = _own_inputs(spec)
+        if prepared is None:
+            return
+        model, item, reference, labels, extra = prepared
+        parameters = {**common.parameter_widgets(spec.key, images=spec.feature_res,
+                                                 distance=extra.get("distance", spec.distance)), **extra}
+        if st.button("Explain", type="primary", key=f"{spec.key}_explain"):
+            st.session_state.pop(state, None)
+            placeholder = st.empty()
+
+            def draw(explainer: Any) -> None:
+                explainer.significance(common.DEFAULTS["fdr"])
+                placeholder.pyplot(spec.figure(explainer, item, labels, False, parameters))
+
+            def make(n: int) -> Any:
+                return spec.make_explainer(parameters, n, run=True)
+
+            with common.shown_errors("explaining"):
+                common.run_in_blocks(make, model, item, reference, int(parameters["n_masks"]), state, draw,
+                                     state_extra={"labels": labels, "parameters": parameters})
+            placeholder.empty()
+    run = st.session_state.get(state)
+    if run is not None and "labels" in run:
+        explore(spec, run)

@@ -1,0 +1,278 @@
+"""The Images page: image vs image, image vs caption (ConSE), image vs a ``.npy`` embedding; then explore the run."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import streamlit as st
+
+from dianna_distance.dashboard import common
+
+EXAMPLE_FOLDER = Path(__file__).resolve().parents[2] / "data" / "images"
+EXAMPLES = {"bee vs fly": ("bee.jpg", "fly.jpg"), "flower vs car1": ("flower.jpg", "car1.jpg"),
+            "dogcar vs car2": ("dogcar.jpg", "car2.png"),
+            "labradoodle1 vs labradoodle2": ("labradoodle1.jpg", "labradoodle2.jpg")}
+MODELS = ("EfficientNet-Lite0 (preset)", "ConSE image–caption (preset)", "upload an ONNX model")
+STATE = "images_run"
+
+
+@st.cache_resource(show_spinner="Loading EfficientNet-Lite0…")
+def efficientnet() -> Any:
+    """The EfficientNet-Lite0 preset's encoder (one ONNX Runtime session per server)."""
+    from dianna_distance.models import load_image_encoder
+
+    return load_image_encoder("efficientnet-lite0")
+
+
+@st.cache_resource(show_spinner="Loading ConSE (EfficientNet-Lite0 and MiniLM)…")
+def conse() -> tuple[Any, Any]:
+    """The ConSE preset's image and caption encoders."""
+    from dianna_distance.models import load_conse
+
+    return load_conse()
+
+
+def make_explainer(parameters: dict, n_masks: int, extra: dict | None = None) -> Any:
+    """A :class:`~dianna_distance.DistanceExplainer` with the page's parameters and ``n_masks`` masks."""
+    from dianna_distance import DistanceExplainer
+
+    options = {"axis_labels": {int(parameters.get("channels_axis", 2)): "channels"}, **(extra or {})}
+    return DistanceExplainer(n_masks=int(n_masks), feature_res=int(parameters["feature_res"]),
+                             p_keep=float(parameters["p_keep"]), random_state=int(parameters["random_state"]),
+                             distance=parameters.get("distance", "cosine"),
+                             progress=False, **options)
+
+
+def _example_inputs() -> tuple | None:
+    available = {name: files for name, files in EXAMPLES.items()
+                 if all((EXAMPLE_FOLDER / file).is_file() for file in files)}
+    if not available:
+        st.info("The example images (data/images/ of the repository) are not installed with this copy of the "
+                "package: use your own data.")
+        return None
+    name = st.selectbox("example pair (EfficientNet-Lite0)", list(available), key="images_example")
+    image_file, reference_file = available[name]
+    encoder = efficientnet()
+    image, kwargs = encoder.prepare(EXAMPLE_FOLDER / image_file)
+    reference_image, _ = encoder.prepare(EXAMPLE_FOLDER / reference_file)
+    reference = np.atleast_2d(encoder.embed(EXAMPLE_FOLDER / reference_file))
+    return encoder, image, reference, [Path(reference_file).stem], [reference_image], kwargs
+
+
+def _own_inputs() -> tuple | None:
+    choice = st.selectbox("model", MODELS, key="images_model")
+    image_upload = st.file_uploader("image to explain", type=["png", "jpg", "jpeg", "bmp", "tif", "tiff", "webp"],
+                                    key="images_image")
+    kinds = ["reference image(s)", ".npy embedding"] + (["caption(s)"] if choice.startswith("ConSE") else [])
+    kind = st.radio("reference", kinds, horizontal=True, key="images_reference_kind")
+    model_upload = None
+    if choice == MODELS[2]:
+        model_upload = st.file_uploader("ONNX model (embeds a batch of images)", type=["onnx"], key="images_onnx")
+    references = captions = None
+    if kind == "reference image(s)":
+        references = st.file_uploader("reference image(s)", accept_multiple_files=True, key="images_references",
+                                      type=["png", "jpg", "jpeg", "bmp", "tif", "tiff", "webp"])
+    elif kind == ".npy embedding":
+        references = st.file_uploader("reference embedding (D,) or (K, D)", type=["npy"], key="images_npy")
+    else:
+        captions = st.text_area("caption(s), one a line", "a bee\na fly", key="images_captions")
+    if image_upload is None or (choice == MODELS[2] and model_upload is None) or (captions is None and not references):
+        st.info("Upload the image, the reference and (for your own model) the ONNX file.")
+        return None
+    with common.shown_errors("reading your data"):
+        image_path = common.stored_upload(image_upload.getvalue(), Path(image_upload.name).suffix)
+        if choice == MODELS[2]:
+            from dianna_distance.models import load_image_for_model
+
+            model_bytes = model_upload.getvalue()
+            encoder = common.onnx_model(common.file_digest(model_bytes), model_bytes)
+            image = load_image_for_model(image_path, encoder)
+            kwargs = {"axis_labels": {0 if _channels_first(image) else 2: "channels"}}
+            embed = (lambda path: encoder(load_image_for_model(path, encoder)[None])[0])  # noqa: E731
+        else:
+            encoder = efficientnet() if choice == MODELS[0] else conse()[0]
+            image, kwargs = encoder.prepare(image_path)
+            embed = (lambda path: encoder.embed(path))  # noqa: E731
+        if image.ndim != 3:
+            raise common.DashboardInputError(f"the model takes images of shape {image.shape}; the page explains "
+                                             f"colour or greyscale images laid out (H, W, C)")
+        labels, shown = [], []
+        if kind == "reference image(s)":
+            rows = []
+            for upload in references:
+                path = common.stored_upload(upload.getvalue(), Path(upload.name).suffix)
+                rows.append(np.asarray(embed(path), dtype=np.float64).ravel())
+                labels.append(Path(upload.name).stem)
+                shown.append(np.asarray(_thumbnail(upload.getvalue())))
+            reference = np.stack(rows)
+        elif kind == ".npy embedding":
+            reference = common.read_embedding(references.getvalue(), references.name)
+            labels = [f"{Path(references.name).stem}[{i}]" for i in range(len(reference))] if len(reference) > 1 \
+                else [Path(references.name).stem]
+            shown = [Path(references.name)] * len(reference)
+        else:
+            lines = [line.strip() for line in captions.splitlines() if line.strip()]
+            if not lines:
+                raise common.DashboardInputError("the captions are empty: write at least one caption")
+            reference = np.atleast_2d(conse()[1].encode(lines)).astype(np.float64)
+            labels, shown = lines, lines
+        probe = np.asarray((kwargs.get("preprocess_function") or (lambda b: b))(image[None]))
+        length = np.asarray(encoder(probe)).reshape(1, -1).shape[1]
+        common.check_reference_length(reference, length, "the reference")
+    return encoder, image, reference, labels, shown, kwargs
+
+
+def _channels_first(image: np.ndarray) -> bool:
+    return image.ndim == 3 and image.shape[0] in (1, 3) and image.shape[-1] not in (1, 3)
+
+
+def _hwc(image: np.ndarray) -> np.ndarray:
+    """The image laid out (H, W, C) for display."""
+    return np.moveaxis(image, 0, -1) if _channels_first(image) else image
+
+
+def _thumbnail(data: bytes) -> Any:
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(data)).convert("RGB")
+    image.thumbnail((256, 256))
+    return image
+
+
+def _draw_map(explainer: Any, image: np.ndarray, labels: list[str], shown: list, overlay: bool) -> Any:
+    from dianna_distance.visualization import plot_distance_map
+
+    image = _hwc(image)
+    maps = np.asarray(explainer.map_).reshape(-1, *image.shape[:2])
+    significant = np.asarray(explainer.significant_).reshape(maps.shape) if overlay else None
+    distances = None
+    return plot_distance_map(maps, _displayable(image), references=shown or None,
+                             titles=[f"image vs {label}" for label in labels], significant=significant,
+                             n_masks=len(explainer.embeddings_), spread=_spread(explainer),
+                             distances=distances, panel_size=2.6)
+
+
+def _spread(explainer: Any) -> float | None:
+    spread = float(np.mean(explainer.standard_error_))
+    return spread if np.isfinite(spread) else None
+
+
+def _displayable(image: np.ndarray) -> np.ndarray:
+    low, high = float(np.min(image)), float(np.max(image))
+    return image if low >= 0 and high <= 1 else (image - low) / max(high - low, 1e-12)
+
+
+def _thumbnails(explainer: Any, image: np.ndarray, index: int, count: int = 4) -> tuple[list, list]:
+    image = _hwc(image)
+    positive = np.atleast_2d(explainer.positive_indices_)[index][:count]
+    negative = np.atleast_2d(explainer.negative_indices_)[index][-count:]
+    shown = _displayable(image)
+
+    def masked(indices: np.ndarray) -> list:
+        return [np.clip(shown * np.asarray(explainer.masks_[int(i)]).reshape(*image.shape[:2], 1), 0, 1)
+                for i in indices]
+
+    return masked(positive), masked(negative)
+
+
+def explore(run: dict) -> None:
+    """After a run: re-selection, significance, histogram, thumbnails and downloads, without the model."""
+    explainer, image, labels, shown = run["explainer"], run["inputs"], run["labels"], run["shown"]
+    st.subheader("Explore the run (no model calls)")
+    st.caption(f"{len(explainer.embeddings_)} masks; model calls so far in this session: "
+               f"{st.session_state.get('model_calls', 0)}")
+    selection = common.selection_widgets("images")
+    with common.shown_errors("re-selecting the masks"):
+        common.reselected(explainer, selection)
+    fig = _draw_map(explainer, image, labels, shown, selection["overlay"])
+    st.pyplot(fig)
+    histogram, thumbnails = st.columns(2)
+    histogram.pyplot(common.distance_histogram(explainer, selection, labels), width="content")
+    for index, label in enumerate(labels):
+        closest, farthest = _thumbnails(explainer, image, index)
+        thumbnails.markdown(f"vs **{label}**: the closest masked images (what the positive selection saw)")
+        thumbnails.image(closest, width=110)
+        thumbnails.markdown("and the farthest (the negative selection)")
+        thumbnails.image(farthest, width=110)
+    left, middle, right = st.columns(3)
+    left.download_button("map and standard error (.npz)", common.map_npz(explainer), "distance_map.npz",
+                         key="images_download_npz")
+    middle.download_button("figure (.png)", common.figure_png(fig), "distance_map.png", key="images_download_png")
+    right.download_button("run file (explore later)",
+                          common.run_file(explainer, image, run["parameters"], labels, "Images"), "distance_run.npz",
+                          key="images_download_run")
+
+
+def _run_sweep(name: str, values: list, model: Any, image: np.ndarray, reference: np.ndarray, parameters: dict,
+               kwargs: dict, n_masks: int) -> None:
+    from matplotlib.figure import Figure
+
+    seconds = st.session_state.get(STATE, {}).get("seconds_per_mask")
+    cost = f", about {seconds * n_masks * len(values):.0f} s here" if seconds else " (run once to see the cost)"
+    st.caption(f"{len(values)} runs of {n_masks} masks{cost}")
+    if not st.button(f"run the {name} sweep", key=f"images_sweep_{name}"):
+        return
+    fig = Figure(figsize=(2.4 * len(values), 2.6), layout="constrained")
+    axes = fig.subplots(1, len(values), squeeze=False)[0]
+    bar = st.progress(0.0)
+    for number, (ax, value) in enumerate(zip(axes, values)):
+        explainer = make_explainer({**parameters, name: value}, n_masks, kwargs)
+        saliency = np.asarray(explainer.attribute(common.CountingModel(model), image, reference[0]))
+        limit = float(np.max(np.abs(saliency))) or 1.0
+        ax.imshow(saliency, cmap=common.CMAP, vmin=-limit, vmax=limit)
+        ax.set_title(f"{name}={value}", fontsize=9)
+        ax.axis("off")
+        bar.progress((number + 1) / len(values))
+    st.pyplot(fig)
+
+
+def page() -> None:
+    """Draw the Images page."""
+    st.header("Images")
+    st.write("Why is an image close to, or far from, a reference (another image, a caption or an embedding)? "
+             "Red pixels bring the image closer, blue pixels push it away.")
+    source = st.radio("data", ["use an example", "use your own data", "open a run file"], horizontal=True,
+                      key="images_source")
+    if source == "open a run file":
+        upload = st.file_uploader("run file (.npz) saved by this page", type=["npz"], key="images_run_file")
+        if upload is not None:
+            with common.shown_errors("reading the run file"):
+                explainer, image, parameters, labels = common.load_run_file(
+                    upload.getvalue(), lambda p, n: make_explainer(p, n), "Images")
+            st.session_state[STATE] = {"explainer": explainer, "inputs": image, "labels": labels,
+                                       "shown": [], "parameters": parameters}
+    else:
+        with common.shown_errors("preparing the inputs"):
+            prepared = _example_inputs() if source == "use an example" else _own_inputs()
+        if prepared is None:
+            return
+        model, image, reference, labels, shown, kwargs = prepared
+        parameters = common.parameter_widgets("images")
+        parameters["channels_axis"] = int(next(iter(kwargs.get("axis_labels", {2: "channels"}))))
+        if st.button("Explain", type="primary", key="images_explain"):
+            st.session_state.pop(STATE, None)
+            placeholder = st.empty()
+
+            def draw(explainer: Any) -> None:
+                with placeholder.container():
+                    explainer.significance(common.DEFAULTS["fdr"])
+                    st.pyplot(_draw_map(explainer, image, labels, shown, False))
+
+            with common.shown_errors("explaining"):
+                common.run_in_blocks(lambda n: make_explainer(parameters, n, kwargs), model, image, reference,
+                                     int(parameters["n_masks"]), STATE, draw,
+                                     state_extra={"labels": labels, "shown": shown, "parameters": parameters})
+            placeholder.empty()
+        with st.expander("Sweeps: p_keep and feature_res (a grid of maps, first reference)"):
+            sweep_masks = st.number_input("masks per run", 10, 5000, 1000, step=50, key="images_sweep_masks")
+            with common.shown_errors("sweeping"):
+                _run_sweep("p_keep", [0.1, 0.3, 0.5, 0.7, 0.9], model, image, reference, parameters, kwargs,
+                           int(sweep_masks))
+                _run_sweep("feature_res", [2, 4, 8, 16, 32], model, image, reference, parameters, kwargs,
+                           int(sweep_masks))
+    run = st.session_state.get(STATE)
+    if run is not None and "labels" in run:
+        explore(run)

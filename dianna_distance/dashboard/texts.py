@@ -1,0 +1,203 @@
+"""The Texts page: which words make a text close to a reference text or a ``.npy`` embedding; then explore the run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import streamlit as st
+
+from dianna_distance.dashboard import common
+
+STATE = "texts_run"
+PAGE = "Texts"
+EXAMPLE_PASSAGE = ("A lighthouse keeper lit the lamp each evening, and its rotating beam guided the ships past the "
+                   "rocks.")
+EXAMPLE_QUERIES = ("how do lighthouses warn ships at night", "a recipe for apple pie")
+MODELS = ("MiniLM (all-MiniLM-L6-v2, preset)", "upload an ONNX sentence model and its tokenizer.json")
+
+
+@st.cache_resource(show_spinner="Loading MiniLM…")
+def minilm() -> tuple[Any, str]:
+    """The MiniLM sentence encoder and the path of its ``tokenizer.json``."""
+    from dianna_distance.models.sentence import load_minilm, minilm_files
+
+    return load_minilm(), str(minilm_files()[1])
+
+
+@st.cache_resource(max_entries=4, show_spinner="Loading the ONNX model…")
+def sentence_model(digest: str, model: bytes, tokenizer: bytes) -> tuple[Any, str]:
+    """A sentence encoder for an uploaded ONNX model and ``tokenizer.json`` (one session per pair)."""
+    from dianna_distance.model import SentenceEncoder
+
+    model_path = common.stored_upload(model, ".onnx")
+    tokenizer_path = common.stored_upload(tokenizer, ".json")
+    try:
+        return SentenceEncoder(model_path, tokenizer_path), str(tokenizer_path)
+    except Exception as error:
+        raise common.DashboardInputError(f"the uploaded model and tokenizer cannot be read as a sentence model "
+                                         f"({error})") from error
+
+
+def make_explainer(parameters: dict, n_masks: int) -> Any:
+    """A :class:`~dianna_distance.TextDistanceExplainer` with the page's parameters and ``n_masks`` masks."""
+    from dianna_distance import TextDistanceExplainer
+
+    tokenizer = parameters.get("tokenizer_path")
+    if tokenizer is None or not Path(tokenizer).is_file():
+        tokenizer = str(common.stored_upload(parameters["tokenizer_json"].encode(), ".json"))
+    return TextDistanceExplainer(n_masks=int(n_masks), p_keep=float(parameters["p_keep"]), tokenizer=tokenizer,
+                                 random_state=int(parameters["random_state"]),
+                                 distance=parameters.get("distance", "cosine"), progress=False)
+
+
+def _inputs() -> tuple | None:
+    source = st.radio("data", ["use an example", "use your own data"], horizontal=True, key="texts_source")
+    if source == "use an example":
+        st.caption("MiniLM: a passage against two search queries (the words that make it a good or a bad match)")
+        model, tokenizer = minilm()
+        text, lines, npy = EXAMPLE_PASSAGE, list(EXAMPLE_QUERIES), None
+        st.text_area("passage", text, disabled=True, key="texts_example_passage")
+    else:
+        choice = st.selectbox("model", MODELS, key="texts_model")
+        if choice == MODELS[1]:
+            model_upload = st.file_uploader("ONNX sentence model", type=["onnx"], key="texts_onnx")
+            tokenizer_upload = st.file_uploader("its tokenizer.json", type=["json"], key="texts_tokenizer")
+        text = st.text_area("text to explain", key="texts_text")
+        kind = st.radio("reference", ["reference text(s)", ".npy embedding"], horizontal=True, key="texts_kind")
+        lines, npy = None, None
+        if kind == "reference text(s)":
+            lines = [line.strip() for line in st.text_area("reference text(s), one a line",
+                                                           key="texts_references").splitlines() if line.strip()]
+        else:
+            npy = st.file_uploader("reference embedding (D,) or (K, D)", type=["npy"], key="texts_npy")
+        if choice == MODELS[1] and (model_upload is None or tokenizer_upload is None):
+            st.info("Upload the ONNX model and its tokenizer.json.")
+            return None
+        if not text.strip():
+            st.info("Write the text to explain.")
+            return None
+        if lines is not None and not lines:
+            st.info("Write at least one reference text.")
+            return None
+        if npy is None and lines is None:
+            st.info("Upload the reference embedding.")
+            return None
+        with common.shown_errors("loading the model"):
+            if choice == MODELS[0]:
+                model, tokenizer = minilm()
+            else:
+                data = model_upload.getvalue() + tokenizer_upload.getvalue()
+                model, tokenizer = sentence_model(common.file_digest(data), model_upload.getvalue(),
+                                                  tokenizer_upload.getvalue())
+    with common.shown_errors("embedding the reference"):
+        if len(text.split()) < 2:
+            raise common.DashboardInputError("the text must have at least two words")
+        if npy is not None:
+            reference = common.read_embedding(npy.getvalue(), npy.name)
+            labels = [f"{Path(npy.name).stem}[{i}]" for i in range(len(reference))] if len(reference) > 1 \
+                else [Path(npy.name).stem]
+        else:
+            reference = np.atleast_2d(np.asarray(model(lines), dtype=np.float64))
+            labels = lines
+        common.check_reference_length(reference, np.asarray(model([text])).shape[1], "the reference")
+    return model, tokenizer, text, reference, labels
+
+
+def _highlight(explainer: Any, text: str, labels: list[str], overlay: bool) -> str:
+    from dianna_distance.visualization import TextHighlight
+
+    scores = np.atleast_2d(explainer.map_)
+    return TextHighlight(explainer.explanation(scores), text, explainer.offsets_,
+                         titles=[f"vs “{label}”" for label in labels],
+                         standard_errors=_errors(explainer),
+                         significant=np.atleast_2d(explainer.significant_) if overlay else None).to_html()
+
+
+def _errors(explainer: Any) -> np.ndarray | None:
+    """The standard errors to show, or None while a selection holds a single mask (infinite errors)."""
+    errors = np.atleast_2d(explainer.standard_error_)
+    return None if np.isinf(errors).any() else errors
+
+
+def _masked_texts(explainer: Any, index: int, count: int = 3) -> tuple[list[str], list[str]]:
+    words = explainer.words_
+
+    def kept(mask_index: int) -> str:
+        mask = np.asarray(explainer.masks_[int(mask_index)]).ravel()
+        return " ".join(word for word, keep in zip(words, mask) if keep > 0.5) or "(every word dropped)"
+
+    positive = np.atleast_2d(explainer.positive_indices_)[index][:count]
+    negative = np.atleast_2d(explainer.negative_indices_)[index][-count:]
+    return [kept(i) for i in positive], [kept(i) for i in negative]
+
+
+def explore(run: dict) -> None:
+    """After a run: re-selection, significance, histogram, closest and farthest masked texts, downloads."""
+    from dianna_distance.visualization import plot_text_distance
+
+    explainer, text, labels = run["explainer"], run["inputs"], run["labels"]
+    st.subheader("Explore the run (no model calls)")
+    st.caption(f"{len(explainer.embeddings_)} masks; model calls so far in this session: "
+               f"{st.session_state.get('model_calls', 0)}")
+    selection = common.selection_widgets("texts")
+    with common.shown_errors("re-selecting the masks"):
+        common.reselected(explainer, selection)
+    st.html(_highlight(explainer, text, labels, selection["overlay"]))
+    st.pyplot(common.distance_histogram(explainer, selection, labels), width="content")
+    for index, label in enumerate(labels):
+        closest, farthest = _masked_texts(explainer, index)
+        st.markdown(f"**vs “{label}”**: closest masked texts")
+        st.text("\n".join(closest))
+        st.markdown("farthest masked texts")
+        st.text("\n".join(farthest))
+    scores = np.atleast_2d(explainer.map_)
+    fig = plot_text_distance(explainer.explanation(scores), title=[f"vs “{label}”" for label in labels],
+                             standard_error=_errors(explainer),
+                             significant=np.atleast_2d(explainer.significant_) if selection["overlay"] else None,
+                             text=text, offsets=explainer.offsets_, n_masks=len(explainer.embeddings_))
+    left, middle, right = st.columns(3)
+    left.download_button("scores and standard error (.npz)", common.map_npz(explainer), "text_distance.npz",
+                         key="texts_download_npz")
+    middle.download_button("figure (.png)", common.figure_png(fig), "text_distance.png", key="texts_download_png")
+    right.download_button("run file (explore later)",
+                          common.run_file(explainer, text, run["parameters"], labels, PAGE), "text_run.npz",
+                          key="texts_download_run")
+
+
+def page() -> None:
+    """Draw the Texts page."""
+    st.header(PAGE)
+    st.write("Which words make a text close to, or far from, a reference? Red words bring it closer, blue words "
+             "push it away.")
+    upload = st.file_uploader("or open a run file saved by this page", type=["npz"], key="texts_run_file")
+    if upload is not None:
+        with common.shown_errors("reading the run file"):
+            explainer, text, parameters, labels = common.load_run_file(upload.getvalue(), make_explainer, PAGE)
+        st.session_state[STATE] = {"explainer": explainer, "inputs": text, "labels": labels,
+                                   "parameters": parameters}
+    else:
+        prepared = _inputs()
+        if prepared is None:
+            return
+        model, tokenizer, text, reference, labels = prepared
+        parameters = common.parameter_widgets("texts", images=False)
+        parameters["tokenizer_path"] = tokenizer
+        parameters["tokenizer_json"] = Path(tokenizer).read_text(encoding="utf-8")
+        if st.button("Explain", type="primary", key="texts_explain"):
+            st.session_state.pop(STATE, None)
+            placeholder = st.empty()
+
+            def draw(explainer: Any) -> None:
+                explainer.significance(common.DEFAULTS["fdr"])
+                placeholder.html(_highlight(explainer, text, labels, False))
+
+            with common.shown_errors("explaining"):
+                common.run_in_blocks(lambda n: make_explainer(parameters, n), model, text, reference,
+                                     int(parameters["n_masks"]), STATE, draw, {"model": model},
+                                     {"labels": labels, "parameters": parameters})
+            placeholder.empty()
+    run = st.session_state.get(STATE)
+    if run is not None and "labels" in run:
+        explore(run)
