@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -47,7 +48,7 @@ def dashboard(tmp_path):
         port = probe.getsockname()[1]
     log = open(tmp_path / "dashboard.log", "w")
     process = subprocess.Popen([sys.executable, "-m", "dianna_distance.cli", "dashboard", "--port", str(port)],
-                               cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+                               cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 90
@@ -61,12 +62,12 @@ def dashboard(tmp_path):
                                          + (tmp_path / "dashboard.log").read_text()[-2000:]) from None
                 time.sleep(0.5)
         yield url
-    finally:
-        process.terminate()
+    finally:  # the command and the Streamlit server it started: one process group
+        os.killpg(process.pid, signal.SIGTERM)
         try:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
-            process.kill()
+            os.killpg(process.pid, signal.SIGKILL)
         log.close()
 
 

@@ -137,6 +137,9 @@ def test_dianna_distance_commands_run(readme_folder, capsys):
         if "--scheduler" in command:  # needs a running Dask cluster: only parsed
             assert build_parser().parse_args(command[1:]).scheduler
             continue
+        if command[1] == "dashboard":  # a server that runs until stopped: only parsed (tests/test_dashboard*.py)
+            assert build_parser().parse_args(command[1:]).command == "dashboard"
+            continue
         assert main(command[1:]) == 0, (command, capsys.readouterr().err)
     assert (readme_folder / "bee_vs_fly.npy").exists()
     assert (readme_folder / "dianna_distance_demo.png").exists()
