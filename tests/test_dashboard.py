@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+_BACKEND = os.environ.get("MPLBACKEND")  # Streamlit sets MPLBACKEND=Agg when imported (see the fixture below)
 pytest.importorskip("streamlit", minversion="1.56")
 
 from conftest import save_linear_onnx  # noqa: E402
@@ -19,6 +21,23 @@ from dianna_distance.cli.dashboard import streamlit_command  # noqa: E402
 from dianna_distance.dashboard import common  # noqa: E402
 
 APP = Path(__file__).resolve().parents[1] / "dianna_distance" / "dashboard" / "app.py"
+
+
+@pytest.fixture(autouse=True)
+def keep_the_matplotlib_backend_of_the_environment():
+    """Streamlit sets ``MPLBACKEND=Agg`` in ``os.environ`` when it is imported and when an app runs; notebook
+    kernels started by later tests inherit the environment, and would then draw nothing inline. Put it back."""
+    yield
+    if _BACKEND is None:
+        os.environ.pop("MPLBACKEND", None)
+    else:
+        os.environ["MPLBACKEND"] = _BACKEND
+
+
+if _BACKEND is None:  # collecting this module imported Streamlit: undo its MPLBACKEND for the tests before these
+    os.environ.pop("MPLBACKEND", None)
+else:
+    os.environ["MPLBACKEND"] = _BACKEND
 SIZE = 16
 
 
