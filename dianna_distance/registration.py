@@ -53,12 +53,7 @@ class DISTANCEImage(DistanceExplainer):
         Returns:
             Saliency map ``(H, W)``, or ``(K, H, W)`` for ``(K, D)`` references.
         """
-        if labels is not None:
-            raise ValueError("labels must be None for method='distance': the explanation is of a distance to "
-                             "embedded_reference, not of class labels")
-        if embedded_reference is None:
-            raise TypeError("method='distance' needs the keyword argument embedded_reference (an array (D,) or "
-                            "(K, D))")
+        _check_distance_arguments(labels, embedded_reference)
         return self.attribute(model_or_function, input_image, embedded_reference)
 
 
@@ -80,9 +75,7 @@ def explain_image_distance(
     Raises:
         TypeError: For keyword arguments that are not parameters of the explainer, as DIANNA's ``explain_*``.
     """
-    unknown = set(kwargs) - set(inspect.signature(DistanceExplainer).parameters)
-    if unknown:
-        raise TypeError(f"Error due to following unused kwargs: {dict((k, kwargs[k]) for k in sorted(unknown))}")
+    _check_kwargs(kwargs, DistanceExplainer)
     return DistanceExplainer(**kwargs).attribute(model_or_function, input_image, embedded_reference)
 
 
@@ -112,12 +105,7 @@ class DISTANCEText(TextDistanceExplainer):
             Per reference (one for a ``(D,)`` reference) a list of ``(word, word index, score)``, as DIANNA's
             RISE returns one list per label.
         """
-        if labels is not None:
-            raise ValueError("labels must be None for method='distance': the explanation is of a distance to "
-                             "embedded_reference, not of class labels")
-        if embedded_reference is None:
-            raise TypeError("method='distance' needs the keyword argument embedded_reference (an array (D,) or "
-                            "(K, D))")
+        _check_distance_arguments(labels, embedded_reference)
         if tokenizer is not None:
             self.tokenizer = tokenizer
         scores = self.attribute(model_or_function, input_text, embedded_reference)
@@ -148,9 +136,7 @@ def explain_text_distance(
     Raises:
         TypeError: For keyword arguments that are not parameters of the explainer, as DIANNA's ``explain_*``.
     """
-    unknown = set(kwargs) - set(inspect.signature(TextDistanceExplainer).parameters)
-    if unknown:
-        raise TypeError(f"Error due to following unused kwargs: {dict((k, kwargs[k]) for k in sorted(unknown))}")
+    _check_kwargs(kwargs, TextDistanceExplainer)
     explainer = TextDistanceExplainer(tokenizer=tokenizer, **kwargs)
     scores = explainer.attribute(model_or_function, input_text, embedded_reference)
     return to_explanation(explainer.words_, scores)
@@ -200,9 +186,7 @@ def explain_tabular_distance(
     Raises:
         TypeError: For keyword arguments that are not parameters of the explainer, as DIANNA's ``explain_*``.
     """
-    unknown = set(kwargs) - set(inspect.signature(TabularDistanceExplainer).parameters)
-    if unknown:
-        raise TypeError(f"Error due to following unused kwargs: {dict((k, kwargs[k]) for k in sorted(unknown))}")
+    _check_kwargs(kwargs, TabularDistanceExplainer)
     return TabularDistanceExplainer(**kwargs).attribute(model_or_function, input_tabular, embedded_reference)
 
 
@@ -250,9 +234,7 @@ def explain_timeseries_distance(
     Raises:
         TypeError: For keyword arguments that are not parameters of the explainer, as DIANNA's ``explain_*``.
     """
-    unknown = set(kwargs) - set(inspect.signature(TimeSeriesDistanceExplainer).parameters)
-    if unknown:
-        raise TypeError(f"Error due to following unused kwargs: {dict((k, kwargs[k]) for k in sorted(unknown))}")
+    _check_kwargs(kwargs, TimeSeriesDistanceExplainer)
     return TimeSeriesDistanceExplainer(**kwargs).attribute(model_or_function, input_timeseries, embedded_reference)
 
 
@@ -283,3 +265,10 @@ def register() -> None:
     sys.modules.setdefault(TIMESERIES_METHOD_MODULE, module)
     dianna.methods.distance_timeseries = sys.modules[TIMESERIES_METHOD_MODULE]
     dianna.explain_timeseries_distance = explain_timeseries_distance
+
+
+def _check_kwargs(kwargs: dict, explainer_class: type) -> None:
+    """Keyword arguments that are not parameters of the explainer are a TypeError, as in DIANNA's ``explain_*``."""
+    unknown = set(kwargs) - set(inspect.signature(explainer_class).parameters)
+    if unknown:
+        raise TypeError(f"Error due to following unused kwargs: {dict((k, kwargs[k]) for k in sorted(unknown))}")
