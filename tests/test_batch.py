@@ -66,6 +66,13 @@ def test_a_map_without_its_standard_error_file_is_named_when_the_error_is_asked_
         load_map(workspace / "out", "img0", standard_error=True)
 
 
+def test_load_map_refuses_a_standard_error_flag_that_is_not_a_bool(workspace):
+    explain_many(jobs_for(workspace, ["img0"]), workspace / "model.onnx", workspace / "out", progress=False,
+                 **PARAMETERS)
+    with pytest.raises(TypeError, match="standard_error"):
+        load_map(workspace / "out", "img0", standard_error="yes")
+
+
 def test_manifest_records_file_distances_and_seconds_per_item(workspace):
     explain_many(jobs_for(workspace, ["img0"]), workspace / "model.onnx", workspace / "out", progress=False,
                  **PARAMETERS)

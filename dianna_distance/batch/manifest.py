@@ -276,6 +276,8 @@ def load_map(output_dir: str | Path, job_id: str, standard_error: bool = False
         KeyError: The run has no job ``job_id``.
         ValueError: The job failed, or its map (or standard error) file is missing or not a plain file.
     """
+    if not isinstance(standard_error, bool):
+        raise TypeError(f"standard_error must be True or False, got {standard_error!r}")
     _, records = read_manifest(output_dir)
     if job_id not in records:
         raise KeyError(f"no item {job_id!r} in the run in {str(output_dir)!r}")
