@@ -43,4 +43,5 @@ def main() -> None:
         st.error(f"The {choice} page failed: {' '.join(str(error).split()) or type(error).__name__}")
 
 
-main()
+if __name__ == "__main__":  # `streamlit run app.py` runs this file as __main__; importing it draws nothing
+    main()
