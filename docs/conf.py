@@ -47,7 +47,8 @@ EXTERNAL = (
     "numpy", "np", "onnx", "onnxruntime", "ort", "dask", "distributed", "matplotlib", "PIL", "tokenizers", "pandas",
     "pathlib", "argparse", "collections", "typing", "os", "io", "concurrent", "threading", "streamlit", "torch",
     "dianna", "scipy", "tqdm", "pooch", "types", "enum", "dataclasses", "abc", "json", "warnings", "contextlib",
-    "numpy.typing", "IPython", "skimage", "subprocess", "ssl", "http", "urllib", "tempfile", "shutil", "random", "hashlib",
+    "numpy.typing", "IPython", "skimage", "subprocess", "ssl", "http", "urllib", "tempfile", "shutil", "random",
+    "hashlib",
 )
 nitpick_ignore_regex = [
     (r"py:.*", rf"({'|'.join(EXTERNAL)})(\..*)?"),

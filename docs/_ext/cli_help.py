@@ -1,4 +1,4 @@
-"""The ``cli-help`` directive: the ``--help`` text of ``dianna-distance`` or one of its commands, as the parser prints it.
+"""The ``cli-help`` directive: the ``--help`` text of ``dianna-distance`` or one of its commands, as printed.
 
 Usage in a MyST page::
 
