@@ -74,3 +74,11 @@ html_theme = "sphinx_rtd_theme"
 html_title = f"dianna-distance {release}"
 html_static_path: list = []
 html_show_sourcelink = False
+
+
+def setup(app):
+    """``csv`` code blocks (the jobs files of batch runs) are shown as plain text: Pygments has no CSV lexer."""
+    from pygments.lexers.special import TextLexer
+    from sphinx.highlighting import lexers
+
+    lexers["csv"] = TextLexer()

@@ -1,4 +1,6 @@
-"""Every code block of README.md runs as written, against small stand-in models and files named as it names them.
+"""Every code block of README.md and of the user guide (docs/) runs as written, against small stand-in models and files.
+
+The documents are read in the order of ``DOCUMENTS`` (the README, then the guide in the site's order), as one text.
 
 ``python`` blocks run in order in one namespace, in a folder holding ``model.onnx``, ``image.jpg``,
 ``reference.npy``, ... (and ``jobs.csv``, the README's ``csv`` block).
@@ -33,9 +35,19 @@ matplotlib.use("Agg")
 
 ROOT = Path(__file__).parent.parent
 README = (ROOT / "README.md").read_text()
-BLOCKS = re.findall(r"```(python|bash)\n(.*?)```", README, flags=re.DOTALL)
-CSV_BLOCKS = re.findall(r"```csv\n(.*?)```", README, flags=re.DOTALL)
+GUIDE = ("install", "images", "parameters", "models", "texts", "tables", "timeseries", "evaluation", "batch",
+         "dashboard", "development")
+DOCUMENTS = [ROOT / "README.md", *(ROOT / "docs" / f"{page}.md" for page in GUIDE)]
+TEXT = "\n".join(document.read_text() for document in DOCUMENTS)
+BLOCKS = re.findall(r"```(python|bash)\n(.*?)```", TEXT, flags=re.DOTALL)
+CSV_BLOCKS = re.findall(r"```csv\n(.*?)```", TEXT, flags=re.DOTALL)
 SIDE, EMBEDDING = 32, 5
+
+
+def test_the_guide_pages_are_the_sites_user_guide_in_its_order():
+    index = (ROOT / "docs" / "index.md").read_text()
+    toctree = index.split(":caption: User guide", 1)[1].split("```", 1)[0].split()
+    assert [page for page in toctree if page != "cli"] == list(GUIDE[:-1])  # development is under Reference
 
 
 def test_readme_has_python_and_bash_blocks():
@@ -99,7 +111,7 @@ def test_python_blocks_run_in_order(readme_folder):
     namespace: dict = {}
     for number, (kind, code) in enumerate(BLOCKS):
         if kind == "python":
-            exec(compile(code, f"README.md python block {number}", "exec"), namespace)
+            exec(compile(code, f"README.md / docs python block {number}", "exec"), namespace)
     assert (readme_folder / "map.png").stat().st_size > 0
     assert namespace["maps"].shape[0] == 3
 
