@@ -18,11 +18,11 @@ from sphinx.util.docutils import SphinxDirective
 
 
 def command_help(command: str | None) -> str:
-    """The help text of ``dianna-distance [command]`` at a fixed width of 100 columns."""
+    """The help text of ``dianna-distance [command]`` at a fixed width of 88 columns (the width of the page)."""
     from dianna_distance.cli import build_parser
 
     previous = os.environ.get("COLUMNS")
-    os.environ["COLUMNS"] = "100"
+    os.environ["COLUMNS"] = "88"
     try:
         parser = build_parser()
         if command:
