@@ -17,7 +17,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from dianna_distance import __version__
-from dianna_distance.cli.common import OUTPUT_SUFFIXES, one_line, one_line_warnings, onnxruntime_errors, output_paths
+from dianna_distance.cli.common import (
+    OUTPUT_SUFFIXES,
+    one_line,
+    one_line_warnings,
+    onnxruntime_errors,
+    output_paths,
+    seed_line,
+)
 from dianna_distance.cli.dashboard import add_dashboard_command, run_dashboard
 from dianna_distance.cli.image import (
     add_demo_command,
@@ -84,6 +91,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     for path in paths:
         print(f"wrote {path}")
+    if hasattr(args, "random_state"):  # the seed used, so that the run can be repeated
+        print(seed_line(args))
     return 0
 
 

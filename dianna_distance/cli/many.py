@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from dianna_distance.cli.common import add_explainer_options, explainer_parameters
-from dianna_distance.models import PRESETS
+from dianna_distance.cli.cluster import add_scheduler_option
+from dianna_distance.cli.common import PRESET_CHOICES, add_explainer_options, explainer_parameters, seed_line
 
 
 def add_explain_many_command(commands: argparse._SubParsersAction) -> None:
@@ -21,7 +21,7 @@ def add_explain_many_command(commands: argparse._SubParsersAction) -> None:
     many.add_argument("--model", required=True, help="ONNX image model (with --preset also a registry name)")
     many.add_argument("--output", required=True, help="folder for the maps (.npy) and manifest.jsonl; re-running "
                                                       "into it resumes")
-    many.add_argument("--preset", choices=sorted(PRESETS), help="preprocess images as this preset says; --model "
+    many.add_argument("--preset", choices=PRESET_CHOICES, help="preprocess images as this preset says; --model "
                                                                "may then be the preset's name, to download its file")
     many.add_argument("--mask-on", choices=("pixels", "normalized"), default=None,
                       help="with --preset only: mask pixels before or after normalisation (default: pixels)")
@@ -29,8 +29,7 @@ def add_explain_many_command(commands: argparse._SubParsersAction) -> None:
                       help="without --preset only: value of a white pixel in the model's input (default: 1.0)")
     many.add_argument("--text-model", help="CLIP text-tower ONNX file for caption jobs (default: registry clip-text)")
     many.add_argument("--tokenizer", help="tokenizer.json for caption jobs (default: registry clip-tokenizer)")
-    many.add_argument("--scheduler", help="Dask scheduler address (e.g. tcp://host:8786): run the items on that "
-                                          "cluster's workers (needs dianna-distance[dask])")
+    add_scheduler_option(many, split=False)
     many.add_argument("--retry-failed", action="store_true", help="run the items recorded as failed again")
     many.add_argument("--item-progress", action="store_true", help="show a progress bar inside each explanation")
     many.add_argument("--embedding-output", metavar="TENSOR",
@@ -44,13 +43,14 @@ def add_explain_many_command(commands: argparse._SubParsersAction) -> None:
     many.add_argument("--png", action="store_true",
                       help="also draw each map explained in this run as a figure (image, reference, map with its "
                            "significance): <output>/figures/<map file name>.png")
-    add_explainer_options(many, defaults={"random_state": 0})
+    add_explainer_options(many)
 
 
 def run_explain_many(args: argparse.Namespace) -> int:
     """Run the ``explain-many`` subcommand; returns the exit status (1 when jobs failed, now or earlier)."""
     from dianna_distance.batch import explain_many, read_jobs
 
+    checked = explainer_parameters(args)  # before the jobs file is read or the model loaded
     if args.preset is not None and args.pixel_max is not None:
         raise ValueError("--pixel-max does not apply with --preset: the preset's normalisation sets the scale of the "
                          "pixels")
@@ -63,7 +63,7 @@ def run_explain_many(args: argparse.Namespace) -> int:
             if value is not None:
                 raise ValueError(f"{option} applies only to caption jobs, and no job in {args.jobs!r} has a caption")
     kinds = {job.kind for job in jobs} or {"image"}
-    parameters = _for_kinds(explainer_parameters(args), kinds)
+    parameters = _for_kinds(checked, kinds)
     for name in ("embedding_output", "embedding_pooling"):
         if getattr(args, name) is not None:
             parameters[name] = getattr(args, name)
@@ -82,7 +82,7 @@ def run_explain_many(args: argparse.Namespace) -> int:
                        item_progress=args.item_progress, on_result=draw, **parameters)
     changed = f", {len(run.changed)} of them changed since an earlier run" if run.changed else ""
     print(f"explained {len(run.explained)} items{changed}, skipped {len(run.skipped)} from earlier runs, "
-          f"{len(run.failed)} failed; manifest {run.manifest}")
+          f"{len(run.failed)} failed; manifest {run.manifest}; {seed_line(args)}")
     if run.failed:
         job_id, error = next(iter(run.failed.items()))
         earlier = (f"; {len(run.failed_earlier)} of them failed in an earlier run and were not retried"
@@ -113,7 +113,7 @@ def _for_kinds(parameters: dict, kinds: set[str]) -> dict:
 def _defaults() -> dict:
     """The defaults of ``explain-many``'s options, as its parser sets them."""
     parser = argparse.ArgumentParser()
-    add_explainer_options(parser, defaults={"random_state": 0})
+    add_explainer_options(parser)
     return vars(parser.parse_args([]))
 
 

@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from dianna_distance.cli.common import EXPLAINER_OPTIONS, output_prefix
-from dianna_distance.distances import WEIGHTINGS
+from dianna_distance.cli.common import add_explainer_options, explainer_parameters, output_prefix
 from dianna_distance.files import check_output_prefix, read_npy, write_together
 from dianna_distance.tabular import MASK_TYPES, TabularDistanceExplainer, read_csv_table
-
-TABULAR_OPTIONS = {name: kind for name, kind in EXPLAINER_OPTIONS.items() if name != "feature_res"}
 
 #: The files ``explain-tabular`` writes; an ``--output`` ending in one of them has it dropped.
 TABULAR_OUTPUT_SUFFIXES = (".npy", ".json", ".png")
@@ -186,19 +182,13 @@ def add_explain_tabular_command(commands: argparse._SubParsersAction) -> None:
                                          "dropped (default: <rows stem>_row<N>_distance here). Writes <output>.npy "
                                          "(scores), <output>_se.npy (their standard errors), <output>.json and "
                                          "<output>.png")
-    signature = inspect.signature(TabularDistanceExplainer).parameters
-    for name, kind in TABULAR_OPTIONS.items():
-        default = signature[name].default
-        choices = WEIGHTINGS if name == "weighting" else None
-        parser.add_argument(f"--{name.replace('_', '-')}", type=kind, default=default, choices=choices,
-                            help=f"explainer parameter {name} (default: {default})")
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_explainer_options(parser, TabularDistanceExplainer,
+                          meanings={"p_keep": "probability that a feature is kept, in (0, 1]"})
 
 
 def run_explain_tabular(args: argparse.Namespace) -> list[Path]:
-    """Run the ``explain-tabular`` subcommand; returns the paths written."""
-    parameters = {name: getattr(args, name) for name in TABULAR_OPTIONS}
-    parameters["progress"] = not args.no_progress
+    """Run the ``explain-tabular`` subcommand; returns the paths written (parameters checked before any file)."""
+    parameters = explainer_parameters(args, TabularDistanceExplainer, mask_type=args.mask_type)
     return explain_tabular_files(args.model, args.rows, args.row, args.output, args.reference, args.reference_row,
                                  args.reference_table, args.training_data, args.categorical_features,
                                  args.mask_type, args.embedding_output, **parameters)

@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import inspect
 import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from dianna_distance.cli.common import EXPLAINER_OPTIONS, output_prefix
-from dianna_distance.distances import WEIGHTINGS
+from dianna_distance.cli.common import add_explainer_options, explainer_parameters, output_prefix
 from dianna_distance.files import check_input_file, check_output_prefix, read_npy, write_together
 from dianna_distance.models.text import TextEncoder
-
-TEXT_OPTIONS = {name: kind for name, kind in EXPLAINER_OPTIONS.items() if name != "feature_res"}
 
 #: The files ``explain-text`` writes; an ``--output`` ending in one of them has it dropped.
 TEXT_OUTPUT_SUFFIXES = (".npy", ".json", ".html", ".png")
@@ -254,19 +250,15 @@ def add_explain_text_command(commands: argparse._SubParsersAction) -> None:
                                          "one block per reference")
     from dianna_distance.text import TextDistanceExplainer
 
-    signature = inspect.signature(TextDistanceExplainer).parameters
-    for name, kind in TEXT_OPTIONS.items():
-        default = signature[name].default
-        choices = WEIGHTINGS if name == "weighting" else None
-        parser.add_argument(f"--{name.replace('_', '-')}", type=kind, default=default, choices=choices,
-                            help=f"explainer parameter {name} (default: {default})")
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_explainer_options(parser, TextDistanceExplainer,
+                          meanings={"p_keep": "probability that a word is kept, in (0, 1]"})
 
 
 def run_explain_text(args: argparse.Namespace) -> list[Path]:
-    """Run the ``explain-text`` subcommand; returns the paths written."""
-    parameters = {name: getattr(args, name) for name in TEXT_OPTIONS}
-    parameters["progress"] = not args.no_progress
+    """Run the ``explain-text`` subcommand; returns the paths written (parameters checked before any model)."""
+    from dianna_distance.text import TextDistanceExplainer
+
+    parameters = explainer_parameters(args, TextDistanceExplainer, mask_token=args.mask_token)
     return explain_text_files(args.model, args.text, args.output, args.tokenizer, args.reference_text,
                               args.reference, args.reference_image, args.image_model, args.encoder, args.pooling,
                               not args.no_normalize, args.mask_token, args.embedding_output, **parameters)

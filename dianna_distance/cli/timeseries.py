@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import inspect
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from dianna_distance.cli.common import EXPLAINER_OPTIONS, output_paths, standard_error_path
-from dianna_distance.distances import WEIGHTINGS
+from dianna_distance.cli.common import add_explainer_options, explainer_parameters, output_paths, standard_error_path
 from dianna_distance.files import check_input_file, read_npy, write_together
 from dianna_distance.timeseries import TimeSeriesDistanceExplainer, read_series
 from dianna_distance.timeseries_masks import MASK_KINDS
@@ -96,33 +94,28 @@ def add_explain_timeseries_command(commands: argparse._SubParsersAction) -> None
                         help="reference series (.npy/.csv) embedded by the model (repeatable: one map each)")
     parser.add_argument("--output", "-o", help="output prefix, file or directory (default: <series>_distance)")
     parser.add_argument("--embedding-output", help="name of an inner tensor of the graph to use as the embedding")
-    signature = inspect.signature(TimeSeriesDistanceExplainer).parameters
-    for name, kind in EXPLAINER_OPTIONS.items():
-        default = signature[name].default
-        parser.add_argument(f"--{name.replace('_', '-')}", type=kind, default=default,
-                            choices=WEIGHTINGS if name == "weighting" else None,
-                            help=f"explainer parameter {name} (default: {default})")
+    add_explainer_options(parser, TimeSeriesDistanceExplainer, meanings={
+        "feature_res": "random values of a time mask's curve, at least 3 (DIANNA's feature_res)",
+        "p_keep": "probability that a stretch of time (or a channel) is kept, in (0, 1]"})
     parser.add_argument("--mask-kinds", default="auto",
                         help=f"'auto' (DIANNA's choice) or a comma-separated list of {', '.join(MASK_KINDS)}")
     parser.add_argument("--mask-type", default="mean",
                         help="what masked values become: 'mean' (of the series, DIANNA's default) or a number")
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
 def run_explain_timeseries(args: argparse.Namespace) -> list[Path]:
-    """Run ``explain-timeseries`` from parsed arguments."""
-    parameters = {name: getattr(args, name) for name in EXPLAINER_OPTIONS}
-    parameters["progress"] = not args.no_progress
-    parameters["mask_kinds"] = "auto" if args.mask_kinds == "auto" else tuple(
-        kind.strip() for kind in args.mask_kinds.split(","))
+    """Run ``explain-timeseries`` from parsed arguments (parameters checked before any file or model)."""
+    fixed: dict[str, object] = {"mask_kinds": "auto" if args.mask_kinds == "auto" else tuple(
+        kind.strip() for kind in args.mask_kinds.split(","))}
     if args.mask_type == "mean":
-        parameters["mask_type"] = "mean"
+        fixed["mask_type"] = "mean"
     else:
         try:
-            parameters["mask_type"] = float(args.mask_type)
+            fixed["mask_type"] = float(args.mask_type)
         except ValueError:
             raise ValueError(f"--mask-type must be 'mean' or a number, got {args.mask_type!r}") from None
     if args.embedding_output is not None:
-        parameters["embedding_output"] = args.embedding_output
+        fixed["embedding_output"] = args.embedding_output
+    parameters = {**explainer_parameters(args, TimeSeriesDistanceExplainer, **fixed), **fixed}
     return explain_timeseries_files(args.model, args.series, args.output, args.reference, args.reference_series,
                                     **parameters)
