@@ -15,6 +15,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from dianna_distance import __version__
 from dianna_distance.cli.common import (
@@ -47,9 +48,17 @@ __all__ = ["OUTPUT_SUFFIXES", "build_parser", "explain_files", "explain_text_fil
            "output_paths", "write_map"]
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line on stderr (exit code 2), as every expected failure is."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print ``<prog>: error: <message>`` and where the help is, on one line; exit with code 2."""
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``dianna-distance``."""
-    parser = argparse.ArgumentParser(prog="dianna-distance", description="Explain distances in embedded spaces "
+    """The argument parser of ``dianna-distance`` (its subcommands' parsers are :class:`OneLineParser` too)."""
+    parser = OneLineParser(prog="dianna-distance", description="Explain distances in embedded spaces "
                                      "with the Distance Explainer (a DIANNA plugin).")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
