@@ -82,6 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     stderr naming the path or parameter and the cause, and return 2 (130 on Ctrl-C); nothing is written then.
     """
     args = build_parser().parse_args(argv)
+    expected: tuple[type[BaseException], ...] = (ValueError, TypeError, ImportError, MemoryError,
+                                                  *onnxruntime_errors())
     if args.command == "dashboard":
         return run_dashboard(args)
     try:
@@ -95,7 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as error:  # FileNotFoundError, PermissionError, IsADirectoryError, ConnectionError, ...
         print(f"dianna-distance: error: {describe_os_error(error)}", file=sys.stderr)
         return 2
-    except (ValueError, TypeError, ImportError, MemoryError, *onnxruntime_errors()) as error:
+    except expected as error:
         print(f"dianna-distance: error: {one_line(error)}", file=sys.stderr)
         return 2
     for path in paths:

@@ -83,8 +83,8 @@ def _pixels(args: argparse.Namespace, model: str, providers: list[str] | None) -
     from dianna_distance.models.image import load_image, load_image_for_model, stated_preset
 
     onnx_model = OnnxModel(model, providers=providers)
-    stated = stated_preset(onnx_model)
-    if stated is not None and onnx_model.preprocessing["mask_on"] == "normalized":
+    stated, preprocessing = stated_preset(onnx_model), onnx_model.preprocessing
+    if stated is not None and preprocessing is not None and preprocessing["mask_on"] == "normalized":
         return load_image(args.image, stated[1])
     pixel_max = 1.0 if args.pixel_max is None else args.pixel_max
     return load_image_for_model(args.image, onnx_model, pixel_max, warn_resize=False) / pixel_max

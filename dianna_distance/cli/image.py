@@ -81,14 +81,16 @@ def explain_files(
     titles = reference_titles(Path(image_path).name, Path(reference_path).name,
                               len(saliency) if saliency.ndim == 3 else None)
     summary = run_summary(explainer, model, image, reference)
-    stated = stated_preset(model)
-    if stated is not None and model.preprocessing["mask_on"] == "normalized":  # the map lies over the pixels
+    stated, preprocessing = stated_preset(model), model.preprocessing
+    if stated is not None and preprocessing is not None and preprocessing["mask_on"] == "normalized":
+        # the map lies over the pixels
         image, pixel_max = load_image(image_path, stated[1]), 1.0
     return write_map(saliency, image / pixel_max, titles, paths, references=[Path(reference_path)] * len(titles),
                      **summary)
 
 
-def run_summary(explainer: DistanceExplainer, model: object, image: np.ndarray, reference: np.ndarray) -> dict:
+def run_summary(explainer: DistanceExplainer, model: Callable[[np.ndarray], np.ndarray], image: np.ndarray,
+                reference: np.ndarray) -> dict:
     """What the figure and the files say about a finished run: error bars, significance, distances, masks used.
 
     The distance of the unmasked image to each reference costs one more model call.

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from dianna_distance.cli.cluster import add_scheduler_option
 from dianna_distance.cli.common import PRESET_CHOICES, add_explainer_options, explainer_parameters, seed_line
+
+if TYPE_CHECKING:
+    from dianna_distance.batch import ItemResult, Job
 
 
 def add_explain_many_command(commands: argparse._SubParsersAction) -> None:
@@ -134,43 +139,51 @@ class MapFigures:
         self.output_dir = output_dir
         self.pixel_max = pixel_max
 
-    def __call__(self, job: object, result: object, model: object) -> None:
+    def __call__(self, job: Job, result: ItemResult, model: Callable[[np.ndarray], np.ndarray]) -> None:
         """Draw one item's figure (nothing for a failed item)."""
         from dianna_distance.batch import map_file_name
         from dianna_distance.files import write_together
         from dianna_distance.visualization import plot_distance_map
 
-        if result.error is not None:
+        saliency = result.saliency
+        if result.error is not None or saliency is None:  # a failed item has no map
             return
         pixels = self._pixels(job.item, model)
+        count = 1 if saliency.ndim == 2 else len(saliency)
+        references: list[str | Path] | None
         if job.caption is not None:
             references = [job.caption] if isinstance(job.caption, str) else list(job.caption)
         elif isinstance(job.reference, tuple):
             references = [Path(path) for path in job.reference]
-        elif isinstance(job.reference, np.ndarray):
+        elif isinstance(job.reference, (str, Path)):
+            references = [Path(job.reference)] * count
+        else:  # an embedding array
             references = None
-        else:
-            references = [Path(job.reference)] * (1 if result.saliency.ndim == 2 else len(result.saliency))
-        count = 1 if result.saliency.ndim == 2 else len(result.saliency)
         titles = [str(job.id) if count == 1 else f"{job.id} [{k}]" for k in range(count)]
         folder = self.output_dir / "figures"
         folder.mkdir(exist_ok=True)
         target = folder / (Path(map_file_name(job.id)).stem + ".png")
-        spread = float(np.nanmean(result.standard_error))
+        spread = float(np.nanmean(result.standard_error)) if result.standard_error is not None else np.nan
+        n_masks = result.distances["n_masks"] if result.distances is not None else None
 
         def save(path: Path) -> None:
-            plot_distance_map(result.saliency, pixels, titles=titles, output_filename=path, references=references,
-                              significant=result.significant, n_masks=result.distances["n_masks"],
+            plot_distance_map(saliency, pixels, titles=titles, output_filename=path, references=references,
+                              significant=result.significant, n_masks=n_masks,
                               spread=spread if np.isfinite(spread) else None)
 
         write_together([(target, save)])
 
-    def _pixels(self, item: object, model: object) -> np.ndarray:
+    def _pixels(self, item: str | Path | np.ndarray, model: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
         """The item as the map lies over it: RGB in [0, 1] (channels last or first)."""
-        if hasattr(model, "load_image"):  # a preset's encoder: the cropped photograph
+        from dianna_distance.model import OnnxModel
+        from dianna_distance.models import ImageEncoder
+
+        if isinstance(model, ImageEncoder):  # a preset's encoder: the cropped photograph
             return model.load_image(item)
         if isinstance(item, np.ndarray):
             return item / self.pixel_max
+        if not isinstance(model, OnnxModel):
+            raise TypeError(f"explain-many --png draws images of ONNX image models, got {type(model).__name__}")
         from dianna_distance.models.image import load_image_for_model
 
         return load_image_for_model(item, model, self.pixel_max, warn_resize=False) / self.pixel_max

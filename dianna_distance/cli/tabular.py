@@ -60,10 +60,10 @@ def explain_tabular_files(
         significance, ``n_masks_used``, ``fdr``, ``mask_type``) and ``<output>.png`` (the bar chart). Every path is
         checked before the model runs, and all are written or none.
     """
-    given = [reference is not None, bool(reference_rows), reference_table is not None]
-    if sum(given) != 1:
-        raise ValueError("give exactly one of --reference (a .npy embedding), --reference-row (one or more) or "
-                         "--reference-table")
+    exactly_one = "give exactly one of --reference (a .npy embedding), --reference-row (one or more) or " \
+                  "--reference-table"
+    if sum([reference is not None, bool(reference_rows), reference_table is not None]) != 1:
+        raise ValueError(exactly_one)
     names, table = read_csv_table(rows, "rows")
     if isinstance(row, bool) or not isinstance(row, (int, np.integer)) or not 0 <= row < len(table):
         raise ValueError(f"--row must be a row index from 0 to {len(table) - 1} of {str(rows)!r}, got {row!r}")
@@ -86,10 +86,12 @@ def explain_tabular_files(
                                  f"{str(rows)!r}, got {index}")
         reference_values = table[list(reference_rows)]
         labels = [f"row {index}" for index in reference_rows]
-    else:
+    elif reference_table is not None:
         reference_names, reference_values = read_csv_table(reference_table, "reference table")
         _check_header(reference_names, names, reference_table, "--reference-table")
         labels = [f"{Path(reference_table).name} row {index}" for index in range(len(reference_values))]
+    else:
+        raise ValueError(exactly_one)
     prefix = output_prefix(output, f"{Path(rows).with_suffix('').name}_row{row}_distance", TABULAR_OUTPUT_SUFFIXES)
     paths = check_output_prefix(prefix, OUTPUT_FILES)  # every path, before the model
     explainer = TabularDistanceExplainer(training_data=background, feature_names=names,
@@ -97,8 +99,10 @@ def explain_tabular_files(
                                          embedding_output=embedding_output, **explainer_parameters)
     explainer.check_parameters()
     run_model = explainer.load_model(model)
-    if embedded is None:
+    if reference_values is not None:
         embedded = np.asarray(run_model(reference_values.astype(np.float32)), dtype=np.float64)
+    if embedded is None:
+        raise ValueError(exactly_one)
     if len(labels) == 1 and np.ndim(embedded) == 2:
         embedded = embedded[0]
     scores = explainer.attribute(run_model, table[row], embedded)

@@ -125,11 +125,12 @@ def explain_text_files(
     from dianna_distance.text import TextDistanceExplainer, to_explanation
     from dianna_distance.visualization import TextHighlight, plot_text_distance
 
-    given = [reference_texts, reference, reference_image]
-    if sum(bool(item) for item in given) != 1:
-        raise ValueError("give exactly one of --reference-text (one or more), --reference or --reference-image")
+    exactly_one = "give exactly one of --reference-text (one or more), --reference or --reference-image"
+    if sum(bool(item) for item in [reference_texts, reference, reference_image]) > 1:
+        raise ValueError(exactly_one)
     prefix = output_prefix(output, DEFAULT_STEM, TEXT_OUTPUT_SUFFIXES)
-    embedded = None
+    embedded: np.ndarray | None = None
+    image_path: Path | None = None
     if reference_texts:
         labels = [str(t) for t in reference_texts]
     elif reference:
@@ -139,25 +140,33 @@ def explain_text_files(
             raise ValueError(f"reference: {str(path)!r} must hold an embedding (D,) or K embeddings (K, D), got "
                              f"shape {embedded.shape}")
         labels = [path.name] if embedded.ndim == 1 else [f"{path.name}[{k}]" for k in range(len(embedded))]
+    elif reference_image:
+        image_path = Path(reference_image)
+        check_input_file(image_path, "reference image")
+        labels = [image_path.name]
     else:
-        check_input_file(reference_image, "reference image")
-        labels = [Path(reference_image).name]
+        raise ValueError(exactly_one)
     paths = check_output_prefix(prefix, OUTPUT_FILES)  # every path, before the model
     text_model, tokenizer, kind = load_text_model(model, tokenizer, encoder, pooling, normalize,
                                                   explainer_parameters.get("providers"), embedding_output)
     if reference_texts:
-        embedded = np.asarray(text_model(list(reference_texts)))
-    elif not reference:
+        target = np.asarray(text_model(list(reference_texts)))
+    elif image_path is not None:
         from dianna_distance.models import ImageEncoder, fetch
 
         if kind != "clip":
             raise ValueError("--reference-image needs a CLIP text tower (a graph with a text_embeds output)")
-        embedded = ImageEncoder(fetch(image_model), "clip").embed(Path(reference_image))
-    if len(labels) == 1 and np.ndim(embedded) == 2:
-        embedded = embedded[0]
+        target = ImageEncoder(fetch(image_model), "clip", providers=explainer_parameters.get("providers")
+                              ).embed(image_path)
+    elif embedded is not None:
+        target = embedded
+    else:
+        raise ValueError(exactly_one)
+    if len(labels) == 1 and np.ndim(target) == 2:
+        target = target[0]
 
     explainer = TextDistanceExplainer(tokenizer=tokenizer, mask_token=mask_token, **explainer_parameters)
-    scores = explainer.attribute(text_model, text, embedded)
+    scores = explainer.attribute(text_model, text, target)
     explanation = to_explanation(explainer.words_, scores)
     standard_error, significant = explainer.standard_error_, explainer.significant_
     record = {"text": text, "words": explainer.words_, "offsets": explainer.offsets_.tolist(), "references": labels,
@@ -206,7 +215,7 @@ def _rounded(values: np.ndarray) -> list[list[float | None]]:
     return rows
 
 
-def _naming(path: Path, save: Callable[[Path], None]) -> Callable[[Path], None]:
+def _naming(path: Path, save: Callable[[Path], object]) -> Callable[[Path], None]:
     """``save`` whose errors name ``path``, not the temporary file it is written to."""
     def write(temporary: Path) -> None:
         try:

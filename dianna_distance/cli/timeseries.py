@@ -52,11 +52,12 @@ def explain_timeseries_files(
         titles = ([f"vs {Path(reference).name}"] if embedded.ndim == 1
                   else [f"vs {Path(reference).name}[{k}]" for k in range(len(embedded))])
     else:
-        references = [read_series(path, "reference series")[0] for path in reference_series]
+        series_paths = list(reference_series or ())  # given: exactly one of the two is, checked above
+        references = [read_series(path, "reference series")[0] for path in series_paths]
         if any(item.shape != values.shape for item in references):
             raise ValueError(f"reference series must have the series' shape {values.shape}, got "
                              f"{[item.shape for item in references]}")
-        titles = [f"vs {Path(path).name}" for path in reference_series]
+        titles = [f"vs {Path(path).name}" for path in series_paths]
     npy_path, png_path = output_paths(output, series)
     se_path = standard_error_path(npy_path)
     run_model = explainer.load_model(str(model))
