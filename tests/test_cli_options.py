@@ -246,3 +246,40 @@ def test_explain_and_explain_many_describe_the_scheduler_alike():
         return text[text.index("--scheduler ADDRESS Dask") :]
 
     assert scheduler_help("explain").startswith(scheduler_help("explain-many")[:120])
+
+
+def test_explain_timeseries_with_a_scheduler_writes_the_map_of_a_local_run(tmp_path, scheduler):
+    model = save_linear_onnx(tmp_path / "series_model.onnx", (20, 2))[0]
+    rng = np.random.default_rng(2)
+    np.save(tmp_path / "series.npy", rng.normal(size=(20, 2)))
+    (tmp_path / "other.csv").write_text("a,b\n" + "\n".join(f"{x},{y}" for x, y in rng.normal(size=(20, 2))) + "\n")
+    common = ["explain-timeseries", str(model), str(tmp_path / "series.npy"), "--reference-series",
+              str(tmp_path / "other.csv"), "--mask-kinds", "time", "--n-masks", "24", "--batch-size", "8",
+              "--no-progress"]
+    assert main([*common, "--output", str(tmp_path / "local")]) == 0
+    assert main([*common, "--output", str(tmp_path / "split"), "--scheduler", scheduler]) == 0
+    np.testing.assert_array_equal(np.load(tmp_path / "split.npy"), np.load(tmp_path / "local.npy"))
+    assert sorted(path.name for path in tmp_path.glob("split*")) == ["split.npy", "split.png"]
+
+
+def test_explain_tabular_with_a_scheduler_writes_the_scores_of_a_local_run(tmp_path, scheduler):
+    model = save_linear_onnx(tmp_path / "row_model.onnx", (5,))[0]
+    rows = np.random.default_rng(3).normal(size=(12, 5)).round(3)
+    (tmp_path / "rows.csv").write_text("a,b,c,d,e\n" + "\n".join(",".join(map(str, row)) for row in rows) + "\n")
+    common = ["explain-tabular", str(model), str(tmp_path / "rows.csv"), "--row", "0", "--reference-row", "3",
+              "--reference-row", "4", "--training-data", str(tmp_path / "rows.csv"), "--categorical-features", "1",
+              "--n-masks", "24", "--batch-size", "8", "--no-progress"]
+    assert main([*common, "--output", str(tmp_path / "local")]) == 0
+    assert main([*common, "--output", str(tmp_path / "split"), "--scheduler", scheduler]) == 0
+    np.testing.assert_array_equal(np.load(tmp_path / "split.npy"), np.load(tmp_path / "local.npy"))
+    assert sorted(path.name for path in tmp_path.glob("split*")) == ["split.json", "split.npy", "split.png"]
+
+
+@pytest.mark.parametrize("command", ["explain-timeseries", "explain-tabular"])
+def test_the_other_single_explanation_commands_refuse_a_tolerance_with_a_scheduler(command, tmp_path, monkeypatch,
+                                                                                  capsys):
+    monkeypatch.chdir(tmp_path)  # none of the command's files exists here
+    line = one_error_line(capsys, [command, *EXPLAIN_COMMANDS[command], "--reference", "ref.npy", "--tolerance",
+                                   "0.1", "--scheduler", "tcp://127.0.0.1:9", "--no-progress"])
+    assert "--tolerance" in line and "--scheduler" in line
+    assert not list(tmp_path.iterdir())

@@ -26,6 +26,42 @@ def add_scheduler_option(parser: argparse.ArgumentParser, split: bool = True) ->
     parser.add_argument("--scheduler", metavar="ADDRESS", help=SCHEDULER_HELP + detail)
 
 
+#: Why a split run refuses ``--tolerance``.
+TOLERANCE_REFUSED = "--tolerance cannot be combined with --scheduler: a split run embeds a fixed --n-masks"
+
+
+def check_split(scheduler: str | None, parameters: dict) -> None:
+    """Refuse what a run spread over a cluster cannot do, before any file is read or model loaded.
+
+    Raises:
+        ValueError: ``--tolerance`` with ``--scheduler``.
+    """
+    if scheduler is not None and parameters.get("tolerance") is not None:
+        raise ValueError(TOLERANCE_REFUSED)
+
+
+def split_map(kind: str, item: np.ndarray, reference: np.ndarray, model: str | Path, scheduler: str,
+              parameters: dict) -> np.ndarray:
+    """The map of one explanation of an array item against reference embedding(s), its masks embedded on a cluster.
+
+    Args:
+        kind: The job kind (``"timeseries"``, ``"tabular"``).
+        item: The item as the explainer takes it (a series ``(T, C)``, a row ``(F,)``): it travels to the workers.
+        reference: The reference embedding(s) ``(D,)`` or ``(K, D)``.
+        model: The ONNX file (readable from the workers).
+        scheduler: The Dask scheduler's address.
+        parameters: The explainer parameters, with ``providers`` and ``progress``; values must be numbers,
+            strings or None (a batch run's parameters).
+    """
+    from dianna_distance.batch import Job, explain_split
+
+    check_split(scheduler, parameters)
+    parameters = dict(parameters)
+    providers = parameters.pop("providers", None)
+    job = Job("item", item, reference=reference, kind=kind)
+    return explain_split(job, str(Path(model).resolve()), scheduler, providers=providers, **parameters)
+
+
 def explain_image_on_cluster(args: argparse.Namespace, parameters: dict) -> tuple[Path, ...]:
     """Run ``explain --scheduler``: the map of :func:`~dianna_distance.batch.explain_split`, with its figure.
 
@@ -40,8 +76,7 @@ def explain_image_on_cluster(args: argparse.Namespace, parameters: dict) -> tupl
     from dianna_distance.cli.image import preset_model, reference_titles, write_map
     from dianna_distance.files import check_input_file
 
-    if parameters.get("tolerance") is not None:
-        raise ValueError("--tolerance cannot be combined with --scheduler: a split run embeds a fixed --n-masks")
+    check_split(args.scheduler, parameters)
     if args.reference is None and not args.caption:
         raise ValueError("--reference is required without --caption")
     if args.reference is not None and args.caption:

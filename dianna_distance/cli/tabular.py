@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dianna_distance.cli.cluster import add_scheduler_option, check_split, split_map
 from dianna_distance.cli.common import add_explainer_options, explainer_parameters, output_prefix
 from dianna_distance.files import check_output_prefix, read_npy, write_together
 from dianna_distance.tabular import MASK_TYPES, TabularDistanceExplainer, read_csv_table
@@ -32,6 +33,7 @@ def explain_tabular_files(
     categorical_features: Sequence[int] | None = None,
     mask_type: str | float = "sample",
     embedding_output: str | None = None,
+    scheduler: str | None = None,
     **explainer_parameters,
 ) -> list[Path]:
     """Explain which features of a table row make it close to a reference; write the scores, errors and figure.
@@ -52,6 +54,10 @@ def explain_tabular_files(
         categorical_features: Indices of the categorical features.
         mask_type: ``"sample"``, ``"most_frequent"``, ``"mean"`` or a number (see :mod:`dianna_distance.tabular`).
         embedding_output: The ONNX tensor that is the embedding; None: the first output.
+        scheduler: A Dask scheduler's address: the masks are embedded on its workers
+            (:func:`~dianna_distance.batch.explain_split`) and the scores are those of a local run; their standard
+            errors and significance are not computed then (no ``_se.npy``; ``null`` in the ``.json``). The model and
+            ``training_data`` files must be readable from the workers.
         **explainer_parameters: Parameters of :class:`~dianna_distance.tabular.TabularDistanceExplainer`.
 
     Returns:
@@ -105,12 +111,27 @@ def explain_tabular_files(
         raise ValueError(exactly_one)
     if len(labels) == 1 and np.ndim(embedded) == 2:
         embedded = embedded[0]
-    scores = explainer.attribute(run_model, table[row], embedded)
-    standard_error, significant = explainer.standard_error_, explainer.significant_
+    standard_error: np.ndarray | None
+    significant: np.ndarray | None
+    if scheduler is not None:
+        split = {**explainer_parameters, "mask_type": mask_type}
+        if training_data is not None:
+            split["training_data"] = str(Path(training_data).resolve())
+        if categorical_features:
+            split["categorical_features"] = ",".join(str(index) for index in categorical_features)
+        if embedding_output is not None:
+            split["embedding_output"] = embedding_output
+        scores = split_map("tabular", table[row], embedded, model, scheduler, split)
+        standard_error, significant, n_masks, fdr = None, None, explainer.n_masks, None
+    else:
+        scores = explainer.attribute(run_model, table[row], embedded)
+        standard_error, significant = explainer.standard_error_, explainer.significant_
+        n_masks, fdr = explainer.n_masks_used_, float(explainer.fdr_)
     record = {"rows": str(rows), "row": int(row), "feature_names": names, "values": table[row].tolist(),
-              "references": labels, "scores": _lists(scores), "standard_error": _lists(standard_error),
-              "significant": np.atleast_2d(significant).tolist(), "n_masks_used": int(explainer.n_masks_used_),
-              "fdr": float(explainer.fdr_), "mask_type": mask_type,
+              "references": labels, "scores": _lists(scores),
+              "standard_error": None if standard_error is None else _lists(standard_error),
+              "significant": None if significant is None else np.atleast_2d(significant).tolist(),
+              "n_masks_used": int(n_masks), "fdr": fdr, "mask_type": mask_type,
               "training_data": None if training_data is None else str(training_data)}
     titles = [f"row {row} vs {label}" for label in labels]
 
@@ -128,10 +149,13 @@ def explain_tabular_files(
         from dianna_distance.visualization import plot_tabular_distance
 
         plot_tabular_distance(scores, names, path, title=titles, standard_error=standard_error,
-                              significant=significant, n_masks=explainer.n_masks_used_, values=table[row])
+                              significant=significant, n_masks=n_masks, values=table[row])
 
-    savers = [save_array(scores), save_array(standard_error), save_json, save_png]
-    return write_together(list(zip(paths, savers, strict=True)))
+    npy_path, se_path, json_path, png_path = paths
+    writers = [(npy_path, save_array(scores)), (json_path, save_json), (png_path, save_png)]
+    if standard_error is not None:
+        writers.insert(1, (se_path, save_array(standard_error)))
+    return write_together(writers)
 
 
 def _check_header(names: list[str], expected: list[str], path: str | Path, option: str) -> None:
@@ -186,6 +210,7 @@ def add_explain_tabular_command(commands: argparse._SubParsersAction) -> None:
                                          "dropped (default: <rows stem>_row<N>_distance here). Writes <output>.npy "
                                          "(scores), <output>_se.npy (their standard errors), <output>.json and "
                                          "<output>.png")
+    add_scheduler_option(parser)
     add_explainer_options(parser, TabularDistanceExplainer,
                           meanings={"p_keep": "probability that a feature is kept, in (0, 1]"})
 
@@ -193,6 +218,7 @@ def add_explain_tabular_command(commands: argparse._SubParsersAction) -> None:
 def run_explain_tabular(args: argparse.Namespace) -> list[Path]:
     """Run the ``explain-tabular`` subcommand; returns the paths written (parameters checked before any file)."""
     parameters = explainer_parameters(args, TabularDistanceExplainer, mask_type=args.mask_type)
+    check_split(args.scheduler, parameters)
     return explain_tabular_files(args.model, args.rows, args.row, args.output, args.reference, args.reference_row,
                                  args.reference_table, args.training_data, args.categorical_features,
-                                 args.mask_type, args.embedding_output, **parameters)
+                                 args.mask_type, args.embedding_output, args.scheduler, **parameters)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dianna_distance.cli.cluster import add_scheduler_option, check_split, split_map
 from dianna_distance.cli.common import add_explainer_options, explainer_parameters, output_paths, standard_error_path
 from dianna_distance.files import check_input_file, read_npy, write_together
 from dianna_distance.timeseries import TimeSeriesDistanceExplainer, read_series
@@ -20,6 +21,7 @@ def explain_timeseries_files(
     output: str | Path | None = None,
     reference: str | Path | None = None,
     reference_series: Sequence[str | Path] | None = None,
+    scheduler: str | None = None,
     **explainer_parameters,
 ) -> list[Path]:
     """Explain why a series is close to a reference under an ONNX model; write the map, its error and a figure.
@@ -30,11 +32,14 @@ def explain_timeseries_files(
         output: Where to write, read as ``explain --output`` is; default ``<series stem>_distance``.
         reference: A ``.npy`` file with the reference embedding(s) ``(D,)`` or ``(K, D)``.
         reference_series: Instead of ``reference``: series files embedded by the model (one map each).
+        scheduler: A Dask scheduler's address: the masks are embedded on its workers
+            (:func:`~dianna_distance.batch.explain_split`), and the map is that of a local run; its standard error
+            is not computed then (no ``_se.npy``). The model file must be readable from the workers.
         **explainer_parameters: Parameters of :class:`~dianna_distance.TimeSeriesDistanceExplainer`.
 
     Returns:
         The paths written together, checked before the model runs: ``<output>.npy`` (the map ``(T, C)`` or
-        ``(K, T, C)``), ``<output>_se.npy`` (its standard error) and ``<output>.png``.
+        ``(K, T, C)``), ``<output>_se.npy`` (its standard error; not with ``scheduler``) and ``<output>.png``.
     """
     from dianna_distance.visualization import plot_timeseries_distance
 
@@ -64,7 +69,13 @@ def explain_timeseries_files(
     if not reference:
         embedded = np.asarray(run_model(np.stack(references).astype(np.float32)))
         embedded = embedded[0] if len(references) == 1 else embedded
-    scores = explainer.attribute(run_model, values, embedded)
+    if scheduler is not None:
+        scores = split_map("timeseries", values, embedded, model, scheduler, split_parameters(explainer_parameters))
+        standard_error, significant, n_masks = None, None, explainer.n_masks
+    else:
+        scores = explainer.attribute(run_model, values, embedded)
+        standard_error, significant, n_masks = explainer.standard_error_, explainer.significant_, \
+            explainer.n_masks_used_
 
     def save_array(array: np.ndarray) -> Callable[[Path], None]:
         def save(path: Path) -> None:
@@ -76,11 +87,26 @@ def explain_timeseries_files(
         import matplotlib.pyplot as plt
 
         plt.close(plot_timeseries_distance(values, scores, path, titles=titles, channel_names=names,
-                                           standard_error=explainer.standard_error_,
-                                           significant=explainer.significant_, n_masks=explainer.n_masks_used_))
+                                           standard_error=standard_error, significant=significant, n_masks=n_masks))
 
-    return write_together([(npy_path, save_array(scores)), (se_path, save_array(explainer.standard_error_)),
-                           (png_path, save_png)])
+    writers = [(npy_path, save_array(scores)), (png_path, save_png)]
+    if standard_error is not None:
+        writers.insert(1, (se_path, save_array(standard_error)))
+    return write_together(writers)
+
+
+def split_parameters(parameters: dict) -> dict:
+    """The parameters of a run split over a cluster, as a batch run takes them (``mask_kinds`` as one string).
+
+    Raises:
+        ValueError: More than one mask kind (a batch run takes ``'auto'`` or one kind).
+    """
+    kinds = parameters.get("mask_kinds", "auto")
+    if isinstance(kinds, tuple):
+        if len(kinds) != 1:
+            raise ValueError(f"--mask-kinds with --scheduler takes 'auto' or one kind, got {','.join(kinds)!r}")
+        parameters = {**parameters, "mask_kinds": kinds[0]}
+    return parameters
 
 
 def add_explain_timeseries_command(commands: argparse._SubParsersAction) -> None:
@@ -102,6 +128,7 @@ def add_explain_timeseries_command(commands: argparse._SubParsersAction) -> None
                         help=f"'auto' (DIANNA's choice) or a comma-separated list of {', '.join(MASK_KINDS)}")
     parser.add_argument("--mask-type", default="mean",
                         help="what masked values become: 'mean' (of the series, DIANNA's default) or a number")
+    add_scheduler_option(parser)
 
 
 def run_explain_timeseries(args: argparse.Namespace) -> list[Path]:
@@ -118,5 +145,8 @@ def run_explain_timeseries(args: argparse.Namespace) -> list[Path]:
     if args.embedding_output is not None:
         fixed["embedding_output"] = args.embedding_output
     parameters = {**explainer_parameters(args, TimeSeriesDistanceExplainer, **fixed), **fixed}
+    check_split(args.scheduler, parameters)
+    if args.scheduler is not None:
+        split_parameters(parameters)
     return explain_timeseries_files(args.model, args.series, args.output, args.reference, args.reference_series,
-                                    **parameters)
+                                    args.scheduler, **parameters)
