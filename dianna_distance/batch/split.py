@@ -92,7 +92,7 @@ def explain_split(
                   start for start in range(0, n_masks, step)}
         embeddings = None
         with tqdm(total=n_masks, desc="Explaining", unit="mask", disable=not progress) as bar:
-            for future in as_completed(ranges):
+            for future in as_completed(ranges, loop=client.loop):  # the client need not be the default one
                 start, chunk = ranges[future], future.result()
                 if embeddings is None:
                     embeddings = np.empty((n_masks, chunk.shape[1]))

@@ -15,9 +15,17 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from dianna_distance import __version__
-from dianna_distance.cli.common import OUTPUT_SUFFIXES, one_line, one_line_warnings, onnxruntime_errors, output_paths
+from dianna_distance.cli.common import (
+    OUTPUT_SUFFIXES,
+    one_line,
+    one_line_warnings,
+    onnxruntime_errors,
+    output_paths,
+    seed_line,
+)
 from dianna_distance.cli.dashboard import add_dashboard_command, run_dashboard
 from dianna_distance.cli.image import (
     add_demo_command,
@@ -40,9 +48,17 @@ __all__ = ["OUTPUT_SUFFIXES", "build_parser", "explain_files", "explain_text_fil
            "output_paths", "write_map"]
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line on stderr (exit code 2), as every expected failure is."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print ``<prog>: error: <message>`` and where the help is, on one line; exit with code 2."""
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``dianna-distance``."""
-    parser = argparse.ArgumentParser(prog="dianna-distance", description="Explain distances in embedded spaces "
+    """The argument parser of ``dianna-distance`` (its subcommands' parsers are :class:`OneLineParser` too)."""
+    parser = OneLineParser(prog="dianna-distance", description="Explain distances in embedded spaces "
                                      "with the Distance Explainer (a DIANNA plugin).")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -66,6 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     stderr naming the path or parameter and the cause, and return 2 (130 on Ctrl-C); nothing is written then.
     """
     args = build_parser().parse_args(argv)
+    expected: tuple[type[BaseException], ...] = (ValueError, TypeError, ImportError, MemoryError,
+                                                  *onnxruntime_errors())
     if args.command == "dashboard":
         return run_dashboard(args)
     try:
@@ -79,11 +97,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as error:  # FileNotFoundError, PermissionError, IsADirectoryError, ConnectionError, ...
         print(f"dianna-distance: error: {describe_os_error(error)}", file=sys.stderr)
         return 2
-    except (ValueError, TypeError, ImportError, MemoryError, *onnxruntime_errors()) as error:
+    except expected as error:
         print(f"dianna-distance: error: {one_line(error)}", file=sys.stderr)
         return 2
     for path in paths:
         print(f"wrote {path}")
+    if hasattr(args, "random_state"):  # the seed used, so that the run can be repeated
+        print(seed_line(args))
     return 0
 
 

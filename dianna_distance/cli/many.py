@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from dianna_distance.cli.common import add_explainer_options, explainer_parameters
-from dianna_distance.models import PRESETS
+from dianna_distance.cli.cluster import add_scheduler_option
+from dianna_distance.cli.common import PRESET_CHOICES, add_explainer_options, explainer_parameters, seed_line
+
+if TYPE_CHECKING:
+    from dianna_distance.batch import ItemResult, Job
 
 
 def add_explain_many_command(commands: argparse._SubParsersAction) -> None:
@@ -21,7 +26,7 @@ def add_explain_many_command(commands: argparse._SubParsersAction) -> None:
     many.add_argument("--model", required=True, help="ONNX image model (with --preset also a registry name)")
     many.add_argument("--output", required=True, help="folder for the maps (.npy) and manifest.jsonl; re-running "
                                                       "into it resumes")
-    many.add_argument("--preset", choices=sorted(PRESETS), help="preprocess images as this preset says; --model "
+    many.add_argument("--preset", choices=PRESET_CHOICES, help="preprocess images as this preset says; --model "
                                                                "may then be the preset's name, to download its file")
     many.add_argument("--mask-on", choices=("pixels", "normalized"), default=None,
                       help="with --preset only: mask pixels before or after normalisation (default: pixels)")
@@ -29,8 +34,7 @@ def add_explain_many_command(commands: argparse._SubParsersAction) -> None:
                       help="without --preset only: value of a white pixel in the model's input (default: 1.0)")
     many.add_argument("--text-model", help="CLIP text-tower ONNX file for caption jobs (default: registry clip-text)")
     many.add_argument("--tokenizer", help="tokenizer.json for caption jobs (default: registry clip-tokenizer)")
-    many.add_argument("--scheduler", help="Dask scheduler address (e.g. tcp://host:8786): run the items on that "
-                                          "cluster's workers (needs dianna-distance[dask])")
+    add_scheduler_option(many, split=False)
     many.add_argument("--retry-failed", action="store_true", help="run the items recorded as failed again")
     many.add_argument("--item-progress", action="store_true", help="show a progress bar inside each explanation")
     many.add_argument("--embedding-output", metavar="TENSOR",
@@ -44,13 +48,14 @@ def add_explain_many_command(commands: argparse._SubParsersAction) -> None:
     many.add_argument("--png", action="store_true",
                       help="also draw each map explained in this run as a figure (image, reference, map with its "
                            "significance): <output>/figures/<map file name>.png")
-    add_explainer_options(many, defaults={"random_state": 0})
+    add_explainer_options(many)
 
 
 def run_explain_many(args: argparse.Namespace) -> int:
     """Run the ``explain-many`` subcommand; returns the exit status (1 when jobs failed, now or earlier)."""
     from dianna_distance.batch import explain_many, read_jobs
 
+    checked = explainer_parameters(args)  # before the jobs file is read or the model loaded
     if args.preset is not None and args.pixel_max is not None:
         raise ValueError("--pixel-max does not apply with --preset: the preset's normalisation sets the scale of the "
                          "pixels")
@@ -63,7 +68,7 @@ def run_explain_many(args: argparse.Namespace) -> int:
             if value is not None:
                 raise ValueError(f"{option} applies only to caption jobs, and no job in {args.jobs!r} has a caption")
     kinds = {job.kind for job in jobs} or {"image"}
-    parameters = _for_kinds(explainer_parameters(args), kinds)
+    parameters = _for_kinds(checked, kinds)
     for name in ("embedding_output", "embedding_pooling"):
         if getattr(args, name) is not None:
             parameters[name] = getattr(args, name)
@@ -82,7 +87,7 @@ def run_explain_many(args: argparse.Namespace) -> int:
                        item_progress=args.item_progress, on_result=draw, **parameters)
     changed = f", {len(run.changed)} of them changed since an earlier run" if run.changed else ""
     print(f"explained {len(run.explained)} items{changed}, skipped {len(run.skipped)} from earlier runs, "
-          f"{len(run.failed)} failed; manifest {run.manifest}")
+          f"{len(run.failed)} failed; manifest {run.manifest}; {seed_line(args)}")
     if run.failed:
         job_id, error = next(iter(run.failed.items()))
         earlier = (f"; {len(run.failed_earlier)} of them failed in an earlier run and were not retried"
@@ -113,7 +118,7 @@ def _for_kinds(parameters: dict, kinds: set[str]) -> dict:
 def _defaults() -> dict:
     """The defaults of ``explain-many``'s options, as its parser sets them."""
     parser = argparse.ArgumentParser()
-    add_explainer_options(parser, defaults={"random_state": 0})
+    add_explainer_options(parser)
     return vars(parser.parse_args([]))
 
 
@@ -134,43 +139,51 @@ class MapFigures:
         self.output_dir = output_dir
         self.pixel_max = pixel_max
 
-    def __call__(self, job: object, result: object, model: object) -> None:
+    def __call__(self, job: Job, result: ItemResult, model: Callable[[np.ndarray], np.ndarray]) -> None:
         """Draw one item's figure (nothing for a failed item)."""
         from dianna_distance.batch import map_file_name
         from dianna_distance.files import write_together
         from dianna_distance.visualization import plot_distance_map
 
-        if result.error is not None:
+        saliency = result.saliency
+        if result.error is not None or saliency is None:  # a failed item has no map
             return
         pixels = self._pixels(job.item, model)
+        count = 1 if saliency.ndim == 2 else len(saliency)
+        references: list[str | Path] | None
         if job.caption is not None:
             references = [job.caption] if isinstance(job.caption, str) else list(job.caption)
         elif isinstance(job.reference, tuple):
             references = [Path(path) for path in job.reference]
-        elif isinstance(job.reference, np.ndarray):
+        elif isinstance(job.reference, (str, Path)):
+            references = [Path(job.reference)] * count
+        else:  # an embedding array
             references = None
-        else:
-            references = [Path(job.reference)] * (1 if result.saliency.ndim == 2 else len(result.saliency))
-        count = 1 if result.saliency.ndim == 2 else len(result.saliency)
         titles = [str(job.id) if count == 1 else f"{job.id} [{k}]" for k in range(count)]
         folder = self.output_dir / "figures"
         folder.mkdir(exist_ok=True)
         target = folder / (Path(map_file_name(job.id)).stem + ".png")
-        spread = float(np.nanmean(result.standard_error))
+        spread = float(np.nanmean(result.standard_error)) if result.standard_error is not None else np.nan
+        n_masks = result.distances["n_masks"] if result.distances is not None else None
 
         def save(path: Path) -> None:
-            plot_distance_map(result.saliency, pixels, titles=titles, output_filename=path, references=references,
-                              significant=result.significant, n_masks=result.distances["n_masks"],
+            plot_distance_map(saliency, pixels, titles=titles, output_filename=path, references=references,
+                              significant=result.significant, n_masks=n_masks,
                               spread=spread if np.isfinite(spread) else None)
 
         write_together([(target, save)])
 
-    def _pixels(self, item: object, model: object) -> np.ndarray:
+    def _pixels(self, item: str | Path | np.ndarray, model: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
         """The item as the map lies over it: RGB in [0, 1] (channels last or first)."""
-        if hasattr(model, "load_image"):  # a preset's encoder: the cropped photograph
+        from dianna_distance.model import OnnxModel
+        from dianna_distance.models import ImageEncoder
+
+        if isinstance(model, ImageEncoder):  # a preset's encoder: the cropped photograph
             return model.load_image(item)
         if isinstance(item, np.ndarray):
             return item / self.pixel_max
+        if not isinstance(model, OnnxModel):
+            raise TypeError(f"explain-many --png draws images of ONNX image models, got {type(model).__name__}")
         from dianna_distance.models.image import load_image_for_model
 
         return load_image_for_model(item, model, self.pixel_max, warn_resize=False) / self.pixel_max

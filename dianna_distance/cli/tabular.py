@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from dianna_distance.cli.common import EXPLAINER_OPTIONS, output_prefix
-from dianna_distance.distances import WEIGHTINGS
+from dianna_distance.cli.cluster import add_scheduler_option, check_split, split_map
+from dianna_distance.cli.common import add_explainer_options, explainer_parameters, output_prefix
 from dianna_distance.files import check_output_prefix, read_npy, write_together
 from dianna_distance.tabular import MASK_TYPES, TabularDistanceExplainer, read_csv_table
-
-TABULAR_OPTIONS = {name: kind for name, kind in EXPLAINER_OPTIONS.items() if name != "feature_res"}
 
 #: The files ``explain-tabular`` writes; an ``--output`` ending in one of them has it dropped.
 TABULAR_OUTPUT_SUFFIXES = (".npy", ".json", ".png")
@@ -36,6 +33,7 @@ def explain_tabular_files(
     categorical_features: Sequence[int] | None = None,
     mask_type: str | float = "sample",
     embedding_output: str | None = None,
+    scheduler: str | None = None,
     **explainer_parameters,
 ) -> list[Path]:
     """Explain which features of a table row make it close to a reference; write the scores, errors and figure.
@@ -56,6 +54,10 @@ def explain_tabular_files(
         categorical_features: Indices of the categorical features.
         mask_type: ``"sample"``, ``"most_frequent"``, ``"mean"`` or a number (see :mod:`dianna_distance.tabular`).
         embedding_output: The ONNX tensor that is the embedding; None: the first output.
+        scheduler: A Dask scheduler's address: the masks are embedded on its workers
+            (:func:`~dianna_distance.batch.explain_split`) and the scores are those of a local run; their standard
+            errors and significance are not computed then (no ``_se.npy``; ``null`` in the ``.json``). The model and
+            ``training_data`` files must be readable from the workers.
         **explainer_parameters: Parameters of :class:`~dianna_distance.tabular.TabularDistanceExplainer`.
 
     Returns:
@@ -64,10 +66,10 @@ def explain_tabular_files(
         significance, ``n_masks_used``, ``fdr``, ``mask_type``) and ``<output>.png`` (the bar chart). Every path is
         checked before the model runs, and all are written or none.
     """
-    given = [reference is not None, bool(reference_rows), reference_table is not None]
-    if sum(given) != 1:
-        raise ValueError("give exactly one of --reference (a .npy embedding), --reference-row (one or more) or "
-                         "--reference-table")
+    exactly_one = "give exactly one of --reference (a .npy embedding), --reference-row (one or more) or " \
+                  "--reference-table"
+    if sum([reference is not None, bool(reference_rows), reference_table is not None]) != 1:
+        raise ValueError(exactly_one)
     names, table = read_csv_table(rows, "rows")
     if isinstance(row, bool) or not isinstance(row, (int, np.integer)) or not 0 <= row < len(table):
         raise ValueError(f"--row must be a row index from 0 to {len(table) - 1} of {str(rows)!r}, got {row!r}")
@@ -90,10 +92,12 @@ def explain_tabular_files(
                                  f"{str(rows)!r}, got {index}")
         reference_values = table[list(reference_rows)]
         labels = [f"row {index}" for index in reference_rows]
-    else:
+    elif reference_table is not None:
         reference_names, reference_values = read_csv_table(reference_table, "reference table")
         _check_header(reference_names, names, reference_table, "--reference-table")
         labels = [f"{Path(reference_table).name} row {index}" for index in range(len(reference_values))]
+    else:
+        raise ValueError(exactly_one)
     prefix = output_prefix(output, f"{Path(rows).with_suffix('').name}_row{row}_distance", TABULAR_OUTPUT_SUFFIXES)
     paths = check_output_prefix(prefix, OUTPUT_FILES)  # every path, before the model
     explainer = TabularDistanceExplainer(training_data=background, feature_names=names,
@@ -101,16 +105,33 @@ def explain_tabular_files(
                                          embedding_output=embedding_output, **explainer_parameters)
     explainer.check_parameters()
     run_model = explainer.load_model(model)
-    if embedded is None:
+    if reference_values is not None:
         embedded = np.asarray(run_model(reference_values.astype(np.float32)), dtype=np.float64)
+    if embedded is None:
+        raise ValueError(exactly_one)
     if len(labels) == 1 and np.ndim(embedded) == 2:
         embedded = embedded[0]
-    scores = explainer.attribute(run_model, table[row], embedded)
-    standard_error, significant = explainer.standard_error_, explainer.significant_
+    standard_error: np.ndarray | None
+    significant: np.ndarray | None
+    if scheduler is not None:
+        split = {**explainer_parameters, "mask_type": mask_type}
+        if training_data is not None:
+            split["training_data"] = str(Path(training_data).resolve())
+        if categorical_features:
+            split["categorical_features"] = ",".join(str(index) for index in categorical_features)
+        if embedding_output is not None:
+            split["embedding_output"] = embedding_output
+        scores = split_map("tabular", table[row], embedded, model, scheduler, split)
+        standard_error, significant, n_masks, fdr = None, None, explainer.n_masks, None
+    else:
+        scores = explainer.attribute(run_model, table[row], embedded)
+        standard_error, significant = explainer.standard_error_, explainer.significant_
+        n_masks, fdr = explainer.n_masks_used_, float(explainer.fdr_)
     record = {"rows": str(rows), "row": int(row), "feature_names": names, "values": table[row].tolist(),
-              "references": labels, "scores": _lists(scores), "standard_error": _lists(standard_error),
-              "significant": np.atleast_2d(significant).tolist(), "n_masks_used": int(explainer.n_masks_used_),
-              "fdr": float(explainer.fdr_), "mask_type": mask_type,
+              "references": labels, "scores": _lists(scores),
+              "standard_error": None if standard_error is None else _lists(standard_error),
+              "significant": None if significant is None else np.atleast_2d(significant).tolist(),
+              "n_masks_used": int(n_masks), "fdr": fdr, "mask_type": mask_type,
               "training_data": None if training_data is None else str(training_data)}
     titles = [f"row {row} vs {label}" for label in labels]
 
@@ -128,10 +149,13 @@ def explain_tabular_files(
         from dianna_distance.visualization import plot_tabular_distance
 
         plot_tabular_distance(scores, names, path, title=titles, standard_error=standard_error,
-                              significant=significant, n_masks=explainer.n_masks_used_, values=table[row])
+                              significant=significant, n_masks=n_masks, values=table[row])
 
-    savers = [save_array(scores), save_array(standard_error), save_json, save_png]
-    return write_together(list(zip(paths, savers, strict=True)))
+    npy_path, se_path, json_path, png_path = paths
+    writers = [(npy_path, save_array(scores)), (json_path, save_json), (png_path, save_png)]
+    if standard_error is not None:
+        writers.insert(1, (se_path, save_array(standard_error)))
+    return write_together(writers)
 
 
 def _check_header(names: list[str], expected: list[str], path: str | Path, option: str) -> None:
@@ -186,19 +210,15 @@ def add_explain_tabular_command(commands: argparse._SubParsersAction) -> None:
                                          "dropped (default: <rows stem>_row<N>_distance here). Writes <output>.npy "
                                          "(scores), <output>_se.npy (their standard errors), <output>.json and "
                                          "<output>.png")
-    signature = inspect.signature(TabularDistanceExplainer).parameters
-    for name, kind in TABULAR_OPTIONS.items():
-        default = signature[name].default
-        choices = WEIGHTINGS if name == "weighting" else None
-        parser.add_argument(f"--{name.replace('_', '-')}", type=kind, default=default, choices=choices,
-                            help=f"explainer parameter {name} (default: {default})")
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_scheduler_option(parser)
+    add_explainer_options(parser, TabularDistanceExplainer,
+                          meanings={"p_keep": "probability that a feature is kept, in (0, 1]"})
 
 
 def run_explain_tabular(args: argparse.Namespace) -> list[Path]:
-    """Run the ``explain-tabular`` subcommand; returns the paths written."""
-    parameters = {name: getattr(args, name) for name in TABULAR_OPTIONS}
-    parameters["progress"] = not args.no_progress
+    """Run the ``explain-tabular`` subcommand; returns the paths written (parameters checked before any file)."""
+    parameters = explainer_parameters(args, TabularDistanceExplainer, mask_type=args.mask_type)
+    check_split(args.scheduler, parameters)
     return explain_tabular_files(args.model, args.rows, args.row, args.output, args.reference, args.reference_row,
                                  args.reference_table, args.training_data, args.categorical_features,
-                                 args.mask_type, args.embedding_output, **parameters)
+                                 args.mask_type, args.embedding_output, args.scheduler, **parameters)

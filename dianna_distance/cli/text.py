@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import inspect
 import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from dianna_distance.cli.common import EXPLAINER_OPTIONS, output_prefix
-from dianna_distance.distances import WEIGHTINGS
+from dianna_distance.cli.common import add_explainer_options, explainer_parameters, output_prefix
 from dianna_distance.files import check_input_file, check_output_prefix, read_npy, write_together
 from dianna_distance.models.text import TextEncoder
-
-TEXT_OPTIONS = {name: kind for name, kind in EXPLAINER_OPTIONS.items() if name != "feature_res"}
 
 #: The files ``explain-text`` writes; an ``--output`` ending in one of them has it dropped.
 TEXT_OUTPUT_SUFFIXES = (".npy", ".json", ".html", ".png")
@@ -129,11 +125,12 @@ def explain_text_files(
     from dianna_distance.text import TextDistanceExplainer, to_explanation
     from dianna_distance.visualization import TextHighlight, plot_text_distance
 
-    given = [reference_texts, reference, reference_image]
-    if sum(bool(item) for item in given) != 1:
-        raise ValueError("give exactly one of --reference-text (one or more), --reference or --reference-image")
+    exactly_one = "give exactly one of --reference-text (one or more), --reference or --reference-image"
+    if sum(bool(item) for item in [reference_texts, reference, reference_image]) > 1:
+        raise ValueError(exactly_one)
     prefix = output_prefix(output, DEFAULT_STEM, TEXT_OUTPUT_SUFFIXES)
-    embedded = None
+    embedded: np.ndarray | None = None
+    image_path: Path | None = None
     if reference_texts:
         labels = [str(t) for t in reference_texts]
     elif reference:
@@ -143,25 +140,33 @@ def explain_text_files(
             raise ValueError(f"reference: {str(path)!r} must hold an embedding (D,) or K embeddings (K, D), got "
                              f"shape {embedded.shape}")
         labels = [path.name] if embedded.ndim == 1 else [f"{path.name}[{k}]" for k in range(len(embedded))]
+    elif reference_image:
+        image_path = Path(reference_image)
+        check_input_file(image_path, "reference image")
+        labels = [image_path.name]
     else:
-        check_input_file(reference_image, "reference image")
-        labels = [Path(reference_image).name]
+        raise ValueError(exactly_one)
     paths = check_output_prefix(prefix, OUTPUT_FILES)  # every path, before the model
     text_model, tokenizer, kind = load_text_model(model, tokenizer, encoder, pooling, normalize,
                                                   explainer_parameters.get("providers"), embedding_output)
     if reference_texts:
-        embedded = np.asarray(text_model(list(reference_texts)))
-    elif not reference:
+        target = np.asarray(text_model(list(reference_texts)))
+    elif image_path is not None:
         from dianna_distance.models import ImageEncoder, fetch
 
         if kind != "clip":
             raise ValueError("--reference-image needs a CLIP text tower (a graph with a text_embeds output)")
-        embedded = ImageEncoder(fetch(image_model), "clip").embed(Path(reference_image))
-    if len(labels) == 1 and np.ndim(embedded) == 2:
-        embedded = embedded[0]
+        target = ImageEncoder(fetch(image_model), "clip", providers=explainer_parameters.get("providers")
+                              ).embed(image_path)
+    elif embedded is not None:
+        target = embedded
+    else:
+        raise ValueError(exactly_one)
+    if len(labels) == 1 and np.ndim(target) == 2:
+        target = target[0]
 
     explainer = TextDistanceExplainer(tokenizer=tokenizer, mask_token=mask_token, **explainer_parameters)
-    scores = explainer.attribute(text_model, text, embedded)
+    scores = explainer.attribute(text_model, text, target)
     explanation = to_explanation(explainer.words_, scores)
     standard_error, significant = explainer.standard_error_, explainer.significant_
     record = {"text": text, "words": explainer.words_, "offsets": explainer.offsets_.tolist(), "references": labels,
@@ -210,7 +215,7 @@ def _rounded(values: np.ndarray) -> list[list[float | None]]:
     return rows
 
 
-def _naming(path: Path, save: Callable[[Path], None]) -> Callable[[Path], None]:
+def _naming(path: Path, save: Callable[[Path], object]) -> Callable[[Path], None]:
     """``save`` whose errors name ``path``, not the temporary file it is written to."""
     def write(temporary: Path) -> None:
         try:
@@ -254,19 +259,15 @@ def add_explain_text_command(commands: argparse._SubParsersAction) -> None:
                                          "one block per reference")
     from dianna_distance.text import TextDistanceExplainer
 
-    signature = inspect.signature(TextDistanceExplainer).parameters
-    for name, kind in TEXT_OPTIONS.items():
-        default = signature[name].default
-        choices = WEIGHTINGS if name == "weighting" else None
-        parser.add_argument(f"--{name.replace('_', '-')}", type=kind, default=default, choices=choices,
-                            help=f"explainer parameter {name} (default: {default})")
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_explainer_options(parser, TextDistanceExplainer,
+                          meanings={"p_keep": "probability that a word is kept, in (0, 1]"})
 
 
 def run_explain_text(args: argparse.Namespace) -> list[Path]:
-    """Run the ``explain-text`` subcommand; returns the paths written."""
-    parameters = {name: getattr(args, name) for name in TEXT_OPTIONS}
-    parameters["progress"] = not args.no_progress
+    """Run the ``explain-text`` subcommand; returns the paths written (parameters checked before any model)."""
+    from dianna_distance.text import TextDistanceExplainer
+
+    parameters = explainer_parameters(args, TextDistanceExplainer, mask_token=args.mask_token)
     return explain_text_files(args.model, args.text, args.output, args.tokenizer, args.reference_text,
                               args.reference, args.reference_image, args.image_model, args.encoder, args.pooling,
                               not args.no_normalize, args.mask_token, args.embedding_output, **parameters)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import inspect
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from dianna_distance.cli.common import EXPLAINER_OPTIONS, output_paths, standard_error_path
-from dianna_distance.distances import WEIGHTINGS
+from dianna_distance.cli.cluster import add_scheduler_option, check_split, split_map
+from dianna_distance.cli.common import add_explainer_options, explainer_parameters, output_paths, standard_error_path
 from dianna_distance.files import check_input_file, read_npy, write_together
 from dianna_distance.timeseries import TimeSeriesDistanceExplainer, read_series
 from dianna_distance.timeseries_masks import MASK_KINDS
@@ -22,6 +21,7 @@ def explain_timeseries_files(
     output: str | Path | None = None,
     reference: str | Path | None = None,
     reference_series: Sequence[str | Path] | None = None,
+    scheduler: str | None = None,
     **explainer_parameters,
 ) -> list[Path]:
     """Explain why a series is close to a reference under an ONNX model; write the map, its error and a figure.
@@ -32,11 +32,14 @@ def explain_timeseries_files(
         output: Where to write, read as ``explain --output`` is; default ``<series stem>_distance``.
         reference: A ``.npy`` file with the reference embedding(s) ``(D,)`` or ``(K, D)``.
         reference_series: Instead of ``reference``: series files embedded by the model (one map each).
+        scheduler: A Dask scheduler's address: the masks are embedded on its workers
+            (:func:`~dianna_distance.batch.explain_split`), and the map is that of a local run; its standard error
+            is not computed then (no ``_se.npy``). The model file must be readable from the workers.
         **explainer_parameters: Parameters of :class:`~dianna_distance.TimeSeriesDistanceExplainer`.
 
     Returns:
         The paths written together, checked before the model runs: ``<output>.npy`` (the map ``(T, C)`` or
-        ``(K, T, C)``), ``<output>_se.npy`` (its standard error) and ``<output>.png``.
+        ``(K, T, C)``), ``<output>_se.npy`` (its standard error; not with ``scheduler``) and ``<output>.png``.
     """
     from dianna_distance.visualization import plot_timeseries_distance
 
@@ -54,18 +57,25 @@ def explain_timeseries_files(
         titles = ([f"vs {Path(reference).name}"] if embedded.ndim == 1
                   else [f"vs {Path(reference).name}[{k}]" for k in range(len(embedded))])
     else:
-        references = [read_series(path, "reference series")[0] for path in reference_series]
+        series_paths = list(reference_series or ())  # given: exactly one of the two is, checked above
+        references = [read_series(path, "reference series")[0] for path in series_paths]
         if any(item.shape != values.shape for item in references):
             raise ValueError(f"reference series must have the series' shape {values.shape}, got "
                              f"{[item.shape for item in references]}")
-        titles = [f"vs {Path(path).name}" for path in reference_series]
+        titles = [f"vs {Path(path).name}" for path in series_paths]
     npy_path, png_path = output_paths(output, series)
     se_path = standard_error_path(npy_path)
     run_model = explainer.load_model(str(model))
     if not reference:
         embedded = np.asarray(run_model(np.stack(references).astype(np.float32)))
         embedded = embedded[0] if len(references) == 1 else embedded
-    scores = explainer.attribute(run_model, values, embedded)
+    if scheduler is not None:
+        scores = split_map("timeseries", values, embedded, model, scheduler, split_parameters(explainer_parameters))
+        standard_error, significant, n_masks = None, None, explainer.n_masks
+    else:
+        scores = explainer.attribute(run_model, values, embedded)
+        standard_error, significant, n_masks = explainer.standard_error_, explainer.significant_, \
+            explainer.n_masks_used_
 
     def save_array(array: np.ndarray) -> Callable[[Path], None]:
         def save(path: Path) -> None:
@@ -77,11 +87,26 @@ def explain_timeseries_files(
         import matplotlib.pyplot as plt
 
         plt.close(plot_timeseries_distance(values, scores, path, titles=titles, channel_names=names,
-                                           standard_error=explainer.standard_error_,
-                                           significant=explainer.significant_, n_masks=explainer.n_masks_used_))
+                                           standard_error=standard_error, significant=significant, n_masks=n_masks))
 
-    return write_together([(npy_path, save_array(scores)), (se_path, save_array(explainer.standard_error_)),
-                           (png_path, save_png)])
+    writers = [(npy_path, save_array(scores)), (png_path, save_png)]
+    if standard_error is not None:
+        writers.insert(1, (se_path, save_array(standard_error)))
+    return write_together(writers)
+
+
+def split_parameters(parameters: dict) -> dict:
+    """The parameters of a run split over a cluster, as a batch run takes them (``mask_kinds`` as one string).
+
+    Raises:
+        ValueError: More than one mask kind (a batch run takes ``'auto'`` or one kind).
+    """
+    kinds = parameters.get("mask_kinds", "auto")
+    if isinstance(kinds, tuple):
+        if len(kinds) != 1:
+            raise ValueError(f"--mask-kinds with --scheduler takes 'auto' or one kind, got {','.join(kinds)!r}")
+        parameters = {**parameters, "mask_kinds": kinds[0]}
+    return parameters
 
 
 def add_explain_timeseries_command(commands: argparse._SubParsersAction) -> None:
@@ -96,33 +121,32 @@ def add_explain_timeseries_command(commands: argparse._SubParsersAction) -> None
                         help="reference series (.npy/.csv) embedded by the model (repeatable: one map each)")
     parser.add_argument("--output", "-o", help="output prefix, file or directory (default: <series>_distance)")
     parser.add_argument("--embedding-output", help="name of an inner tensor of the graph to use as the embedding")
-    signature = inspect.signature(TimeSeriesDistanceExplainer).parameters
-    for name, kind in EXPLAINER_OPTIONS.items():
-        default = signature[name].default
-        parser.add_argument(f"--{name.replace('_', '-')}", type=kind, default=default,
-                            choices=WEIGHTINGS if name == "weighting" else None,
-                            help=f"explainer parameter {name} (default: {default})")
+    add_explainer_options(parser, TimeSeriesDistanceExplainer, meanings={
+        "feature_res": "random values of a time mask's curve, at least 3 (DIANNA's feature_res)",
+        "p_keep": "probability that a stretch of time (or a channel) is kept, in (0, 1]"})
     parser.add_argument("--mask-kinds", default="auto",
                         help=f"'auto' (DIANNA's choice) or a comma-separated list of {', '.join(MASK_KINDS)}")
     parser.add_argument("--mask-type", default="mean",
                         help="what masked values become: 'mean' (of the series, DIANNA's default) or a number")
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_scheduler_option(parser)
 
 
 def run_explain_timeseries(args: argparse.Namespace) -> list[Path]:
-    """Run ``explain-timeseries`` from parsed arguments."""
-    parameters = {name: getattr(args, name) for name in EXPLAINER_OPTIONS}
-    parameters["progress"] = not args.no_progress
-    parameters["mask_kinds"] = "auto" if args.mask_kinds == "auto" else tuple(
-        kind.strip() for kind in args.mask_kinds.split(","))
+    """Run ``explain-timeseries`` from parsed arguments (parameters checked before any file or model)."""
+    fixed: dict[str, object] = {"mask_kinds": "auto" if args.mask_kinds == "auto" else tuple(
+        kind.strip() for kind in args.mask_kinds.split(","))}
     if args.mask_type == "mean":
-        parameters["mask_type"] = "mean"
+        fixed["mask_type"] = "mean"
     else:
         try:
-            parameters["mask_type"] = float(args.mask_type)
+            fixed["mask_type"] = float(args.mask_type)
         except ValueError:
             raise ValueError(f"--mask-type must be 'mean' or a number, got {args.mask_type!r}") from None
     if args.embedding_output is not None:
-        parameters["embedding_output"] = args.embedding_output
+        fixed["embedding_output"] = args.embedding_output
+    parameters = {**explainer_parameters(args, TimeSeriesDistanceExplainer, **fixed), **fixed}
+    check_split(args.scheduler, parameters)
+    if args.scheduler is not None:
+        split_parameters(parameters)
     return explain_timeseries_files(args.model, args.series, args.output, args.reference, args.reference_series,
-                                    **parameters)
+                                    args.scheduler, **parameters)
