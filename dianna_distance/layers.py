@@ -29,12 +29,15 @@ import difflib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 
 from dianna_distance.files import check_input_file
 
 EMBEDDING_POOLINGS = ("auto", "flatten", "mean", "max")
+#: A batch of items: an array, or a list (for example of a tokenizer's encodings).
+Batch = TypeVar("Batch", np.ndarray, list[Any])
 
 #: The symbolic batch axis as :func:`list_embedding_outputs` shows it.
 BATCH = "batch"
@@ -302,7 +305,7 @@ class EmbeddingCut:
             output = output.max(axis=axes) if self.pooling == "max" else output.mean(axis=axes)
         return output.reshape(n_items, -1)
 
-    def check_items(self, run: Callable[[np.ndarray], np.ndarray], batch: np.ndarray) -> None:
+    def check_items(self, run: Callable[[Batch], np.ndarray], batch: Batch) -> None:
         """Once per cut: the embeddings of the first two items of ``batch`` run together equal those run alone.
 
         Raises:

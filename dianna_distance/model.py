@@ -11,6 +11,7 @@ import numbers
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -116,7 +117,7 @@ class OnnxModel:
         if model_input.type not in ORT_TYPES:
             raise TypeError(f"model: input {self.input_name!r} of {str(self.path)!r} has unsupported type "
                             f"{model_input.type}")
-        self.input_dtype = np.dtype(ORT_TYPES[model_input.type])
+        self.input_dtype: np.dtype = np.dtype(ORT_TYPES[model_input.type])
         self.output_name = self.session.get_outputs()[0].name
         batch_axis = self.input_shape[0] if self.input_shape else None
         self.fixed_batch_size = batch_axis if isinstance(batch_axis, int) and batch_axis > 0 else None
@@ -164,13 +165,14 @@ class OnnxModel:
             The first output, ``(N, ...)``.
         """
         batch = np.asarray(batch)
-        if self.applies_preprocessing and self.preprocessing["mask_on"] == "pixels":
+        spec = self.preprocessing if self.applies_preprocessing else None  # None: the batch is fed as it is
+        if spec is not None and spec["mask_on"] == "pixels":
             batch = self.normalize(batch)
         batch = self._cast(batch)
         if self.embedding_ is not None:
             self.embedding_.check_items(self._forward, batch)
         output = self._forward(batch)
-        if self.embedding_ is None and self.applies_preprocessing and self.preprocessing["output"] == "probabilities":
+        if self.embedding_ is None and spec is not None and spec["output"] == "probabilities":
             output = output.reshape(len(output), -1)
             if not is_probabilities(output):
                 output = softmax(output)
@@ -240,7 +242,7 @@ def is_probabilities(output: np.ndarray) -> bool:
         np.allclose(output.sum(axis=-1), 1.0, rtol=0, atol=1e-4 + 1e-6 * output.shape[-1]))
 
 
-def _read_preprocessing(metadata: dict[str, str], path: Path) -> dict | None:
+def _read_preprocessing(metadata: dict[str, str], path: Path) -> dict[str, Any] | None:
     """The preprocessing a file states in :data:`PREPROCESSING_KEY`, checked; None when it states none."""
     if PREPROCESSING_KEY not in metadata:
         return None

@@ -53,8 +53,8 @@ class DISTANCEImage(DistanceExplainer):
         Returns:
             Saliency map ``(H, W)``, or ``(K, H, W)`` for ``(K, D)`` references.
         """
-        _check_distance_arguments(labels, embedded_reference)
-        return self.attribute(model_or_function, input_image, embedded_reference)
+        reference = _check_distance_arguments(labels, embedded_reference)
+        return self.attribute(model_or_function, input_image, reference)
 
 
 def explain_image_distance(
@@ -105,10 +105,10 @@ class DISTANCEText(TextDistanceExplainer):
             Per reference (one for a ``(D,)`` reference) a list of ``(word, word index, score)``, as DIANNA's
             RISE returns one list per label.
         """
-        _check_distance_arguments(labels, embedded_reference)
+        reference = _check_distance_arguments(labels, embedded_reference)
         if tokenizer is not None:
             self.tokenizer = tokenizer
-        scores = self.attribute(model_or_function, input_text, embedded_reference)
+        scores = self.attribute(model_or_function, input_text, reference)
         return to_explanation(self.words_, scores)
 
 
@@ -164,8 +164,8 @@ class DISTANCETabular(TabularDistanceExplainer):
         Returns:
             Scores ``(F,)``, or ``(K, F)`` for ``(K, D)`` references (``feature_names_`` names the features).
         """
-        _check_distance_arguments(labels, embedded_reference)
-        return self.attribute(model_or_function, input_tabular, embedded_reference)
+        reference = _check_distance_arguments(labels, embedded_reference)
+        return self.attribute(model_or_function, input_tabular, reference)
 
 
 def explain_tabular_distance(
@@ -212,8 +212,8 @@ class DISTANCETimeseries(TimeSeriesDistanceExplainer):
         Returns:
             Map ``(T, C)``, or ``(K, T, C)`` for ``(K, D)`` references.
         """
-        _check_distance_arguments(labels, embedded_reference)
-        return self.attribute(model_or_function, input_timeseries, embedded_reference)
+        reference = _check_distance_arguments(labels, embedded_reference)
+        return self.attribute(model_or_function, input_timeseries, reference)
 
 
 def explain_timeseries_distance(
@@ -238,13 +238,15 @@ def explain_timeseries_distance(
     return TimeSeriesDistanceExplainer(**kwargs).attribute(model_or_function, input_timeseries, embedded_reference)
 
 
-def _check_distance_arguments(labels: object, embedded_reference: object) -> None:
+def _check_distance_arguments(labels: object, embedded_reference: np.ndarray | None) -> np.ndarray:
+    """The reference, checked to be given (and ``labels`` to be None)."""
     if labels is not None:
         raise ValueError("labels must be None for method='distance': the explanation is of a distance to "
                          "embedded_reference, not of class labels")
     if embedded_reference is None:
         raise TypeError("method='distance' needs the keyword argument embedded_reference (an array (D,) or "
                         "(K, D))")
+    return embedded_reference
 
 
 def register() -> None:

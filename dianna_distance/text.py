@@ -43,6 +43,7 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol, TypeGuard
 
 import numpy as np
 
@@ -57,6 +58,18 @@ TokenizerLike = object  # None, tokenizers.Tokenizer, a tokenizer.json path, or 
 TextModelLike = str | Path | Callable[[list[str]], np.ndarray]
 
 _WORD = re.compile(r"\S+")
+
+
+class DiannaTokenizer(Protocol):
+    """DIANNA's tokenizer interface (a ``mask_token`` attribute is optional)."""
+
+    def tokenize(self, text: str) -> list[str]:
+        """The tokens of ``text``."""
+        ...
+
+    def convert_tokens_to_string(self, tokens: list[str]) -> str:
+        """The text of ``tokens``."""
+        ...
 
 #: SentencePiece's space marker, which Metaspace tokenizers put in front of a word's first token.
 METASPACE = "\u2581"
@@ -77,7 +90,7 @@ class Words:
     text: str
     words: tuple[str, ...]
     offsets: np.ndarray
-    tokenizer: object | None = None
+    tokenizer: DiannaTokenizer | None = None
 
     def __len__(self) -> int:
         return len(self.words)
@@ -108,14 +121,15 @@ class Words:
         text, offsets = self.text, self.offsets
         pieces, started = [text[: offsets[0, 0]]], False
         for index, ((start, end), kept) in enumerate(zip(offsets, keep)):
-            if mask_token is None and not kept:
+            piece = text[start:end] if kept else mask_token
+            if piece is None:  # a deleted word
                 continue
             if started:
                 gap = text[offsets[index - 1, 1] : start]
                 if mask_token is None and not gap and not keep[index - 1]:
                     gap = " "  # a deleted word sat between two words with no separator: keep them apart
                 pieces.append(gap)
-            pieces.append(text[start:end] if kept else mask_token)
+            pieces.append(piece)
             started = True
         pieces.append(text[offsets[-1, 1] :])
         return "".join(pieces)
@@ -157,7 +171,7 @@ def split_words(text: str, tokenizer: TokenizerLike = None) -> Words:
     return _words(text, _tokenizer_word_offsets(text, load_tokenizer(tokenizer)))
 
 
-def is_dianna_tokenizer(tokenizer: object) -> bool:
+def is_dianna_tokenizer(tokenizer: object) -> TypeGuard[DiannaTokenizer]:
     """Whether an object has DIANNA's tokenizer interface (``tokenize``, ``convert_tokens_to_string``)."""
     return callable(getattr(tokenizer, "tokenize", None)) and callable(
         getattr(tokenizer, "convert_tokens_to_string", None))
@@ -194,7 +208,7 @@ def _tokenizer_word_offsets(text: str, tokenizer) -> list[tuple[int, int]]:
     return offsets
 
 
-def _dianna_words(text: str, tokenizer) -> Words:
+def _dianna_words(text: str, tokenizer: DiannaTokenizer) -> Words:
     tokens = [str(token) for token in tokenizer.tokenize(text)]
     if not tokens:
         raise ValueError(f"text has no words to explain: the tokenizer returned no tokens for {text!r}")

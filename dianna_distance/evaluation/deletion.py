@@ -170,8 +170,8 @@ class IncrementalDeletion:
                              f"got {self.n_steps}")
         baseline = self._baseline_image(image.astype(np.result_type(image.dtype, np.float32)), channels_axis)
 
-        unit_scores = np.bincount(segments.ravel(), weights=attribution.ravel(), minlength=n_units)
-        unit_scores /= np.bincount(segments.ravel(), minlength=n_units)
+        unit_scores = (np.bincount(segments.ravel(), weights=attribution.ravel(), minlength=n_units)
+                       / np.bincount(segments.ravel(), minlength=n_units))  # the mean score of each unit
         orders, boundaries = deletion_orders(unit_scores, self.n_steps, self.n_random, self.random_state)
         curves = self._distance_curves(load_model(model, providers=self.providers), image, baseline, segments,
                                        orders, boundaries, reference, channels_axis)

@@ -68,7 +68,8 @@ def randomisable_layers(onnx_model: str | Path | Any) -> dict[str, tuple[str, ..
     floating = {TensorProto.FLOAT, TensorProto.DOUBLE, TensorProto.FLOAT16, TensorProto.BFLOAT16}
     candidates = {init.name for init in graph.initializer
                   if init.data_type in floating and int(np.prod(init.dims, dtype=np.int64)) > 1}
-    layers, claimed = {}, set()
+    layers: dict[str, tuple[str, ...]] = {}
+    claimed: set[str] = set()
     for index, node in enumerate(graph.node):
         weights = tuple(name for name in dict.fromkeys(node.input) if name in candidates and name not in claimed)
         if weights:
