@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import inspect
 import sys
+from typing import Any
 
 import numpy as np
 
@@ -58,7 +59,7 @@ class DISTANCEImage(DistanceExplainer):
 
 
 def explain_image_distance(
-    model_or_function: ModelLike, input_image: np.ndarray, embedded_reference: np.ndarray, **kwargs
+    model_or_function: ModelLike, input_image: np.ndarray, embedded_reference: np.ndarray, **kwargs: Any
 ) -> np.ndarray:
     """Explain why an image is close to or far from a reference embedding.
 
@@ -117,7 +118,7 @@ def explain_text_distance(
     input_text: str,
     embedded_reference: np.ndarray,
     tokenizer: TokenizerLike = None,
-    **kwargs,
+    **kwargs: Any,
 ) -> list[list[tuple[str, int, float]]]:
     """Explain which words make a text close to or far from a reference embedding.
 
@@ -169,7 +170,7 @@ class DISTANCETabular(TabularDistanceExplainer):
 
 
 def explain_tabular_distance(
-    model_or_function: TabularModelLike, input_tabular: np.ndarray, embedded_reference: np.ndarray, **kwargs
+    model_or_function: TabularModelLike, input_tabular: np.ndarray, embedded_reference: np.ndarray, **kwargs: Any
 ) -> np.ndarray:
     """Explain which features make a table row close to or far from a reference embedding.
 
@@ -217,7 +218,7 @@ class DISTANCETimeseries(TimeSeriesDistanceExplainer):
 
 
 def explain_timeseries_distance(
-    model_or_function: ModelLike, input_timeseries: np.ndarray, embedded_reference: np.ndarray, **kwargs
+    model_or_function: ModelLike, input_timeseries: np.ndarray, embedded_reference: np.ndarray, **kwargs: Any
 ) -> np.ndarray:
     """Explain why a time series is close to or far from a reference embedding.
 

@@ -43,7 +43,7 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, TypeGuard
+from typing import TYPE_CHECKING, Protocol, TypeGuard
 
 import numpy as np
 
@@ -53,6 +53,9 @@ from dianna_distance.distances import DistanceLike
 from dianna_distance.layers import list_embedding_outputs
 from dianna_distance.masks import WordMasks
 from dianna_distance.model import SentenceEncoder, TruncationWarning, load_tokenizer
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
 
 TokenizerLike = object  # None, tokenizers.Tokenizer, a tokenizer.json path, or a DIANNA-style tokenizer
 TextModelLike = str | Path | Callable[[list[str]], np.ndarray]
@@ -177,7 +180,7 @@ def is_dianna_tokenizer(tokenizer: object) -> TypeGuard[DiannaTokenizer]:
         getattr(tokenizer, "convert_tokens_to_string", None))
 
 
-def _tokenizer_word_offsets(text: str, tokenizer) -> list[tuple[int, int]]:
+def _tokenizer_word_offsets(text: str, tokenizer: Tokenizer) -> list[tuple[int, int]]:
     """``[start, end)`` of each word of a tokenizers.Tokenizer's pre-tokenizer, from its tokens' word ids.
 
     A SentencePiece-style token that starts with ``"▁"`` (the Metaspace space marker) also starts a new word, for
@@ -267,7 +270,7 @@ def check_mask_token_for_model(mask_token: str | None, model: object) -> None:
         check_mask_token(mask_token, model_tokenizer)
 
 
-def _tokens_of(tokenizer, text: str) -> tuple[list[str], bool]:
+def _tokens_of(tokenizer: Tokenizer, text: str) -> tuple[list[str], bool]:
     """The tokens of ``text`` (no special tokens, no padding), and whether one of them is the unknown token."""
     import json
 
