@@ -368,6 +368,10 @@ class TextDistanceExplainer(MaskedDistanceExplainer):
         >>> list(zip(explainer.words_, scores))  # doctest: +SKIP
     """
 
+    words_: list[str]
+    offsets_: np.ndarray
+    seen_: np.ndarray
+
     def __init__(
         self,
         n_masks: int = 1000,
