@@ -28,6 +28,7 @@ from dianna_distance.evaluation.common import (
     find_channels_axis,
     spatial_view,
 )
+from dianna_distance.explainer import AxisLabels
 from dianna_distance.model import ModelLike, load_model
 
 BASELINES = ("black", "mean", "blur")
@@ -116,7 +117,7 @@ class IncrementalDeletion:
         value_range: tuple[float, float] = (0.0, 1.0),
         blur_sigma: float = 2.0,
         distance: DistanceLike = "cosine",
-        axis_labels: Any = None,
+        axis_labels: AxisLabels = None,
         preprocess_function: Callable[[np.ndarray], np.ndarray] | None = None,
         batch_size: int | None = None,
         random_state: RandomState = None,
