@@ -6,6 +6,7 @@ wherever it is made.
 
 from __future__ import annotations
 
+import math
 import numbers
 import os
 import warnings
@@ -24,6 +25,19 @@ def check_int(value: object, name: str, minimum: int) -> int:
     return int(value)
 
 
+def real_number(value: object) -> float | None:
+    """``value`` as a float when it is a real number (an int or a float, NumPy's included; not a bool), else None.
+
+    An int too large for a float becomes ``inf`` (with its sign), so that a check of finiteness refuses it.
+    """
+    if not isinstance(value, numbers.Real) or isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except OverflowError:
+        return -math.inf if value < 0 else math.inf
+
+
 def check_bool(value: object, name: str) -> None:
     """Check that ``value`` is True or False."""
     if not isinstance(value, (bool, np.bool_)):
@@ -32,18 +46,19 @@ def check_bool(value: object, name: str) -> None:
 
 def check_positive(value: object, name: str) -> float:
     """Check that ``value`` is a finite number above 0; return it as a ``float``."""
-    if not isinstance(value, numbers.Real) or isinstance(value, bool) or not np.isfinite(value) or value <= 0:
+    number = real_number(value)
+    if number is None or not math.isfinite(number) or number <= 0:
         raise ValueError(f"{name} must be a positive finite number, got {value!r}")
-    return float(value)
+    return number
 
 
 def check_fraction(value: object, name: str, low_open: bool = False) -> float:
     """Check that ``value`` is a number in [0, 1] (or (0, 1] with ``low_open``); return it as a ``float``."""
     interval = "(0, 1]" if low_open else "[0, 1]"
-    if (not isinstance(value, numbers.Real) or isinstance(value, bool) or not np.isfinite(value)
-            or not (0 < value <= 1 if low_open else 0 <= value <= 1)):
+    number = real_number(value)
+    if number is None or not math.isfinite(number) or not (0 < number <= 1 if low_open else 0 <= number <= 1):
         raise ValueError(f"{name} must be a number in {interval}, got {value!r}")
-    return float(value)
+    return number
 
 
 def check_random_state(random_state: object) -> None:
@@ -63,12 +78,11 @@ def check_callable(value: object, name: str, expected: str) -> None:
 
 def check_value_range(value_range: object, name: str = "value_range") -> tuple[float, float]:
     """Check a pair ``(low, high)`` of finite numbers with ``low < high``."""
-    if (not isinstance(value_range, (tuple, list)) or len(value_range) != 2
-            or not all(isinstance(v, numbers.Real) and not isinstance(v, bool) and np.isfinite(v)
-                       for v in value_range)
-            or not value_range[0] < value_range[1]):
+    values = [real_number(v) for v in value_range] if isinstance(value_range, (tuple, list)) else []
+    low, high = values if len(values) == 2 else (None, None)
+    if low is None or high is None or not math.isfinite(low) or not math.isfinite(high) or not low < high:
         raise ValueError(f"{name} must be a pair (low, high) of finite numbers with low < high, got {value_range!r}")
-    return float(value_range[0]), float(value_range[1])
+    return low, high
 
 
 def check_numeric_array(values: object, name: str) -> np.ndarray:
@@ -94,9 +108,7 @@ def check_finite_array(values: object, name: str) -> np.ndarray:
 
 def check_selection_range(range_min: object, range_max: object, name: str) -> None:
     """Check one selection range: two fractions of the ranking in [0, 1] with ``min <= max``."""
-    check_fraction(range_min, f"{name}_min")
-    check_fraction(range_max, f"{name}_max")
-    if range_min > range_max:
+    if check_fraction(range_min, f"{name}_min") > check_fraction(range_max, f"{name}_max"):
         raise ValueError(f"{name}_min ({range_min}) must not exceed {name}_max ({range_max})")
 
 

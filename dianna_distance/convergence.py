@@ -11,18 +11,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 from tqdm import tqdm
 
 from dianna_distance.checks import check_bool, check_finite_array, check_int, check_positive
 from dianna_distance.distances import DistanceLike, compute_distances, get_distance, rank_weights, select_masks
+from dianna_distance.masks import MaskArray
 
 ROUNDING = 1e-10  # a part's variance below this times sum(w^2) (mask values that agree to ~1e-5) is 0
 
 
-def estimate_map_spread(masks: Any, weights: np.ndarray) -> float:
+def estimate_map_spread(masks: MaskArray, weights: np.ndarray) -> float:
     """Estimate from one run how much the map ``weights @ masks`` would vary per pixel between mask seeds.
 
     The mean over pixels (features) of :func:`map_standard_error`. A part with one mask gives an infinite
@@ -39,7 +40,7 @@ def estimate_map_spread(masks: Any, weights: np.ndarray) -> float:
     return float(np.max(standard_error.reshape(len(standard_error), -1).mean(axis=1)))
 
 
-def map_standard_error(masks: Any, weights: np.ndarray) -> np.ndarray:
+def map_standard_error(masks: MaskArray, weights: np.ndarray) -> np.ndarray:
     """The per-feature standard error of the map ``weights @ masks``: how much it would vary between mask seeds.
 
     The positive and the negative part of the map are weighted means of masks; the per-feature variance of a
@@ -77,7 +78,7 @@ class MapEstimate(NamedTuple):
     degrees_of_freedom: np.ndarray
 
 
-def map_with_uncertainty(masks: Any, weights: np.ndarray, chunk_values: int = 2**20) -> MapEstimate:
+def map_with_uncertainty(masks: MaskArray, weights: np.ndarray, chunk_values: int = 2**20) -> MapEstimate:
     """The map ``weights @ masks``, its per-feature standard error and degrees of freedom, in one pass.
 
     Only the masks with a non-zero weight are generated, about ``chunk_values`` mask values at a time (the sums
@@ -146,7 +147,7 @@ def map_with_uncertainty(masks: Any, weights: np.ndarray, chunk_values: int = 2*
     return MapEstimate(*(field[0] for field in fields)) if single else MapEstimate(*fields)
 
 
-def estimate_pixel_spread(masks: Any, positive_indices: np.ndarray, negative_indices: np.ndarray) -> float:
+def estimate_pixel_spread(masks: MaskArray, positive_indices: np.ndarray, negative_indices: np.ndarray) -> float:
     """Estimate the per-pixel spread of the paper's map (mean of positive masks minus mean of negative masks).
 
     The standard error is ``sqrt(var_P / |P| + var_N / |N|)`` per pixel (``ddof=1`` variances of the mask values
@@ -190,8 +191,8 @@ class ConvergenceResult:
 
 
 def embed_until_converged(
-    embed: Callable[[Any], np.ndarray],
-    masks: Any,
+    embed: Callable[[np.ndarray], np.ndarray],
+    masks: MaskArray,
     references: np.ndarray,
     tolerance: float,
     step: int,

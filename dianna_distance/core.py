@@ -27,13 +27,16 @@ import numpy as np
 from tqdm import tqdm
 
 from dianna_distance.checks import (
+    RandomState,
     check_bool,
     check_finite_array,
+    check_fraction,
     check_int,
     check_memory,
     check_numeric_array,
     check_random_state,
     check_selection_range,
+    real_number,
     warn,
 )
 from dianna_distance.convergence import embed_until_converged, map_with_uncertainty
@@ -45,13 +48,14 @@ from dianna_distance.distances import (
     select_masks,
     selected_ranks,
 )
+from dianna_distance.masks import LazyMasks, MaskArray
 from dianna_distance.uncertainty import DEFAULT_FDR, check_fdr, significant_features, standard_error_floor
 
 BATCH_VALUES = 2**22  # automatic batch size: about this many input values (16 MB of float32) per batch
 MAX_AUTO_BATCH = 256
 SUM_VALUES = 2**20  # the weighted mask sum converts about this many mask values (8 MB) to float64 at a time
-_RANGE_NAMES = ("mask_selection_range_min", "mask_selection_range_max", "mask_selection_negative_range_min",
-                "mask_selection_negative_range_max")
+#: The selection ranges ``(min, max, negative min, negative max)``, fractions of the distance ranking.
+Ranges = tuple[float, float, float, float]
 
 
 def auto_batch_size(values_per_input: int, n_inputs: int) -> int:
@@ -168,6 +172,38 @@ class MaskedDistanceExplainer:
 
     fdr = DEFAULT_FDR  # false-discovery rate of significant_ (a class default; significance(fdr) changes a run's)
 
+    # The shared parameters, stored by a modality's __init__ (checked by attribute, so any value may be found).
+    n_masks: int
+    p_keep: float
+    mask_selection_range_min: float
+    mask_selection_range_max: float
+    mask_selection_negative_range_min: float
+    mask_selection_negative_range_max: float
+    weighting: str
+    batch_size: int | None
+    distance: DistanceLike
+    random_state: RandomState
+    masks: np.ndarray | None
+    progress: bool
+    tolerance: float | None
+    max_masks: int
+
+    # The results of a run (set by attribute and the methods that recompute them).
+    masks_: MaskArray
+    embeddings_: np.ndarray
+    distances_: np.ndarray
+    weights_: np.ndarray
+    positive_indices_: np.ndarray | list[np.ndarray]
+    negative_indices_: np.ndarray | list[np.ndarray]
+    embedded_reference_: np.ndarray
+    n_masks_used_: int
+    converged_: bool | None
+    map_: np.ndarray
+    standard_error_: np.ndarray
+    degrees_of_freedom_: np.ndarray
+    significant_: np.ndarray
+    fdr_: float
+
     # -- what a modality supplies ---------------------------------------------------------------------------------
 
     _input_noun = "inputs"  # what the masked inputs are called in messages
@@ -179,7 +215,7 @@ class MaskedDistanceExplainer:
         """Check the input; return what :meth:`_draw_masks` and :meth:`_masked_batch` need."""
         raise NotImplementedError
 
-    def _draw_masks(self, prepared: Any, n_masks: int) -> Any:
+    def _draw_masks(self, prepared: Any, n_masks: int) -> MaskArray:
         """The masks, indexable like an array ``(n_masks, *feature_shape)``."""
         raise NotImplementedError
 
@@ -254,7 +290,7 @@ class MaskedDistanceExplainer:
                 warn(f"tolerance={self.tolerance} was not reached: the map's estimated spread is "
                      f"{result.spreads[-1]:.3g} after max_masks={result.n_masks} masks (converged_ is False); raise "
                      f"max_masks, or accept a larger tolerance", stacklevel=3)
-            _check_selection(result.n_masks, tuple(getattr(self, name) for name in _RANGE_NAMES), self.weighting,
+            _check_selection(result.n_masks, self._ranges(), self.weighting,
                              self.distance, stacklevel=4, used=True)
         return self._store_and_select(masks, embeddings, embedded_reference)
 
@@ -336,7 +372,9 @@ class MaskedDistanceExplainer:
             raise RuntimeError("reselect needs the embeddings of a run: call attribute() first")
         given = (mask_selection_range_min, mask_selection_range_max, mask_selection_negative_range_min,
                  mask_selection_negative_range_max)
-        ranges = tuple(getattr(self, name) if value is None else value for name, value in zip(_RANGE_NAMES, given))
+        low, high, negative_low, negative_high = (own if value is None else value
+                                                  for value, own in zip(given, self._ranges()))
+        ranges = (low, high, negative_low, negative_high)
         weighting = self.weighting if weighting is None else weighting
         distance = self.distance if distance is None else distance
         _check_selection(len(self.embeddings_), ranges, weighting, distance)
@@ -346,7 +384,7 @@ class MaskedDistanceExplainer:
 
     # -- the steps ------------------------------------------------------------------------------------------------
 
-    def _masks(self, prepared: Any, n_masks: int) -> Any:
+    def _masks(self, prepared: Any, n_masks: int) -> MaskArray:
         """The run's masks: the given ``masks`` (checked) or drawn ones."""
         if self.masks is None:
             return self._draw_masks(prepared, n_masks)
@@ -361,22 +399,21 @@ class MaskedDistanceExplainer:
             raise ValueError("masks must hold numbers in [0, 1] (NaN is not allowed)")
         return masks
 
-    def _embed(self, run_model: Callable, prepared: Any, masks: Any, start: int, stop: int,
+    def _embed(self, run_model: Callable, prepared: Any, masks: MaskArray, start: int, stop: int,
                embedding_length: int | None, progress: bool | None = None) -> np.ndarray:
         """Embeddings ``(stop - start, D)`` of the input masked by ``masks[start:stop]``, batch by batch."""
         n_masks = stop - start
         batch_size = self.batch_size or auto_batch_size(self._input_size(prepared), n_masks)
-        embeddings = None
+        embeddings: np.ndarray | None = None
         show = self.progress if progress is None else progress
         with tqdm(total=n_masks, desc="Explaining", unit="mask", disable=not show) as bar:
             for offset in range(0, n_masks, batch_size):
                 batch_masks = np.asarray(masks[start + offset : start + min(offset + batch_size, n_masks)],
                                          dtype=np.float32)
                 output = run_model(self._masked_batch_at(prepared, batch_masks, start + offset))
-                first = embeddings is None
-                batch = check_embeddings(output, len(batch_masks), None if first else embeddings.shape[1],
+                batch = check_embeddings(output, len(batch_masks), None if embeddings is None else embeddings.shape[1],
                                          self._input_noun)
-                if first:
+                if embeddings is None:
                     if embedding_length is not None and batch.shape[1] != embedding_length:
                         raise ValueError(f"embedded_reference has length {embedding_length}, but the model's "
                                          f"embeddings have length {batch.shape[1]}")
@@ -385,30 +422,32 @@ class MaskedDistanceExplainer:
                 bar.update(len(batch))
         return np.empty((0, embedding_length or 0)) if embeddings is None else embeddings
 
-    def _store_and_select(self, masks: Any, embeddings: np.ndarray, embedded_reference: np.ndarray) -> np.ndarray:
+    def _store_and_select(self, masks: MaskArray, embeddings: np.ndarray, embedded_reference: np.ndarray) -> np.ndarray:
         check_reference(embedded_reference, self.distance, embeddings.shape[1])
         self.masks_, self.embeddings_, self.n_masks_used_ = masks, embeddings, len(embeddings)
-        ranges = tuple(getattr(self, name) for name in _RANGE_NAMES)
-        return self._select(embedded_reference, self.distance, ranges, self.weighting)
+        return self._select(embedded_reference, self.distance, self._ranges(), self.weighting)
 
-    def _select(self, embedded_reference: np.ndarray, distance: DistanceLike, ranges: tuple, weighting: str
+    def _select(self, embedded_reference: np.ndarray, distance: DistanceLike, ranges: Ranges, weighting: str
                 ) -> np.ndarray:
         """Rank the stored embeddings by distance to the reference(s), weight the masks, and sum them."""
         references = check_reference(embedded_reference, distance)
         distances = compute_distances(self.embeddings_, references, distance)
-        weights, positive, negative, constant = [], [], [], []
+        rows_weights: list[np.ndarray] = []
+        positive: list[np.ndarray] = []
+        negative: list[np.ndarray] = []
+        constant: list[int] = []
         for k, row in enumerate(distances):
             if np.ptp(row) == 0:
                 constant.append(k)
                 row_weights, row_positive, row_negative = np.zeros(len(row)), np.array([], int), np.array([], int)
             else:
                 row_weights, row_positive, row_negative = select_masks(row, ranges[:2], ranges[2:], weighting)
-            weights.append(row_weights)
+            rows_weights.append(row_weights)
             positive.append(row_positive)
             negative.append(row_negative)
         if constant:
             self._warn_zero_map(constant, len(distances))
-        weights = np.stack(weights)
+        weights = np.stack(rows_weights)
         maps, standard_error, degrees_of_freedom = map_with_uncertainty(self.masks_, weights, SUM_VALUES)
         unscored = self._unscored_features()
         if unscored is not None and np.any(unscored):
@@ -480,25 +519,28 @@ class MaskedDistanceExplainer:
 
     def _validate_parameters(self) -> None:
         check_int(self.n_masks, "n_masks", minimum=1)
-        if (not isinstance(self.p_keep, numbers.Real) or isinstance(self.p_keep, bool)
-                or not np.isfinite(self.p_keep) or not 0 < self.p_keep <= 1):
-            raise ValueError(f"p_keep must be a number in (0, 1], got {self.p_keep!r}")
+        check_fraction(self.p_keep, "p_keep", low_open=True)
         if self.batch_size is not None:
             check_int(self.batch_size, "batch_size", minimum=1)
         # With tolerance, n_masks is a round's count: the ranges are judged on the masks the run used, after it.
-        _check_selection(self.n_masks, tuple(getattr(self, name) for name in _RANGE_NAMES), self.weighting,
+        _check_selection(self.n_masks, self._ranges(), self.weighting,
                          self.distance, stacklevel=5, warn_empty=self.tolerance is None)
         check_fdr(self.fdr)
         check_random_state(self.random_state)
         check_bool(self.progress, "progress")
         if self.tolerance is not None:
-            if (not isinstance(self.tolerance, numbers.Real) or isinstance(self.tolerance, bool)
-                    or not np.isfinite(self.tolerance) or self.tolerance <= 0):
+            tolerance = real_number(self.tolerance)
+            if tolerance is None or not np.isfinite(tolerance) or tolerance <= 0:
                 raise ValueError(f"tolerance must be None or a positive number, got {self.tolerance!r}")
             check_int(self.max_masks, "max_masks", minimum=self.n_masks)
             if self.masks is not None:
                 raise ValueError("masks and tolerance cannot be combined: given masks fix the number of masks")
         self._validate_modality()
+
+    def _ranges(self) -> Ranges:
+        """The selection ranges of the parameters."""
+        return (self.mask_selection_range_min, self.mask_selection_range_max, self.mask_selection_negative_range_min,
+                self.mask_selection_negative_range_max)
 
     def _check_reproducible(self, method: str) -> None:
         if self.masks is None and not isinstance(self.random_state, numbers.Integral):
@@ -508,7 +550,8 @@ class MaskedDistanceExplainer:
             raise ValueError(f"{method} works with a fixed number of masks: tolerance must be None")
 
 
-def _check_selection(n_masks: int, ranges: tuple, weighting: object, distance: object, stacklevel: int = 4,
+def _check_selection(n_masks: int, ranges: Ranges, weighting: object, distance: DistanceLike,
+                     stacklevel: int = 4,
                      warn_empty: bool = True, used: bool = False) -> None:
     """Check the selection ranges, the weighting and the distance; warn about a range that selects no mask.
 
@@ -527,8 +570,8 @@ def _check_selection(n_masks: int, ranges: tuple, weighting: object, distance: o
                  f"to the map", stacklevel=stacklevel)
 
 
-def _head(masks: Any, n_masks: int) -> Any:
-    return masks.head(n_masks) if hasattr(masks, "head") else masks[:n_masks]
+def _head(masks: MaskArray, n_masks: int) -> MaskArray:
+    return masks.head(n_masks) if isinstance(masks, LazyMasks) else masks[:n_masks]
 
 
 def _stack_ragged(rows: list[np.ndarray]) -> np.ndarray | list[np.ndarray]:
@@ -536,7 +579,7 @@ def _stack_ragged(rows: list[np.ndarray]) -> np.ndarray | list[np.ndarray]:
     return np.stack(rows) if len({len(row) for row in rows}) == 1 else rows
 
 
-def _all_equal(masks: Any, chunk: int = 256) -> bool:
+def _all_equal(masks: MaskArray, chunk: int = 256) -> bool:
     """Whether every mask equals the first (checked a chunk at a time)."""
     first = np.asarray(masks[0])
     for start in range(0, len(masks), chunk):

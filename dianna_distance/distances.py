@@ -184,10 +184,10 @@ def rank_weights(
     if weighting == "ranges":
         weights = np.zeros(n_masks)
         for (low, high), sign in ((positive_range, 1.0), (negative_range, -1.0)):
-            ranks = selected_ranks(n_masks, low, high)
-            count = len(range(n_masks)[ranks])
+            selected = selected_ranks(n_masks, low, high)
+            count = len(range(n_masks)[selected])
             if count:
-                weights[ranks] += sign / count
+                weights[selected] += sign / count
         return weights
     if n_masks == 1:
         return np.zeros(1)

@@ -127,7 +127,8 @@ def describe_os_error(error: OSError) -> str:
         errno.EROFS: f"{path} is on a read-only file system",
         errno.ENOSPC: f"no space left on the device to write {path}",
     }
-    return causes.get(error.errno, f"{path}: {error.strerror.lower()}")
+    known = None if error.errno is None else causes.get(error.errno)
+    return known or f"{path}: {error.strerror.lower()}"
 
 
 def check_output_prefix(output: str | Path, suffixes: Sequence[str]) -> list[Path]:
@@ -184,13 +185,13 @@ def write_together(writers: Sequence[tuple[Path, Callable[[Path], None]]]) -> li
             os.chmod(name, 0o666 & ~_umask())  # mkstemp makes 0600 files; give the usual permissions
             write(Path(name))
         with _signals_held(), _directory_lock(writers[0][0].parent):
-            for (path, _), name in zip(writers, temporary):
-                os.replace(name, path)
+            for (path, _), written in zip(writers, temporary):
+                os.replace(written, path)
         temporary = []
     finally:
-        for name in temporary:
+        for leftover in temporary:
             with contextlib.suppress(OSError):
-                name.unlink()
+                leftover.unlink()
     return [path for path, _ in writers]
 
 

@@ -29,12 +29,18 @@ import difflib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
 from dianna_distance.files import check_input_file
 
+if TYPE_CHECKING:
+    from onnx import ModelProto, ValueInfoProto
+
 EMBEDDING_POOLINGS = ("auto", "flatten", "mean", "max")
+#: A batch of items: an array, or a list (for example of a tokenizer's encodings).
+Batch = TypeVar("Batch", np.ndarray, list[Any])
 
 #: The symbolic batch axis as :func:`list_embedding_outputs` shows it.
 BATCH = "batch"
@@ -94,7 +100,7 @@ class EmbeddingTensor:
         return int(np.prod([d for axis, d in enumerate(self.shape) if axis > 0 and axis not in axes]))
 
 
-def _load(path: str | Path):
+def _load(path: str | Path) -> ModelProto:
     import onnx
 
     path = check_input_file(path, "model")
@@ -104,12 +110,12 @@ def _load(path: str | Path):
         raise ValueError(f"model: {str(path)!r} is not a valid ONNX model ({error})") from error
 
 
-def _inputs(model) -> list:
+def _inputs(model: ModelProto) -> list[ValueInfoProto]:
     initializers = {tensor.name for tensor in model.graph.initializer}
     return [value for value in model.graph.input if value.name not in initializers]
 
 
-def _inferred_shapes(model) -> tuple[dict, int | None]:
+def _inferred_shapes(model: ModelProto) -> tuple[dict, int | None]:
     """``{tensor: (elem_type, dims or None)}`` by shape inference with a symbolic batch axis; the fixed batch."""
     import onnx
 
@@ -140,7 +146,7 @@ def _inferred_shapes(model) -> tuple[dict, int | None]:
     return shapes, fixed
 
 
-def _layouts(model) -> Callable[[str], str | None]:
+def _layouts(model: ModelProto) -> Callable[[str], str | None]:
     """A function telling a tensor's layout (see the module) by walking back through its producers."""
     producers = {output: node for node in model.graph.node for output in node.output if output}
 
@@ -186,7 +192,7 @@ def _show(dims: tuple | None) -> str:
     return "unknown" if dims is None else "(" + ", ".join(str(d) for d in dims) + ("," if len(dims) == 1 else "") + ")"
 
 
-def _tensors(model) -> list[EmbeddingTensor]:
+def _tensors(model: ModelProto) -> list[EmbeddingTensor]:
     shapes, fixed = _inferred_shapes(model)
     layout = _layouts(model)
     tensors = []
@@ -302,7 +308,7 @@ class EmbeddingCut:
             output = output.max(axis=axes) if self.pooling == "max" else output.mean(axis=axes)
         return output.reshape(n_items, -1)
 
-    def check_items(self, run: Callable[[np.ndarray], np.ndarray], batch: np.ndarray) -> None:
+    def check_items(self, run: Callable[[Batch], np.ndarray], batch: Batch) -> None:
         """Once per cut: the embeddings of the first two items of ``batch`` run together equal those run alone.
 
         Raises:

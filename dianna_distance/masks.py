@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -54,9 +55,34 @@ def interpolation_matrix(n_in: int, n_out: int) -> np.ndarray:
 BLOCK_SIZE = 256  # masks drawn together from one block's generator
 
 
+class MaskArray(Protocol):
+    """Masks indexable like an array ``(n_masks, *feature_shape)``: a :class:`numpy.ndarray` or :class:`LazyMasks`."""
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """``(n_masks, *feature_shape)``."""
+        ...
+
+    def __len__(self) -> int:
+        """``n_masks``."""
+        ...
+
+    def __getitem__(self, index: Any, /) -> np.ndarray:
+        """One mask, or the masks at a slice or integer (or boolean) array of indices."""
+        ...
+
+
 def block_generator(seed: np.random.SeedSequence, block: int) -> np.random.Generator:
     """The generator of block ``block`` (masks ``block * BLOCK_SIZE`` onwards) for a root seed."""
     return np.random.default_rng(np.random.SeedSequence(seed.entropy, spawn_key=(*seed.spawn_key, block)))
+
+
+def skip_draws(rng: np.random.Generator, n_draws: int) -> None:
+    """Advance a block's generator past ``n_draws`` 64-bit draws (``rng.random`` values) without drawing them."""
+    bit_generator = rng.bit_generator
+    if not isinstance(bit_generator, np.random.PCG64):  # block_generator's, NumPy's default
+        raise TypeError(f"a block generator must be PCG64 to skip draws, got {type(bit_generator).__name__}")
+    bit_generator.advance(n_draws)
 
 
 def root_seed(random_state: int | np.random.Generator | np.random.SeedSequence | None) -> np.random.SeedSequence:
@@ -176,11 +202,11 @@ class WordMasks(LazyMasks):
         self.feature_shape = (int(n_features),)
         self.p_keep = float(p_keep)
 
-    def _draw_block(self, rng: np.random.Generator, length: int) -> tuple[np.ndarray]:
+    def _draw_block(self, rng: np.random.Generator, length: int) -> tuple[np.ndarray, ...]:
         return (rng.random((length, *self.feature_shape)) < self.p_keep,)
 
-    def _render(self, keep: np.ndarray) -> np.ndarray:
-        return keep
+    def _render(self, *drawn: np.ndarray) -> np.ndarray:
+        return drawn[0]  # the keep values
 
 
 class TabularMasks(WordMasks):
@@ -204,13 +230,10 @@ class TabularMasks(WordMasks):
         super().__init__(n_features, n_masks, p_keep, random_state)
         self.n_rows = int(n_rows)
 
-    def _draw_block(self, rng: np.random.Generator, length: int) -> tuple[np.ndarray, np.ndarray]:
+    def _draw_block(self, rng: np.random.Generator, length: int) -> tuple[np.ndarray, ...]:
         keep = rng.random((length, *self.feature_shape)) < self.p_keep
-        rng.bit_generator.advance((BLOCK_SIZE - length) * self.feature_shape[0])  # a full block's keep values
+        skip_draws(rng, (BLOCK_SIZE - length) * self.feature_shape[0])  # a full block's keep values
         return keep, rng.integers(0, self.n_rows, BLOCK_SIZE)[:length]
-
-    def _render(self, keep: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        return keep
 
     def rows(self, indices: np.ndarray) -> np.ndarray:
         """The background row index of the masks at ``indices`` (1-D), ``(len(indices),)``."""
@@ -245,11 +268,11 @@ class BackgroundRows(LazyMasks):
         self.seed = np.random.SeedSequence(self.seed.entropy, spawn_key=(*self.seed.spawn_key, ROWS_KEY))
         self.n_rows = int(n_rows)
 
-    def _draw_block(self, rng: np.random.Generator, length: int) -> tuple[np.ndarray]:
+    def _draw_block(self, rng: np.random.Generator, length: int) -> tuple[np.ndarray, ...]:
         return (rng.integers(0, self.n_rows, BLOCK_SIZE)[:length],)
 
-    def _render(self, rows: np.ndarray) -> np.ndarray:
-        return rows
+    def _render(self, *drawn: np.ndarray) -> np.ndarray:
+        return drawn[0]  # the row indices
 
 
 class RiseMasks(LazyMasks):
@@ -312,14 +335,15 @@ class RiseMasks(LazyMasks):
         """Integer array ``(n_masks, 2)``: the crop offset ``(y, x)`` of each mask (draws every block)."""
         return self._draw(np.arange(self.n_masks))[1]
 
-    def _draw_block(self, rng: np.random.Generator, length: int) -> tuple[np.ndarray, np.ndarray]:
+    def _draw_block(self, rng: np.random.Generator, length: int) -> tuple[np.ndarray, ...]:
         cells = self.feature_res**2
         grids = rng.random((length, self.feature_res, self.feature_res)) < self.p_keep
-        rng.bit_generator.advance((BLOCK_SIZE - length) * cells)  # skip the grids of the rest of a full block
+        skip_draws(rng, (BLOCK_SIZE - length) * cells)  # skip the grids of the rest of a full block
         shifts = np.stack([rng.integers(0, size, BLOCK_SIZE)[:length] for size in self.cell_size], axis=1)
         return grids, shifts
 
-    def _render(self, grids: np.ndarray, shifts: np.ndarray) -> np.ndarray:
+    def _render(self, *drawn: np.ndarray) -> np.ndarray:
+        grids, shifts = drawn
         return self._upsample(grids, shifts)
 
     def _upsample(self, grids: np.ndarray, shifts: np.ndarray) -> np.ndarray:

@@ -11,12 +11,16 @@ import numbers
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from dianna_distance.checks import warn
 from dianna_distance.files import check_input_file
 from dianna_distance.layers import EmbeddingCut
+
+if TYPE_CHECKING:
+    from tokenizers import Encoding, Tokenizer
 
 ModelLike = str | Path | Callable[[np.ndarray], np.ndarray]
 
@@ -116,7 +120,7 @@ class OnnxModel:
         if model_input.type not in ORT_TYPES:
             raise TypeError(f"model: input {self.input_name!r} of {str(self.path)!r} has unsupported type "
                             f"{model_input.type}")
-        self.input_dtype = np.dtype(ORT_TYPES[model_input.type])
+        self.input_dtype: np.dtype = np.dtype(ORT_TYPES[model_input.type])
         self.output_name = self.session.get_outputs()[0].name
         batch_axis = self.input_shape[0] if self.input_shape else None
         self.fixed_batch_size = batch_axis if isinstance(batch_axis, int) and batch_axis > 0 else None
@@ -164,13 +168,14 @@ class OnnxModel:
             The first output, ``(N, ...)``.
         """
         batch = np.asarray(batch)
-        if self.applies_preprocessing and self.preprocessing["mask_on"] == "pixels":
+        spec = self.preprocessing if self.applies_preprocessing else None  # None: the batch is fed as it is
+        if spec is not None and spec["mask_on"] == "pixels":
             batch = self.normalize(batch)
         batch = self._cast(batch)
         if self.embedding_ is not None:
             self.embedding_.check_items(self._forward, batch)
         output = self._forward(batch)
-        if self.embedding_ is None and self.applies_preprocessing and self.preprocessing["output"] == "probabilities":
+        if self.embedding_ is None and spec is not None and spec["output"] == "probabilities":
             output = output.reshape(len(output), -1)
             if not is_probabilities(output):
                 output = softmax(output)
@@ -240,7 +245,7 @@ def is_probabilities(output: np.ndarray) -> bool:
         np.allclose(output.sum(axis=-1), 1.0, rtol=0, atol=1e-4 + 1e-6 * output.shape[-1]))
 
 
-def _read_preprocessing(metadata: dict[str, str], path: Path) -> dict | None:
+def _read_preprocessing(metadata: dict[str, str], path: Path) -> dict[str, Any] | None:
     """The preprocessing a file states in :data:`PREPROCESSING_KEY`, checked; None when it states none."""
     if PREPROCESSING_KEY not in metadata:
         return None
@@ -314,7 +319,7 @@ class TruncationWarning(UserWarning):
     """A text was longer than a model's maximum length and was truncated: the model did not see all of it."""
 
 
-def load_tokenizer(tokenizer: object):
+def load_tokenizer(tokenizer: object) -> Tokenizer:
     """A copy of a :class:`tokenizers.Tokenizer`, or one read from a ``tokenizer.json`` path.
 
     Raises:
@@ -337,7 +342,7 @@ def load_tokenizer(tokenizer: object):
         raise ValueError(f"tokenizer: {str(tokenizer)!r} is not a tokenizer.json file ({error})") from error
 
 
-def seen_characters(tokenizer, text: str) -> int:
+def seen_characters(tokenizer: Tokenizer, text: str) -> int:
     """How many characters of ``text`` a model sees through a truncating :class:`tokenizers.Tokenizer`.
 
     Args:
@@ -516,14 +521,14 @@ class SentenceEncoder:
         arrays = self._arrays(self._encodings(_check_texts(texts)))
         return {name: arrays[name].astype(self._dtypes[name], copy=False) for name in self.input_names_}
 
-    def _encodings(self, texts: list[str]) -> list:
+    def _encodings(self, texts: list[str]) -> list[Encoding]:
         encodings = self.tokenizer_.encode_batch(texts)
         if any(encoding.overflowing for encoding in encodings):
             warnings.warn(f"some texts are longer than {self.max_length_} tokens and were truncated: the model does "
                           "not see their end", TruncationWarning, stacklevel=4)
         return encodings
 
-    def _arrays(self, encodings: list) -> dict[str, np.ndarray]:
+    def _arrays(self, encodings: list[Encoding]) -> dict[str, np.ndarray]:
         """Token ids, attention mask and token types ``(B, L)``, padded on the right to the longest encoding."""
         length = self._fixed_length or max((len(e.ids) for e in encodings), default=0)
         arrays = {name: np.zeros((len(encodings), length), dtype=np.int64) for name in INPUT_NAMES}
@@ -569,7 +574,7 @@ class SentenceEncoder:
 
     __call__ = encode
 
-    def _encode_batch(self, encodings: list) -> np.ndarray:
+    def _encode_batch(self, encodings: list[Encoding]) -> np.ndarray:
         arrays = self._arrays(encodings)
         feed = {name: arrays[name].astype(self._dtypes[name], copy=False) for name in self.input_names_}
         output = np.asarray(self.session_.run([self.output_name_], feed)[0], dtype=np.float32)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import inspect
 import sys
+from typing import Any
 
 import numpy as np
 
@@ -53,12 +54,12 @@ class DISTANCEImage(DistanceExplainer):
         Returns:
             Saliency map ``(H, W)``, or ``(K, H, W)`` for ``(K, D)`` references.
         """
-        _check_distance_arguments(labels, embedded_reference)
-        return self.attribute(model_or_function, input_image, embedded_reference)
+        reference = _check_distance_arguments(labels, embedded_reference)
+        return self.attribute(model_or_function, input_image, reference)
 
 
 def explain_image_distance(
-    model_or_function: ModelLike, input_image: np.ndarray, embedded_reference: np.ndarray, **kwargs
+    model_or_function: ModelLike, input_image: np.ndarray, embedded_reference: np.ndarray, **kwargs: Any
 ) -> np.ndarray:
     """Explain why an image is close to or far from a reference embedding.
 
@@ -105,10 +106,10 @@ class DISTANCEText(TextDistanceExplainer):
             Per reference (one for a ``(D,)`` reference) a list of ``(word, word index, score)``, as DIANNA's
             RISE returns one list per label.
         """
-        _check_distance_arguments(labels, embedded_reference)
+        reference = _check_distance_arguments(labels, embedded_reference)
         if tokenizer is not None:
             self.tokenizer = tokenizer
-        scores = self.attribute(model_or_function, input_text, embedded_reference)
+        scores = self.attribute(model_or_function, input_text, reference)
         return to_explanation(self.words_, scores)
 
 
@@ -117,7 +118,7 @@ def explain_text_distance(
     input_text: str,
     embedded_reference: np.ndarray,
     tokenizer: TokenizerLike = None,
-    **kwargs,
+    **kwargs: Any,
 ) -> list[list[tuple[str, int, float]]]:
     """Explain which words make a text close to or far from a reference embedding.
 
@@ -164,12 +165,12 @@ class DISTANCETabular(TabularDistanceExplainer):
         Returns:
             Scores ``(F,)``, or ``(K, F)`` for ``(K, D)`` references (``feature_names_`` names the features).
         """
-        _check_distance_arguments(labels, embedded_reference)
-        return self.attribute(model_or_function, input_tabular, embedded_reference)
+        reference = _check_distance_arguments(labels, embedded_reference)
+        return self.attribute(model_or_function, input_tabular, reference)
 
 
 def explain_tabular_distance(
-    model_or_function: TabularModelLike, input_tabular: np.ndarray, embedded_reference: np.ndarray, **kwargs
+    model_or_function: TabularModelLike, input_tabular: np.ndarray, embedded_reference: np.ndarray, **kwargs: Any
 ) -> np.ndarray:
     """Explain which features make a table row close to or far from a reference embedding.
 
@@ -212,12 +213,12 @@ class DISTANCETimeseries(TimeSeriesDistanceExplainer):
         Returns:
             Map ``(T, C)``, or ``(K, T, C)`` for ``(K, D)`` references.
         """
-        _check_distance_arguments(labels, embedded_reference)
-        return self.attribute(model_or_function, input_timeseries, embedded_reference)
+        reference = _check_distance_arguments(labels, embedded_reference)
+        return self.attribute(model_or_function, input_timeseries, reference)
 
 
 def explain_timeseries_distance(
-    model_or_function: ModelLike, input_timeseries: np.ndarray, embedded_reference: np.ndarray, **kwargs
+    model_or_function: ModelLike, input_timeseries: np.ndarray, embedded_reference: np.ndarray, **kwargs: Any
 ) -> np.ndarray:
     """Explain why a time series is close to or far from a reference embedding.
 
@@ -238,13 +239,15 @@ def explain_timeseries_distance(
     return TimeSeriesDistanceExplainer(**kwargs).attribute(model_or_function, input_timeseries, embedded_reference)
 
 
-def _check_distance_arguments(labels: object, embedded_reference: object) -> None:
+def _check_distance_arguments(labels: object, embedded_reference: np.ndarray | None) -> np.ndarray:
+    """The reference, checked to be given (and ``labels`` to be None)."""
     if labels is not None:
         raise ValueError("labels must be None for method='distance': the explanation is of a distance to "
                          "embedded_reference, not of class labels")
     if embedded_reference is None:
         raise TypeError("method='distance' needs the keyword argument embedded_reference (an array (D,) or "
                         "(K, D))")
+    return embedded_reference
 
 
 def register() -> None:

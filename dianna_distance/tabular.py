@@ -45,6 +45,8 @@ from dianna_distance.masks import BackgroundRows, TabularMasks, WordMasks, root_
 from dianna_distance.model import load_model
 
 TabularModelLike = str | Path | Callable[[np.ndarray], np.ndarray]
+#: A callable ``mask_type``: ``(row (F,), keep (B, F) bool, training_data (N, F) or None) -> (B, F)``.
+MaskFunction = Callable[[np.ndarray, np.ndarray, np.ndarray | None], np.ndarray]
 MASK_TYPES = ("sample", "most_frequent", "mean")
 
 
@@ -122,7 +124,7 @@ def check_categorical_features(categorical_features: object, n_features: int) ->
     for index in categorical_features:
         if not isinstance(index, numbers.Integral) or isinstance(index, (bool, np.bool_)):
             raise TypeError(f"categorical_features must hold int feature indices, got {index!r}")
-        if not 0 <= index < n_features:
+        if not 0 <= int(index) < n_features:
             raise ValueError(f"categorical_features holds index {index}, out of range for {n_features} features "
                              f"(0 to {n_features - 1})")
         indices.append(int(index))
@@ -177,13 +179,16 @@ class TabularDistanceExplainer(MaskedDistanceExplainer):
     """
 
     _input_noun = "rows"
+    feature_names_: list[str]
+    fill_: np.ndarray | None
+    background_rows_: np.ndarray | None
 
     def __init__(
         self,
         training_data: np.ndarray | None = None,
         feature_names: Sequence[str] | None = None,
         categorical_features: Sequence[int] | None = None,
-        mask_type: str | float | Callable = "sample",
+        mask_type: str | float | MaskFunction = "sample",
         n_masks: int = 1000,
         p_keep: float = 0.5,
         mask_selection_range_min: float = 0.0,
@@ -277,7 +282,7 @@ class TabularDistanceExplainer(MaskedDistanceExplainer):
                  "masked feature means 'this feature is 0'); give background rows as training_data, or a number as "
                  "mask_type", stacklevel=4)
             fill = np.zeros(n_features)
-        elif isinstance(self.mask_type, str) and self.mask_type == "sample":
+        elif self.mask_type == "sample" and background is not None:  # (without background: the branch above)
             rows = BackgroundRows(len(background), 2**62, seed)
         elif not callable(self.mask_type):
             fill = background_fill(self.mask_type, background, categorical, n_features)
@@ -296,7 +301,7 @@ class TabularDistanceExplainer(MaskedDistanceExplainer):
         return names
 
     def _draw_masks(self, prepared: _Row, n_masks: int) -> WordMasks:
-        if prepared.rows is None:
+        if prepared.rows is None or prepared.background is None:  # rows come with background rows
             return WordMasks(len(prepared.values), n_masks, self.p_keep, prepared.seed)
         self.background_rows_ = np.full(n_masks, -1, dtype=np.int64)
         prepared.rows = TabularMasks(len(prepared.values), n_masks, self.p_keep, len(prepared.background),
@@ -317,7 +322,7 @@ class TabularDistanceExplainer(MaskedDistanceExplainer):
         if masks.dtype != bool and np.any((masks != 0) & (masks != 1)):
             raise ValueError("masks must hold 0 or 1 for a table: a feature is kept or takes a background value")
         keep = masks.astype(bool, copy=False)
-        if prepared.rows is not None:
+        if prepared.rows is not None and prepared.background is not None:  # rows come with background rows
             indices = np.arange(first, first + len(keep))
             rows = prepared.rows
             drawn = rows.rows(indices) if isinstance(rows, TabularMasks) else rows[indices]
@@ -325,7 +330,9 @@ class TabularDistanceExplainer(MaskedDistanceExplainer):
             return np.where(keep, prepared.values, prepared.background[drawn])
         if prepared.fill is not None:
             return np.where(keep, prepared.values, prepared.fill)
-        masked = check_finite_array(self.mask_type(prepared.values.copy(), keep, prepared.background),
+        mask_function = self.mask_type
+        assert callable(mask_function), "_prepare_input gives rows or a fill for every mask_type but a callable"
+        masked = check_finite_array(mask_function(prepared.values.copy(), keep, prepared.background),
                                     "the output of mask_type (a callable)")
         if masked.shape != keep.shape:
             raise ValueError(f"mask_type (a callable) must return the masked rows {keep.shape}, got shape "
@@ -369,16 +376,16 @@ def read_csv_table(path: str | Path, name: str) -> tuple[list[str], np.ndarray]:
             lines = list(csv.reader(file))
     except UnicodeDecodeError as error:
         raise ValueError(f"{name}: {str(path)!r} is not a text .csv file ({error.reason})") from error
-    lines = [(number, line) for number, line in enumerate(lines, start=1) if any(cell.strip() for cell in line)]
-    if not lines:
+    numbered = [(number, line) for number, line in enumerate(lines, start=1) if any(cell.strip() for cell in line)]
+    if not numbered:
         raise ValueError(f"{name}: {str(path)!r} is empty; expected a header of column names and rows of numbers")
-    header = [cell.strip() for cell in lines[0][1]]
-    if not lines[1:]:
+    header = [cell.strip() for cell in numbered[0][1]]
+    if not numbered[1:]:
         raise ValueError(f"{name}: {str(path)!r} has a header but no rows")
     if all(_is_number(cell) for cell in header):
         raise ValueError(f"{name}: {str(path)!r} has no header: its first line must name the columns")
-    values = np.empty((len(lines) - 1, len(header)))
-    for index, (number, line) in enumerate(lines[1:]):
+    values = np.empty((len(numbered) - 1, len(header)))
+    for index, (number, line) in enumerate(numbered[1:]):
         if len(line) != len(header):
             raise ValueError(f"{name}: {str(path)!r} line {number} has {len(line)} cells, but the header names "
                              f"{len(header)} columns")

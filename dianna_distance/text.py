@@ -43,6 +43,7 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol, TypeGuard
 
 import numpy as np
 
@@ -53,10 +54,25 @@ from dianna_distance.layers import list_embedding_outputs
 from dianna_distance.masks import WordMasks
 from dianna_distance.model import SentenceEncoder, TruncationWarning, load_tokenizer
 
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
+
 TokenizerLike = object  # None, tokenizers.Tokenizer, a tokenizer.json path, or a DIANNA-style tokenizer
 TextModelLike = str | Path | Callable[[list[str]], np.ndarray]
 
 _WORD = re.compile(r"\S+")
+
+
+class DiannaTokenizer(Protocol):
+    """DIANNA's tokenizer interface (a ``mask_token`` attribute is optional)."""
+
+    def tokenize(self, text: str) -> list[str]:
+        """The tokens of ``text``."""
+        ...
+
+    def convert_tokens_to_string(self, tokens: list[str]) -> str:
+        """The text of ``tokens``."""
+        ...
 
 #: SentencePiece's space marker, which Metaspace tokenizers put in front of a word's first token.
 METASPACE = "\u2581"
@@ -77,7 +93,7 @@ class Words:
     text: str
     words: tuple[str, ...]
     offsets: np.ndarray
-    tokenizer: object | None = None
+    tokenizer: DiannaTokenizer | None = None
 
     def __len__(self) -> int:
         return len(self.words)
@@ -108,14 +124,15 @@ class Words:
         text, offsets = self.text, self.offsets
         pieces, started = [text[: offsets[0, 0]]], False
         for index, ((start, end), kept) in enumerate(zip(offsets, keep)):
-            if mask_token is None and not kept:
+            piece = text[start:end] if kept else mask_token
+            if piece is None:  # a deleted word
                 continue
             if started:
                 gap = text[offsets[index - 1, 1] : start]
                 if mask_token is None and not gap and not keep[index - 1]:
                     gap = " "  # a deleted word sat between two words with no separator: keep them apart
                 pieces.append(gap)
-            pieces.append(text[start:end] if kept else mask_token)
+            pieces.append(piece)
             started = True
         pieces.append(text[offsets[-1, 1] :])
         return "".join(pieces)
@@ -157,13 +174,13 @@ def split_words(text: str, tokenizer: TokenizerLike = None) -> Words:
     return _words(text, _tokenizer_word_offsets(text, load_tokenizer(tokenizer)))
 
 
-def is_dianna_tokenizer(tokenizer: object) -> bool:
+def is_dianna_tokenizer(tokenizer: object) -> TypeGuard[DiannaTokenizer]:
     """Whether an object has DIANNA's tokenizer interface (``tokenize``, ``convert_tokens_to_string``)."""
     return callable(getattr(tokenizer, "tokenize", None)) and callable(
         getattr(tokenizer, "convert_tokens_to_string", None))
 
 
-def _tokenizer_word_offsets(text: str, tokenizer) -> list[tuple[int, int]]:
+def _tokenizer_word_offsets(text: str, tokenizer: Tokenizer) -> list[tuple[int, int]]:
     """``[start, end)`` of each word of a tokenizers.Tokenizer's pre-tokenizer, from its tokens' word ids.
 
     A SentencePiece-style token that starts with ``"▁"`` (the Metaspace space marker) also starts a new word, for
@@ -194,7 +211,7 @@ def _tokenizer_word_offsets(text: str, tokenizer) -> list[tuple[int, int]]:
     return offsets
 
 
-def _dianna_words(text: str, tokenizer) -> Words:
+def _dianna_words(text: str, tokenizer: DiannaTokenizer) -> Words:
     tokens = [str(token) for token in tokenizer.tokenize(text)]
     if not tokens:
         raise ValueError(f"text has no words to explain: the tokenizer returned no tokens for {text!r}")
@@ -253,7 +270,7 @@ def check_mask_token_for_model(mask_token: str | None, model: object) -> None:
         check_mask_token(mask_token, model_tokenizer)
 
 
-def _tokens_of(tokenizer, text: str) -> tuple[list[str], bool]:
+def _tokens_of(tokenizer: Tokenizer, text: str) -> tuple[list[str], bool]:
     """The tokens of ``text`` (no special tokens, no padding), and whether one of them is the unknown token."""
     import json
 
@@ -350,6 +367,10 @@ class TextDistanceExplainer(MaskedDistanceExplainer):
         >>> scores = explainer.attribute(model, "the passage", query_embedding)  # doctest: +SKIP
         >>> list(zip(explainer.words_, scores))  # doctest: +SKIP
     """
+
+    words_: list[str]
+    offsets_: np.ndarray
+    seen_: np.ndarray
 
     def __init__(
         self,

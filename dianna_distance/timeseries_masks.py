@@ -21,6 +21,7 @@ global RNG.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import overload
 
 import numpy as np
 
@@ -36,6 +37,14 @@ RENDERED_VALUES = 2**20
 def default_mask_kinds(n_channels: int) -> tuple[str, ...]:
     """DIANNA's choice: time masks for one channel, all three kinds in equal shares for several."""
     return ("time",) if n_channels == 1 else MASK_KINDS
+
+
+@overload
+def check_mask_kinds(mask_kinds: object, n_channels: int) -> tuple[str, ...]: ...
+
+
+@overload
+def check_mask_kinds(mask_kinds: object, n_channels: None = None) -> tuple[str, ...] | None: ...
 
 
 def check_mask_kinds(mask_kinds: object, n_channels: int | None = None) -> tuple[str, ...] | None:

@@ -46,21 +46,20 @@ counted among the tests.
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 from scipy.special import ndtr, stdtr
 
-from dianna_distance.checks import check_numeric_array
+from dianna_distance.checks import check_numeric_array, real_number
 
 DEFAULT_FDR = 0.05
 
 
 def check_fdr(fdr: object) -> float:
     """Check a false-discovery rate: a number in (0, 1); return it as a ``float``."""
-    if not isinstance(fdr, numbers.Real) or isinstance(fdr, bool) or not np.isfinite(fdr) or not 0 < fdr < 1:
+    rate = real_number(fdr)
+    if rate is None or not 0 < rate < 1:  # NaN is not in (0, 1)
         raise ValueError(f"fdr must be a number in (0, 1), the false-discovery rate, got {fdr!r}")
-    return float(fdr)
+    return rate
 
 
 def standard_error_floor(weights: np.ndarray) -> np.ndarray:
@@ -166,13 +165,12 @@ def significant_features(
         raise ValueError(f"scores must have n_maps={n_maps} maps along its first axis, got shape {scores.shape}")
     rows = scores.reshape(1 if n_maps is None else n_maps, -1)
     errors = standard_error.reshape(rows.shape)
-    if degrees_of_freedom is None:
-        freedoms = [None] * len(rows)
-    else:
-        freedoms = check_numeric_array(degrees_of_freedom, "degrees_of_freedom").astype(np.float64)
-        if freedoms.shape != scores.shape or np.any(freedoms <= 0):
+    freedoms: list[np.ndarray | None] = [None] * len(rows)
+    if degrees_of_freedom is not None:
+        given = check_numeric_array(degrees_of_freedom, "degrees_of_freedom").astype(np.float64)
+        if given.shape != scores.shape or np.any(given <= 0):
             raise ValueError(f"degrees_of_freedom must be positive numbers of the shape of scores {scores.shape}")
-        freedoms = freedoms.reshape(rows.shape)
+        freedoms = list(given.reshape(rows.shape))
     floor = np.inf if standard_error_floor is None else standard_error_floor  # inf: z = 0, never marked
     floors = np.broadcast_to(np.asarray(floor, dtype=np.float64), (len(rows),))
     if np.any(np.isnan(floors) | (floors < 0)):

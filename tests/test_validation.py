@@ -144,3 +144,34 @@ def test_corrupt_onnx_file_is_named(image, tmp_path):
 def test_bad_automatic_n_masks_settings_are_rejected(box_model, image, parameters, error, message):
     with pytest.raises(error, match=message):
         attribute(box_model, image, box_model(image[None])[0], **parameters)
+
+
+# -- numbers NumPy cannot take: real numbers of other types, ints too large for a float ----------------------------
+
+
+def test_p_keep_given_as_a_fraction_gives_the_map_of_the_equal_float(box_model, image):
+    from fractions import Fraction
+
+    reference = box_model(image[None])[0]
+    as_fraction = attribute(box_model, image, reference, p_keep=Fraction(1, 2))
+    np.testing.assert_array_equal(as_fraction, attribute(box_model, image, reference, p_keep=0.5))
+
+
+@pytest.mark.parametrize(
+    "parameters, message",
+    [
+        ({"p_keep": 10**400}, r"p_keep must be a number in \(0, 1\]"),
+        ({"tolerance": 10**400}, "tolerance must be None or a positive number"),
+        ({"mask_selection_range_max": -(10**400)}, r"mask_selection_range_max must be a number in \[0, 1\]"),
+    ],
+)
+def test_an_int_too_large_for_a_float_is_refused_naming_the_parameter(box_model, image, parameters, message):
+    with pytest.raises(ValueError, match=message):
+        attribute(box_model, image, box_model(image[None])[0], **parameters)
+
+
+def test_a_false_discovery_rate_too_large_for_a_float_is_refused_by_name(box_model, image):
+    explained = DistanceExplainer(n_masks=20, random_state=0, progress=False, axis_labels=CHANNELS_LAST)
+    explained.attribute(box_model, image, box_model(image[None])[0])
+    with pytest.raises(ValueError, match=r"fdr must be a number in \(0, 1\)"):
+        explained.significance(10**400)

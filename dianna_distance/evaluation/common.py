@@ -11,7 +11,7 @@ import numpy as np
 
 from dianna_distance.checks import check_finite_array
 from dianna_distance.core import MaskedDistanceExplainer
-from dianna_distance.explainer import DistanceExplainer
+from dianna_distance.explainer import AxisLabels, DistanceExplainer
 
 RandomState = int | np.random.Generator | None
 ExplainFunction = Callable[[Any, np.ndarray, np.ndarray], np.ndarray]
@@ -85,7 +85,7 @@ def spatial_view(channels_axis: int | None) -> tuple:
     return {None: (...,), 0: (None,), 2: (..., None)}[channels_axis]
 
 
-def find_channels_axis(image: np.ndarray, axis_labels: Any) -> int | None:
+def find_channels_axis(image: np.ndarray, axis_labels: AxisLabels) -> int | None:
     """The channels axis of the image (0, 2, or None for 2-D), found as the explainer finds it."""
     return DistanceExplainer(axis_labels=axis_labels).channels_axis(image)
 

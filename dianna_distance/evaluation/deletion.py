@@ -28,6 +28,7 @@ from dianna_distance.evaluation.common import (
     find_channels_axis,
     spatial_view,
 )
+from dianna_distance.explainer import AxisLabels
 from dianna_distance.model import ModelLike, load_model
 
 BASELINES = ("black", "mean", "blur")
@@ -116,7 +117,7 @@ class IncrementalDeletion:
         value_range: tuple[float, float] = (0.0, 1.0),
         blur_sigma: float = 2.0,
         distance: DistanceLike = "cosine",
-        axis_labels: Any = None,
+        axis_labels: AxisLabels = None,
         preprocess_function: Callable[[np.ndarray], np.ndarray] | None = None,
         batch_size: int | None = None,
         random_state: RandomState = None,
@@ -170,8 +171,8 @@ class IncrementalDeletion:
                              f"got {self.n_steps}")
         baseline = self._baseline_image(image.astype(np.result_type(image.dtype, np.float32)), channels_axis)
 
-        unit_scores = np.bincount(segments.ravel(), weights=attribution.ravel(), minlength=n_units)
-        unit_scores /= np.bincount(segments.ravel(), minlength=n_units)
+        unit_scores = (np.bincount(segments.ravel(), weights=attribution.ravel(), minlength=n_units)
+                       / np.bincount(segments.ravel(), minlength=n_units))  # the mean score of each unit
         orders, boundaries = deletion_orders(unit_scores, self.n_steps, self.n_random, self.random_state)
         curves = self._distance_curves(load_model(model, providers=self.providers), image, baseline, segments,
                                        orders, boundaries, reference, channels_axis)

@@ -23,6 +23,7 @@ from dianna_distance.distances import DistanceLike, compute_distances, get_dista
 from dianna_distance.evaluation.common import DeletionCurves, RandomState, deletion_orders, deletion_summary
 from dianna_distance.tabular import (
     TabularDistanceExplainer,
+    TabularModelLike,
     background_fill,
     check_categorical_features,
     check_training_data,
@@ -84,7 +85,7 @@ class FeatureDeletion:
         self.providers = providers
         self.embedding_output = embedding_output
 
-    def __call__(self, model: Any, row: np.ndarray, reference: np.ndarray, scores: np.ndarray
+    def __call__(self, model: TabularModelLike, row: np.ndarray, reference: np.ndarray, scores: np.ndarray
                  ) -> FeatureDeletionResult:
         """Delete features in the LoDF, HiDF and random orders and measure the distance after each step.
 
@@ -143,7 +144,7 @@ class FeatureDeletion:
                                      rows_lodf=rows.reshape(len(orders), len(boundaries), n_features)[0])
 
 
-def feature_deletion(model: Any, row: np.ndarray, reference: np.ndarray, scores: np.ndarray, **parameters: Any
-                     ) -> FeatureDeletionResult:
+def feature_deletion(model: TabularModelLike, row: np.ndarray, reference: np.ndarray, scores: np.ndarray,
+                     **parameters: Any) -> FeatureDeletionResult:
     """Run :class:`FeatureDeletion` with ``parameters`` in one call; see there."""
     return FeatureDeletion(**parameters)(model, row, reference, scores)

@@ -6,7 +6,7 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from tqdm import tqdm
@@ -22,15 +22,18 @@ from dianna_distance.evaluation.common import (
 )
 from dianna_distance.files import check_input_file
 
+if TYPE_CHECKING:
+    from onnx import ModelProto
+
 MPRT_MODES = ("top_down", "bottom_up", "independent")
 
 
-def _save_onnx(model: Any, path: str) -> None:
+def _save_onnx(model: ModelProto, path: str) -> None:
     with open(path, "wb") as file:
         file.write(model.SerializeToString())
 
 
-def _load_onnx(onnx_model: object):
+def _load_onnx(onnx_model: object) -> ModelProto:
     import onnx
 
     if isinstance(onnx_model, onnx.ModelProto):
@@ -48,7 +51,7 @@ def _load_onnx(onnx_model: object):
                     f"{type(onnx_model).__name__}")
 
 
-def randomisable_layers(onnx_model: str | Path | Any) -> dict[str, tuple[str, ...]]:
+def randomisable_layers(onnx_model: str | Path | ModelProto) -> dict[str, tuple[str, ...]]:
     """The layers of an ONNX graph whose weights the MPRT shuffles, from input to output.
 
     A layer is a node (in the graph's topological order) that takes floating-point initializers with more than
@@ -68,7 +71,8 @@ def randomisable_layers(onnx_model: str | Path | Any) -> dict[str, tuple[str, ..
     floating = {TensorProto.FLOAT, TensorProto.DOUBLE, TensorProto.FLOAT16, TensorProto.BFLOAT16}
     candidates = {init.name for init in graph.initializer
                   if init.data_type in floating and int(np.prod(init.dims, dtype=np.int64)) > 1}
-    layers, claimed = {}, set()
+    layers: dict[str, tuple[str, ...]] = {}
+    claimed: set[str] = set()
     for index, node in enumerate(graph.node):
         weights = tuple(name for name in dict.fromkeys(node.input) if name in candidates and name not in claimed)
         if weights:
@@ -144,7 +148,8 @@ class ModelParameterRandomisation:
         self.random_state = random_state
         self.progress = progress
 
-    def __call__(self, onnx_model: str | Path | Any, image: np.ndarray, reference: np.ndarray) -> RandomisationResult:
+    def __call__(self, onnx_model: str | Path | ModelProto, image: np.ndarray, reference: np.ndarray
+                 ) -> RandomisationResult:
         """Explain with the original model and after every shuffling step of every mode.
 
         Args:
@@ -225,7 +230,7 @@ class ModelParameterRandomisation:
 
 
 def model_parameter_randomisation(
-    onnx_model: str | Path | Any, image: np.ndarray, reference: np.ndarray, **parameters: Any
+    onnx_model: str | Path | ModelProto, image: np.ndarray, reference: np.ndarray, **parameters: Any
 ) -> RandomisationResult:
     """Run :class:`ModelParameterRandomisation` once.
 

@@ -82,7 +82,8 @@ class SeedSpread:
         run_model = clone_explainer(self.explainer).load_model(model)
         seeds = np.random.default_rng(self.random_state).integers(0, 2**31 - 1, size=self.n_seeds)
         n_masks = np.array(self.n_masks)
-        maps, estimates = [], []
+        rows: list[np.ndarray] = []
+        estimates: list[float] = []
         with tqdm(total=len(n_masks) * len(seeds), desc="Seed spread", unit="map", disable=not self.progress) as bar:
             for n in n_masks:
                 row, row_estimates = [], []
@@ -92,9 +93,9 @@ class SeedSpread:
                     row.append(explainer.attribute(run_model, image, reference))
                     row_estimates.append(estimate_map_spread(explainer.masks_, explainer.weights_))
                     bar.update()
-                maps.append(np.stack(row))
-                estimates.append(np.mean(row_estimates))
-        maps = np.stack(maps)
+                rows.append(np.stack(row))
+                estimates.append(float(np.mean(row_estimates)))
+        maps = np.stack(rows)
         spread = np.nanmean(maps.std(axis=1, ddof=1).reshape(len(n_masks), -1), axis=1)  # NaN: unseen words
         inverse_root = 1 / np.sqrt(n_masks)
         coefficient = float(spread @ inverse_root / (inverse_root @ inverse_root))

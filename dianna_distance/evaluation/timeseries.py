@@ -21,6 +21,7 @@ from dianna_distance.checks import check_bool, check_int, check_random_state
 from dianna_distance.core import check_embeddings, check_reference
 from dianna_distance.distances import DistanceLike, compute_distances, get_distance
 from dianna_distance.evaluation.common import DeletionCurves, RandomState, check_map, deletion_orders, deletion_summary
+from dianna_distance.model import ModelLike
 from dianna_distance.timeseries import MaskTypeLike, TimeSeriesDistanceExplainer, check_series, mask_fill, masked_series
 
 
@@ -81,7 +82,7 @@ class TimeSeriesDeletion:
         self.providers = providers
         self.embedding_output = embedding_output
 
-    def __call__(self, model: Any, series: np.ndarray, reference: np.ndarray, scores: np.ndarray
+    def __call__(self, model: ModelLike, series: np.ndarray, reference: np.ndarray, scores: np.ndarray
                  ) -> TimeSeriesDeletionResult:
         """Delete segments in the LoDF, HiDF and random orders and measure the distance after each step.
 
@@ -156,7 +157,7 @@ class TimeSeriesDeletion:
         check_bool(self.progress, "progress")
 
 
-def timeseries_deletion(model: Any, series: np.ndarray, reference: np.ndarray, scores: np.ndarray,
+def timeseries_deletion(model: ModelLike, series: np.ndarray, reference: np.ndarray, scores: np.ndarray,
                         **parameters: Any) -> TimeSeriesDeletionResult:
     """Run :class:`TimeSeriesDeletion` with ``parameters`` in one call; see there."""
     return TimeSeriesDeletion(**parameters)(model, series, reference, scores)

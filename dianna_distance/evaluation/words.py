@@ -20,6 +20,7 @@ from dianna_distance.distances import DistanceLike, compute_distances, get_dista
 from dianna_distance.evaluation.common import DeletionCurves, RandomState, deletion_orders, deletion_summary
 from dianna_distance.text import (
     TextDistanceExplainer,
+    TextModelLike,
     TokenizerLike,
     Words,
     check_mask_token,
@@ -90,7 +91,8 @@ class WordDeletion:
         self.progress = progress
         self.providers = providers
 
-    def __call__(self, model: Any, text: str, reference: np.ndarray, scores: np.ndarray) -> WordDeletionResult:
+    def __call__(self, model: TextModelLike, text: str, reference: np.ndarray, scores: np.ndarray
+                 ) -> WordDeletionResult:
         """Delete words in the LoDF, HiDF and random orders and measure the distance after each step.
 
         Args:
@@ -173,7 +175,7 @@ class WordDeletion:
         check_bool(self.progress, "progress")
 
 
-def word_deletion(model: Any, text: str, reference: np.ndarray, scores: np.ndarray, **parameters: Any
+def word_deletion(model: TextModelLike, text: str, reference: np.ndarray, scores: np.ndarray, **parameters: Any
                   ) -> WordDeletionResult:
     """Run :class:`WordDeletion` with ``parameters`` in one call; see there."""
     return WordDeletion(**parameters)(model, text, reference, scores)
