@@ -30,7 +30,6 @@ RUN_FILE_VERSION = 1
 EMBEDDINGS_IN_RUN_FILE_MB = 64  # embeddings larger than this are stored as float32 in the run file
 
 
-
 class Defaults(TypedDict):
     """The first values of the parameter and selection widgets: the paper's."""
 
@@ -47,7 +46,7 @@ class Defaults(TypedDict):
 
 
 DEFAULTS: Defaults = {"n_masks": 1000, "p_keep": 0.5, "feature_res": 8, "range_min": 0.0, "range_max": 0.1,
-            "negative_min": 0.9, "negative_max": 1.0, "weighting": "ranges", "fdr": 0.05, "random_state": 0}
+                      "negative_min": 0.9, "negative_max": 1.0, "weighting": "ranges", "fdr": 0.05, "random_state": 0}
 WEIGHTINGS = ("ranges", "linear", "normal")
 DISTANCES = ("cosine", "euclidean")
 

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 #: The Jupyter cell (execution count) in which ``show_plot=True`` displayed each figure.
 _SHOWN_IN_CELL: weakref.WeakKeyDictionary[Figure, int] = weakref.WeakKeyDictionary()
 
+
 def __getattr__(name: str) -> type:
     if name == "PlotFigure":  # made on first use, so that importing the package does not import matplotlib
         return plot_figure_class()
