@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from conftest_batch import PARAMETERS, make_workspace
 
-from dianna_distance.batch import Job, explain_many, load_map, make_job, read_jobs
+from dianna_distance.batch import JOB_KINDS, Job, JobKeys, ModelSpec, explain_many, load_map, make_job, read_jobs
 
 
 @pytest.fixture
@@ -125,3 +125,20 @@ def test_a_repeated_id_in_a_jobs_file_is_named_with_both_lines(workspace):
 
     with pytest.raises(ValueError, match=r"jobs\.csv' line 4: job id 'bee' occurs more than once \(also on line 2\)"):
         read_jobs(workspace / "jobs.csv")
+
+
+def test_keying_a_caption_job_without_a_text_tower_is_a_value_error_naming_what_is_missing(workspace):
+    job = make_job({"id": "a", "item": "img0.png", "caption": "a bee"}, base=workspace)
+    keys = JobKeys(ModelSpec(str(workspace / "model.onnx")))  # a spec made without text_model and tokenizer
+
+    with pytest.raises(ValueError, match="job 'a' has a caption, but the run's model spec has no text_model and "
+                                         "tokenizer"):
+        keys.key(job)
+
+
+def test_a_table_row_job_with_a_caption_is_refused_naming_the_caption(workspace):
+    (workspace / "row.csv").write_text("a,b\n1,2\n")
+    job = make_job({"id": "r", "item": "row.csv", "caption": "a bee", "kind": "tabular"}, base=workspace)
+
+    with pytest.raises(ValueError, match="table-row jobs take a reference .*, not a caption"):
+        JOB_KINDS["tabular"].reference(ModelSpec(str(workspace / "model.onnx")), job)

@@ -118,6 +118,11 @@ def test_png_of_several_references_has_one_titled_block_each():
     assert any(text.startswith("500 masks") for text in texts)
 
 
+def test_png_title_that_is_neither_a_str_nor_a_list_is_a_type_error_naming_it():
+    with pytest.raises(TypeError, match="title must be a str or a list of str, got int"):
+        plot_text_distance(EXPLANATION, title=3)
+
+
 def test_png_keeps_a_word_and_its_punctuation_together():
     text = "the car, a fish"
     offsets = np.array([[0, 3], [4, 7], [7, 8], [9, 10], [11, 15]])

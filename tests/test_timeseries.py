@@ -411,6 +411,15 @@ def test_every_time_step_that_is_not_significant_is_hatched_even_alone(series):
     assert not any(patch.get_hatch() for ax in fig.axes[1:C] for patch in ax.patches)
 
 
+@pytest.mark.parametrize(("series_shape", "scores_shape"), [((5, 0), (5, 0)), ((0, 2), (0, 2)), ((5, 2), (0, 5, 2))])
+def test_plotting_an_empty_series_or_no_map_is_a_value_error_naming_the_shapes(series_shape, scores_shape):
+    from dianna_distance.visualization import plot_timeseries_distance
+
+    with pytest.raises(ValueError, match=r"at least one time step and one channel, and scores at least one map, got "
+                                         rf"series of shape \({series_shape[0]}, {series_shape[1]}\)"):
+        plot_timeseries_distance(np.zeros(series_shape), np.zeros(scores_shape))
+
+
 def test_a_csv_series_has_one_row_per_time_step_one_column_per_channel_and_an_optional_header(tmp_path):
     from dianna_distance.timeseries import read_series
 

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported where used: Dask is optional
+    from distributed import Client
 
 
 def check_client(client: object) -> None:
@@ -24,7 +28,7 @@ def check_client(client: object) -> None:
 
 
 @contextlib.contextmanager
-def connected(client: object) -> Iterator[object]:
+def connected(client: object) -> Iterator[Client]:
     """A working :class:`distributed.Client` for ``client``, checked before anything is written.
 
     A given Client is used as it is (it must be open); for a cluster or a scheduler address, a Client is made and

@@ -14,8 +14,13 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:  # for annotations only: spec and worker import this module
+    from dianna_distance.batch.spec import ModelSpec
+    from dianna_distance.batch.worker import PreparedJob
 
 #: The fields of a job (columns of a CSV jobs file, keys of a JSONL one).
 JOB_FIELDS = ("id", "item", "reference", "caption", "kind")
@@ -33,14 +38,15 @@ class Job:
         item: What is explained: for ``kind="image"``, an image file, or an array laid out as the model (or the
             preset's :meth:`~dianna_distance.models.ImageEncoder.prepare`) takes it.
         reference: A ``.npy`` file holding ``(D,)`` or ``(K, D)``, an image file the model embeds, a tuple of
-            such files (one map each), or an embedding array ``(D,)`` / ``(K, D)``.
+            such files (one map each), or an embedding array ``(D,)`` / ``(K, D)``. :func:`make_job` makes the
+            paths of the kind's path fields absolute ``str``.
         caption: Instead of ``reference``: one caption or a tuple of captions, embedded by CLIP's text tower.
         kind: A key of :data:`JOB_KINDS`.
     """
 
     id: str
     item: str | Path | np.ndarray
-    reference: str | Path | tuple[str, ...] | np.ndarray | None = None
+    reference: str | Path | tuple[str | Path, ...] | np.ndarray | None = None
     caption: str | tuple[str, ...] | None = None
     kind: str = "image"
 
@@ -59,8 +65,8 @@ class JobKind:
             defaults taken from it).
     """
 
-    prepare: Callable
-    reference: Callable
+    prepare: Callable[[ModelSpec, Job, dict], PreparedJob]
+    reference: Callable[[ModelSpec, Job], np.ndarray]
     path_fields: tuple[str, ...]
     explainer_class: type
 
@@ -111,7 +117,8 @@ def read_jobs(path: str | Path) -> list[Job]:
         line = data[: error.start].count(b"\n") + 1
         raise ValueError(f"jobs file {str(path)!r} line {line}: not UTF-8 text") from None
     rows = _csv_rows(text, path) if suffix == ".csv" else _jsonl_rows(text, path)
-    jobs, lines = [], {}
+    jobs: list[Job] = []
+    lines: dict[str, int] = {}
     for number, row in rows:
         try:
             job = make_job(row, base=path.parent)
@@ -216,7 +223,7 @@ def make_job(spec: Job | Mapping | tuple, base: str | Path | None = None) -> Job
     return Job(str(job_id), item, reference, caption, kind)
 
 
-def _check_item(item: object, is_path: bool, base: Path) -> object:
+def _check_item(item: object, is_path: bool, base: Path) -> str | Path | np.ndarray:
     if item is None:
         raise ValueError("job field 'item' is missing: a job needs an item")
     if isinstance(item, np.ndarray):
@@ -227,26 +234,29 @@ def _check_item(item: object, is_path: bool, base: Path) -> object:
     return _absolute(item, base) if is_path else item
 
 
-def _check_reference(reference: object, is_path: bool, base: Path) -> object:
+def _check_reference(reference: object, is_path: bool, base: Path
+                     ) -> str | Path | tuple[str | Path, ...] | np.ndarray | None:
     if reference is None or isinstance(reference, np.ndarray):
         return reference
     entries = list(reference) if isinstance(reference, (list, tuple)) else [reference]
-    if not entries or not all(isinstance(entry, (str, Path)) and str(entry) != "" for entry in entries):
+    paths = [entry for entry in entries if isinstance(entry, (str, Path)) and str(entry) != ""]
+    if not entries or len(paths) != len(entries):
         raise TypeError("job field 'reference' must be a file path, a non-empty list of file paths or an array, "
                         f"got {describe_value(reference)}")
     if is_path:
-        entries = [_absolute(entry, base) for entry in entries]
-    return tuple(entries) if isinstance(reference, (list, tuple)) else entries[0]
+        paths = [_absolute(entry, base) for entry in paths]
+    return tuple(paths) if isinstance(reference, (list, tuple)) else paths[0]
 
 
 def _check_caption(caption: object) -> str | tuple[str, ...] | None:
     if caption is None:
         return None
     entries = list(caption) if isinstance(caption, (list, tuple)) else [caption]
-    if not entries or not all(isinstance(entry, str) and entry.strip() for entry in entries):
+    texts = [entry for entry in entries if isinstance(entry, str) and entry.strip()]
+    if not entries or len(texts) != len(entries):
         raise TypeError(f"job field 'caption' must be a non-empty str or a non-empty list of them, got "
                         f"{describe_value(caption)}")
-    return tuple(entries) if isinstance(caption, (list, tuple)) else caption
+    return tuple(texts) if isinstance(caption, (list, tuple)) else texts[0]
 
 
 def _absolute(value: str | Path, base: Path) -> str:

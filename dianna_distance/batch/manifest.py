@@ -14,13 +14,16 @@ under that lock, and its header read under it.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 import re
 import stat
+import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO, TypedDict
 
 import numpy as np
 
@@ -33,6 +36,27 @@ LOCK = ".lock"
 FORMAT_VERSION = 2
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _RECORD_FIELDS = {"id", "key", "file", "item", "distances", "seconds", "error"}
+
+
+class DistanceSummary(TypedDict):
+    """The masked items' distances to the reference(s) of a finished job: numbers, or lists of K numbers."""
+
+    min: float | list[float]
+    median: float | list[float]
+    max: float | list[float]
+    n_masks: int
+
+
+class ManifestRecord(TypedDict):
+    """One job line of a manifest; see :func:`read_manifest`."""
+
+    id: str
+    key: str | None
+    file: str | None
+    item: str
+    distances: DistanceSummary | None
+    seconds: float
+    error: str | None
 
 
 # -- content hashes -----------------------------------------------------------------------------------------------
@@ -74,10 +98,15 @@ class JobKeys:
 
         Raises:
             FileNotFoundError, OSError: A file of the job cannot be read (the job fails alone).
+            ValueError: The job has a caption and the spec no text tower (``text_model`` and ``tokenizer``).
         """
         path_fields = JOB_KINDS[job.kind].path_fields
-        parts = {"kind": job.kind, "item": self._describe(job.item, "item" in path_fields, "item")}
+        parts: dict[str, str | list[str]] = {
+            "kind": job.kind, "item": self._describe(job.item, "item" in path_fields, "item")}
         if job.caption is not None:
+            if self.spec.text_model is None or self.spec.tokenizer is None:
+                raise ValueError(f"job {job.id!r} has a caption, but the run's model spec has no text_model and "
+                                 "tokenizer, which caption references need")
             parts["caption"] = [job.caption] if isinstance(job.caption, str) else list(job.caption)
             parts["text_model"] = self._file(self.spec.text_model, "text_model")
             parts["tokenizer"] = self._file(self.spec.tokenizer, "tokenizer")
@@ -139,7 +168,7 @@ def _differences(old: dict, new: dict) -> str:
 
 # -- reading ------------------------------------------------------------------------------------------------------
 
-def read_manifest(output_dir: str | Path) -> tuple[dict, dict[str, dict]]:
+def read_manifest(output_dir: str | Path) -> tuple[dict, dict[str, ManifestRecord]]:
     """Read a run's manifest.
 
     A last line cut short (the writer was killed while writing it) is ignored.
@@ -169,7 +198,7 @@ def _damaged(path: Path, number: int, problem: str) -> ValueError:
                       "dianna-distance, or was edited")
 
 
-def parse_manifest(path: Path) -> tuple[dict, dict[str, dict], int]:
+def parse_manifest(path: Path) -> tuple[dict, dict[str, ManifestRecord], int]:
     """``(header, records, length of the complete lines in bytes)`` of a manifest; see :func:`read_manifest`."""
     data = path.read_bytes()
     complete = data.rfind(b"\n") + 1
@@ -196,9 +225,9 @@ def parse_manifest(path: Path) -> tuple[dict, dict[str, dict], int]:
         raise ValueError(f"manifest {str(path)!r} was written by another version of dianna-distance (format "
                          f"{header.get('format')!r}; this version writes format {FORMAT_VERSION}); use another output "
                          "folder, or delete this one")
-    records = {}
+    records: dict[str, ManifestRecord] = {}
     for number, record in enumerate(values[1:], start=2):
-        check_record(record, lambda problem, number=number: _damaged(path, number, problem))
+        check_record(record, functools.partial(_damaged, path, number))
         records[record["id"]] = record
     return header, records, complete
 
@@ -249,9 +278,15 @@ def check_record(record: object, damaged: Callable[[str], Exception]) -> None:
             raise damaged(f"field 'distances' {name} must be a number or a list of numbers, got {value!r}")
 
 
-def map_path(output_dir: str | Path, record: dict) -> Path | None:
-    """The map file a finished record names, when it is a plain file (not a link) in the run folder; else None."""
-    path = Path(output_dir) / record["file"]
+def map_path(output_dir: str | Path, file: str | None) -> Path | None:
+    """The map file a finished record names (its ``file``), when it is a plain file (not a link) in the run folder.
+
+    Returns:
+        The path, or None when there is no such plain file (or ``file`` is None: a failed job has no map).
+    """
+    if file is None:
+        return None
+    path = Path(output_dir) / file
     try:
         status = os.lstat(path)
     except OSError:
@@ -284,14 +319,14 @@ def load_map(output_dir: str | Path, job_id: str, standard_error: bool = False
     record = records[job_id]
     if record["error"] is not None:
         raise ValueError(f"item {job_id!r} failed: {record['error']}")
-    path = map_path(output_dir, record)
+    path = map_path(output_dir, record["file"])
     if path is None:
         raise ValueError(f"the map file {record['file']!r} of item {job_id!r} is missing or not a plain file in "
                          f"{str(output_dir)!r}")
     saliency = np.load(path, allow_pickle=False)
     if not standard_error:
         return saliency
-    error_path = map_path(output_dir, {"file": f"{STANDARD_ERROR_DIR}/{record['file']}"})
+    error_path = map_path(output_dir, f"{STANDARD_ERROR_DIR}/{record['file']}")
     if error_path is None:
         raise ValueError(f"the standard error file {STANDARD_ERROR_DIR}/{record['file']} of item {job_id!r} is "
                          f"missing or not a plain file in {str(output_dir)!r} (runs written before version 0.2 "
@@ -315,7 +350,7 @@ class Manifest:
 
     def __init__(self, output_dir: Path, header: dict) -> None:
         self.path = output_dir / MANIFEST
-        self.file = None
+        self.file: BinaryIO | None = None
         self.lock = _lock(output_dir)
         try:
             self._open(output_dir, header)
@@ -330,29 +365,30 @@ class Manifest:
         except FileExistsError:
             pass
         else:
-            with os.fdopen(descriptor, "wb") as file:
-                file.write(line)
-                file.flush()
-                os.fsync(file.fileno())
-        self.file = open(self.path, "r+b")  # closed by close()
-        if b"\n" not in self.file.read(1 << 16) and self.file.seek(0, os.SEEK_END) < (1 << 16):
+            with os.fdopen(descriptor, "wb") as created:
+                created.write(line)
+                created.flush()
+                os.fsync(created.fileno())
+        self.file = file = open(self.path, "r+b")  # closed by close()
+        if b"\n" not in file.read(1 << 16) and file.seek(0, os.SEEK_END) < (1 << 16):
             # A manifest without a complete first line: its creator was killed before writing the header.
-            self.file.seek(0)
-            self.file.truncate()
-            self.file.write(line)
-            self.file.flush()
-            os.fsync(self.file.fileno())
+            file.seek(0)
+            file.truncate()
+            file.write(line)
+            file.flush()
+            os.fsync(file.fileno())
         old, self.records, complete = parse_manifest(self.path)
         if old["configuration_sha256"] != header["configuration_sha256"]:
             raise ValueError(f"output_dir {str(output_dir)!r} holds a run with another configuration "
                              f"({_differences(old, header)}); use another output folder, or delete this one")
-        self.file.truncate(complete)  # a line cut short by a killed writer
-        self.file.seek(complete)
+        file.truncate(complete)  # a line cut short by a killed writer
+        file.seek(complete)
 
-    def append(self, record: dict) -> None:
+    def append(self, record: ManifestRecord) -> None:
         """Write one job's line (whole, flushed) and remember it as the job's latest."""
         # No fsync: the map was synced before its line is written, and a line lost in a power cut only means
         # that the item runs again. A killed process loses nothing that write() has returned from.
+        assert self.file is not None  # __init__ opened it (or raised)
         self.file.write((json.dumps(record) + "\n").encode())
         self.file.flush()
         self.records[record["id"]] = record
@@ -368,13 +404,13 @@ def _lock(output_dir: Path) -> int:
     """Open ``<output_dir>/.lock`` (created if missing, never replaced) and lock it; return its descriptor."""
     descriptor = os.open(output_dir / LOCK, os.O_RDWR | os.O_CREAT, 0o666)
     try:
-        try:
-            import fcntl
-        except ImportError:  # Windows
+        if sys.platform == "win32":
             import msvcrt
 
             msvcrt.locking(descriptor, msvcrt.LK_NBLCK, 1)
         else:
+            import fcntl
+
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
         os.close(descriptor)

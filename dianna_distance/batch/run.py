@@ -10,6 +10,7 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from tqdm import tqdm
@@ -33,6 +34,15 @@ from dianna_distance.batch.spec import (
     with_embedding_output,
 )
 from dianna_distance.batch.worker import ItemResult, cached_model, cached_text_encoder, describe_error, run_job
+
+if TYPE_CHECKING:  # for annotations only: Dask is optional, and the models are loaded by the worker module
+    from distributed import Client, Future
+
+    from dianna_distance.model import OnnxModel
+    from dianna_distance.models import ImageEncoder
+
+    #: ``on_result(job, result, model)``, with the run's model as loaded here.
+    OnResult = Callable[[Job, ItemResult, ImageEncoder | OnnxModel], None]
 
 
 @dataclass
@@ -78,7 +88,7 @@ def explain_many(
     progress: bool = True,
     item_progress: bool = False,
     max_in_flight: int | None = None,
-    on_result: Callable[[Job, ItemResult, Callable], None] | None = None,
+    on_result: OnResult | None = None,
     **explainer_parameters,
 ) -> BatchRun:
     """Explain many (item, reference) jobs with one model and one set of parameters, resumably.
@@ -136,14 +146,14 @@ def explain_many(
         jobs = read_jobs(jobs)
     elif isinstance(jobs, (Job, Mapping)) or not isinstance(jobs, Iterable):
         raise TypeError(f"jobs must be an iterable of jobs or a jobs file path, got {type(jobs).__name__}")
-    jobs = [make_job(job) for job in jobs]
-    check_unique_ids(jobs)
+    job_list = [make_job(job) for job in jobs]
+    check_unique_ids(job_list)
     for name, value in (("retry_failed", retry_failed), ("progress", progress), ("item_progress", item_progress)):
         if not isinstance(value, bool):
             raise TypeError(f"{name} must be True or False, got {value!r}")
     if on_result is not None and not callable(on_result):
         raise TypeError(f"on_result must be a callable or None, got {type(on_result).__name__}")
-    kinds = {job.kind for job in jobs} or {"image"}  # no jobs: the parameters are still checked
+    kinds = {job.kind for job in job_list} or {"image"}  # no jobs: the parameters are still checked
     parameters = check_parameters(explainer_parameters, kinds)
     if client is not None:
         check_client(client)
@@ -152,7 +162,7 @@ def explain_many(
             raise ValueError(f"max_in_flight must be a positive int or None, got {max_in_flight!r}")
     elif max_in_flight is not None:
         raise ValueError("max_in_flight applies only with client= (a Dask run); leave it out")
-    captions = any(job.caption is not None for job in jobs)
+    captions = any(job.caption is not None for job in job_list)
     spec = with_embedding_output(make_model_spec(model, preset, mask_on, pixel_max, providers, text_model, tokenizer,
                                                  captions=captions), parameters)
     output_dir = _check_output_dir(output_dir)
@@ -166,11 +176,11 @@ def explain_many(
         run = BatchRun(output_dir, manifest.path)
         try:
             remove_temporary_files(output_dir)
-            todo, keys = _plan(jobs, spec, manifest, run, retry_failed)
+            todo, keys = _plan(job_list, spec, manifest, run, retry_failed)
             parameters = {**parameters, "progress": item_progress}
             results = (_local_results(spec, parameters, todo) if connection is None else
                        _dask_results(connection, spec, parameters, todo, max_in_flight))
-            with tqdm(total=len(jobs), initial=len(jobs) - len(todo), desc="Items", unit="item",
+            with tqdm(total=len(job_list), initial=len(job_list) - len(todo), desc="Items", unit="item",
                       disable=not progress) as bar:
                 for job, result in results:
                     _record(output_dir, manifest, job, keys[job.id], result, run)
@@ -185,7 +195,7 @@ def explain_many(
     return run
 
 
-def _call(on_result: Callable, job: Job, result: ItemResult, model: Callable) -> None:
+def _call(on_result: OnResult, job: Job, result: ItemResult, model: ImageEncoder | OnnxModel) -> None:
     try:
         on_result(job, result, model)
     except Exception as error:  # a side output (a figure) never stops the run
@@ -217,7 +227,8 @@ def _plan(jobs: list[Job], spec: ModelSpec, manifest: Manifest, run: BatchRun,
           retry_failed: bool) -> tuple[list[Job], dict[str, str | None]]:
     """Which jobs run now, and each job's key; jobs that fail before they run are recorded here."""
     job_keys = JobKeys(spec)
-    todo, keys = [], {}
+    todo: list[Job] = []
+    keys: dict[str, str | None] = {}
     for job in jobs:
         record = manifest.records.get(job.id)
         if record is not None and record["error"] is not None and not retry_failed:
@@ -232,7 +243,8 @@ def _plan(jobs: list[Job], spec: ModelSpec, manifest: Manifest, run: BatchRun,
             _record(manifest.path.parent, manifest, job, None, ItemResult(job.id, None, None, 0.0,
                                                                           describe_error(error)), run)
             continue
-        if record is not None and record["error"] is None and map_path(manifest.path.parent, record) is not None:
+        if (record is not None and record["error"] is None
+                and map_path(manifest.path.parent, record["file"]) is not None):
             if record["key"] == keys[job.id]:
                 run.skipped.append(job.id)
                 continue
@@ -248,8 +260,9 @@ def _plan(jobs: list[Job], spec: ModelSpec, manifest: Manifest, run: BatchRun,
 
 def _record(output_dir: Path, manifest: Manifest, job: Job, key: str | None, result: ItemResult,
             run: BatchRun) -> None:
-    file_name = None
+    file_name: str | None = None
     if result.error is None:
+        assert result.saliency is not None  # a job that did not fail has its map (see run_job)
         file_name = map_file_name(job.id)
         try:
             if result.standard_error is not None:
@@ -278,7 +291,7 @@ def _local_results(spec: ModelSpec, parameters: dict, jobs: list[Job]) -> Iterat
 
 
 def _dask_results(
-    client: object, spec: ModelSpec, parameters: dict, jobs: list[Job], max_in_flight: int | None
+    client: Client, spec: ModelSpec, parameters: dict, jobs: list[Job], max_in_flight: int | None
 ) -> Iterator[tuple[Job, ItemResult]]:
     """Submit the jobs to the cluster, at most ``max_in_flight`` at a time, and yield results as they complete."""
     from distributed import as_completed
@@ -286,9 +299,9 @@ def _dask_results(
     if max_in_flight is None:
         max_in_flight = max(4, 2 * sum(client.nthreads().values()))
     waiting = iter(jobs)
-    submitted: dict[object, Job] = {}
+    submitted: dict[Future, Job] = {}
 
-    def submit_next() -> object | None:
+    def submit_next() -> Future | None:
         job = next(waiting, None)
         if job is None:
             return None

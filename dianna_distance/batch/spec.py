@@ -53,7 +53,8 @@ class ModelSpec:
 
 def with_embedding_output(spec: ModelSpec, parameters: dict) -> ModelSpec:
     """The spec with the run's ``embedding_output`` and ``embedding_pooling`` explainer parameters."""
-    return replace(spec, **{name: parameters.get(name, default) for name, default in LAYER_PARAMETERS.items()})
+    return replace(spec, embedding_output=parameters.get("embedding_output"),  # the defaults of LAYER_PARAMETERS
+                   embedding_pooling=parameters.get("embedding_pooling", "auto"))
 
 
 def model_free_parameters(spec: ModelSpec, parameters: dict) -> dict:
@@ -131,16 +132,22 @@ def make_model_spec(
         raise ValueError(f"pixel_max does not apply to model {str(model)!r}: the file states its preprocessing "
                          "(it was exported by dianna-distance), which sets the scale of the pixels; leave pixel_max "
                          "out")
+    text_path: str | None = None
+    tokenizer_path: str | None = None
     if captions:
         from dianna_distance.models import fetch
 
-        text_model, tokenizer = fetch(text_model or "clip-text"), fetch(tokenizer or "clip-tokenizer")
-        for name, path in (("text_model", text_model), ("tokenizer", tokenizer)):
+        text_file, tokenizer_file = fetch(text_model or "clip-text"), fetch(tokenizer or "clip-tokenizer")
+        for name, path in (("text_model", text_file), ("tokenizer", tokenizer_file)):
             if not Path(path).is_file():
                 raise FileNotFoundError(f"{name}: file {str(path)!r} does not exist")
-    resolve = lambda path: None if path is None else str(Path(path).resolve())  # noqa: E731
-    return ModelSpec(resolve(model), preset, mask_on, float(pixel_max), tuple(providers) if providers else None,
-                     resolve(text_model) if captions else None, resolve(tokenizer) if captions else None)
+        text_path, tokenizer_path = _resolve(text_file), _resolve(tokenizer_file)
+    return ModelSpec(_resolve(model), preset, mask_on, float(pixel_max), tuple(providers) if providers else None,
+                     text_path, tokenizer_path)
+
+
+def _resolve(path: str | Path) -> str:
+    return str(Path(path).resolve())
 
 
 def _signatures(kinds: set[str]) -> dict[str, inspect.Parameter]:

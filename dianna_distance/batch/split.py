@@ -90,7 +90,7 @@ def explain_split(
         step = batch_size * math.ceil(masks_per_task / batch_size)
         ranges = {client.submit(embed_range, spec, parameters, job, start, min(start + step, n_masks), pure=False):
                   start for start in range(0, n_masks, step)}
-        embeddings = None
+        embeddings: np.ndarray | None = None
         with tqdm(total=n_masks, desc="Explaining", unit="mask", disable=not progress) as bar:
             for future in as_completed(ranges, loop=client.loop):  # the client need not be the default one
                 start, chunk = ranges[future], future.result()
@@ -99,6 +99,7 @@ def explain_split(
                 embeddings[start : start + len(chunk)] = chunk
                 future.release()
                 bar.update(len(chunk))
+    assert embeddings is not None  # n_masks >= 1 (check_parameters refuses fewer): at least one range ran
     return prepared.explainer.attribute_from_embeddings(prepared.inputs, embeddings, reference)
 
 

@@ -63,6 +63,9 @@ def _prepare_tabular(spec: ModelSpec, job: Job, parameters: dict) -> PreparedJob
 
 def _tabular_reference(spec: ModelSpec, job: Job) -> np.ndarray:
     reference = job.reference
+    if reference is None:
+        raise ValueError("table-row jobs take a reference (an embedding .npy, a .csv of reference rows, or an array), "
+                         "not a caption")
     if isinstance(reference, np.ndarray):
         return reference
     if isinstance(reference, tuple):
@@ -70,7 +73,7 @@ def _tabular_reference(spec: ModelSpec, job: Job) -> np.ndarray:
     return _reference_file(spec, reference)
 
 
-def _reference_file(spec: ModelSpec, path: str) -> np.ndarray:
+def _reference_file(spec: ModelSpec, path: str | Path) -> np.ndarray:
     if str(path).lower().endswith(".npy"):
         return read_npy(path, "reference")
     _, rows = read_csv_table(path, "reference")

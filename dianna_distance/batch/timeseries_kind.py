@@ -13,6 +13,7 @@ import functools
 import os
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
@@ -41,19 +42,19 @@ def _model(spec: ModelSpec, embedding_output: str | None) -> Callable[[np.ndarra
         return _load(spec.path, (status.st_mtime_ns, status.st_size), spec.providers, embedding_output)
 
 
-def _read_series(item: object, name: str) -> np.ndarray:
+def _read_series(item: str | Path | np.ndarray, name: str) -> np.ndarray:
     if isinstance(item, np.ndarray):
         return check_series(item, name)
     return read_series(item, name)[0]
 
 
-def _is_series_file(path: str) -> bool:
+def _is_series_file(path: str | Path) -> bool:
     return str(path).lower().endswith(".csv")
 
 
 def _timeseries_reference(spec: ModelSpec, job: Job) -> np.ndarray:
     """``(D,)`` or ``(K, D)``: ``.npy`` embeddings as saved, ``.csv`` series embedded by the model."""
-    if job.caption is not None:
+    if job.caption is not None or job.reference is None:
         raise ValueError("time-series jobs take a reference (an embedding .npy, a series .csv, or an array), not a "
                          "caption")
     if isinstance(job.reference, np.ndarray):

@@ -11,19 +11,27 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from dianna_distance.batch.jobs import JOB_KINDS, Job, JobKind
+from dianna_distance.batch.manifest import DistanceSummary
 from dianna_distance.batch.spec import ModelSpec, model_free_parameters
+from dianna_distance.core import MaskedDistanceExplainer
 from dianna_distance.explainer import DistanceExplainer
+from dianna_distance.model import OnnxModel
+
+if TYPE_CHECKING:  # imported where used: a worker loads only what its jobs need
+    from dianna_distance.models import ImageEncoder, TextEncoder
 
 
 @dataclass
 class PreparedJob:
     """A job's item made ready: ``explainer.attribute(model, inputs, reference)`` gives its map."""
 
-    explainer: DistanceExplainer
+    explainer: MaskedDistanceExplainer
     model: Callable[[np.ndarray], np.ndarray]
     inputs: np.ndarray
 
@@ -47,7 +55,7 @@ class ItemResult:
 
     id: str
     saliency: np.ndarray | None
-    distances: dict | None
+    distances: DistanceSummary | None
     seconds: float
     error: str | None = None
     standard_error: np.ndarray | None = None
@@ -60,27 +68,25 @@ _CACHE_LOCK = threading.Lock()
 
 
 @functools.lru_cache(maxsize=4)
-def _load_model(spec: ModelSpec, stamp: tuple[int, int]) -> Callable[[np.ndarray], np.ndarray]:
+def _load_model(spec: ModelSpec, stamp: tuple[int, int]) -> ImageEncoder | OnnxModel:
     if spec.preset is not None:
         from dianna_distance.models import load_image_encoder
 
         return load_image_encoder(spec.preset, spec.path, mask_on=spec.mask_on, providers=spec.providers,
                                   embedding_output=spec.embedding_output, embedding_pooling=spec.embedding_pooling)
-    from dianna_distance.model import OnnxModel
-
     return OnnxModel(spec.path, providers=spec.providers, embedding_output=spec.embedding_output,
                      embedding_pooling=spec.embedding_pooling)
 
 
 @functools.lru_cache(maxsize=2)
 def _load_text_encoder(text_model: str, tokenizer: str, providers: tuple[str, ...] | None,
-                       stamps: tuple[tuple[int, int], ...]) -> Callable:
+                       stamps: tuple[tuple[int, int], ...]) -> TextEncoder:
     from dianna_distance.models import TextEncoder
 
     return TextEncoder(text_model, tokenizer, providers=providers)
 
 
-def cached_model(spec: ModelSpec) -> Callable[[np.ndarray], np.ndarray]:
+def cached_model(spec: ModelSpec) -> ImageEncoder | OnnxModel:
     """The model of ``spec``, made once per process (one ONNX Runtime session) and reused by every job.
 
     Returns:
@@ -91,7 +97,7 @@ def cached_model(spec: ModelSpec) -> Callable[[np.ndarray], np.ndarray]:
         return _load_model(spec, _stamp(spec.path))
 
 
-def cached_text_encoder(spec: ModelSpec) -> Callable:
+def cached_text_encoder(spec: ModelSpec) -> TextEncoder:
     """CLIP's text tower of ``spec`` (for caption references), made once per process."""
     if spec.text_model is None or spec.tokenizer is None:
         raise ValueError("the run has no text_model and tokenizer, which caption references need")
@@ -109,7 +115,7 @@ def _stamp(path: str) -> tuple[int, int]:
 @functools.lru_cache(maxsize=4096)
 def _reference_from_file(spec: ModelSpec, path: str, stamp: tuple[int, int]) -> np.ndarray:
     model = cached_model(spec)
-    if spec.preset is not None:
+    if not isinstance(model, OnnxModel):  # a preset's ImageEncoder
         from dianna_distance.models import load_reference
 
         return load_reference(path, model) if path.lower().endswith(".npy") else model.embed(path)
@@ -118,7 +124,8 @@ def _reference_from_file(spec: ModelSpec, path: str, stamp: tuple[int, int]) -> 
     return np.asarray(load_reference_for_model(path, model, spec.pixel_max, warn_resize=False))
 
 
-def _reference_file(spec: ModelSpec, path: str) -> np.ndarray:
+def _reference_file(spec: ModelSpec, path: str | Path) -> np.ndarray:
+    path = str(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"reference file {path!r} does not exist" if not os.path.exists(path) else
                                 f"reference {path!r} is not a file")
@@ -137,13 +144,15 @@ def _image_reference(spec: ModelSpec, job: Job) -> np.ndarray:
         return job.reference
     if isinstance(job.reference, tuple):
         return np.stack([_reference_file(spec, path) for path in job.reference])
+    if job.reference is None:
+        raise ValueError(f"job {job.id!r} has neither a reference nor a caption")
     return _reference_file(spec, job.reference)
 
 
 def _prepare_image(spec: ModelSpec, job: Job, parameters: dict) -> PreparedJob:
     parameters = model_free_parameters(spec, parameters)
     model = cached_model(spec)
-    if spec.preset is not None:
+    if not isinstance(model, OnnxModel):  # a preset's ImageEncoder
         inputs, kwargs = model.prepare(job.item)
     else:
         if isinstance(job.item, np.ndarray):
@@ -184,12 +193,11 @@ def run_job(spec: ModelSpec, parameters: dict, job: Job) -> ItemResult:
         return ItemResult(job.id, None, None, time.perf_counter() - start, describe_error(error))
 
 
-def _summarise(distances: np.ndarray) -> dict:
+def _summarise(distances: np.ndarray) -> DistanceSummary:
     """``min``, ``median``, ``max`` of ``(n_masks,)`` or ``(K, n_masks)`` distances (lists for K references)."""
     distances = np.asarray(distances, dtype=np.float64)
-    summary = {name: function(distances, axis=-1).tolist() for name, function in
-               (("min", np.min), ("median", np.median), ("max", np.max))}
-    return {**summary, "n_masks": int(distances.shape[-1])}
+    return {"min": np.min(distances, axis=-1).tolist(), "median": np.median(distances, axis=-1).tolist(),
+            "max": np.max(distances, axis=-1).tolist(), "n_masks": int(distances.shape[-1])}
 
 
 def describe_error(error: BaseException) -> str:

@@ -11,12 +11,23 @@ import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import streamlit as st
 
 from dianna_distance.dashboard import common
+
+
+class MakeExplainer(Protocol):
+    """How a page makes its explainer: ``(parameters, n_masks, run=False) -> explainer``.
+
+    ``run=True`` for a run with the model (a page may then add what only a run needs, such as background rows);
+    False for an explainer rebuilt from a run file.
+    """
+
+    def __call__(self, parameters: dict, n_masks: int, run: bool = False) -> Any:
+        """The page's explainer."""
 
 
 @dataclass
@@ -28,7 +39,7 @@ class ArrayPage:
         key: Prefix of the widget and state keys.
         intro: One sentence under the title.
         item_noun: What an item is called ("series", "row").
-        make_explainer: ``(parameters, n_masks) -> explainer``.
+        make_explainer: ``(parameters, n_masks, run=False) -> explainer`` (see :class:`MakeExplainer`).
         example: ``() -> (model, item, reference (K, D), labels, extra parameters)``, or None when the example's
             files are not installed (then ``example_missing`` is shown).
         example_missing: The message shown when there is no example.
@@ -42,7 +53,7 @@ class ArrayPage:
     key: str
     intro: str
     item_noun: str
-    make_explainer: Callable[[dict, int], Any]
+    make_explainer: MakeExplainer
     example: Callable[[], tuple | None]
     example_missing: str
     figure: Callable[..., Any]

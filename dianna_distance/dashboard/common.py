@@ -20,7 +20,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, cast
 
 import numpy as np
 import streamlit as st
@@ -29,10 +29,31 @@ CMAP = "bwr"
 RUN_FILE_VERSION = 1
 EMBEDDINGS_IN_RUN_FILE_MB = 64  # embeddings larger than this are stored as float32 in the run file
 
-DEFAULTS = {"n_masks": 1000, "p_keep": 0.5, "feature_res": 8, "range_min": 0.0, "range_max": 0.1,
-            "negative_min": 0.9, "negative_max": 1.0, "weighting": "ranges", "fdr": 0.05, "random_state": 0}
+
+class Defaults(TypedDict):
+    """The first values of the parameter and selection widgets: the paper's."""
+
+    n_masks: int
+    p_keep: float
+    feature_res: int
+    range_min: float
+    range_max: float
+    negative_min: float
+    negative_max: float
+    weighting: str
+    fdr: float
+    random_state: int
+
+
+DEFAULTS: Defaults = {"n_masks": 1000, "p_keep": 0.5, "feature_res": 8, "range_min": 0.0, "range_max": 0.1,
+                      "negative_min": 0.9, "negative_max": 1.0, "weighting": "ranges", "fdr": 0.05, "random_state": 0}
 WEIGHTINGS = ("ranges", "linear", "normal")
 DISTANCES = ("cosine", "euclidean")
+
+# SELECTBOX: Streamlit (1.67 needs Python >= 3.11) types the first overload of selectbox with typing.Never, which mypy
+# cannot resolve under the project's python_version 3.10; it then picks that overload (the one for empty options)
+# and types every selectbox's value as None. A selectbox over non-empty str options returns one of them, so where
+# its value is used as a str it is cast to str.
 
 
 class DashboardInputError(ValueError):
@@ -92,13 +113,14 @@ def parameter_widgets(key: str, images: bool = True, distance: str = "cosine") -
     """
     with st.expander("Explainer parameters", expanded=False):
         left, right = st.columns(2)
-        values = {
+        values: dict[str, int | float | str] = {
             "n_masks": left.number_input("n_masks", 10, 20000, DEFAULTS["n_masks"], step=50, key=f"{key}_n_masks"),
             "p_keep": right.slider("p_keep", 0.05, 1.0, DEFAULTS["p_keep"], 0.05, key=f"{key}_p_keep"),
             "random_state": left.number_input("random_state (seed)", 0, 2**31 - 1, DEFAULTS["random_state"],
                                               key=f"{key}_seed"),
         }
-        values["distance"] = right.selectbox("distance", DISTANCES, DISTANCES.index(distance), key=f"{key}_distance")
+        values["distance"] = cast(str, right.selectbox("distance", DISTANCES, DISTANCES.index(distance),  # SELECTBOX
+                                                       key=f"{key}_distance"))
         if images:
             values["feature_res"] = left.number_input("feature_res (grid cells per axis)", 1, 64,
                                                       DEFAULTS["feature_res"], key=f"{key}_feature_res")

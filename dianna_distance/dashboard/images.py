@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import streamlit as st
 
 from dianna_distance.dashboard import common
+
+if TYPE_CHECKING:
+    from streamlit.runtime.uploaded_file_manager import UploadedFile
+
+    from dianna_distance.visualization.images import Reference
 
 EXAMPLE_FOLDER = Path(__file__).resolve().parents[2] / "data" / "images"
 EXAMPLES = {"bee vs fly": ("bee.jpg", "fly.jpg"), "flower vs car1": ("flower.jpg", "car1.jpg"),
@@ -53,7 +58,8 @@ def _example_inputs() -> tuple | None:
         st.info("The example images (data/images/ of the repository) are not installed with this copy of the "
                 "package: use your own data.")
         return None
-    name = st.selectbox("example pair (EfficientNet-Lite0)", list(available), key="images_example")
+    name = cast(str, st.selectbox("example pair (EfficientNet-Lite0)", list(available),  # see common.SELECTBOX
+                                  key="images_example"))
     image_file, reference_file = available[name]
     encoder = efficientnet()
     image, kwargs = encoder.prepare(EXAMPLE_FOLDER / image_file)
@@ -63,7 +69,7 @@ def _example_inputs() -> tuple | None:
 
 
 def _own_inputs() -> tuple | None:
-    choice = st.selectbox("model", MODELS, key="images_model")
+    choice = cast(str, st.selectbox("model", MODELS, key="images_model"))  # see common.SELECTBOX
     image_upload = st.file_uploader("image to explain", type=["png", "jpg", "jpeg", "bmp", "tif", "tiff", "webp"],
                                     key="images_image")
     kinds = ["reference image(s)", ".npy embedding"] + (["caption(s)"] if choice.startswith("ConSE") else [])
@@ -71,20 +77,25 @@ def _own_inputs() -> tuple | None:
     model_upload = None
     if choice == MODELS[2]:
         model_upload = st.file_uploader("ONNX model (embeds a batch of images)", type=["onnx"], key="images_onnx")
-    references = captions = None
+    reference_uploads: list[UploadedFile] = []
+    npy_upload: UploadedFile | None = None
+    captions: str | None = None
     if kind == "reference image(s)":
-        references = st.file_uploader("reference image(s)", accept_multiple_files=True, key="images_references",
-                                      type=["png", "jpg", "jpeg", "bmp", "tif", "tiff", "webp"])
+        reference_uploads = st.file_uploader("reference image(s)", accept_multiple_files=True,
+                                             key="images_references",
+                                             type=["png", "jpg", "jpeg", "bmp", "tif", "tiff", "webp"])
     elif kind == ".npy embedding":
-        references = st.file_uploader("reference embedding (D,) or (K, D)", type=["npy"], key="images_npy")
+        npy_upload = st.file_uploader("reference embedding (D,) or (K, D)", type=["npy"], key="images_npy")
     else:
         captions = st.text_area("caption(s), one a line", "a bee\na fly", key="images_captions")
-    if image_upload is None or (choice == MODELS[2] and model_upload is None) or (captions is None and not references):
+    if (image_upload is None or (choice == MODELS[2] and model_upload is None)
+            or (captions is None and npy_upload is None and not reference_uploads)):
         st.info("Upload the image, the reference and (for your own model) the ONNX file.")
         return None
     with common.shown_errors("reading your data"):
         image_path = common.stored_upload(image_upload.getvalue(), Path(image_upload.name).suffix)
-        if choice == MODELS[2]:
+        kwargs: dict
+        if model_upload is not None:  # the page's third model: an uploaded ONNX file
             from dianna_distance.models import load_image_for_model
 
             model_bytes = model_upload.getvalue()
@@ -99,26 +110,27 @@ def _own_inputs() -> tuple | None:
         if image.ndim != 3:
             raise common.DashboardInputError(f"the model takes images of shape {image.shape}; the page explains "
                                              f"colour or greyscale images laid out (H, W, C)")
-        labels, shown = [], []
-        if kind == "reference image(s)":
+        labels: list[str] = []
+        shown: list[Reference] = []
+        if captions is not None:
+            lines = [line.strip() for line in captions.splitlines() if line.strip()]
+            if not lines:
+                raise common.DashboardInputError("the captions are empty: write at least one caption")
+            reference = np.atleast_2d(conse()[1].encode(lines)).astype(np.float64)
+            labels, shown = lines, list(lines)
+        elif npy_upload is not None:
+            reference = common.read_embedding(npy_upload.getvalue(), npy_upload.name)
+            labels = [f"{Path(npy_upload.name).stem}[{i}]" for i in range(len(reference))] if len(reference) > 1 \
+                else [Path(npy_upload.name).stem]
+            shown = [Path(npy_upload.name)] * len(reference)
+        else:
             rows = []
-            for upload in references:
+            for upload in reference_uploads:
                 path = common.stored_upload(upload.getvalue(), Path(upload.name).suffix)
                 rows.append(np.asarray(embed(path), dtype=np.float64).ravel())
                 labels.append(Path(upload.name).stem)
                 shown.append(np.asarray(_thumbnail(upload.getvalue())))
             reference = np.stack(rows)
-        elif kind == ".npy embedding":
-            reference = common.read_embedding(references.getvalue(), references.name)
-            labels = [f"{Path(references.name).stem}[{i}]" for i in range(len(reference))] if len(reference) > 1 \
-                else [Path(references.name).stem]
-            shown = [Path(references.name)] * len(reference)
-        else:
-            lines = [line.strip() for line in captions.splitlines() if line.strip()]
-            if not lines:
-                raise common.DashboardInputError("the captions are empty: write at least one caption")
-            reference = np.atleast_2d(conse()[1].encode(lines)).astype(np.float64)
-            labels, shown = lines, lines
         probe = np.asarray((kwargs.get("preprocess_function") or (lambda b: b))(image[None]))
         length = np.asarray(encoder(probe)).reshape(1, -1).shape[1]
         common.check_reference_length(reference, length, "the reference")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import streamlit as st
@@ -57,10 +57,12 @@ def _inputs() -> tuple | None:
     if source == "use an example":
         st.caption("MiniLM: a passage against two search queries (the words that make it a good or a bad match)")
         model, tokenizer = minilm()
-        text, lines, npy = EXAMPLE_PASSAGE, list(EXAMPLE_QUERIES), None
+        text, npy = EXAMPLE_PASSAGE, None
+        lines: list[str] | None = list(EXAMPLE_QUERIES)
         st.text_area("passage", text, disabled=True, key="texts_example_passage")
     else:
-        choice = st.selectbox("model", MODELS, key="texts_model")
+        choice = cast(str, st.selectbox("model", MODELS, key="texts_model"))  # see common.SELECTBOX
+        model_upload = tokenizer_upload = None
         if choice == MODELS[1]:
             model_upload = st.file_uploader("ONNX sentence model", type=["onnx"], key="texts_onnx")
             tokenizer_upload = st.file_uploader("its tokenizer.json", type=["json"], key="texts_tokenizer")
@@ -85,7 +87,7 @@ def _inputs() -> tuple | None:
             st.info("Upload the reference embedding.")
             return None
         with common.shown_errors("loading the model"):
-            if choice == MODELS[0]:
+            if model_upload is None or tokenizer_upload is None:  # MiniLM (the uploads are checked above)
                 model, tokenizer = minilm()
             else:
                 data = model_upload.getvalue() + tokenizer_upload.getvalue()
@@ -99,6 +101,7 @@ def _inputs() -> tuple | None:
             labels = [f"{Path(npy.name).stem}[{i}]" for i in range(len(reference))] if len(reference) > 1 \
                 else [Path(npy.name).stem]
         else:
+            assert lines is not None  # without a .npy upload, reference texts (the page returned without either)
             reference = np.atleast_2d(np.asarray(model(lines), dtype=np.float64))
             labels = lines
         common.check_reference_length(reference, np.asarray(model([text])).shape[1], "the reference")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
+import weakref
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,6 +25,9 @@ import numpy as np
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
+
+#: The Jupyter cell (execution count) in which ``show_plot=True`` displayed each figure.
+_SHOWN_IN_CELL: weakref.WeakKeyDictionary[Figure, int] = weakref.WeakKeyDictionary()
 
 
 def __getattr__(name: str) -> type:
@@ -48,7 +52,7 @@ def plot_figure_class() -> type:
             from IPython.display import display
 
             shell = _ipython_shell()
-            if shell is not None and getattr(self, "_shown_in_cell", None) == shell.execution_count:
+            if shell is not None and _SHOWN_IN_CELL.get(self) == shell.execution_count:
                 return  # show_plot=True displayed it in this cell already
             if not _inline_backend():
                 display({"text/plain": repr(self)}, raw=True)  # a GUI or widget backend shows the figure itself
@@ -95,7 +99,7 @@ def finish_figure(fig: Figure, output_filename: str | Path | None, show_plot: bo
             from IPython.display import display
 
             display(fig)
-            fig._shown_in_cell = shell.execution_count
+            _SHOWN_IN_CELL[fig] = shell.execution_count
         else:
             plt.show()
     return fig
@@ -158,5 +162,5 @@ def _interactive_session() -> bool:
     except ImportError:  # matplotlib < 3.9
         from matplotlib import rcsetup
 
-        interactive = rcsetup.interactive_bk
+        interactive = getattr(rcsetup, "interactive_bk", [])  # removed in 3.11, so not in the installed stubs
     return backend in {name.lower() for name in interactive}

@@ -52,15 +52,15 @@ def plot_incremental_deletion(
         The :class:`matplotlib.figure.Figure`.
     """
     n_steps = len(result.boundaries) - 1
-    steps = np.unique(np.round(np.linspace(0, n_steps, min(6, n_steps + 1))).astype(int)) if steps is None \
-        else list(steps)
-    columns = len(steps)
+    shown: np.ndarray | list[int] = (np.unique(np.round(np.linspace(0, n_steps, min(6, n_steps + 1))).astype(int))
+                                     if steps is None else list(steps))
+    columns = len(shown)
     fig = new_figure((panel_size * max(columns, 3) + 0.4, panel_size * 2 + 3.8))
     grid = fig.add_gridspec(3, columns, height_ratios=[panel_size, panel_size, 3.5])
     display_range = _display_range(result.image)
     row_labels = {"lodf": "LoDF:\nmost positive\ndeleted first", "hidf": "HiDF:\nmost negative\ndeleted first"}
     for row, order in enumerate(("lodf", "hidf")):
-        for column, step in enumerate(steps):
+        for column, step in enumerate(shown):
             ax = fig.add_subplot(grid[row, column])
             ax.imshow(_displayable(result.deleted_image(order, step), result.channels_axis, display_range),
                       cmap="gray", vmin=0, vmax=1)

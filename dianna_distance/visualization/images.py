@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 import textwrap
 import warnings
@@ -107,14 +108,15 @@ def plot_distance_map(
     if axes is not None and len(axes) != count:
         raise ValueError(f"axes must have one entry per map ({count}), got {len(axes)}")
     grey = None if image is None else desaturate(_image_for_display(np.asarray(image), maps.shape[1:]))
-    references = _check_references(references, count)
-    distances = _check_distances(distances, count)
+    reference_list = _check_references(references, count)
+    distance_values = _check_distances(distances, count)
     significant = _check_significant(significant, np.shape(saliency), count)
     annotation = _annotation(n_masks, spread)
-    labels = [_reference_label(reference, count, index) for index, reference in enumerate(references or [None] *
+    labels = [_reference_label(reference, count, index) for index, reference in enumerate(reference_list or [None] *
                                                                                              count)]
     row_titles = [(titles[index] if titles is not None else f"{image_label} vs {labels[index]}")
-                  + ("" if distances is None else f" — distance {distances[index]:.3g}") for index in range(count)]
+                  + ("" if distance_values is None else f" — distance {distance_values[index]:.3g}")
+                  for index in range(count)]
     limit = float(np.max(np.abs(maps))) or 1.0
     if axes is not None:
         fig = axes[0].figure
@@ -122,7 +124,7 @@ def plot_distance_map(
             drawn = _draw_map(ax, maps[index], grey, None if significant is None else significant[index], limit,
                               cmap)
             ax.figure.colorbar(drawn, ax=ax).set_label(colorbar_label, fontsize=9)
-            if titles is not None or distances is not None:
+            if titles is not None or distance_values is not None:
                 ax.set_title(row_titles[index])
         if output_filename is not None:
             save_figure(fig, output_filename)
@@ -132,11 +134,11 @@ def plot_distance_map(
             plt.show()
         return fig
 
-    columns = (["image"] if image is not None else []) + (["reference"] if references is not None else []) + ["map"]
+    columns = (["image"] if image is not None else []) + (["reference"] if reference_list is not None else []) + ["map"]
     footer = 1.45 if annotation or significant is not None else 1.2
     heights = [panel_size + 0.75] + [panel_size + 0.5] * (count - 1) + [footer]  # row 0 has the column titles
     fig = new_figure((max(panel_size * len(columns) + 0.4, 7.0), sum(heights)))
-    rows = fig.subfigures(count + 1, 1, height_ratios=heights)
+    rows = fig.subfigures(count + 1, 1, squeeze=False, height_ratios=heights)[:, 0]
     for index, row in enumerate(rows[:count]):
         row.suptitle(row_titles[index], fontsize=11)
         for column, ax in zip(columns, row.subplots(1, len(columns), squeeze=False)[0]):
@@ -144,11 +146,11 @@ def plot_distance_map(
             ax.set_yticks([])
             if column == "image":
                 _draw_image(ax, np.asarray(image), maps.shape[1:])
-            elif column == "reference":
-                _draw_reference(ax, references[index], index, panel_size)
-            else:
+            elif column == "map":
                 drawn = _draw_map(ax, maps[index], grey, None if significant is None else significant[index],
                                   limit, cmap)
+            elif reference_list is not None:  # the reference column
+                _draw_reference(ax, reference_list[index], index, panel_size)
             if index == 0:
                 ax.set_title({"image": "image", "reference": "reference",
                               "map": "map" + (" (over a greyscale copy)" if grey is not None else "")}[column],
@@ -269,13 +271,13 @@ def _annotation(n_masks: object, spread: object) -> str:
             raise ValueError(f"n_masks must be a positive integer or None, got {n_masks!r}")
         parts.append(f"{int(n_masks)} masks")
     if spread is not None:
-        if isinstance(spread, bool) or not isinstance(spread, numbers.Real) or not np.isfinite(spread) or spread < 0:
+        if isinstance(spread, bool) or not isinstance(spread, numbers.Real) or not math.isfinite(spread) or spread < 0:
             raise ValueError(f"spread must be a non-negative number or None, got {spread!r}")
         parts.append(f"estimated spread (standard error) of the map: {float(spread):.2g}")
     return "; ".join(parts)
 
 
-def _check_references(references: object, count: int) -> list | None:
+def _check_references(references: object, count: int) -> list[Reference] | None:
     if references is None:
         return None
     if isinstance(references, (str, Path, np.ndarray)):

@@ -145,7 +145,7 @@ def _names(feature_names: Sequence[str] | None, n_features: int) -> list[str]:
 def _per_panel(values: object, name: str, shape: tuple[int, int], kind: type) -> np.ndarray | None:
     if values is None:
         return None
-    array = np.asarray(values, dtype=kind)
+    array: np.ndarray = np.asarray(values, dtype=kind)
     if array.shape == shape[1:]:
         array = np.broadcast_to(array, shape)
     if array.shape != shape:
@@ -156,7 +156,7 @@ def _per_panel(values: object, name: str, shape: tuple[int, int], kind: type) ->
 def _titles(title: str | Sequence[str] | None, count: int) -> list[str | None]:
     if title is None:
         return [None] * count
-    titles = [title] if isinstance(title, str) else [str(item) for item in title]
+    titles: list[str | None] = [title] if isinstance(title, str) else [str(item) for item in title]
     if len(titles) != count:
         raise ValueError(f"title must give one title per panel ({count}), got {len(titles)}")
     return titles

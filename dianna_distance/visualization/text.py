@@ -13,7 +13,7 @@ import html
 import math
 import os
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -128,8 +128,8 @@ def plot_text_distance(
 
     top = MARGIN
     for index, (block, (labels, title_lines, (positions, _))) in enumerate(zip(blocks, layouts)):
-        for line in title_lines:
-            ax.text(MARGIN, top, line, fontsize=TITLE_SIZE, va="top", ha="left", parse_math=False)
+        for title_line in title_lines:
+            ax.text(MARGIN, top, title_line, fontsize=TITLE_SIZE, va="top", ha="left", parse_math=False)
             top += TITLE_SIZE * 1.3
         top += 4
         for k, ((word, _, score), (x, line, box)) in enumerate(zip(block, positions)):
@@ -253,6 +253,7 @@ class _Painter:
         from matplotlib.colors import Normalize
 
         self.cmap, self.norm = matplotlib.colormaps[colormap], Normalize(vmin, vmax)
+        self.vmin, self.vmax = float(vmin), float(vmax)  # as the norm holds them
 
     def colours(self, score: float, faded: bool = False) -> tuple[str, str]:
         from matplotlib.colors import to_hex
@@ -262,10 +263,10 @@ class _Painter:
         rgb = np.array(self.cmap(self.norm(score))[:3])
         if faded:
             rgb = FADED * rgb + (1 - FADED)  # over white, as the image map's non-significant pixels
-        return to_hex(rgb), ink_for(rgb)
+        return to_hex(tuple(rgb)), ink_for(rgb)
 
 
-def ink_for(rgb: Sequence[float]) -> str:
+def ink_for(rgb: Sequence[float] | np.ndarray) -> str:
     """White ink on a dark background, black on a light one (relative luminance, WCAG contrast)."""
     linear = [value / 12.92 if value <= 0.04045 else ((value + 0.055) / 1.055) ** 2.4 for value in rgb[:3]]
     luminance = 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
@@ -333,7 +334,12 @@ def _per_block(values: object, name: str, count: int, n_words: int, kind: type) 
 def _check_titles(title: object, count: int, name: str) -> list[str] | None:
     if title is None:
         return None
-    titles = [title] if isinstance(title, str) else list(title)
+    if isinstance(title, str):
+        titles: list[object] = [title]
+    elif isinstance(title, Iterable):
+        titles = list(title)
+    else:
+        raise TypeError(f"{name} must be a str or a list of str, got {type(title).__name__}")
     if len(titles) != count:
         raise ValueError(f"{name} must have one title per explanation ({count}), got {len(titles)}")
     return [str(item) for item in titles]
@@ -414,7 +420,7 @@ def _draw_footer(fig, painter: _Painter, height: float, colormap: str, faded: bo
     from matplotlib.cm import ScalarMappable
     from matplotlib.patches import Patch
 
-    vmin, vmax = painter.norm.vmin, painter.norm.vmax
+    vmin, vmax = painter.vmin, painter.vmax
     cax = fig.add_axes((0.04, height * 0.62, 0.38, height * 0.12), label="<colorbar>")
     colorbar = fig.colorbar(ScalarMappable(norm=painter.norm, cmap=painter.cmap), cax=cax, orientation="horizontal")
     colorbar.set_label(COLORBAR_LABEL, fontsize=9)
@@ -425,7 +431,7 @@ def _draw_footer(fig, painter: _Painter, height: float, colormap: str, faded: bo
     handles = [Patch(facecolor=painter.cmap(1.0), label=("red" if red_blue else "positive") + ": " + CLOSER),
                Patch(facecolor=painter.cmap(0.0), label=("blue" if red_blue else "negative") + ": " + FARTHER)]
     if faded:
-        handles.append(Patch(facecolor=FADED * np.array(painter.cmap(1.0)[:3]) + 1 - FADED, edgecolor="0.35",
+        handles.append(Patch(facecolor=tuple(FADED * np.array(painter.cmap(1.0)[:3]) + 1 - FADED), edgecolor="0.35",
                              linestyle=":", label="\n".join(textwrap.wrap(NOT_SIGNIFICANT, 48))))
     if unseen:
         handles.append(Patch(facecolor=UNSEEN_BACKGROUND, label=UNSEEN))
@@ -462,7 +468,7 @@ def _word_html(word: str, score: float, error: float | None, faded: bool, painte
 def _legend_html(painter: _Painter, colormap: str, faded: bool, unseen: bool, errors: bool) -> str:
     from matplotlib.colors import to_hex
 
-    vmin, vmax = painter.norm.vmin, painter.norm.vmax
+    vmin, vmax = painter.vmin, painter.vmax
     stops = ", ".join(to_hex(painter.cmap(value)) for value in np.linspace(0, 1, 11))
     red_blue = colormap in RED_BLUE_COLORMAPS
 

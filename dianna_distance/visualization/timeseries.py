@@ -69,6 +69,9 @@ def plot_timeseries_distance(
     if maps.ndim != 3 or maps.shape[1:] != series.shape:
         raise ValueError(f"scores must have the series' shape {series.shape} or (K, *{series.shape}), got "
                          f"{np.shape(scores)}")
+    if maps.size == 0:
+        raise ValueError(f"series and scores must have at least one time step and one channel, and scores at least "
+                         f"one map, got series of shape {series.shape} and scores of shape {np.shape(scores)}")
     extras = {}
     for name, value in (("standard_error", standard_error), ("significant", significant)):
         if value is not None:
@@ -96,11 +99,9 @@ def plot_timeseries_distance(
             values = series[:, c]
             span = np.ptp(values) or 1.0
             bottom, top = values.min() - 0.08 * span, values.max() + 0.08 * span
-            alpha = None
-            if "significant" in extras:
-                alpha = np.where(extras["significant"][k, :, c], 1.0, FADED)[None]
-            drawn = ax.pcolormesh(edges, [bottom, top], maps[k, :, c][None], cmap=cmap, norm=norm, alpha=alpha,
-                                  shading="flat")
+            drawn = ax.pcolormesh(edges, [bottom, top], maps[k, :, c][None], cmap=cmap, norm=norm, shading="flat")
+            if "significant" in extras:  # one opacity per step (matplotlib types pcolormesh's alpha as one float)
+                drawn.set_alpha(list(np.where(extras["significant"][k, :, c], 1.0, FADED)))
             if "significant" in extras:
                 for first, stop in _runs(~extras["significant"][k, :, c]):
                     ax.axvspan(first - 0.5, stop - 0.5, facecolor="none", edgecolor="0.45", hatch="//", linewidth=0)
@@ -121,10 +122,12 @@ def plot_timeseries_distance(
                 ax.tick_params(labelsize=8)
     footer = fig.add_subplot(grid[-1])
     footer.axis("off")
-    cax = footer.inset_axes([0.0, 0.75, 0.4, 0.2])
+    cax = footer.inset_axes((0.0, 0.75, 0.4, 0.2))
+    assert drawn is not None  # K, T, C > 0 (checked above): at least one panel was drawn
     colorbar = fig.colorbar(drawn, cax=cax, orientation="horizontal")
     colorbar.set_label(COLORBAR_LABEL, fontsize=9)
     colorbar.ax.tick_params(labelsize=8)
+    assert colorbar.solids is not None  # the colour bar of a mesh (not of contours) is drawn as one mesh
     colorbar.solids.set_alpha(1)
     colormap = drawn.cmap
     handles = [Patch(facecolor=colormap(1.0), label="red: brings the series closer to the reference"),
