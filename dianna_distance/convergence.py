@@ -20,7 +20,8 @@ from dianna_distance.checks import check_bool, check_finite_array, check_int, ch
 from dianna_distance.distances import DistanceLike, compute_distances, get_distance, rank_weights, select_masks
 from dianna_distance.masks import MaskArray
 
-ROUNDING = 1e-10  # a part's variance below this times sum(w^2) (mask values that agree to ~1e-5) is 0
+#: A part's variance below this times sum(w^2) (mask values that agree to about 1e-5) counts as 0.
+ROUNDING = 1e-10
 
 
 def estimate_map_spread(masks: MaskArray, weights: np.ndarray) -> float:

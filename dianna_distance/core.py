@@ -51,7 +51,9 @@ from dianna_distance.distances import (
 from dianna_distance.masks import LazyMasks, MaskArray
 from dianna_distance.uncertainty import DEFAULT_FDR, check_fdr, significant_features, standard_error_floor
 
-BATCH_VALUES = 2**22  # automatic batch size: about this many input values (16 MB of float32) per batch
+#: The automatic batch size holds about this many input values (16 MB of float32) per batch.
+BATCH_VALUES = 2**22
+#: The largest automatic batch size.
 MAX_AUTO_BATCH = 256
 SUM_VALUES = 2**20  # the weighted mask sum converts about this many mask values (8 MB) to float64 at a time
 #: The selection ranges ``(min, max, negative min, negative max)``, fractions of the distance ranking.

@@ -56,6 +56,7 @@ def euclidean_distance(embeddings: np.ndarray, reference: np.ndarray) -> np.ndar
     return np.linalg.norm(differences / scale, axis=-1) * scale[..., 0]
 
 
+#: The distances known by name.
 DISTANCES: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
     "cosine": cosine_distance,
     "euclidean": euclidean_distance,
@@ -119,7 +120,7 @@ def compute_distances(embeddings: np.ndarray, references: np.ndarray, distance: 
     return distances
 
 
-#: Relative resolution of the embeddings: models compute in float32, whose rounding bounds what a distance can tell.
+#: Relative resolution of the embeddings. Models compute in float32, whose rounding bounds what a distance can tell.
 EMBEDDING_EPS = float(np.finfo(np.float32).eps)
 
 

@@ -38,6 +38,7 @@ from dianna_distance.files import check_input_file
 if TYPE_CHECKING:
     from onnx import ModelProto, ValueInfoProto
 
+#: How an inner tensor becomes one vector per item (see :class:`EmbeddingCut`).
 EMBEDDING_POOLINGS = ("auto", "flatten", "mean", "max")
 #: A batch of items: an array, or a list (for example of a tokenizer's encodings).
 Batch = TypeVar("Batch", np.ndarray, list[Any])

@@ -52,7 +52,8 @@ def interpolation_matrix(n_in: int, n_out: int) -> np.ndarray:
     return matrix
 
 
-BLOCK_SIZE = 256  # masks drawn together from one block's generator
+#: Masks drawn together from one block's generator.
+BLOCK_SIZE = 256
 
 
 class MaskArray(Protocol):
@@ -243,7 +244,8 @@ class TabularMasks(WordMasks):
         return self._draw(indices)[1]
 
 
-ROWS_KEY = 2**31 - 1  # the spawn key that separates a mask set's background-row draws from its masks
+#: The spawn key that separates a mask set's background-row draws from its masks.
+ROWS_KEY = 2**31 - 1
 
 
 class BackgroundRows(LazyMasks):

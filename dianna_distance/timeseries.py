@@ -23,7 +23,7 @@ from dianna_distance.files import check_input_file, read_npy
 from dianna_distance.model import ModelLike, OnnxModel, load_model
 from dianna_distance.timeseries_masks import MASK_KINDS, TimeSeriesMasks, check_mask_kinds
 
-#: What a masked value becomes: ``"mean"`` (DIANNA's default: the mean of the whole series), a number, or a
+#: What a masked value becomes, ``"mean"`` (DIANNA's default: the mean of the whole series), a number, or a
 #: callable ``series (T, C) -> number or (C,)`` (one value per channel).
 MaskTypeLike = str | float | Callable[[np.ndarray], object]
 

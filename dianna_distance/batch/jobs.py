@@ -71,7 +71,7 @@ class JobKind:
     explainer_class: type
 
 
-#: Job kinds by name. A kind is one modality: how its items and references are loaded and which explainer runs.
+#: Job kinds by name. A kind is one modality, with how its items and references are loaded and which explainer runs.
 #: :mod:`dianna_distance.batch.worker` registers ``"image"``.
 JOB_KINDS: dict[str, JobKind] = {}
 

@@ -16,9 +16,9 @@ from dianna_distance.batch.jobs import JOB_KINDS
 
 #: Explainer parameters the engine sets itself from the model, the job or its own options.
 ENGINE_PARAMETERS = ("axis_labels", "preprocess_function", "masks", "progress", "providers")
-#: Explainer parameters that change how fast a map is made, not the map: left out of a run's configuration.
+#: Explainer parameters that change how fast a map is made, not the map; left out of a run's configuration.
 UNRECORDED_PARAMETERS = ("batch_size",)
-#: Explainer parameters that choose the model's output: they go into the run's :class:`ModelSpec` (see
+#: Explainer parameters that choose the model's output. They go into the run's :class:`ModelSpec` (see
 #: :func:`with_embedding_output`), and are recorded only when given, so that earlier runs keep their configuration.
 LAYER_PARAMETERS = {"embedding_output": None, "embedding_pooling": "auto"}
 

@@ -44,7 +44,7 @@ def providers_option(value: str) -> list[str]:
     return names
 
 
-#: Explainer parameters offered as options: name -> (type, what it means, with its allowed values). The help of
+#: Explainer parameters offered as options, name -> (type, what it means, with its allowed values). The help of
 #: every explain command is built from this one table by :func:`add_explainer_options`; a command offers the
 #: parameters its explainer class takes.
 EXPLAINER_OPTIONS: dict[str, tuple[Callable[[str], object], str]] = {
@@ -85,7 +85,7 @@ DEFAULTS_SHOWN = {
     "tolerance": "off: exactly --n-masks masks",
 }
 
-#: The command line's default seed: every command is reproducible by default (the Python API's default, None,
+#: The command line's default seed. Every command is reproducible by default (the Python API's default, None,
 #: draws a fresh seed each run, as scikit-learn does).
 DEFAULT_RANDOM_STATE = 0
 

@@ -205,7 +205,7 @@ def add_explain_options(parser: argparse.ArgumentParser) -> None:
                              "averaged over height and width, others flattened), flatten, mean or max")
 
 
-#: Defaults of the options that only apply with others: argparse leaves them None, so that "given" can be told.
+#: Defaults of the options that only apply with others. argparse leaves them None, so that "given" can be told.
 LATE_DEFAULTS = {"text_model": "clip-text", "tokenizer": "clip-tokenizer", "mask_on": "pixels"}
 
 
