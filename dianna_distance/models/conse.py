@@ -16,7 +16,7 @@ PyPI wheels into the cache on first use), the text model is all-MiniLM-L6-v2 (me
 dimensions; :func:`~dianna_distance.models.sentence.load_minilm`), and the class names are the 1000 ImageNet names
 of DIANNA's own labels file, in class-index order, with underscores read as spaces (``"great white shark"``).
 
-The image encoder is used like :func:`~dianna_distance.models.load_clip`'s::
+The image encoder is used like :func:`~dianna_distance.models.loaders.load_clip`'s::
 
     image_encoder, text_encoder = load_conse()
     image, kwargs = image_encoder.prepare("bee.jpg")
@@ -37,8 +37,11 @@ import numpy as np
 
 from dianna_distance.checks import check_int
 from dianna_distance.model import SentenceEncoder
+from dianna_distance.models.export import SOURCE_MODULES
 from dianna_distance.models.image import ImageEncoder, ImageLike
-from dianna_distance.models.sentence import load_minilm, minilm_files
+from dianna_distance.models.loaders import export_needed, load_image_encoder
+from dianna_distance.models.packages import require_modules
+from dianna_distance.models.sentence import MINILM_PACKAGES, load_minilm, minilm_files
 
 __all__ = ["ConseImageEncoder", "embed_class_names", "imagenet_class_names", "load_conse"]
 
@@ -259,9 +262,11 @@ def load_conse(
         ``(image_encoder, text_encoder)``: a :class:`ConseImageEncoder` and a
         :class:`~dianna_distance.model.SentenceEncoder` (mean pooling, L2-normalised) that embeds captions.
     """
-    from dianna_distance.models import load_image_encoder  # the package imports this module
-
     check_int(top_t, "top_t", 1)
+    needed = list(SOURCE_MODULES["efficientnet-lite0"]) if export_needed("efficientnet-lite0", image_model) else []
+    needed += [module for key, (_, module, _) in MINILM_PACKAGES.items()
+               if (text_model if key == "model" else tokenizer) is None]
+    require_modules(needed, "ConSE")
     classifier = load_image_encoder("efficientnet-lite0", image_model, mask_on=mask_on, providers=providers)
     if text_model is None and tokenizer is None:
         text_encoder = load_minilm(providers=providers)
