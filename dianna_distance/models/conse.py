@@ -38,7 +38,7 @@ import numpy as np
 from dianna_distance.checks import check_int
 from dianna_distance.model import SentenceEncoder
 from dianna_distance.models.export import SOURCE_MODULES
-from dianna_distance.models.image import ImageEncoder, ImageLike
+from dianna_distance.models.image import ImageEncoder, ImageLike, image_list
 from dianna_distance.models.loaders import export_needed, load_image_encoder
 from dianna_distance.models.packages import require_modules
 from dianna_distance.models.sentence import MINILM_PACKAGES, load_minilm, minilm_files
@@ -213,8 +213,7 @@ class ConseImageEncoder:
 
     def embed(self, images: ImageLike | Sequence[ImageLike]) -> np.ndarray:
         """Embed one image, ``(D,)``, or a list of K images, ``(K, D)``."""
-        single = not isinstance(images, (list, tuple))
-        batch = [images] if single else list(images)
+        batch, single = image_list(images)
         if not batch:
             raise ValueError("images must contain at least one image")
         embeddings = self(self.preprocess(np.stack([self.prepare(item)[0] for item in batch])))
@@ -271,9 +270,10 @@ def load_conse(
     if text_model is None and tokenizer is None:
         text_encoder = load_minilm(providers=providers)
     else:
-        default_model, default_tokenizer = minilm_files() if None in (text_model, tokenizer) else (None, None)
-        text_encoder = SentenceEncoder(text_model or default_model, tokenizer or default_tokenizer, pooling="mean",
-                                       normalize=True, providers=providers)
+        if text_model is None or tokenizer is None:
+            default_model, default_tokenizer = minilm_files()
+            text_model, tokenizer = text_model or default_model, tokenizer or default_tokenizer
+        text_encoder = SentenceEncoder(text_model, tokenizer, pooling="mean", normalize=True, providers=providers)
     names = imagenet_class_names() if class_names is None else _check_class_names(class_names)
     if classifier.output_dim != len(names):  # checked before the names are embedded
         raise ValueError(f"the classifier {str(classifier.model)!r} has {classifier.output_dim} classes but there "

@@ -48,7 +48,7 @@ from dianna_distance.models.presets import (
 from dianna_distance.models.reading import RESAMPLING, read_image, read_pixels, resize_pixels, rgb_array
 
 __all__ = ["NORMALIZATIONS", "PRESETS", "ImageEncoder", "ImageLike", "ImagePreset", "check_reference",
-           "detect_layout", "ends_in_softmax", "load_image", "load_image_for_model", "load_reference",
+           "detect_layout", "ends_in_softmax", "image_list", "load_image", "load_image_for_model", "load_reference",
            "load_reference_for_model", "normalize", "preprocessing_metadata", "read_image", "resize_pixels",
            "softmax", "stated_preset", "PRESET_EMBEDDING_OUTPUTS"]
 
@@ -128,10 +128,10 @@ class ImageEncoder:
         self.model_ = OnnxModel(self.model, providers=self.providers, apply_preprocessing=False,
                                 embedding_output=layer, embedding_pooling=self.embedding_pooling)
         stated = stated_preset(self.model_)
-        if self.preset is None and stated is None:
-            raise ValueError(f"preset: model {str(self.model)!r} states no preprocessing in its metadata; give a "
-                             f"preset (one of {sorted(PRESETS)}) or an ImagePreset")
         if self.preset is None:
+            if stated is None:
+                raise ValueError(f"preset: model {str(self.model)!r} states no preprocessing in its metadata; give "
+                                 f"a preset (one of {sorted(PRESETS)}) or an ImagePreset")
             self.preset_ = stated[1]
         elif stated is not None and stated[1] != self.preset_:
             warnings.warn(f"model {str(self.model)!r} states the preprocessing of preset {stated[0]!r} "
@@ -144,7 +144,7 @@ class ImageEncoder:
                              f"its outputs are {outputs}")
         if layer is None:
             self.model_.output_name = self.output_name or ("image_embeds" if "image_embeds" in outputs else outputs[0])
-        stated_layout = self.model_.preprocessing["layout"] if stated is not None else None
+        stated_layout = (self.model_.preprocessing or {}).get("layout")  # None when the file states nothing
         self.layout_ = self.layout or stated_layout or detect_layout(self.model_.input_shape)
         _check_input_size(self.model_.input_shape, self.layout_, self.preset_.crop, self.model)
         self.softmax_ = layer is None and self.preset_.output == "probabilities" and not ends_in_softmax(
@@ -217,8 +217,7 @@ class ImageEncoder:
         Returns:
             ``(D,)`` for one image, ``(K, D)`` for a list.
         """
-        single = not isinstance(images, (list, tuple))
-        batch = [images] if single else list(images)
+        batch, single = image_list(images)
         if not batch:
             raise ValueError("images must contain at least one image")
         embeddings = self(self.preprocess(np.stack([self.prepare(item)[0] for item in batch])))
@@ -232,6 +231,13 @@ class ImageEncoder:
             return int(np.prod(shape[1:]))
         size = self.preset_.crop
         return self(self.preprocess(np.zeros((1, size, size, 3), np.float32))).shape[1]
+
+
+def image_list(images: ImageLike | Sequence[ImageLike]) -> tuple[list[ImageLike], bool]:
+    """``(the images as a list, whether one image was given)``: a str, a Path, a PIL image or an array is one."""
+    if isinstance(images, str) or not isinstance(images, Sequence):
+        return [images], True
+    return list(images), False
 
 
 def detect_layout(input_shape: Sequence) -> str:
@@ -365,9 +371,13 @@ def check_reference(reference: np.ndarray, model: Callable | ImageEncoder, name:
         raise ValueError(f"{name} must be (D,) or (K, D), got shape {reference.shape}")
     if not np.all(np.isfinite(reference)):
         raise ValueError(f"{name} contains NaN or infinite values")
-    if reference.shape[-1] != model.output_dim:
+    output_dim = getattr(model, "output_dim", None)
+    if not isinstance(output_dim, int):
+        raise TypeError(f"model must be an ImageEncoder (or have an int output_dim) to check the {name} against, "
+                        f"got {type(model).__name__}")
+    if reference.shape[-1] != output_dim:
         raise ValueError(f"{name} has dimension {reference.shape[-1]}, but the encoder's output has dimension "
-                         f"{model.output_dim}")
+                         f"{output_dim}")
     return reference
 
 
@@ -423,12 +433,12 @@ def load_image_for_model(
         if pixel_max != 1:
             raise ValueError(f"pixel_max does not apply to model {str(model.path)!r}: it states its preprocessing "
                              f"(preset {stated[0]!r}), whose normalisation sets the scale of its input")
-        pixels = load_image(path, stated[1])
-        if model.preprocessing["mask_on"] == "normalized" or not model.applies_preprocessing:
-            pixels = model.normalize(np.moveaxis(pixels, -1, 0)[None] if model.preprocessing["layout"] == "NCHW"
-                                     else pixels[None])[0]
+        pixels, spec = load_image(path, stated[1]), model.preprocessing
+        assert spec is not None  # stated_preset read the preset from it
+        if spec["mask_on"] == "normalized" or not model.applies_preprocessing:
+            pixels = model.normalize(np.moveaxis(pixels, -1, 0)[None] if spec["layout"] == "NCHW" else pixels[None])[0]
             return pixels
-        return np.moveaxis(pixels, -1, 0) if model.preprocessing["layout"] == "NCHW" else pixels
+        return np.moveaxis(pixels, -1, 0) if spec["layout"] == "NCHW" else pixels
     shape = model.input_shape
     if len(shape) != 4 or not (shape[1] in (1, 3) or shape[3] in (1, 3)):
         raise ValueError(f"model: input shape {shape} of {str(model.path)!r} is not an image batch "

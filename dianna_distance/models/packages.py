@@ -45,15 +45,15 @@ def missing_modules(modules: Sequence[str]) -> list[str]:
     A module counts as missing when :func:`importlib.util.find_spec` finds no spec for it (or for its parent
     package, for a dotted name), or when ``sys.modules`` holds None for it (a module set aside).
     """
-    missing = []
-    for module in dict.fromkeys(modules):
-        try:
-            found = importlib.util.find_spec(module) is not None
-        except (ImportError, ValueError):  # the parent package is missing, or was imported without a spec
-            found = False
-        if not found:
-            missing.append(module)
-    return missing
+    return [module for module in dict.fromkeys(modules)
+            if not (_found(module.split(".")[0]) and _found(module))]  # a dotted name: its package first
+
+
+def _found(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # the parent package is missing, or was imported without a spec
+        return False
 
 
 def require_modules(modules: Sequence[str], purpose: str) -> None:
