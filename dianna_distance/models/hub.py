@@ -201,7 +201,7 @@ def download_advice(remotes: Sequence[tuple[RemoteFile, str | None]], folder: Pa
 
     if len(remotes) == 1:
         ((remote, label),) = remotes
-        how = f" as {label}" if label else ""
+        how = f", as {label}" if label else ""
         return (f"download {remote.url} to {folder / remote.fname} (or download it elsewhere and pass its local path "
                 f"instead{how})")
     entries = "; ".join(entry(remote, label) for remote, label in remotes)
