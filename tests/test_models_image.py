@@ -218,3 +218,26 @@ def test_unknown_preset_is_rejected(nchw_model):
 def test_preset_with_crop_larger_than_resize_is_rejected():
     with pytest.raises(ValueError, match="crop"):
         ImagePreset(resize=200, crop=224, resample="bilinear", normalization="torchvision")
+
+
+def test_reference_check_against_a_model_without_output_dim_is_a_type_error_naming_model():
+    from dianna_distance.models import check_reference
+
+    with pytest.raises(TypeError, match="model must be an ImageEncoder .* got function"):
+        check_reference(np.ones(4), lambda batch: batch)
+
+
+def test_embed_takes_any_sequence_of_images_as_a_list_and_a_path_str_as_one_image(tmp_path):
+    save_image_model(tmp_path / "model.onnx", head="embeds", dim=4)
+    encoder = ImageEncoder(tmp_path / "model.onnx", "clip")
+    one = encoder.embed(str(BEE))
+    assert one.shape == (4,)
+    for images in ([BEE, BEE], (BEE, BEE), sequence_of(BEE, 2)):
+        np.testing.assert_allclose(encoder.embed(images), np.stack([one, one]), rtol=1e-6)
+
+
+def sequence_of(image: Path, n: int):
+    """A Sequence of ``n`` copies of ``image`` that is neither a list nor a tuple."""
+    from collections import UserList
+
+    return UserList([image] * n)

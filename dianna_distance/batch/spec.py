@@ -114,7 +114,7 @@ def make_model_spec(
                                   or not all(isinstance(provider, str) for provider in providers)):
         raise TypeError(f"providers must be a str, a list of str or None, got {providers!r}")
     if preset is not None:
-        from dianna_distance.models import EXPORTED_PRESETS, PRESET_FILES, PRESETS, exported_model_file, fetch
+        from dianna_distance.models import EXPORTED_PRESETS, PRESET_FILES, PRESETS, exported_model_file, fetch, prefetch
 
         if not isinstance(preset, str) or preset not in PRESETS:
             raise ValueError(f"preset must be one of {sorted(PRESETS)} or None, got {preset!r}")
@@ -123,6 +123,8 @@ def make_model_spec(
             model = exported_model_file(EXPORTED_PRESETS[preset])  # as load_image_encoder finds it
         elif not local and str(model) == preset and preset in PRESET_FILES:
             model = PRESET_FILES[preset]
+        towers = {"text_model=": text_model or "clip-text", "tokenizer=": tokenizer or "clip-tokenizer"}
+        prefetch({"model=": model, **(towers if captions else {})})  # one error names every file to download
         model = fetch(model)
     elif captions:
         raise ValueError("caption references need a preset (preset='clip')")

