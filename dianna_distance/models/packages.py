@@ -1,4 +1,4 @@
-"""Optional packages: which are missing, reported all at once with the install lines the README gives.
+"""Optional packages: which are missing, reported all at once with the install lines the documentation gives.
 
 Some features need packages that are not dependencies of dianna-distance (exporting a model needs PyTorch and the
 model's own package; MiniLM needs two wheels; the dashboard needs Streamlit; Dask runs need dask.distributed).
@@ -65,7 +65,7 @@ def require_modules(modules: Sequence[str], purpose: str) -> None:
 
     Raises:
         ModuleNotFoundError: Some are missing. The message names every missing pip package and gives the install
-            line(s) the README gives for them (each line once), then what needs them; ``name`` is the first
+            line(s) the documentation gives for them (each line once), then what needs them; ``name`` is the first
             missing module.
     """
     missing = missing_modules(modules)

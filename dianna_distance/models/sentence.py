@@ -40,7 +40,7 @@ def minilm_files() -> tuple[Path, Path]:
     PyTorch, are not needed here). The packages are located without being imported.
 
     Raises:
-        ModuleNotFoundError: Naming every missing package, with the README's install lines.
+        ModuleNotFoundError: Naming every missing package, with the documentation's install lines.
     """
     require_modules([module for _, module, _ in MINILM_PACKAGES.values()], "all-MiniLM-L6-v2")
     paths = []
