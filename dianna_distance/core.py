@@ -118,7 +118,7 @@ class MaskedDistanceExplainer:
     :class:`~dianna_distance.DistanceExplainer` for images) stores them with its own in its ``__init__``.
     Parameters are checked when :meth:`attribute` runs.
 
-    Shared parameters:
+    Args:
         n_masks: Number of masks (model evaluations); with ``tolerance``, masks added per round.
         p_keep: Probability that a feature (a grid cell, a word) is kept, in (0, 1]. ``p_keep=1`` keeps every
             feature: nothing is masked, the map is zero, and a warning says so (as it does for ``n_masks=1``).
@@ -140,11 +140,9 @@ class MaskedDistanceExplainer:
         max_masks: Upper limit on the number of masks when ``tolerance`` is set (masks are drawn only as used).
             A tolerance not reached by then gives a warning with the spread reached, and ``converged_`` False.
 
-    Class attribute:
-        fdr: False-discovery rate of ``significant_`` (0.05); set it on an explainer before :meth:`attribute`, or
-            call :meth:`significance` with another rate after it.
-
     Attributes:
+        fdr: False-discovery rate of ``significant_`` (a class attribute, 0.05); set it on an explainer before
+            :meth:`attribute`, or call :meth:`significance` with another rate after it.
         masks_: The masks of the last run, indexable like an array ``(n_masks, *feature_shape)``.
         embeddings_: Float64 embeddings of the masked inputs, ``(n_masks, D)``.
         distances_: Distance of each masked input to the reference, ``(n_masks,)``, or ``(K, n_masks)``.

@@ -103,8 +103,8 @@ class LazyMasks:
     random draws are made in blocks of :data:`BLOCK_SIZE` masks, each block from its own generator derived from
     the root seed and the block's index: only the blocks that are used are drawn (``n_masks`` is a ceiling, not an
     allocation), and any process can draw masks ``start:stop`` on its own and get the same masks as a run that
-    drew them all. A subclass says what a block draws (:meth:`_draw_block`) and how drawn values become masks
-    (:meth:`_render`).
+    drew them all. A subclass says what a block draws (its ``_draw_block`` method) and how drawn values become
+    masks (its ``_render`` method).
 
     Attributes:
         seed: The :class:`numpy.random.SeedSequence` the blocks are drawn from.

@@ -9,8 +9,9 @@ drawn lazily and block-seeded). A **masked feature takes a value from the backgr
   KernelSHAP, which averages the model over background rows: here each masked input is one draw of that average,
   so the cost stays one model call per mask. The row of mask ``i`` is drawn from ``random_state`` and ``i`` alone
   (with the masks, :class:`~dianna_distance.masks.TabularMasks`; for given ``masks``,
-  :class:`~dianna_distance.masks.BackgroundRows`), so :meth:`~TabularDistanceExplainer.embed_masked` on a range
-  of masks, in any process, gives the rows (and the map) of a local run.
+  :class:`~dianna_distance.masks.BackgroundRows`), so
+  :meth:`~dianna_distance.core.MaskedDistanceExplainer.embed_masked` on a range of masks, in any process, gives the
+  rows (and the map) of a local run.
 - ``"most_frequent"``: DIANNA's RISE default (``mask_data_tabular`` with scikit-learn's ``SimpleImputer``): each
   masked feature takes its column's most frequent background value (the smallest of tied values, as
   ``SimpleImputer`` does; for a continuous feature whose values are all distinct that is its minimum, which is why
@@ -154,9 +155,10 @@ class TabularDistanceExplainer(MaskedDistanceExplainer):
             module docstring.
         n_masks: Number of masks (model evaluations).
         p_keep: Probability that a feature is kept, in (0, 1].
-        mask_selection_range_min, mask_selection_range_max, mask_selection_negative_range_min,
-        mask_selection_negative_range_max, weighting, batch_size, distance, random_state, masks, progress,
-        tolerance, max_masks: As for :class:`MaskedDistanceExplainer` (``masks``: ``(n_masks, F)`` in [0, 1]).
+        mask_selection_range_min, mask_selection_range_max: As for :class:`MaskedDistanceExplainer`.
+        mask_selection_negative_range_min, mask_selection_negative_range_max: As for the core class.
+        weighting, batch_size, distance, random_state, progress, tolerance, max_masks: As for the core class.
+        masks: Masks to use instead of drawn ones, ``(n_masks, F)`` in [0, 1].
         providers: ONNX Runtime execution providers when the model is an ONNX file.
         embedding_output: For an ONNX file: the name of an inner tensor of its graph to use as the embedding
             (:func:`~dianna_distance.layers.list_embedding_outputs` lists them); None: the graph's first output.
@@ -170,8 +172,9 @@ class TabularDistanceExplainer(MaskedDistanceExplainer):
         background_rows_: With ``"sample"``: the background row index of each mask of the last run, ``(n_masks,)``
             (-1 for masks not embedded by this process); else None.
         masks_: ``(n_masks, F)`` boolean masks of the last run (True: the feature is kept).
-        map_, standard_error_, significant_, embeddings_, distances_, weights_, ...: As for
-            :class:`MaskedDistanceExplainer`, with the shape ``(F,)`` or ``(K, F)``.
+        map_: The scores, ``(F,)`` or ``(K, F)``; ``standard_error_`` and ``significant_`` have the same shape,
+            and the other results (``embeddings_``, ``distances_``, ``weights_``, ...) are as for
+            :class:`MaskedDistanceExplainer`.
 
     Example:
         >>> explainer = TabularDistanceExplainer(training_data=X, n_masks=1000, random_state=0)

@@ -359,8 +359,9 @@ class TextDistanceExplainer(MaskedDistanceExplainer):
         seen_: ``(F,)`` booleans, True for the words the model sees in the full text. False only for a model
             that says how much of a text it sees (``seen_characters``, see the module docstring) and a text longer
             than its maximum length: those words get the score NaN (a warning names the first one).
-        embeddings_, distances_, weights_, positive_indices_, negative_indices_, embedded_reference_,
-        n_masks_used_, converged_: As for :class:`~dianna_distance.DistanceExplainer`.
+        embeddings_: As for :class:`~dianna_distance.DistanceExplainer`, and so are ``distances_``, ``weights_``,
+            ``positive_indices_``, ``negative_indices_``, ``embedded_reference_``, ``n_masks_used_`` and
+            ``converged_``.
 
     Example:
         >>> explainer = TextDistanceExplainer(n_masks=500, random_state=0)

@@ -47,8 +47,8 @@ EXTERNAL = (
     "numpy", "np", "onnx", "onnxruntime", "ort", "dask", "distributed", "matplotlib", "PIL", "tokenizers", "pandas",
     "pathlib", "argparse", "collections", "typing", "os", "io", "concurrent", "threading", "streamlit", "torch",
     "dianna", "scipy", "tqdm", "pooch", "types", "enum", "dataclasses", "abc", "json", "warnings", "contextlib",
-    "numpy.typing", "IPython", "skimage", "subprocess", "ssl", "http", "urllib", "tempfile", "shutil", "random",
-    "hashlib",
+    "numpy.typing", "IPython", "skimage", "importlib", "subprocess", "ssl", "http", "urllib", "tempfile", "shutil",
+    "random", "hashlib",
 )
 nitpick_ignore_regex = [
     (r"py:.*", rf"({'|'.join(EXTERNAL)})(\..*)?"),
@@ -57,7 +57,7 @@ nitpick_ignore_regex = [
                r"Exception|ValueError|TypeError|FileNotFoundError|ImportError|ModuleNotFoundError|RuntimeError|"
                r"ConnectionError|KeyError|OSError|UserWarning|Warning|Path|PathLike|Any|Callable|Iterable|Iterator|"
                r"Sequence|Mapping|Literal|Optional|Union|Generator|ndarray|ArrayLike|NDArray|Figure|Axes|"
-               r"InferenceSession|Client|LocalCluster|Tokenizer|Image|Namespace|ArgumentParser|"
+               r"InferenceSession|Client|LocalCluster|Tokenizer|Encoding|ModelProto|Image|Namespace|ArgumentParser|"
                r"_SubParsersAction|TextIO|IO|Protocol|ClassVar|TypeAlias|Self|Hashable|MutableMapping|Future|"
                r"np\.ndarray|np\.random\.Generator|numpy\.random\.Generator|Generator\[.*\]|optional|"
                r"array-like|array_like|callable|default .*|one of .*|shape .*|\(.*\)|[0-9].*)"),

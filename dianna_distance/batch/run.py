@@ -41,8 +41,8 @@ if TYPE_CHECKING:  # for annotations only: Dask is optional, and the models are 
     from dianna_distance.model import OnnxModel
     from dianna_distance.models import ImageEncoder
 
-    #: ``on_result(job, result, model)``, with the run's model as loaded here.
-    OnResult = Callable[[Job, ItemResult, ImageEncoder | OnnxModel], None]
+#: ``on_result(job, result, model)``, called with each result as it is written, and the run's model as loaded here.
+OnResult = Callable[[Job, ItemResult, "ImageEncoder | OnnxModel"], None]
 
 
 @dataclass

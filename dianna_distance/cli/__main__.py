@@ -4,4 +4,5 @@ import sys
 
 from dianna_distance.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # run as ``python -m``; importing it (as the API reference does) runs nothing
+    sys.exit(main())

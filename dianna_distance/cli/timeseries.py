@@ -28,7 +28,7 @@ def explain_timeseries_files(
 
     Args:
         model: ONNX file taking ``(N, T, C)`` (``embedding_output`` in the parameters picks an inner tensor).
-        series: ``.npy`` or ``.csv`` file (:func:`read_series`).
+        series: ``.npy`` or ``.csv`` file (:func:`dianna_distance.timeseries.read_series`).
         output: Where to write, read as ``explain --output`` is; default ``<series stem>_distance``.
         reference: A ``.npy`` file with the reference embedding(s) ``(D,)`` or ``(K, D)``.
         reference_series: Instead of ``reference``: series files embedded by the model (one map each).

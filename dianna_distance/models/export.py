@@ -31,7 +31,7 @@ from dianna_distance.models.image import NORMALIZATIONS, PRESETS, ImagePreset, p
 from dianna_distance.models.packages import require_modules
 
 SOURCES = ("torchvision", "keras", "open_clip", "transformers", "efficientnet-lite0")
-#: Sources that are one model: their ``name`` is optional (and must be the source's name when given).
+#: Sources that are one model, whose ``name`` is optional (and must be the source's name when given).
 SINGLE_MODEL_SOURCES = ("efficientnet-lite0",)
 OPSET = 17
 _IMAGE_SIZE = 224
@@ -181,7 +181,7 @@ def state_preprocessing(path: str | Path, preset: str | ImagePreset, mask_on: st
 
     Args:
         path: The ONNX file.
-        preset: Name in :data:`~dianna_distance.models.image.PRESETS` or an :class:`ImagePreset`.
+        preset: Name in :data:`~dianna_distance.models.presets.PRESETS` or an :class:`ImagePreset`.
         mask_on: Default ``mask_on`` of the file.
         layout: The graph input's layout, ``"NCHW"`` or ``"NHWC"``.
         name: Preset name stated for an :class:`ImagePreset`.

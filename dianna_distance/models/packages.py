@@ -23,7 +23,8 @@ PIP_NAMES = {
     "distributed": "dask[distributed]",
 }
 
-#: The install line the README gives for each optional module (modules not listed: ``pip install <pip name>``).
+#: The install line the documentation gives for each optional module (for modules not listed, ``pip install <pip
+#: name>``).
 #: Modules installed together share one line, which is then given once.
 INSTALL_LINES = {
     "torch": "pip install --retries 0 --timeout 10 --extra-index-url https://download.pytorch.org/whl/cpu "

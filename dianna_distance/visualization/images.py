@@ -17,7 +17,7 @@ from dianna_distance.visualization.common import finish_figure, new_figure, save
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-#: A reference as a figure shows it: a file (an image, or a ``.npy`` by its name), a caption, or an image array.
+#: A reference as a figure shows it, a file (an image, or a ``.npy`` by its name), a caption, or an image array.
 Reference = str | Path | np.ndarray
 
 COLORBAR_LABEL = "attribution (+ closer, − farther)"

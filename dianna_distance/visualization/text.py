@@ -26,7 +26,7 @@ from dianna_distance.visualization.images import COLORBAR_LABEL, FADED, RED_BLUE
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-#: One reference's explanation in DIANNA's format: ``(word, word index, score)`` per word.
+#: One reference's explanation in DIANNA's format, ``(word, word index, score)`` per word.
 TextExplanation = Sequence[tuple[str, int, float]]
 
 CLOSER = "brings the text closer to the reference"

@@ -82,6 +82,10 @@ def resolve_short_name(app, env, node, contnode):
     else:
         matches = [name for name in domain.objects
                    if name.startswith("dianna_distance.") and name.endswith("." + target)]
+    if not matches and target.startswith("dianna_distance.") and "." in target:
+        # a re-exported constant (``dianna_distance.models.PRESETS``): the one of that name inside that package
+        package, _, short = target.rpartition(".")
+        matches = [name for name in domain.objects if name.startswith(package + ".") and name.endswith("." + short)]
     if len(matches) != 1:
         return None
     name = matches[0]
