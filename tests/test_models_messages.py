@@ -314,3 +314,12 @@ def test_a_batch_run_of_several_jobs_says_the_export_once(tmp_path, capfd):
     lines = [line for line in capfd.readouterr().err.splitlines() if "exporting" in line]
     assert lines == [f"dianna-distance: exporting {EXPORT_DESCRIPTIONS['efficientnet-lite0']} into "
                      f"{tmp_path / 'cache' / 'efficientnet-lite0.onnx'} (once: later runs use this file)"]
+
+
+def test_a_dask_run_without_dask_names_the_documentations_install_line(monkeypatch):
+    from dianna_distance.batch.cluster import check_client
+
+    hide_modules(monkeypatch, ("distributed",))
+    with pytest.raises(ModuleNotFoundError) as caught:
+        check_client("tcp://127.0.0.1:8786")
+    assert str(caught.value) == f"install dask[distributed] with: {INSTALL_LINES['distributed']} (a Dask client needs it)"

@@ -6,6 +6,8 @@ import contextlib
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from dianna_distance.models.packages import require_modules
+
 if TYPE_CHECKING:  # imported where used: Dask is optional
     from distributed import Client
 
@@ -14,14 +16,13 @@ def check_client(client: object) -> None:
     """Accept a :class:`distributed.Client`, a Dask cluster (e.g. a ``LocalCluster``) or a scheduler address.
 
     Raises:
-        ImportError: dask.distributed is not installed.
+        ModuleNotFoundError: dask.distributed is not installed (the message says how to install it).
         TypeError: ``client`` is none of these.
     """
-    try:
-        from distributed import Client
-        from distributed.deploy import Cluster
-    except ImportError as error:
-        raise ImportError("a Dask client needs dask.distributed: pip install 'dianna-distance[dask]'") from error
+    require_modules(["distributed"], "a Dask client")
+    from distributed import Client
+    from distributed.deploy import Cluster
+
     if not isinstance(client, (str, Client, Cluster)):
         raise TypeError(f"client must be a distributed.Client, a Dask cluster (e.g. LocalCluster) or a scheduler "
                         f"address, got {type(client).__name__}")

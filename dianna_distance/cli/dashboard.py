@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
 
 from dianna_distance.dashboard import DEFAULT_HOST, DEFAULT_PORT, MAX_UPLOAD_MB, PRIMARY, SECONDARY_BACKGROUND
-
-INSTALL_HINT = 'pip install "dianna-distance[dashboard]"'
+from dianna_distance.models.packages import require_modules
 
 
 def add_dashboard_command(commands: argparse._SubParsersAction) -> None:
@@ -37,8 +35,10 @@ def run_dashboard(args: argparse.Namespace) -> int:
     if not 0 < args.port < 65536:
         print(f"dianna-distance: error: --port must be in 1..65535, got {args.port}", file=sys.stderr)
         return 2
-    if importlib.util.find_spec("streamlit") is None:
-        print(f"dianna-distance: error: the dashboard needs Streamlit: {INSTALL_HINT}", file=sys.stderr)
+    try:
+        require_modules(["streamlit"], "the dashboard")
+    except ModuleNotFoundError as error:
+        print(f"dianna-distance: error: {error}", file=sys.stderr)
         return 2
     try:
         return subprocess.call(streamlit_command(args.port, args.host))
