@@ -322,4 +322,5 @@ def test_a_dask_run_without_dask_names_the_documentations_install_line(monkeypat
     hide_modules(monkeypatch, ("distributed",))
     with pytest.raises(ModuleNotFoundError) as caught:
         check_client("tcp://127.0.0.1:8786")
-    assert str(caught.value) == f"install dask[distributed] with: {INSTALL_LINES['distributed']} (a Dask client needs it)"
+    expected = f"install dask[distributed] with: {INSTALL_LINES['distributed']} (a Dask client needs it)"
+    assert str(caught.value) == expected
