@@ -422,13 +422,12 @@ def explain_image_on_cluster(args: argparse.Namespace, parameters: dict) -> tupl
 
 
 def _pixels(args: argparse.Namespace, model: str, providers: list[str] | None) -> np.ndarray:
-    """The image as the map lies over it, in [0, 1]."""
-    if args.preset:
-        from dianna_distance.models import load_image_encoder
+    """The image as the map lies over it, in [0, 1] (for a preset, read as the preset says: no model is loaded)."""
+    from dianna_distance.models.image import PRESETS, load_image, load_image_for_model, stated_preset
 
-        return load_image_encoder(args.preset, model, mask_on=args.mask_on, providers=providers).load_image(args.image)
+    if args.preset:
+        return load_image(args.image, PRESETS[args.preset])
     from dianna_distance.model import OnnxModel
-    from dianna_distance.models.image import load_image, load_image_for_model, stated_preset
 
     onnx_model = OnnxModel(model, providers=providers)
     stated, preprocessing = stated_preset(onnx_model), onnx_model.preprocessing
