@@ -21,7 +21,11 @@ from dianna_distance.core import MaskedDistanceExplainer
 from dianna_distance.distances import DistanceLike
 from dianna_distance.files import check_input_file, read_npy
 from dianna_distance.model import ModelLike, OnnxModel, load_model
+from dianna_distance.regression import grid_cells
 from dianna_distance.timeseries_masks import MASK_KINDS, TimeSeriesMasks, check_mask_kinds
+
+#: ``weighting="regression"`` scores a series in segments: this many per interval of a time mask's curve.
+SEGMENTS_PER_INTERVAL = 2
 
 #: What a masked value becomes, ``"mean"`` (DIANNA's default: the mean of the whole series), a number, or a
 #: callable ``series (T, C) -> number or (C,)`` (one value per channel).
@@ -281,6 +285,16 @@ class TimeSeriesDistanceExplainer(MaskedDistanceExplainer):
 
     def _feature_shape(self, prepared: _Series) -> tuple[int, int]:
         return prepared.values.shape
+
+    def _regression_cells(self, feature_shape: tuple[int, ...]) -> np.ndarray:
+        """``weighting="regression"``: per channel, segments of adjacent time steps.
+
+        :data:`SEGMENTS_PER_INTERVAL` segments per interval of a time mask's curve (``feature_res - 2`` intervals),
+        at least one step each.
+        """
+        length, channels = int(feature_shape[0]), int(feature_shape[1])
+        segments = min(length, SEGMENTS_PER_INTERVAL * (int(self.feature_res) - 2))
+        return grid_cells((length, channels), segments, channels)
 
     def _input_size(self, prepared: _Series) -> int:
         return prepared.values.size

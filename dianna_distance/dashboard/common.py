@@ -25,6 +25,8 @@ from typing import Any, TypedDict, cast
 import numpy as np
 import streamlit as st
 
+from dianna_distance.distances import WEIGHTINGS
+
 CMAP = "bwr"
 RUN_FILE_VERSION = 1
 EMBEDDINGS_IN_RUN_FILE_MB = 64  # embeddings larger than this are stored as float32 in the run file
@@ -47,7 +49,6 @@ class Defaults(TypedDict):
 
 DEFAULTS: Defaults = {"n_masks": 1000, "p_keep": 0.5, "feature_res": 8, "range_min": 0.0, "range_max": 0.1,
                       "negative_min": 0.9, "negative_max": 1.0, "weighting": "ranges", "fdr": 0.05, "random_state": 0}
-WEIGHTINGS = ("ranges", "linear", "normal")
 DISTANCES = ("cosine", "euclidean")
 
 # SELECTBOX: Streamlit (1.67 needs Python >= 3.11) types the first overload of selectbox with typing.Never, which mypy
