@@ -278,7 +278,8 @@ class MaskedDistanceExplainer:
                 positive_range=(self.mask_selection_range_min, self.mask_selection_range_max),
                 negative_range=(self.mask_selection_negative_range_min, self.mask_selection_negative_range_max),
                 progress=self.progress, weighting=self.weighting,
-                cells=self._regression_cells(tuple(masks.shape[1:])) if self.weighting == "regression" else None)
+                cells=self._regression_cells(tuple(masks.shape[1:]), self.max_masks)
+                if self.weighting == "regression" else None)
             masks, embeddings, self.converged_ = _head(masks, result.n_masks), result.embeddings, result.converged
             if not result.converged:
                 warn(f"tolerance={self.tolerance} was not reached: the map's estimated spread is "
@@ -450,7 +451,7 @@ class MaskedDistanceExplainer:
         self._null_centre: np.ndarray | None = None
         if weighting == "regression":
             feature_shape = tuple(self.masks_.shape[1:])
-            cells = self._regression_cells(feature_shape)
+            cells = self._regression_cells(feature_shape, len(self.masks_))
             cached = getattr(self, "_design_cache", None)  # (masks, cells, design): reselect pools the masks once
             if cached is None or cached[0] is not self.masks_ or not np.array_equal(cached[1], cells):
                 self._design_cache = cached = (self.masks_, cells, pooled_design(self.masks_, cells))
@@ -480,8 +481,8 @@ class MaskedDistanceExplainer:
         self.significance(self.fdr if fdr is None else fdr)
         return self.map_.copy()  # the caller may change its map; map_ stays what significant_ describes
 
-    def _regression_cells(self, feature_shape: tuple[int, ...]) -> np.ndarray:
-        """The cells of ``weighting="regression"``: an int array ``feature_shape``; by default every feature its own."""
+    def _regression_cells(self, feature_shape: tuple[int, ...], n_masks: int) -> np.ndarray:
+        """The cells of ``weighting="regression"`` for ``n_masks`` masks: int ``feature_shape``; default: features."""
         return identity_cells(feature_shape)
 
     def significance(self, fdr: float | None = None) -> np.ndarray:

@@ -191,7 +191,7 @@ class DistanceExplainer(MaskedDistanceExplainer):
     def _feature_shape(self, prepared: _Image) -> tuple[int, int]:
         return prepared.spatial_shape
 
-    def _regression_cells(self, feature_shape: tuple[int, ...]) -> np.ndarray:
+    def _regression_cells(self, feature_shape: tuple[int, ...], n_masks: int) -> np.ndarray:
         """``weighting="regression"``: a ``feature_res`` x ``feature_res`` grid of pixel blocks (the masks' own grid).
 
         Every pixel of a block gets the block's coefficient. A RISE mask is a bilinear upsampling of a

@@ -128,20 +128,23 @@ def parameter_widgets(key: str, images: bool = True, distance: str = "cosine") -
     return values
 
 
-def selection_widgets(key: str) -> dict:
-    """Selection ranges, weighting and FDR: the settings a run can change afterwards without the model."""
+def selection_widgets(key: str, weighting: str = "ranges") -> dict:
+    """Selection ranges, weighting and FDR: the settings a run can change afterwards without the model.
+
+    ``weighting``: the weighting shown first (the run's own: the explainer's default for its modality).
+    """
     left, right = st.columns(2)
     positive = left.slider("positive selection (closest first)", 0.0, 1.0,
                            (DEFAULTS["range_min"], DEFAULTS["range_max"]), 0.01, key=f"{key}_positive")
     negative = right.slider("negative selection", 0.0, 1.0, (DEFAULTS["negative_min"], DEFAULTS["negative_max"]),
                             0.01, key=f"{key}_negative")
-    weighting = left.selectbox("weighting", WEIGHTINGS, key=f"{key}_weighting")
+    chosen = left.selectbox("weighting", WEIGHTINGS, index=WEIGHTINGS.index(weighting), key=f"{key}_weighting")
     fdr = right.slider("false-discovery rate of the significance overlay", 0.001, 0.5, DEFAULTS["fdr"], 0.001,
                        format="%.3f", key=f"{key}_fdr")
     overlay = left.checkbox("hatch what is not significant", True, key=f"{key}_overlay")
     return {"mask_selection_range_min": positive[0], "mask_selection_range_max": positive[1],
             "mask_selection_negative_range_min": negative[0], "mask_selection_negative_range_max": negative[1],
-            "weighting": weighting, "fdr": fdr, "overlay": overlay}
+            "weighting": chosen, "fdr": fdr, "overlay": overlay}
 
 
 def block_size(n_masks: int) -> int:
