@@ -47,6 +47,7 @@ class ArrayPage:
         read_item: ``(bytes, file name) -> array`` of the page's layout.
         feature_res: Whether the explainer has ``feature_res``.
         distance: The distance selected first.
+        p_keep: The ``p_keep`` shown first (the explainer's default for the modality).
     """
 
     name: str
@@ -60,6 +61,7 @@ class ArrayPage:
     read_item: Callable[[bytes, str], np.ndarray]
     feature_res: bool = False
     distance: str = "cosine"
+    p_keep: float = 0.5
 
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the ONNX model…")
@@ -186,7 +188,8 @@ def draw_page(spec: ArrayPage) -> None:
             return
         model, item, reference, labels, extra = prepared
         parameters = {**common.parameter_widgets(spec.key, images=spec.feature_res,
-                                                 distance=extra.get("distance", spec.distance)), **extra}
+                                                 distance=extra.get("distance", spec.distance), p_keep=spec.p_keep),
+                      **extra}
         if st.button("Explain", type="primary", key=f"{spec.key}_explain"):
             st.session_state.pop(state, None)
             placeholder = st.empty()

@@ -104,19 +104,21 @@ def onnx_model(digest: str, data: bytes) -> Any:
         raise DashboardInputError(f"the uploaded model is not a readable ONNX file ({error})") from error
 
 
-def parameter_widgets(key: str, images: bool = True, distance: str = "cosine") -> dict:
-    """Widgets for every explainer parameter, with the paper's defaults; returns their values.
+def parameter_widgets(key: str, images: bool = True, distance: str = "cosine", p_keep: float | None = None) -> dict:
+    """Widgets for every explainer parameter, with the modality's defaults; returns their values.
 
     Args:
         key: Prefix of the widget keys (one per page).
         images: Whether to show ``feature_res`` (image and time-series masks).
         distance: The distance selected first.
+        p_keep: The ``p_keep`` shown first; None: the paper's (``DEFAULTS``).
     """
     with st.expander("Explainer parameters", expanded=False):
         left, right = st.columns(2)
         values: dict[str, int | float | str] = {
             "n_masks": left.number_input("n_masks", 10, 20000, DEFAULTS["n_masks"], step=50, key=f"{key}_n_masks"),
-            "p_keep": right.slider("p_keep", 0.05, 1.0, DEFAULTS["p_keep"], 0.05, key=f"{key}_p_keep"),
+            "p_keep": right.slider("p_keep", 0.05, 1.0, DEFAULTS["p_keep"] if p_keep is None else p_keep, 0.05,
+                                   key=f"{key}_p_keep"),
             "random_state": left.number_input("random_state (seed)", 0, 2**31 - 1, DEFAULTS["random_state"],
                                               key=f"{key}_seed"),
         }
