@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
 import os
 import signal
 import tempfile
@@ -68,12 +69,13 @@ def _first_non_directory_parent(path: Path) -> Path | None:
     return None
 
 
-def read_npy(path: str | Path, name: str) -> np.ndarray:
+def read_npy(path: str | Path, name: str, data: bytes | None = None) -> np.ndarray:
     """Read a plain numeric array from a ``.npy`` file (no pickles, no object arrays, no ``.npz`` archives).
 
     Args:
-        path: The ``.npy`` file.
+        path: The ``.npy`` file; with ``data``, the uploaded file's name (for messages).
         name: What the array is (``"reference"``), for messages.
+        data: The file's bytes (an upload); None: read ``path``.
 
     Returns:
         The array, as saved.
@@ -82,9 +84,10 @@ def read_npy(path: str | Path, name: str) -> np.ndarray:
         FileNotFoundError, IsADirectoryError, PermissionError: See :func:`check_input_file`.
         ValueError: The file is not a ``.npy`` file, is truncated, or holds objects (a pickle) or non-numbers.
     """
-    path = check_input_file(path, name)
+    if data is None:
+        path = check_input_file(path, name)
     try:
-        loaded = np.load(path, allow_pickle=False)
+        loaded = np.load(path if data is None else io.BytesIO(data), allow_pickle=False)
     except ValueError as error:
         if "allow_pickle" in str(error) or "pickle" in str(error):
             raise ValueError(f"{name}: {str(path)!r} holds Python objects (a pickle or an object array), not a plain "

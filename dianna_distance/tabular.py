@@ -44,6 +44,7 @@ from dianna_distance.core import MaskedDistanceExplainer
 from dianna_distance.distances import DistanceLike
 from dianna_distance.masks import BackgroundRows, TabularMasks, WordMasks, root_seed
 from dianna_distance.model import load_model
+from dianna_distance.readers import read_table_csv
 
 TabularModelLike = str | Path | Callable[[np.ndarray], np.ndarray]
 #: A callable ``mask_type``: ``(row (F,), keep (B, F) bool, training_data (N, F) or None) -> (B, F)``.
@@ -356,6 +357,8 @@ class TabularDistanceExplainer(MaskedDistanceExplainer):
 def read_csv_table(path: str | Path, name: str) -> tuple[list[str], np.ndarray]:
     """Read a table of numbers from a ``.csv`` file whose first line is a header of column names.
 
+    The reader is :func:`dianna_distance.readers.read_table_csv` (this name is kept for existing callers).
+
     Args:
         path: The file.
         name: What the table is (``"rows"``, ``"training data"``), for messages.
@@ -369,40 +372,4 @@ def read_csv_table(path: str | Path, name: str) -> tuple[list[str], np.ndarray]:
         ValueError: No header, no rows, a row with another number of cells, or a cell that is not a number (the
             message names the file, the line and the column).
     """
-    import csv
-
-    from dianna_distance.files import check_input_file
-
-    path = check_input_file(path, name)
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as file:
-            lines = list(csv.reader(file))
-    except UnicodeDecodeError as error:
-        raise ValueError(f"{name}: {str(path)!r} is not a text .csv file ({error.reason})") from error
-    numbered = [(number, line) for number, line in enumerate(lines, start=1) if any(cell.strip() for cell in line)]
-    if not numbered:
-        raise ValueError(f"{name}: {str(path)!r} is empty; expected a header of column names and rows of numbers")
-    header = [cell.strip() for cell in numbered[0][1]]
-    if not numbered[1:]:
-        raise ValueError(f"{name}: {str(path)!r} has a header but no rows")
-    if all(_is_number(cell) for cell in header):
-        raise ValueError(f"{name}: {str(path)!r} has no header: its first line must name the columns")
-    values = np.empty((len(numbered) - 1, len(header)))
-    for index, (number, line) in enumerate(numbered[1:]):
-        if len(line) != len(header):
-            raise ValueError(f"{name}: {str(path)!r} line {number} has {len(line)} cells, but the header names "
-                             f"{len(header)} columns")
-        for column, cell in enumerate(line):
-            if not _is_number(cell):
-                raise ValueError(f"{name}: {str(path)!r} line {number}, column {header[column]!r}: {cell!r} is not "
-                                 "a number")
-            values[index, column] = float(cell)
-    return header, values
-
-
-def _is_number(cell: str) -> bool:
-    try:
-        float(cell)
-    except ValueError:
-        return False
-    return True
+    return read_table_csv(path, name)

@@ -8,7 +8,6 @@ RISE fills them, and the map's shape ``(T, C)``. A series is laid out as DIANNA'
 
 from __future__ import annotations
 
-import csv
 import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -19,8 +18,8 @@ import numpy as np
 from dianna_distance.checks import check_callable, check_finite_array, check_int
 from dianna_distance.core import MaskedDistanceExplainer
 from dianna_distance.distances import DistanceLike
-from dianna_distance.files import check_input_file, read_npy
 from dianna_distance.model import ModelLike, OnnxModel, load_model
+from dianna_distance.readers import read_series_array
 from dianna_distance.timeseries_masks import MASK_KINDS, TimeSeriesMasks, check_mask_kinds
 
 #: What a masked value becomes, ``"mean"`` (DIANNA's default: the mean of the whole series), a number, or a
@@ -59,57 +58,30 @@ def check_series(series: object, name: str = "series") -> np.ndarray:
     return values
 
 
-#: The series files ``explain-timeseries`` reads.
-SERIES_SUFFIXES = (".npy", ".csv")
-
-
-def read_series(path: str | Path, name: str = "series") -> tuple[np.ndarray, list[str] | None]:
+def read_series(path: str | Path, name: str = "series", data: bytes | None = None
+                ) -> tuple[np.ndarray, list[str] | None]:
     """A time series ``(T, C)`` from a ``.npy`` file or a ``.csv`` file, with its channel names if a header gives them.
 
     A ``.npy`` file holds ``(T, C)``, or ``(T,)`` for one channel. A ``.csv`` file has one row per time step and one
-    column per channel, with an optional header row (names, not numbers).
+    column per channel, with an optional header row, read by :func:`dianna_distance.readers.read_csv_numbers` (a
+    byte-order mark is dropped; a first row is a header only if none of its cells is a number, or it is pandas'
+    ``0,1,...`` header over float data; a gap is refused in any row).
+
+    Args:
+        path: The file; with ``data``, the uploaded file's name.
+        name: What the series is, for messages.
+        data: The file's bytes (an upload); None: read ``path``.
 
     Raises:
         FileNotFoundError, IsADirectoryError, PermissionError: The file cannot be read.
         ValueError: Another suffix, another rank, a cell that is not a number, rows of different lengths, NaN or
             infinity; the message names ``name`` and the file.
     """
-    path = check_input_file(path, name)
-    suffix = path.suffix.lower()
-    if suffix not in SERIES_SUFFIXES:
-        raise ValueError(f"{name}: {str(path)!r} must be a .npy or .csv file, got suffix {path.suffix!r}")
-    names = None
-    if suffix == ".npy":
-        values = read_npy(path, name)
-        if values.ndim == 1:
-            values = values[:, None]
-    else:
-        with open(path, newline="", encoding="utf-8") as file:
-            rows = [row for row in csv.reader(file) if any(cell.strip() for cell in row)]
-        if rows and not all(_is_number(cell) for cell in rows[0]):
-            names, rows = [cell.strip() for cell in rows[0]], rows[1:]
-        if not rows:
-            raise ValueError(f"{name}: {str(path)!r} holds no rows of numbers")
-        width = len(names) if names else len(rows[0])
-        for number, row in enumerate(rows, start=2 if names else 1):
-            if len(row) != width:
-                raise ValueError(f"{name}: {str(path)!r} line {number} has {len(row)} columns, expected {width}")
-            bad = [cell for cell in row if not _is_number(cell)]
-            if bad:
-                raise ValueError(f"{name}: {str(path)!r} line {number} holds {bad[0]!r}, not a number")
-        values = np.array([[float(cell) for cell in row] for row in rows])
+    values, names = read_series_array(path, name, data)
     try:
         return check_series(values, name), names
     except ValueError as error:
         raise ValueError(f"{error} (in {str(path)!r})") from error
-
-
-def _is_number(cell: str) -> bool:
-    try:
-        float(cell)
-    except ValueError:
-        return False
-    return True
 
 
 def mask_fill(series: np.ndarray, mask_type: MaskTypeLike = "mean") -> np.ndarray:

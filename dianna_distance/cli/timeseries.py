@@ -11,6 +11,7 @@ import numpy as np
 from dianna_distance.cli.cluster import add_scheduler_option, check_split, split_map
 from dianna_distance.cli.common import add_explainer_options, explainer_parameters, output_paths, standard_error_path
 from dianna_distance.files import check_input_file, read_npy, write_together
+from dianna_distance.readers import check_columns
 from dianna_distance.timeseries import TimeSeriesDistanceExplainer, read_series
 from dianna_distance.timeseries_masks import MASK_KINDS
 
@@ -58,7 +59,11 @@ def explain_timeseries_files(
                   else [f"vs {Path(reference).name}[{k}]" for k in range(len(embedded))])
     else:
         series_paths = list(reference_series or ())  # given: exactly one of the two is, checked above
-        references = [read_series(path, "reference series")[0] for path in series_paths]
+        references = []
+        for path in series_paths:
+            reference_values, reference_names = read_series(path, "reference series")
+            check_columns(reference_names, names, f"--reference-series {str(path)!r}", f"the series {str(series)!r}")
+            references.append(reference_values)
         if any(item.shape != values.shape for item in references):
             raise ValueError(f"reference series must have the series' shape {values.shape}, got "
                              f"{[item.shape for item in references]}")

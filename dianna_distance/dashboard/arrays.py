@@ -7,7 +7,6 @@ item the model embeds) / "open a run file", then the block-wise run and the expl
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ import numpy as np
 import streamlit as st
 
 from dianna_distance.dashboard import common
+from dianna_distance.readers import check_columns
 
 
 class MakeExplainer(Protocol):
@@ -74,28 +74,32 @@ def uploaded_model(digest: str, data: bytes) -> Any:
 
 
 def read_numbers(data: bytes, name: str) -> np.ndarray:
-    """A ``.npy`` array or a ``.csv`` table of numbers (an optional header line) as float64."""
-    if name.lower().endswith(".npy"):
-        try:
-            array = np.load(io.BytesIO(data), allow_pickle=False)
-        except Exception as error:
-            raise common.DashboardInputError(f"{name} is not a .npy file ({error})") from error
-    else:
-        text = data.decode("utf-8", errors="replace").splitlines()
-        try:
-            float(text[0].split(",")[0])
-            skip = 0
-        except (ValueError, IndexError):
-            skip = 1
-        try:
-            array = np.loadtxt(text, delimiter=",", skiprows=skip, ndmin=2)
-        except ValueError as error:
-            raise common.DashboardInputError(f"{name} is not a CSV table of numbers ({error})") from error
+    """A ``.npy`` array or a ``.csv`` table of numbers (an optional header line) as float64.
+
+    The readers are the package's (:func:`dianna_distance.files.read_npy`,
+    :func:`dianna_distance.readers.read_csv_numbers`): a byte-order mark is dropped, a gap is refused in any row.
+    """
+    return read_columns(data, name)[0]
+
+
+def read_columns(data: bytes, name: str) -> tuple[np.ndarray, list[str] | None]:
+    """:func:`read_numbers` with the column names of a ``.csv`` header (None for ``.npy`` or no header)."""
+    from dianna_distance.files import read_npy
+    from dianna_distance.readers import read_csv_numbers
+
+    names = None
+    try:
+        if name.lower().endswith(".npy"):
+            array = read_npy(name, "upload", data=data)
+        else:
+            names, array = read_csv_numbers(name, "upload", data=data)
+    except ValueError as error:
+        raise common.DashboardInputError(str(error)) from error
     if array.size == 0 or not np.issubdtype(array.dtype, np.number):
         raise common.DashboardInputError(f"{name} holds no numbers (shape {array.shape}, {array.dtype})")
     if not np.all(np.isfinite(array)):
         raise common.DashboardInputError(f"{name} holds NaN or infinite values")
-    return array.astype(np.float64)
+    return array.astype(np.float64), names
 
 
 def _embed(model: Callable, items: np.ndarray) -> np.ndarray:
@@ -123,6 +127,13 @@ def _own_inputs(spec: ArrayPage) -> tuple | None:
             reference = common.read_embedding(reference_upload.getvalue(), reference_upload.name)
         else:
             other = spec.read_item(reference_upload.getvalue(), reference_upload.name)
+            item_columns = read_columns(item_upload.getvalue(), item_upload.name)[1]
+            reference_columns = read_columns(reference_upload.getvalue(), reference_upload.name)[1]
+            try:
+                check_columns(reference_columns, item_columns,
+                              f"the reference {reference_upload.name!r}", f"the {spec.item_noun} {item_upload.name!r}")
+            except ValueError as error:
+                raise common.DashboardInputError(str(error)) from error
             if other.shape != item.shape:
                 raise common.DashboardInputError(f"the reference {spec.item_noun} has shape {other.shape}; the "
                                                  f"{spec.item_noun} explained has {item.shape}")
