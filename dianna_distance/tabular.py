@@ -115,6 +115,30 @@ def check_training_data(training_data: object, n_features: int | None = None) ->
     return background.astype(np.float64)
 
 
+def check_float32_rows(values: np.ndarray, name: str, feature_names: Sequence[str] | None = None,
+                       first_row: int = 0) -> None:
+    """Refuse rows holding a value beyond float32's range (models take float32 rows), naming the row and feature.
+
+    Args:
+        values: ``(F,)`` one row or ``(N, F)`` rows.
+        name: What the rows are (``"row"``, ``"training_data"``), for messages.
+        feature_names: The features' names (default: their indices).
+        first_row: The number of the first row, for messages (0: the first row after the header).
+
+    Raises:
+        ValueError: A finite value whose magnitude exceeds float32's largest, naming the first such row and feature.
+    """
+    rows = np.atleast_2d(np.asarray(values, dtype=np.float64))
+    beyond = np.isfinite(rows) & (np.abs(rows) > np.finfo(np.float32).max)
+    if beyond.any():
+        row, column = (int(index) for index in np.argwhere(beyond)[0])
+        feature = repr(feature_names[column]) if feature_names is not None else str(column)
+        where = f"{name} row {first_row + row}" if np.ndim(values) == 2 else name
+        raise ValueError(f"{where}, feature {feature} holds {rows[row, column]:g}, beyond the largest float32 "
+                         f"({np.finfo(np.float32).max:g}) that the model takes: rescale that feature (e.g. other "
+                         "units) in every row")
+
+
 def check_categorical_features(categorical_features: object, n_features: int) -> list[int]:
     """Indices of the categorical features, each in ``[0, n_features)``, no repeats."""
     if categorical_features is None:
@@ -274,10 +298,12 @@ class TabularDistanceExplainer(MaskedDistanceExplainer):
             raise ValueError(f"row must be one table row (F,) with at least one feature, got shape {values.shape}")
         n_features = values.shape[0]
         self.feature_names_ = self._names(n_features)
+        check_float32_rows(values, "row", self.feature_names_)
         categorical = check_categorical_features(self.categorical_features, n_features)
         background = None
         if self.training_data is not None:
             background = check_training_data(self.training_data, n_features)
+            check_float32_rows(background, "training_data", self.feature_names_)
         seed = root_seed(self.random_state)
         fill, rows = None, None
         self.background_rows_ = None

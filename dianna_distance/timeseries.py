@@ -18,6 +18,7 @@ import numpy as np
 from dianna_distance.checks import check_callable, check_finite_array, check_int
 from dianna_distance.core import MaskedDistanceExplainer
 from dianna_distance.distances import DistanceLike
+from dianna_distance.layers import input_layout
 from dianna_distance.model import ModelLike, OnnxModel, load_model
 from dianna_distance.readers import read_series_array
 from dianna_distance.timeseries_masks import MASK_KINDS, TimeSeriesMasks, check_mask_kinds
@@ -289,15 +290,40 @@ class TimeSeriesDistanceExplainer(MaskedDistanceExplainer):
                             f"{self.embedding_output!r}")
 
 
+#: The transpose that feeds a channels-first model ``(N, C, T)`` the explainer's batches ``(B, T, C)``.
+CHANNELS_FIRST_FIX = ("preprocess_function=lambda batch: batch.transpose(0, 2, 1) (the command line: "
+                      "--channels-first), with the reference series embedded the same way")
+
+
 def check_series_fits_model(series_shape: tuple[int, ...], model: OnnxModel) -> None:
-    """Check that a series ``(T, C)`` is one item of an ONNX model's input ``(N, T, C)`` (fixed axes must match)."""
+    """Check that a series ``(T, C)`` is one item of an ONNX model's input ``(N, T, C)`` (fixed axes must match).
+
+    A model whose graph reads its input channels first, ``(N, C, T)`` (a ``Conv`` on the input, as PyTorch exports
+    ``Conv1d``; see :func:`~dianna_distance.layers.input_layout`), is refused whatever the shapes, with the
+    transpose to use: fed ``(B, T, C)``, it would read the series' T time steps as channels.
+
+    Raises:
+        ValueError: A channels-first model, or a series that is not one item of the model's input.
+    """
+    layout, operator = input_layout(model.path)
+    if layout == "channels_first":
+        raise ValueError(f"model {str(model.path)!r} reads its input channels first, (N, channels, time steps), as "
+                         f"PyTorch exports Conv1d (its input goes into a {operator}); the explainer feeds series "
+                         f"(N, time steps, channels), so the {series_shape[0]} time steps of this series would be "
+                         f"read as channels. Transpose each batch: {CHANNELS_FIRST_FIX}")
     expected = tuple(model.input_shape[1:])
     fits = len(expected) == len(series_shape) and all(
         not isinstance(n, int) or n <= 0 or n == size for n, size in zip(expected, series_shape))
     if not fits:
         shown = tuple(n if isinstance(n, int) and n > 0 else "?" for n in expected)
-        raise ValueError(f"series has shape {tuple(series_shape)}, but model {str(model.path)!r} takes input of "
-                         f"shape {list(model.input_shape)}, one item of which is {shown} (time steps, channels)")
+        transposed = len(expected) == 2 and all(
+            not isinstance(n, int) or n <= 0 or n == size for n, size in zip(expected, series_shape[::-1]))
+        hint = (f"; the series transposed, {tuple(series_shape[::-1])}, would fit: if the model takes (N, channels, "
+                f"time steps), transpose each batch ({CHANNELS_FIRST_FIX}); if the series is laid out (channels, "
+                "time steps), pass series.T" if transposed else "")
+        raise ValueError(f"series has shape {tuple(series_shape)} (time steps, channels), but model "
+                         f"{str(model.path)!r} takes input of shape {list(model.input_shape)}, one item of which is "
+                         f"{shown}{hint}")
 
 
 __all__ = ["MASK_KINDS", "TimeSeriesDistanceExplainer", "check_series", "check_series_fits_model", "mask_fill",

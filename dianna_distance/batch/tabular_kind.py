@@ -29,7 +29,7 @@ from dianna_distance.batch.spec import ModelSpec, model_free_parameters
 from dianna_distance.batch.worker import PreparedJob, cached_model
 from dianna_distance.files import read_npy
 from dianna_distance.readers import check_columns, read_table_csv
-from dianna_distance.tabular import TabularDistanceExplainer
+from dianna_distance.tabular import TabularDistanceExplainer, check_float32_rows
 
 
 def _explainer(parameters: dict, names: list[str] | None) -> TabularDistanceExplainer:
@@ -80,6 +80,7 @@ def _reference_file(spec: ModelSpec, path: str | Path, names: list[str] | None) 
         return read_npy(path, "reference")
     reference_names, rows = read_table_csv(path, "reference")
     check_columns(reference_names, names, f"reference {str(path)!r}", "the item")
+    check_float32_rows(rows, f"reference {str(path)!r}", reference_names)
     embedded = np.asarray(cached_model(spec)(rows.astype(np.float32)), dtype=np.float64)
     return embedded[0] if len(embedded) == 1 else embedded
 

@@ -13,7 +13,7 @@ from dianna_distance.cli.cluster import add_scheduler_option, check_split, split
 from dianna_distance.cli.common import add_explainer_options, explainer_parameters, output_prefix
 from dianna_distance.files import check_output_prefix, read_npy, write_together
 from dianna_distance.readers import check_columns
-from dianna_distance.tabular import MASK_TYPES, TabularDistanceExplainer, read_csv_table
+from dianna_distance.tabular import MASK_TYPES, TabularDistanceExplainer, check_float32_rows, read_csv_table
 
 #: The files ``explain-tabular`` writes; an ``--output`` ending in one of them has it dropped.
 TABULAR_OUTPUT_SUFFIXES = (".npy", ".json", ".png")
@@ -109,6 +109,7 @@ def explain_tabular_files(
     explainer.check_parameters()
     run_model = explainer.load_model(model)
     if reference_values is not None:
+        check_float32_rows(reference_values, "reference", names)
         embedded = np.asarray(run_model(reference_values.astype(np.float32)), dtype=np.float64)
     if embedded is None:
         raise ValueError(exactly_one)
