@@ -11,8 +11,9 @@ import numpy as np
 from dianna_distance.cli.cluster import add_scheduler_option, check_split, split_map
 from dianna_distance.cli.common import add_explainer_options, explainer_parameters, output_paths, standard_error_path
 from dianna_distance.files import check_input_file, read_npy, write_together
+from dianna_distance.model import OnnxModel
 from dianna_distance.readers import check_columns
-from dianna_distance.timeseries import TimeSeriesDistanceExplainer, read_series
+from dianna_distance.timeseries import TimeSeriesDistanceExplainer, check_series_fits_model, read_series
 from dianna_distance.timeseries_masks import MASK_KINDS
 
 
@@ -71,6 +72,8 @@ def explain_timeseries_files(
     npy_path, png_path = output_paths(output, series)
     se_path = standard_error_path(npy_path)
     run_model = explainer.load_model(str(model))
+    if isinstance(run_model, OnnxModel) and explainer_parameters.get("preprocess_function") is None:
+        check_series_fits_model(values.shape, run_model)  # before the reference series are embedded
     if not reference:
         prepare = explainer_parameters.get("preprocess_function") or (lambda batch: batch)
         embedded = np.asarray(run_model(prepare(np.stack(references).astype(np.float32))))
