@@ -199,9 +199,7 @@ class MapFigures:
         table = job.kind == "tabular"
         names, values = _item_values(job, table)
         count = 1 if saliency.ndim == (1 if table else 2) else len(saliency)
-        item = "item" if isinstance(job.item, np.ndarray) else Path(job.item).name
-        titles = [f"{job.id}: {item} vs {label} ({self.distance} distance)"
-                  for label in _reference_labels(job.reference, count)]
+        titles = array_titles(job, count, self.distance)
         n_masks = result.distances["n_masks"] if result.distances is not None else None
         folder = self.output_dir / "figures"
         folder.mkdir(exist_ok=True)
@@ -249,6 +247,12 @@ def _item_values(job: Job, table: bool) -> tuple[list[str] | None, np.ndarray]:
 
     values, channels = read_series(job.item, "item")
     return channels, values
+
+
+def array_titles(job: Job, count: int, distance: str) -> list[str]:
+    """Titles of a table-row or series job's ``count`` maps: ``"<id>: <item> vs <reference> (<distance> distance)"``."""
+    item = "item" if isinstance(job.item, np.ndarray) else Path(job.item).name
+    return [f"{job.id}: {item} vs {label} ({distance} distance)" for label in _reference_labels(job.reference, count)]
 
 
 def _reference_labels(reference: object, count: int) -> list[str]:
