@@ -34,12 +34,12 @@ def check_address(address: str) -> None:
     """Refuse, at once, a string that is not a Dask scheduler address, or whose host name does not resolve.
 
     A TCP (or TLS, WebSocket) address needs a host and a port, ``tcp://host:8786`` or ``host:8786``; other
-    protocols Dask knows (``inproc://``, ``ucx://``) are left to Dask. Reaching the scheduler is checked when the run
-    connects (:func:`connected`).
+    protocols Dask knows (``inproc://``, ``ucx://``) are left to Dask. The host must resolve and accept a connection
+    at the port (within 10 s), so that no :class:`distributed.Client` is made for an address that cannot work.
 
     Raises:
         ValueError: Not an address (the message shows the expected form).
-        ConnectionError: The host name does not resolve.
+        ConnectionError: The host name does not resolve, or nothing listens at the port.
     """
     import socket
 
@@ -66,6 +66,10 @@ def check_address(address: str) -> None:
     except (OSError, UnicodeError) as error:
         raise ConnectionError(f"client: cannot reach the Dask scheduler at {address!r}: the host {host!r} is not "
                               f"known ({error})") from None
+    try:  # a plain connection first: a Client that cannot connect hangs for a minute when it is collected
+        socket.create_connection((host, port), timeout=10).close()
+    except OSError as error:
+        raise ConnectionError(f"client: cannot reach the Dask scheduler at {address!r} ({error})") from None
 
 
 @contextlib.contextmanager
