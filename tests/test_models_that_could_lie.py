@@ -138,3 +138,26 @@ def test_a_shape_message_never_names_the_models_axes_it_does_not_know(tmp_path):
     message = str(refused.value)
     assert "one item of which is (5, 3);" in message and "(5, 3) (time steps, channels)" not in message
     assert "the series transposed, (5, 3), would fit" in message and "pass series.T" in message
+
+
+def test_the_dashboard_refuses_an_uploaded_channels_first_series_model_with_the_transpose(tmp_path):
+    import io
+
+    from streamlit.testing.v1 import AppTest
+
+    from dianna_distance.dashboard import app as dashboard_app
+
+    model = save_conv1d_model(tmp_path / "conv1d.onnx")
+    buffer = io.BytesIO()
+    np.save(buffer, np.random.default_rng(2).normal(size=(STEPS, CHANNELS)))
+    app = AppTest.from_file(dashboard_app.__file__, default_timeout=60)
+    app.run()
+    app.sidebar.radio(key="page").set_value("Time series").run()
+    app.radio(key="timeseries_source").set_value("use your own data").run()
+    app.file_uploader(key="timeseries_onnx").upload("model.onnx", model.read_bytes())
+    app.file_uploader(key="timeseries_item").upload("series.npy", buffer.getvalue())
+    app.file_uploader(key="timeseries_reference").upload("reference.npy", buffer.getvalue())
+    app.run()
+
+    assert not app.exception
+    assert any("reads its input channels first" in error.value for error in app.error)

@@ -46,6 +46,8 @@ class ArrayPage:
         figure: ``(explainer, item, labels, overlay, parameters) -> matplotlib figure``.
         read_item: ``(bytes, file name) -> array`` of the page's layout.
         feature_res: Whether the explainer has ``feature_res``.
+        check_model: ``(model, item) -> None``, raising ValueError when the model cannot take the item as the
+            explainer feeds it (a channels-first series model), before anything is embedded; None: no check.
         distance: The distance selected first.
     """
 
@@ -60,6 +62,7 @@ class ArrayPage:
     read_item: Callable[[bytes, str], np.ndarray]
     feature_res: bool = False
     distance: str = "cosine"
+    check_model: Callable[[Any, np.ndarray], None] | None = None
 
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the ONNX model…")
@@ -122,6 +125,11 @@ def _own_inputs(spec: ArrayPage) -> tuple | None:
         data = model_upload.getvalue()
         model = uploaded_model(common.file_digest(data), data)
         item = spec.read_item(item_upload.getvalue(), item_upload.name)
+        if spec.check_model is not None:
+            try:
+                spec.check_model(model, item)
+            except ValueError as error:
+                raise common.DashboardInputError(str(error)) from error
         name = Path(reference_upload.name).stem
         if kind == ".npy embedding":
             reference = common.read_embedding(reference_upload.getvalue(), reference_upload.name)
