@@ -309,10 +309,12 @@ def load_run_file(data: bytes, make_explainer: Callable[[dict, int], Any], page:
 
 def read_embedding(data: bytes, name: str) -> np.ndarray:
     """A reference embedding from uploaded ``.npy`` bytes: ``(D,)`` or ``(K, D)`` finite numbers."""
+    from dianna_distance.files import read_npy
+
     try:
-        array = np.load(io.BytesIO(data), allow_pickle=False)
-    except Exception as error:
-        raise DashboardInputError(f"{name} is not a .npy file ({error})") from error
+        array = read_npy(name, "reference", data=data)  # the package's .npy reader
+    except ValueError as error:
+        raise DashboardInputError(str(error)) from error
     if array.ndim not in (1, 2) or array.size == 0 or not np.issubdtype(array.dtype, np.number):
         raise DashboardInputError(f"{name} must hold an embedding (D,) or embeddings (K, D) of numbers, "
                                   f"got shape {array.shape} of {array.dtype}")
