@@ -20,7 +20,7 @@ from dianna_distance.batch.jobs import JOB_KINDS, Job, JobKind
 from dianna_distance.batch.manifest import DistanceSummary
 from dianna_distance.batch.spec import ModelSpec, model_free_parameters
 from dianna_distance.core import MaskedDistanceExplainer
-from dianna_distance.explainer import DistanceExplainer
+from dianna_distance.image import DistanceExplainer
 from dianna_distance.model import OnnxModel
 
 if TYPE_CHECKING:  # imported where used: a worker loads only what its jobs need

@@ -11,7 +11,7 @@ import numpy as np
 
 from dianna_distance.checks import check_finite_array
 from dianna_distance.core import MaskedDistanceExplainer
-from dianna_distance.explainer import AxisLabels, DistanceExplainer
+from dianna_distance.image import AxisLabels, DistanceExplainer
 
 RandomState = int | np.random.Generator | None
 ExplainFunction = Callable[[Any, np.ndarray, np.ndarray], np.ndarray]
