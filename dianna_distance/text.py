@@ -394,23 +394,10 @@ class TextDistanceExplainer(MaskedDistanceExplainer):
         max_masks: int = 10_000,
         embedding_output: str | None = None,
     ) -> None:
-        self.n_masks = n_masks
-        self.p_keep = p_keep
-        self.mask_selection_range_min = mask_selection_range_min
-        self.mask_selection_range_max = mask_selection_range_max
-        self.mask_selection_negative_range_min = mask_selection_negative_range_min
-        self.mask_selection_negative_range_max = mask_selection_negative_range_max
-        self.weighting = weighting
-        self.batch_size = batch_size
+        self._store_shared_parameters(locals())
         self.tokenizer = tokenizer
         self.mask_token = mask_token
-        self.distance = distance
-        self.random_state = random_state
-        self.masks = masks
-        self.progress = progress
         self.providers = providers
-        self.tolerance = tolerance
-        self.max_masks = max_masks
         self.embedding_output = embedding_output
 
     def attribute(self, model: TextModelLike, text: str, embedded_reference: np.ndarray) -> np.ndarray:
