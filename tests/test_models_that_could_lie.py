@@ -161,3 +161,22 @@ def test_the_dashboard_refuses_an_uploaded_channels_first_series_model_with_the_
 
     assert not app.exception
     assert any("reads its input channels first" in error.value for error in app.error)
+
+
+def test_a_sentence_model_whose_output_mixes_the_texts_of_a_batch_is_refused(tmp_path):
+    from conftest_text import save_wordpiece_tokenizer
+    from test_embedding_output import save_sentence_graph
+
+    from dianna_distance.model import SentenceEncoder
+
+    save_sentence_graph(tmp_path / "sentence.onnx")
+    model = onnx.load(str(tmp_path / "sentence.onnx"))  # its output: each text minus the batch's mean
+    model.graph.node[-1].output[0] = "hidden"
+    model.graph.node.extend([helper.make_node("ReduceMean", ["hidden"], ["batch_mean"], axes=[0], keepdims=1),
+                             helper.make_node("Sub", ["hidden", "batch_mean"], ["last_hidden_state"])])
+    onnx.save(model, str(tmp_path / "mixing.onnx"))
+    tokenizer = save_wordpiece_tokenizer(tmp_path / "tokenizer.json", fixed_length=None)
+
+    with pytest.raises(ValueError, match="mixes the items of a batch"):
+        SentenceEncoder(tmp_path / "mixing.onnx", tokenizer)(["the cat sat", "a dog"])
+    SentenceEncoder(tmp_path / "sentence.onnx", tokenizer)(["the cat sat", "a dog"])  # the same graph, not mixing
