@@ -12,6 +12,7 @@ import json
 import re
 import sys
 import tracemalloc
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -34,6 +35,8 @@ SELECTION = {"mask_selection_range_min": 0.05, "mask_selection_range_max": 0.3,
              "mask_selection_negative_range_min": 0.75, "mask_selection_negative_range_max": 0.95,
              "weighting": "ranges", "fdr": 0.2, "overlay": False}
 
+IMPORTS = (".py", ".pyc", ".so")  # modules imported on first use
+SYSTEM = ("/proc/meminfo",)  # the package's check of the memory available (a fixed path, never one from a file)
 _RECORDER: list[list[str]] = []
 
 
@@ -93,21 +96,15 @@ def live_run(page: str, seed: int = 0, n_masks: int = 40, references: int = 2, l
     selection = dict(SELECTION if selection is None else selection)
     explainer = make_for(page)(parameters, n_masks)
     extra = {} if seen_characters is None else {"model": SeesSomeWords(seen_characters)}
-    with pytest.warns(UserWarning) if seen_characters is not None else _nothing():
+    with warnings.catch_warnings(record=True) as caught:  # small runs: selections of no mask, no training data
+        warnings.simplefilter("always")
         explainer.attribute_from_embeddings(item, rng.normal(size=(n_masks, length)),
                                             rng.normal(size=(references, length)), **extra)
-    explainer.reselect(**{name: selection[name] for name in (*runfiles.SELECTION, "weighting")})
-    explainer.significance(selection["fdr"])
+        explainer.reselect(**{name: selection[name] for name in (*runfiles.SELECTION, "weighting")})
+        explainer.significance(selection["fdr"])
+    assert seen_characters is None or any("maximum length" in str(w.message) for w in caught)
     labels = [f"reference {k}" for k in range(references)]
     return explainer, item, parameters, labels, selection
-
-
-class _nothing:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 def saved(page: str, **kwargs) -> tuple[bytes, object]:
@@ -154,6 +151,17 @@ def with_meta(data: bytes, change) -> bytes:
     return archive(contents)
 
 
+def page_opening_a_run_file(page: str) -> AppTest:
+    """The dashboard on ``page`` with "open a run file" chosen (no example is loaded first)."""
+    app = AppTest.from_file(str(APP), default_timeout=60)
+    app.session_state["page"] = page
+    if page != "Texts":
+        app.session_state[f"{KEYS[page]}_source"] = "open a run file"
+    app.run()
+    assert not app.exception
+    return app
+
+
 # -- a run file reopened is the run that was saved ----------------------------------------------------------------
 
 
@@ -170,11 +178,7 @@ def test_a_run_file_reopens_as_the_run_that_was_saved_with_its_selection_and_fdr
 def test_a_run_file_opened_on_its_page_shows_the_saved_map_and_sets_the_selection_widgets(page):
     data, explainer = saved(page)
     key = KEYS[page]
-    app = AppTest.from_file(str(APP), default_timeout=60)
-    app.run()
-    app.sidebar.radio(key="page").set_value(page).run()
-    if page != "Texts":
-        app.radio(key=f"{key}_source").set_value("open a run file").run()
+    app = page_opening_a_run_file(page)
     app.file_uploader(key=f"{key}_run_file").upload("run.npz", data)
     app.run()
     assert not app.exception and not app.error
@@ -225,7 +229,7 @@ def test_a_run_file_never_makes_the_server_read_a_path(tmp_path):
     finally:
         _RECORDER.pop()
     assert run.explainer.words_ == explainer.words_ == ["the", "keeper", "-", "lit", "lamp"]
-    assert not [path for path in opened if not path.endswith((".py", ".pyc", ".so"))]
+    assert not [path for path in opened if not path.endswith(IMPORTS) and path not in SYSTEM]
 
 
 def test_the_texts_page_runs_with_the_tokenizer_as_text_not_as_a_path():
@@ -399,15 +403,12 @@ def test_random_corruptions_are_one_clean_line_and_read_no_other_file(page, kind
         assert_same_run(run, explainer)
     finally:
         _RECORDER.pop()
-    assert not [path for path in opened if not path.endswith((".py", ".pyc", ".so"))]
+    assert not [path for path in opened if not path.endswith(IMPORTS) and path not in SYSTEM]
 
 
 def test_corrupt_run_files_are_one_st_error_line_on_the_page():
     data, _ = saved("Tables")
-    app = AppTest.from_file(str(APP), default_timeout=60)
-    app.run()
-    app.sidebar.radio(key="page").set_value("Tables").run()
-    app.radio(key="tables_source").set_value("open a run file").run()
+    app = page_opening_a_run_file("Tables")
     app.file_uploader(key="tables_run_file").upload("notes.npz", b"plain text, not an archive")
     app.run()
     assert not app.exception and len(app.error) == 1
@@ -429,11 +430,7 @@ def test_labels_from_a_run_file_are_shown_as_text_never_as_markdown_or_mathtext(
     explainer, item, parameters, _, selection = live_run(page, references=1)
     data = runfiles.run_file(explainer, item, parameters, [HOSTILE_LABEL], page, selection)
     key = KEYS[page]
-    app = AppTest.from_file(str(APP), default_timeout=60)
-    app.run()
-    app.sidebar.radio(key="page").set_value(page).run()
-    if page != "Texts":
-        app.radio(key=f"{key}_source").set_value("open a run file").run()
+    app = page_opening_a_run_file(page)
     app.file_uploader(key=f"{key}_run_file").upload(HOSTILE_LABEL + ".npz", data)
     app.run()
     assert not app.exception and not app.error  # the figures draw "$\undefinedmacro$" as text, not mathematics
