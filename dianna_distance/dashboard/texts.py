@@ -39,7 +39,7 @@ def sentence_model(digest: str, model: bytes, tokenizer: bytes, names: tuple[str
         tokenizer: The uploaded tokenizer's bytes.
         names: The uploaded files' names, which errors name (never the server's copies).
     """
-    from dianna_distance.model import SentenceEncoder
+    from dianna_distance.sentence_model import SentenceEncoder
 
     model_path = common.stored_upload(model, ".onnx")
     tokenizer_path = common.stored_upload(tokenizer, ".json")
