@@ -266,6 +266,18 @@ def test_a_small_run_file_declaring_huge_arrays_is_refused_before_allocating_the
     assert peak < 20 * 2**20
 
 
+@pytest.mark.parametrize(("page", "change", "message"), [
+    ("Time series", {"feature_res": 10**6}, "feature_res must be a whole number from 1 to 64"),  # GBs of masks
+    ("Images", {"channels_axis": 7}, "channels_axis must be 0 or 2"),
+    ("Tables", {"distance": "/etc/passwd"}, "distance must be cosine or euclidean"),
+    ("Time series", {"time_labels": ["one"]}, "time_labels must be one text per time step"),
+])
+def test_parameters_of_a_run_file_outside_what_the_widgets_give_are_refused(page, change, message):
+    data, _ = saved(page)
+    with pytest.raises(ValueError, match=message):
+        reopened(with_meta(data, lambda meta: meta["parameters"].update(change)), page)
+
+
 def test_a_run_file_member_larger_than_its_run_needs_is_refused():
     data, _ = saved("Tables", n_masks=40)
     contents = members(data)

@@ -27,7 +27,7 @@ from typing import Any, TypedDict, cast
 import numpy as np
 import streamlit as st
 
-from dianna_distance.dashboard.runfiles import read_run_file
+from dianna_distance.dashboard.runfiles import MAX_FEATURE_RES, read_run_file
 from dianna_distance.dashboard.runfiles import run_file as run_file  # the pages' run files (re-exported)
 from dianna_distance.files import read_npy_bytes
 
@@ -194,7 +194,7 @@ def parameter_widgets(key: str, images: bool = True, distance: str = "cosine") -
         values["distance"] = cast(str, right.selectbox("distance", DISTANCES, DISTANCES.index(distance),  # SELECTBOX
                                                        key=f"{key}_distance"))
         if images:
-            values["feature_res"] = left.number_input("feature_res (grid cells per axis)", 1, 64,
+            values["feature_res"] = left.number_input("feature_res (grid cells per axis)", 1, MAX_FEATURE_RES,
                                                       DEFAULTS["feature_res"], key=f"{key}_feature_res")
     return values
 

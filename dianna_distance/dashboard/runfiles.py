@@ -34,6 +34,8 @@ from dianna_distance.files import npy_header
 RUN_FILE_VERSION = 2
 EMBEDDINGS_IN_RUN_FILE_MB = 64  # embeddings larger than this are stored as float32 in the run file
 MAX_MASKS = 20_000  # the n_masks widget's maximum
+MAX_FEATURE_RES = 64  # the feature_res widget's maximum
+MAX_MASK_VALUES = 2**33  # masks times features: what a rebuilt run may have to sum (a live run did the same work)
 MAX_REFERENCES = 256
 MAX_EMBEDDING_LENGTH = 65_536
 MAX_FEATURES = 2**24  # values of an item (an image of 4096 x 4096 pixels), features of a map
@@ -191,6 +193,7 @@ def _read(archive: zipfile.ZipFile, size: int, label: str, page: str, make_expla
         if member in arrays and not np.all(np.isfinite(arrays[member])):
             raise ValueError(f"{label}: {member} holds NaN or infinite values")
     inputs = text if isinstance(text, str) else arrays["inputs"]
+    _check_parameters(meta["parameters"], inputs, label)
     return _rebuild(meta, arrays, inputs, label, page, make_explainer)
 
 
@@ -305,9 +308,9 @@ def _meta(raw: np.ndarray, label: str, page: str) -> dict:
         raise ValueError(f"{label}: n_masks must be a whole number from 2 to {MAX_MASKS}")
     shape = meta.get("feature_shape")
     if (not isinstance(shape, list) or not 1 <= len(shape) <= 3 or not all(_is_int(n) and n >= 1 for n in shape)
-            or math.prod(shape) > MAX_FEATURES):
+            or math.prod(shape) > MAX_FEATURES or math.prod(shape) * n_masks > MAX_MASK_VALUES):
         raise ValueError(f"{label}: feature_shape must be 1 to 3 positive whole numbers, at most {MAX_FEATURES} "
-                         "features")
+                         f"features and {MAX_MASK_VALUES} mask values in all")
     if "text" in meta and (not isinstance(meta["text"], str) or len(meta["text"]) > MAX_FEATURES):
         raise ValueError(f"{label}: text must be a text")
     parameters = meta.get("parameters")
@@ -316,6 +319,28 @@ def _meta(raw: np.ndarray, label: str, page: str) -> dict:
         raise ValueError(f"{label}: parameters must be a JSON object of numbers, texts and lists of them")
     meta["selection"] = _selection(meta.get("selection"), label)
     return meta
+
+
+def _check_parameters(parameters: dict, inputs: Any, label: str) -> None:
+    """The parameters the pages use have the types and ranges their widgets give (others are passed on as data)."""
+    checks: dict[str, tuple[Callable[[Any], bool], str]] = {
+        "p_keep": (lambda v: _is_number(v) and 0 < v <= 1, "a number in (0, 1]"),
+        "random_state": (lambda v: _is_int(v) and 0 <= v < 2**31, "a whole number from 0 to 2**31 - 1"),
+        "distance": (lambda v: v in ("cosine", "euclidean"), "cosine or euclidean"),
+        "feature_res": (lambda v: _is_int(v) and 1 <= v <= MAX_FEATURE_RES, f"a whole number from 1 to "
+                                                                             f"{MAX_FEATURE_RES}"),
+        "channels_axis": (lambda v: v in (0, 2), "0 or 2"),
+        "feature_names": (lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v), "a list of texts"),
+        "time_labels": (lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v)
+                        and len(v) == len(inputs), "one text per time step of the series"),
+        "tokenizer_json": (lambda v: isinstance(v, str), "the text of a tokenizer.json"),
+    }
+    for name, (valid, expected) in checks.items():
+        if name in parameters and not valid(parameters[name]):
+            raise ValueError(f"{label}: parameter {name} must be {expected}")
+    for name in ("p_keep", "random_state"):
+        if name not in parameters:
+            raise ValueError(f"{label}: its parameters have no {name}")
 
 
 def _selection(selection: object, label: str) -> dict:
