@@ -349,7 +349,7 @@ runs = st.fixed_dictionaries({
 })
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=30, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(runs)
 def test_random_valid_runs_round_trip_exactly(case):
     page = case.pop("page")
@@ -391,7 +391,7 @@ def wrong_json(data: bytes, draw) -> bytes:
     return with_meta(data, change)
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=120, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.sampled_from(list(KEYS)), st.sampled_from(["truncate", "flip", "shape", "dtype", "huge", "object",
                                                      "extra", "missing", "json", "not json"]), st.data())
 def test_random_corruptions_are_one_clean_line_and_read_no_other_file(page, kind, data):
