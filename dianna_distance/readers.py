@@ -3,7 +3,8 @@
 * :func:`read_csv_numbers`: a ``.csv`` file of numbers with an optional header (a series, a row for the dashboard).
 * :func:`read_table_csv`: a ``.csv`` table whose first line must name the columns (table rows, background rows).
 * :func:`read_series_array`: a series ``.npy`` or ``.csv`` file as a 2-D array ``(T, C)`` and its channel names.
-* ``.npy`` files: :func:`dianna_distance.files.read_npy` (a plain numeric array, never a pickle).
+* ``.npy`` files: :func:`dianna_distance.files.read_npy` and, for an upload's bytes,
+  :func:`dianna_distance.files.read_npy_bytes` (a plain numeric array, never a pickle; the header read first).
 * :func:`check_columns`: inputs are matched by their column names, never by position alone.
 
 Every reader takes a path, or a file's name and its bytes (``data=``, an upload), and names the file, the line
@@ -34,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dianna_distance.files import check_input_file, read_npy
+from dianna_distance.files import check_input_file, read_npy, read_npy_bytes
 
 #: The series files the readers take.
 SERIES_SUFFIXES = (".npy", ".csv")
@@ -170,7 +171,7 @@ def read_series_array(path: str | Path, name: str = "series", data: bytes | None
     if suffix not in SERIES_SUFFIXES:
         raise ValueError(f"{name}: {str(path)!r} must be a .npy or .csv file, got suffix {Path(str(path)).suffix!r}")
     if suffix == ".npy":
-        values = read_npy(path, name, data=data)
+        values = read_npy(path, name) if data is None else read_npy_bytes(data, f"{name}: {str(path)!r}")
         return (values[:, None] if values.ndim == 1 else values), None
     names, values = read_csv_numbers(path, name, data)
     return values, names

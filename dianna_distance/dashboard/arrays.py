@@ -16,7 +16,8 @@ import numpy as np
 import streamlit as st
 
 from dianna_distance.dashboard import common
-from dianna_distance.readers import check_columns
+from dianna_distance.files import read_npy_bytes
+from dianna_distance.readers import check_columns, read_csv_numbers
 
 
 class MakeExplainer(Protocol):
@@ -66,12 +67,20 @@ class ArrayPage:
 
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the ONNX model…")
-def uploaded_model(digest: str, data: bytes) -> Any:
-    """An uploaded ONNX model ``(B, ...) -> (B, D)`` in one ONNX Runtime session (cached by digest)."""
+def uploaded_model(digest: str, data: bytes, name: str = "model.onnx") -> Any:
+    """An uploaded ONNX model ``(B, ...) -> (B, D)`` in one ONNX Runtime session (cached by digest).
+
+    Args:
+        digest: :func:`~dianna_distance.dashboard.common.file_digest` of ``data``.
+        data: The uploaded bytes.
+        name: The uploaded file's name, which errors name (never the server's copy).
+    """
     from dianna_distance.model import load_model
 
+    path = common.stored_upload(data, ".onnx")
     try:
-        return load_model(str(common.stored_upload(data, ".onnx")))
+        with common.named_as_uploaded(path, name):
+            return load_model(str(path))
     except Exception as error:
         raise common.DashboardInputError(f"the uploaded model is not a readable ONNX file ({error})") from error
 
@@ -79,21 +88,18 @@ def uploaded_model(digest: str, data: bytes) -> Any:
 def read_numbers(data: bytes, name: str) -> np.ndarray:
     """A ``.npy`` array or a ``.csv`` table of numbers (an optional header line) as float64.
 
-    The readers are the package's (:func:`dianna_distance.files.read_npy`,
-    :func:`dianna_distance.readers.read_csv_numbers`): a byte-order mark is dropped, a gap is refused in any row.
+    The readers are the package's (:func:`dianna_distance.files.read_npy_bytes`, its size checked before its data,
+    and :func:`dianna_distance.readers.read_csv_numbers`): a byte-order mark is dropped, a gap is refused in any row.
     """
     return read_columns(data, name)[0]
 
 
 def read_columns(data: bytes, name: str) -> tuple[np.ndarray, list[str] | None]:
     """:func:`read_numbers` with the column names of a ``.csv`` header (None for ``.npy`` or no header)."""
-    from dianna_distance.files import read_npy
-    from dianna_distance.readers import read_csv_numbers
-
     names = None
     try:
         if name.lower().endswith(".npy"):
-            array = read_npy(name, "upload", data=data)
+            array = read_npy_bytes(data, name, common.MAX_NPY_UPLOAD_BYTES)
         else:
             names, array = read_csv_numbers(name, "upload", data=data)
     except ValueError as error:
@@ -123,7 +129,7 @@ def _own_inputs(spec: ArrayPage) -> tuple | None:
         return None
     with common.shown_errors("reading your data"):
         data = model_upload.getvalue()
-        model = uploaded_model(common.file_digest(data), data)
+        model = uploaded_model(common.file_digest(data), data, model_upload.name)
         item = spec.read_item(item_upload.getvalue(), item_upload.name)
         if spec.check_model is not None:
             try:
@@ -174,7 +180,7 @@ def explore(spec: ArrayPage, run: dict) -> None:
     middle.download_button("figure (.png)", common.figure_png(fig), f"{spec.key}_distance.png",
                            key=f"{spec.key}_download_png")
     right.download_button("run file (explore later)",
-                          common.run_file(explainer, item, run["parameters"], labels, spec.name),
+                          common.run_file(explainer, item, run["parameters"], labels, spec.name, selection),
                           f"{spec.key}_run.npz", key=f"{spec.key}_download_run")
 
 
@@ -188,11 +194,7 @@ def draw_page(spec: ArrayPage) -> None:
     if source == "open a run file":
         upload = st.file_uploader("run file (.npz) saved by this page", type=["npz"], key=f"{spec.key}_run_file")
         if upload is not None:
-            with common.shown_errors("reading the run file"):
-                explainer, item, parameters, labels = common.load_run_file(upload.getvalue(), spec.make_explainer,
-                                                                           spec.name)
-            st.session_state[state] = {"explainer": explainer, "inputs": item, "labels": labels,
-                                       "parameters": parameters}
+            common.open_run_file(upload, spec.key, spec.name, spec.make_explainer, state)
     else:
         if source == "use an example":
             with common.shown_errors("loading the example"):

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from dianna_distance.dashboard import arrays
+from dianna_distance.dashboard import arrays, common
 
 EXAMPLE_MODEL = Path(__file__).resolve().parents[2] / "examples" / "season_embedding.onnx"
 WINDOW = 28
@@ -63,10 +63,13 @@ def figure(explainer: Any, series: np.ndarray, labels: list[str], overlay: bool,
     from dianna_distance.visualization import plot_timeseries_distance
 
     errors = np.asarray(explainer.standard_error_)
-    return plot_timeseries_distance(series, explainer.map_, titles=[f"vs {label}" for label in labels],
+    time_labels = parameters.get("time_labels")
+    time_labels = None if time_labels is None else [common.figure_text(label) for label in time_labels]
+    return plot_timeseries_distance(series, explainer.map_,
+                                    titles=[f"vs {common.figure_text(label)}" for label in labels],
                                     standard_error=None if np.isinf(errors).any() else errors,
                                     significant=explainer.significant_ if overlay else None,
-                                    n_masks=len(explainer.embeddings_), time_labels=parameters.get("time_labels"))
+                                    n_masks=len(explainer.embeddings_), time_labels=time_labels)
 
 
 def read_series(data: bytes, name: str) -> np.ndarray:
