@@ -306,7 +306,7 @@ def test_a_csv_that_is_not_numbers_is_named_on_the_page(tmp_path):
     app.file_uploader(key="tables_reference").upload("reference.npy", npy_bytes(np.ones(3)))
     app.run()
     assert not app.exception
-    assert "row.csv is not a CSV table of numbers" in app.error[0].value
+    assert "'row.csv' line 2, column 'c': 'x' is not a number" in app.error[0].value
 
 
 def test_an_own_row_and_onnx_model_explain_on_the_tables_page(tmp_path):
