@@ -162,7 +162,8 @@ class TimeSeriesDistanceExplainer(MaskedDistanceExplainer):
         mask_selection_negative_range_max: Upper end of the negative selection.
         weighting: ``"regression"`` (default for series: every mask enters; a segment's score is how much the
             distance falls when the segment is kept rather than filled, separated from the segments masked with it;
-            see :mod:`dianna_distance.regression` and :meth:`_regression_cells`), or the rank weightings
+            see :mod:`dianna_distance.regression`; 4 segments per interval of a time mask's curve, per channel),
+            or the rank weightings
             ``"ranges"`` (the paper's, the earlier default), ``"linear"`` or ``"normal"``.
         batch_size: Masked series per model call. Default: automatic.
         preprocess_function: Applied to each batch of masked series ``(B, T, C)`` before the model.
