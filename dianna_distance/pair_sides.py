@@ -137,7 +137,7 @@ class RenderedMasks:
     masks (:class:`~dianna_distance.masks.MaskArray`).
     """
 
-    def __init__(self, features: WordMasks, render: Callable[[np.ndarray], np.ndarray],
+    def __init__(self, features: WordMasks | np.ndarray, render: Callable[[np.ndarray], np.ndarray],
                  mask_shape: tuple[int, ...]) -> None:
         self.features = features
         self.render = render

@@ -16,6 +16,7 @@ standard error of the interactions falls to it.
 
 from __future__ import annotations
 
+import inspect
 import numbers
 from collections.abc import Callable
 from typing import Any
@@ -178,6 +179,10 @@ class PairDistanceExplainer:
         self.tokenizer_b = tokenizer_b
         self.options_a = options_a
         self.options_b = options_b
+
+    def get_params(self) -> dict[str, Any]:
+        """The parameters as given (scikit-learn style): ``PairDistanceExplainer(**explainer.get_params())``."""
+        return {name: getattr(self, name) for name in inspect.signature(type(self)).parameters}
 
     # -- the run --------------------------------------------------------------------------------------------------
 
@@ -384,6 +389,36 @@ class PairDistanceExplainer:
                 break
         return rows
 
+    def masked_distances(self, model_a: Any, model_b: Any, keep_a: np.ndarray, keep_b: np.ndarray) -> np.ndarray:
+        """Distances of the last run's items masked by given feature keep values (for evaluations: deletion).
+
+        Args:
+            model_a: Side A's model, as :meth:`attribute` takes it.
+            model_b: Side B's model.
+            keep_a: ``(m, F_A)`` keep values (1 keep, 0 drop) of side A's features.
+            keep_b: ``(m, F_B)``.
+
+        Returns:
+            ``(m,)`` distances of the pairs (with the explainer's ``distance``).
+        """
+        if not hasattr(self, "_sides"):
+            raise RuntimeError("masked_distances needs a run: call attribute() first")
+        keeps = []
+        for side, keep in zip(self._sides, (keep_a, keep_b)):
+            values = np.asarray(keep)
+            if values.ndim != 2 or values.shape[1] != side.n_features or not np.all((values == 0) | (values == 1)):
+                raise ValueError(f"keep_{side.name} must be 0/1 values (m, {side.n_features}), got shape "
+                                 f"{values.shape}")
+            keeps.append(values.astype(bool))
+        if len(keeps[0]) != len(keeps[1]):
+            raise ValueError(f"keep_a and keep_b must have one row per pair, got {len(keeps[0])} and {len(keeps[1])}")
+        models = self._load_models(self._sides, model_a, model_b)
+        embedded = []
+        for side, run, keep in zip(self._sides, models, keeps):
+            masks = RenderedMasks(keep, side.render, side.mask_shape())
+            embedded.append(self._embed_side(side, run, masks, 0, len(keep)))
+        return paired_distances(embedded[0], embedded[1], self.distance)
+
     # -- the steps --------------------------------------------------------------------------------------------------
 
     def check_parameters(self) -> None:
@@ -502,3 +537,4 @@ def _check_value_choice(distance: object, weighting: object) -> None:
     get_distance(distance)  # type: ignore[arg-type]
     if not isinstance(weighting, str) or weighting not in PAIR_WEIGHTINGS:
         raise ValueError(f"weighting must be one of {PAIR_WEIGHTINGS}, got {weighting!r}")
+
