@@ -228,7 +228,7 @@ def plot_interaction_matrix(
     fig.suptitle(title or f"Interactions: {explainer.modality_a_} (rows) x {explainer.modality_b_} (columns)",
                  fontsize=11)
     footer = grid[3, :].get_position(fig)
-    note = f"{explainer.n_masks_used_} joint samples; faded and hatched: not significant (FDR {explainer.fdr_:g})"
+    note = f"{explainer.n_masks_used_} joint samples;\nfaded and hatched: not significant (FDR {explainer.fdr_:g})"
     _footer(fig, drawn, INTERACTION_LABEL, bool((~significant).any()), note,
             (0.02, footer.y0, 0.96, footer.height))
     return finish_figure(fig, output_filename, show_plot, dpi=110)
