@@ -59,7 +59,7 @@ EXPLAINERS: dict[str, type[MaskedDistanceExplainer]] = {
     "series": TimeSeriesDistanceExplainer,
     "table": TabularDistanceExplainer,
 }
-#: Parameters the pair explainer sets on a side itself: not accepted in ``options_a`` / ``options_b``.
+#: Parameters the pair explainer sets on a side itself, not accepted in ``options_a`` / ``options_b``.
 OWN_PARAMETERS = ("n_masks", "p_keep", "batch_size", "random_state", "masks", "progress", "tolerance", "max_masks",
                   "distance", "weighting", "mask_selection_range_min", "mask_selection_range_max",
                   "mask_selection_negative_range_min", "mask_selection_negative_range_max", "feature_res",
