@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 
 from dianna_distance.core import MaskedDistanceExplainer
-from dianna_distance.explainer import DistanceExplainer
+from dianna_distance.image import DistanceExplainer
 from dianna_distance.masks import WordMasks, interpolation_matrix
 from dianna_distance.tabular import TabularDistanceExplainer
 from dianna_distance.text import TextDistanceExplainer

@@ -26,7 +26,7 @@ import numpy as np
 from dianna_distance.checks import check_bool, check_fraction, check_int, check_random_state, real_number, warn
 from dianna_distance.core import check_embeddings
 from dianna_distance.distances import DistanceLike, get_distance
-from dianna_distance.explainer import check_image_fits_model
+from dianna_distance.image import check_image_fits_model
 from dianna_distance.interactions import (
     PAIR_WEIGHTINGS,
     PairEstimate,
