@@ -508,8 +508,11 @@ def resolved(task: Task, config: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_ours(task: Task, item: Item, budget: int, configs: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Our maps for every configuration: configurations that differ only in ``weighting`` share one run's model
-    calls (:meth:`reselect` from the stored embeddings); each is charged that run's rows."""
+    """Our maps for every configuration.
+
+    Configurations that differ only in ``weighting`` share one run's model calls (``reselect`` from the stored
+    embeddings); each is charged that run's rows and time (plus its own ``reselect``).
+    """
     groups: dict[str, list[str]] = {}
     for name, config in configs.items():
         key = repr(sorted((k, repr(v)) for k, v in resolved(task, config).items() if k != "weighting"))
@@ -585,11 +588,23 @@ def run_task(task: Task, budgets: dict[int, int], cache: Path | None = None, pee
             for name in chosen:
                 runs[name] = run_peer(task, item, budget, name, cache)
             for name, run in runs.items():
+                check_charged(name, run["rows"], budget)
                 run["metric"] = task.score(task, item, run.pop("map"))
                 per_method.setdefault(name, []).append(run)
         results[budget] = per_method
         log(f"  {task.name} at {budget} calls: {n_items} items done")
     return {"results": results, "notes": notes}
+
+
+def check_charged(method: str, rows: int, budget: int) -> None:
+    """Every method sends exactly ``budget`` rows to the model; SHAP's PermutationExplainer whole permutations only.
+
+    Raises:
+        RuntimeError: For a method that sent more rows than the budget, or (but Permutation) fewer.
+    """
+    short_allowed = "Permutation" in method  # max_evals // (2 M + 1) permutations of 2 M + 1 rows
+    if rows > budget or (rows < budget and not short_allowed) or rows <= 0:
+        raise RuntimeError(f"{method} sent {rows} rows to the model for a budget of {budget}")
 
 
 def paired(ours: list[float], peer: list[float]) -> tuple[float, float]:
