@@ -80,6 +80,7 @@ OUR_CONFIGS: dict[str, dict[str, dict[str, Any]]] = {
         "ours-paper": {"weighting": "ranges", "mask_type": "sample", "p_keep": 0.5},
         "ours-mean-fill": {"mask_type": "mean"},
         "ours-regression": {"weighting": "regression"},
+        "ours-regression-mean-fill": {"weighting": "regression", "mask_type": "mean"},
     },
     "timeseries": {
         "ours": {},
@@ -454,6 +455,25 @@ def report(task: Task, outcome: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def summary(outcomes: dict[str, dict[str, Any]], titles: dict[str, str]) -> str:
+    """One line per task and budget: each configuration of ours against the best peer (by mean), paired."""
+    lines = ["| task | calls | items | ours configuration | its mean | best peer (mean) | ours − best peer ± se |",
+             "|---|---|---|---|---|---|---|"]
+    for name, outcome in outcomes.items():
+        for budget, per_method in outcome["results"].items():
+            peers = {peer: runs for peer, runs in per_method.items() if not peer.startswith("ours")}
+            best = max(peers, key=lambda peer: np.mean([run["metric"] for run in peers[peer]]))
+            best_metric = [run["metric"] for run in peers[best]]
+            for config, runs in per_method.items():
+                if not config.startswith("ours"):
+                    continue
+                metric = [run["metric"] for run in runs]
+                mean, se = paired(metric, best_metric)
+                lines.append(f"| {titles[name]} | {budget} | {len(runs)} | {config} | {np.mean(metric):.3f} | {best} "
+                             f"({np.mean(best_metric):.3f}) | {mean:+.3f} ± {se:.3f} |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Run the chosen tasks, print (and write) the tables; returns the outcomes by task."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -477,7 +497,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     started = time.perf_counter()
     print(f"dianna-distance {dianna_distance.__version__} from {Path(dianna_distance.__file__).parent}; budgets "
           f"{args.budgets}; load average {os.getloadavg()[0]:.1f}", flush=True)
-    outcomes, texts = {}, []
+    outcomes, texts, titles = {}, [], {}
     for name in args.tasks:
         if name == "image":
             counts = (args.image_items + args.image_items[-1:] * len(args.budgets))[: len(args.budgets)]
@@ -489,10 +509,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         start = time.perf_counter()
         outcome = run_task(task, budgets, None if args.no_cache else args.cache_dir, args.peers)
         outcome["seconds"] = time.perf_counter() - start
-        outcomes[name] = outcome
+        outcomes[name], titles[name] = outcome, task.title
         text = report(task, outcome) + f"\n({name}: {outcome['seconds']:.0f} s)\n"
         texts.append(text)
         print("\n" + text, flush=True)
+    texts.insert(0, "### Summary: ours against the best peer\n\n" + summary(outcomes, titles))
+    print("\n" + texts[0])
     print(f"total {time.perf_counter() - started:.0f} s; load average {os.getloadavg()[0]:.1f}")
     if args.output is not None:
         args.output.write_text("\n".join(texts), encoding="utf-8")
