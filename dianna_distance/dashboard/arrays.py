@@ -143,7 +143,7 @@ def explore(spec: ArrayPage, run: dict) -> None:
     st.subheader("Explore the run (no model calls)")
     st.caption(f"{len(explainer.embeddings_)} masks; model calls so far in this session: "
                f"{st.session_state.get('model_calls', 0)}")
-    selection = common.selection_widgets(spec.key)
+    selection = common.selection_widgets(spec.key, explainer.weighting)
     with common.shown_errors("re-selecting the masks"):
         common.reselected(explainer, selection)
     fig = spec.figure(explainer, item, labels, selection["overlay"], run["parameters"])

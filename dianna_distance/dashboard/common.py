@@ -25,6 +25,8 @@ from typing import Any, TypedDict, cast
 import numpy as np
 import streamlit as st
 
+from dianna_distance.distances import WEIGHTINGS
+
 CMAP = "bwr"
 RUN_FILE_VERSION = 1
 EMBEDDINGS_IN_RUN_FILE_MB = 64  # embeddings larger than this are stored as float32 in the run file
@@ -47,7 +49,6 @@ class Defaults(TypedDict):
 
 DEFAULTS: Defaults = {"n_masks": 1000, "p_keep": 0.5, "feature_res": 8, "range_min": 0.0, "range_max": 0.1,
                       "negative_min": 0.9, "negative_max": 1.0, "weighting": "ranges", "fdr": 0.05, "random_state": 0}
-WEIGHTINGS = ("ranges", "linear", "normal")
 DISTANCES = ("cosine", "euclidean")
 
 # SELECTBOX: Streamlit (1.67 needs Python >= 3.11) types the first overload of selectbox with typing.Never, which mypy
@@ -127,20 +128,23 @@ def parameter_widgets(key: str, images: bool = True, distance: str = "cosine") -
     return values
 
 
-def selection_widgets(key: str) -> dict:
-    """Selection ranges, weighting and FDR: the settings a run can change afterwards without the model."""
+def selection_widgets(key: str, weighting: str = "ranges") -> dict:
+    """Selection ranges, weighting and FDR: the settings a run can change afterwards without the model.
+
+    ``weighting``: the weighting shown first (the run's own: the explainer's default for its modality).
+    """
     left, right = st.columns(2)
     positive = left.slider("positive selection (closest first)", 0.0, 1.0,
                            (DEFAULTS["range_min"], DEFAULTS["range_max"]), 0.01, key=f"{key}_positive")
     negative = right.slider("negative selection", 0.0, 1.0, (DEFAULTS["negative_min"], DEFAULTS["negative_max"]),
                             0.01, key=f"{key}_negative")
-    weighting = left.selectbox("weighting", WEIGHTINGS, key=f"{key}_weighting")
+    chosen = left.selectbox("weighting", WEIGHTINGS, index=WEIGHTINGS.index(weighting), key=f"{key}_weighting")
     fdr = right.slider("false-discovery rate of the significance overlay", 0.001, 0.5, DEFAULTS["fdr"], 0.001,
                        format="%.3f", key=f"{key}_fdr")
     overlay = left.checkbox("hatch what is not significant", True, key=f"{key}_overlay")
     return {"mask_selection_range_min": positive[0], "mask_selection_range_max": positive[1],
             "mask_selection_negative_range_min": negative[0], "mask_selection_negative_range_max": negative[1],
-            "weighting": weighting, "fdr": fdr, "overlay": overlay}
+            "weighting": chosen, "fdr": fdr, "overlay": overlay}
 
 
 def block_size(n_masks: int) -> int:
