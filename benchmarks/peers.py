@@ -78,9 +78,9 @@ OUR_CONFIGS: dict[str, dict[str, dict[str, Any]]] = {
     "tabular": {
         "ours": {},
         "ours-paper": {"weighting": "ranges", "mask_type": "sample", "p_keep": 0.5},
-        "ours-mean-fill": {"mask_type": "mean"},
-        "ours-regression": {"weighting": "regression"},
-        "ours-regression-mean-fill": {"weighting": "regression", "mask_type": "mean"},
+        "ours-ranges-mean": {"weighting": "ranges", "mask_type": "mean"},
+        "ours-regression-sample": {"weighting": "regression", "mask_type": "sample"},
+        "ours-regression-mean": {"weighting": "regression", "mask_type": "mean"},
     },
     "timeseries": {
         "ours": {},
@@ -301,6 +301,9 @@ def our_configs(task: Task) -> tuple[dict[str, dict[str, Any]], list[str]]:
         unknown = [key for key in config if key not in parameters]
         if config.get("weighting", "ranges") not in WEIGHTINGS or unknown:
             notes.append(f"{name} left out: the installed package does not accept {config}")
+            continue
+        if name != "ours" and resolved(task, config) == resolved(task, configs.get("ours", {})):
+            notes.append(f"{name} ({config}) is the package's default: see ours")
             continue
         configs[name] = config
     return configs, notes
