@@ -20,7 +20,7 @@ does all of this. A modality subclass supplies only what is its own:
 from __future__ import annotations
 
 import numbers
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -41,7 +41,7 @@ from dianna_distance.checks import (
 from dianna_distance.convergence import embed_until_converged, map_with_uncertainty, mask_mean
 from dianna_distance.distances import DistanceLike, check_selection, compute_distances, select_masks
 from dianna_distance.masks import LazyMasks, MaskArray
-from dianna_distance.regression import centred_weights, identity_cells, pooled_design, regression_map
+from dianna_distance.regression import centred_weights, design_for, identity_cells, regression_map
 from dianna_distance.uncertainty import DEFAULT_FDR, check_fdr, significant_features, standard_error_floor
 
 #: The automatic batch size holds about this many input values (16 MB of float32) per batch.
@@ -102,6 +102,13 @@ def check_reference(
     if isinstance(distance, str) and distance == "cosine" and np.any(np.all(references == 0, axis=1)):
         raise ValueError("embedded_reference is a zero vector; cosine distance to it is undefined")
     return references
+
+
+#: The parameters every modality shares (documented on :class:`MaskedDistanceExplainer`): each modality's
+#: ``__init__`` names them in its signature and stores them with ``self._store_shared_parameters(locals())``.
+SHARED_PARAMETERS = ("n_masks", "p_keep", "mask_selection_range_min", "mask_selection_range_max",
+                     "mask_selection_negative_range_min", "mask_selection_negative_range_max", "weighting",
+                     "batch_size", "distance", "random_state", "masks", "progress", "tolerance", "max_masks")
 
 
 class MaskedDistanceExplainer:
@@ -197,6 +204,11 @@ class MaskedDistanceExplainer:
     significant_: np.ndarray
     fdr_: float
 
+    def _store_shared_parameters(self, given: Mapping[str, Any]) -> None:
+        """Store the :data:`SHARED_PARAMETERS` of ``__init__``'s ``locals()`` as given (:meth:`attribute` checks)."""
+        for name in SHARED_PARAMETERS:
+            setattr(self, name, given[name])
+
     # -- what a modality supplies ---------------------------------------------------------------------------------
 
     _input_noun = "inputs"  # what the masked inputs are called in messages
@@ -280,7 +292,8 @@ class MaskedDistanceExplainer:
                 progress=self.progress, weighting=self.weighting,
                 cells=self._regression_cells(tuple(masks.shape[1:]), self.max_masks)
                 if self.weighting == "regression" else None)
-            masks, embeddings, self.converged_ = _head(masks, result.n_masks), result.embeddings, result.converged
+            masks = masks.head(result.n_masks) if isinstance(masks, LazyMasks) else masks[: result.n_masks]
+            embeddings, self.converged_ = result.embeddings, result.converged
             if not result.converged:
                 warn(f"tolerance={self.tolerance} was not reached: the map's estimated spread is "
                      f"{result.spreads[-1]:.3g} after max_masks={result.n_masks} masks (converged_ is False); raise "
@@ -449,13 +462,11 @@ class MaskedDistanceExplainer:
             self._warn_zero_map(constant, len(distances))
         weights = np.stack(rows_weights)
         self._null_centre: np.ndarray | None = None
-        if weighting == "regression":
-            feature_shape = tuple(self.masks_.shape[1:])
-            cells = self._regression_cells(feature_shape, len(self.masks_))
-            cached = getattr(self, "_design_cache", None)  # (masks, cells, design): reselect pools the masks once
-            if cached is None or cached[0] is not self.masks_ or not np.array_equal(cached[1], cells):
-                self._design_cache = cached = (self.masks_, cells, pooled_design(self.masks_, cells))
-            maps, standard_error, degrees_of_freedom = regression_map(self.masks_, distances, cells, cached[2])
+        if weighting == "regression":  # the pooled design is kept, so that reselect reads the masks once
+            cells = self._regression_cells(tuple(self.masks_.shape[1:]), len(self.masks_))
+            self._design_cache = design_for(self.masks_, cells, getattr(self, "_design_cache", None))
+            maps, standard_error, degrees_of_freedom = regression_map(self.masks_, distances, cells,
+                                                                      self._design_cache[2])
         else:
             maps, standard_error, degrees_of_freedom = map_with_uncertainty(self.masks_, weights, SUM_VALUES)
             totals = weights.sum(axis=1)
@@ -467,8 +478,7 @@ class MaskedDistanceExplainer:
             for values in (maps, standard_error, degrees_of_freedom):
                 values[:, np.asarray(unscored, dtype=bool)] = np.nan
         single = np.ndim(embedded_reference) == 1
-        if single and self._null_centre is not None:
-            self._null_centre = self._null_centre[0]
+        self._null_centre = self._null_centre[0] if single and self._null_centre is not None else self._null_centre
         self.embedded_reference_ = np.asarray(embedded_reference)
         self.weighting_ = weighting
         self.distances_ = distances[0] if single else distances
@@ -572,10 +582,6 @@ class MaskedDistanceExplainer:
                              f"same masks; got random_state={self.random_state!r}")
         if self.tolerance is not None:
             raise ValueError(f"{method} works with a fixed number of masks: tolerance must be None")
-
-
-def _head(masks: MaskArray, n_masks: int) -> MaskArray:
-    return masks.head(n_masks) if isinstance(masks, LazyMasks) else masks[:n_masks]
 
 
 def _stack_ragged(rows: list[np.ndarray]) -> np.ndarray | list[np.ndarray]:

@@ -158,8 +158,8 @@ def warn_unresolved(distances: np.ndarray, embeddings: np.ndarray, references: n
                       stacklevel=4)
 
 
-#: How the masks enter the map: the paper's selection ``"ranges"``, the rank weights ``"linear"`` and ``"normal"``
-#: (:func:`rank_weights`), and ``"regression"``, least squares of the distances on the masks
+#: The weightings, how the masks enter the map. The paper's selection ``"ranges"``, the rank weights ``"linear"``
+#: and ``"normal"`` (:func:`rank_weights`), and ``"regression"``, least squares of the distances on the masks
 #: (:mod:`dianna_distance.regression`).
 WEIGHTINGS = ("ranges", "linear", "normal", "regression")
 #: The weightings whose map is ``weights @ masks`` with weights from the ranks (:func:`rank_weights`).

@@ -75,6 +75,13 @@ def pooled_design(masks: MaskArray, cells: np.ndarray, chunk_values: int = 2**20
     return design
 
 
+def design_for(masks: MaskArray, cells: np.ndarray, cached: tuple | None = None) -> tuple:
+    """``(masks, cells, design)``: the pooled design of ``masks`` and ``cells``, reused from ``cached`` if theirs."""
+    if cached is not None and cached[0] is masks and np.array_equal(cached[1], cells):
+        return cached
+    return masks, cells, pooled_design(masks, cells)
+
+
 class RegressionFit:
     """Least squares of distances on a design, shared by every reference (the design is factorised once).
 

@@ -110,15 +110,15 @@ def test_standard_error_and_significance_have_the_map_shape():
 
 def test_background_rows_are_drawn_from_random_state_and_the_mask_index():
     row, reference = row_and_reference()
-    first = explainer(n_masks=600, random_state=5, mask_type="sample")
+    first = explainer(n_masks=600, random_state=5, mask_type="sample", p_keep=0.5)
     first.attribute(planted_model, row, reference)
-    second = explainer(n_masks=600, random_state=5, batch_size=13, mask_type="sample")
+    second = explainer(n_masks=600, random_state=5, batch_size=13, mask_type="sample", p_keep=0.5)
     second.attribute(planted_model, row, reference)
     np.testing.assert_array_equal(first.background_rows_, second.background_rows_)
     expected = TabularMasks(N_FEATURES, 600, 0.5, 300, 5)
     np.testing.assert_array_equal(first.background_rows_, expected.rows(np.arange(600)))
     np.testing.assert_array_equal(np.asarray(first.masks_), np.asarray(WordMasks(N_FEATURES, 600, 0.5, 5)))
-    other = explainer(n_masks=600, random_state=6, mask_type="sample")
+    other = explainer(n_masks=600, random_state=6, mask_type="sample", p_keep=0.5)
     other.attribute(planted_model, row, reference)
     assert np.mean(other.background_rows_ == first.background_rows_) < 0.05
 

@@ -7,7 +7,8 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from dianna_distance.dashboard import arrays
+from dianna_distance.dashboard import arrays, common
+from dianna_distance.tabular import TABLE_P_KEEP
 
 
 def make_explainer(parameters: dict, n_masks: int, run: bool = False) -> Any:
@@ -52,7 +53,8 @@ def figure(explainer: Any, row: np.ndarray, labels: list[str], overlay: bool, pa
     from dianna_distance.visualization import plot_tabular_distance
 
     errors = np.asarray(explainer.standard_error_)
-    return plot_tabular_distance(explainer.map_, explainer.feature_names_, title=[f"vs {label}" for label in labels],
+    return plot_tabular_distance(explainer.map_, [common.figure_text(name) for name in explainer.feature_names_],
+                                 title=[f"vs {common.figure_text(label)}" for label in labels],
                                  standard_error=None if np.isinf(errors).any() else errors,
                                  significant=explainer.significant_ if overlay else None,
                                  n_masks=len(explainer.embeddings_), values=row)
@@ -73,10 +75,11 @@ def read_row(data: bytes, name: str) -> np.ndarray:
 PAGE = arrays.ArrayPage(
     name="Tables", key="tables",
     intro="Which features make a table row close to, or far from, a reference? Red bars bring it closer, blue "
-          "bars push it away. (Your own rows are masked with 0: the example draws masked values from the data.)",
+          "bars push it away. (Your own rows are masked with 0: the example fills masked values with the wine "
+          "data's column means.)",
     item_noun="row", make_explainer=make_explainer, example=example,
     example_missing="The example needs scikit-learn (its wine data): use your own data.",
-    figure=figure, read_item=read_row)
+    figure=figure, read_item=read_row, p_keep=TABLE_P_KEEP)
 
 
 def page() -> None:
