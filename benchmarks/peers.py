@@ -78,9 +78,9 @@ OUR_CONFIGS: dict[str, dict[str, dict[str, Any]]] = {
     "tabular": {
         "ours": {},
         "ours-paper": {"weighting": "ranges", "mask_type": "sample", "p_keep": 0.5},
-        "ours-ranges-mean": {"weighting": "ranges", "mask_type": "mean"},
-        "ours-regression-sample": {"weighting": "regression", "mask_type": "sample"},
-        "ours-regression-mean": {"weighting": "regression", "mask_type": "mean"},
+        "ours-ranges-mean": {"weighting": "ranges", "mask_type": "mean", "p_keep": 0.5},
+        "ours-regression-sample": {"weighting": "regression", "mask_type": "sample", "p_keep": 0.5},
+        "ours-regression-mean": {"weighting": "regression", "mask_type": "mean", "p_keep": 0.5},
     },
     "timeseries": {
         "ours": {},
