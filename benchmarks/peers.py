@@ -33,7 +33,7 @@ superpixels), DIANNA's RISE (series, images; shown relative to its mean over the
 The peers' per-item results are cached in ``--cache-dir`` (they do not change when this package does); ours are
 always recomputed. Usage::
 
-    python benchmarks/peers.py                          # everything (about 25 min on 2 busy cores)
+    python benchmarks/peers.py                          # everything (13 min with the peers cached, on 2 busy cores)
     python benchmarks/peers.py --tasks table wine       # some tasks
     python benchmarks/peers.py --quick                  # a smoke run: 3 items, 100 calls, a tiny image run
     python benchmarks/peers.py --output peers.md        # also write the tables
@@ -483,7 +483,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--tasks", nargs="+", choices=list(TASKS), default=list(TASKS))
     parser.add_argument("--budgets", nargs="+", type=int, default=[200, 1000], help="model calls per explanation")
     parser.add_argument("--items", type=int, default=12, help="items per task and budget")
-    parser.add_argument("--image-items", nargs="+", type=int, default=[12, 6],
+    parser.add_argument("--image-items", nargs="+", type=int, default=[12, 5],
                         help="image pairs per budget (in the order of --budgets; at most 12)")
     parser.add_argument("--peers", nargs="+", default=None, help="only these peers (default all)")
     parser.add_argument("--cache-dir", type=Path, default=ROOT / "benchmarks" / "models" / "peers_cache",
