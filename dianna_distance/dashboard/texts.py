@@ -29,7 +29,7 @@ def minilm() -> tuple[Any, str]:
 @st.cache_resource(max_entries=4, show_spinner="Loading the ONNX model…")
 def sentence_model(digest: str, model: bytes, tokenizer: bytes) -> tuple[Any, str]:
     """A sentence encoder for an uploaded ONNX model and ``tokenizer.json`` (one session per pair)."""
-    from dianna_distance.model import SentenceEncoder
+    from dianna_distance.sentence_model import SentenceEncoder
 
     model_path = common.stored_upload(model, ".onnx")
     tokenizer_path = common.stored_upload(tokenizer, ".json")
