@@ -235,3 +235,67 @@ def test_too_few_samples_for_the_features_are_refused(image):
 def test_bad_parameters_are_refused_naming_them(image, kwargs, message):
     with pytest.raises((TypeError, ValueError), match=message):
         explainer(**kwargs).attribute(RegionModel(), image, CaptionModel(), CAPTION)
+
+
+# -- evaluation and figures ----------------------------------------------------------------------------------------
+
+
+def test_the_pointing_game_scores_the_planted_binding_a_hit_and_the_first_order_product_as_it_points(image):
+    from dianna_distance.evaluation.pairs import PairPointingGame, first_order_product
+
+    pairs = explainer()
+    pairs.attribute(RegionModel(), image, CaptionModel(), CAPTION)
+    region = np.zeros(GRID * GRID, dtype=bool)
+    region[GRID * SUN_CELL[0] + SUN_CELL[1]] = True
+    sun = pairs.features_b_.index("sun")
+    result = PairPointingGame()(pairs, {sun: region})
+    assert result.hits.tolist() == [True] and result.rate == 1.0
+    product = first_order_product(pairs)
+    assert product.shape == (GRID * GRID, 5)
+    assert result.baseline_hits.tolist() == [bool(region[np.argmax(product[:, sun])])]
+
+
+def test_deleting_the_top_pair_moves_the_distance_more_than_deleting_a_random_pair(image):
+    from dianna_distance.evaluation.pairs import PairDeletion
+
+    pairs = explainer()
+    pairs.attribute(RegionModel(), image, CaptionModel(), CAPTION)
+    shuffled = np.random.default_rng(0).permutation(pairs.interactions_.ravel()).reshape(pairs.interactions_.shape)
+    result = PairDeletion(n_steps=1)(pairs, RegionModel(), CaptionModel(),
+                                     {"interactions": pairs.interactions_, "random": shuffled})
+    assert result.distances["interactions"].shape == (2,)
+    full = pairs.masked_distances(RegionModel(), CaptionModel(), np.ones((1, GRID * GRID)), np.ones((1, 5)))
+    assert result.distances["interactions"][0] == pytest.approx(full[0])
+    assert result.distances["interactions"][1] != pytest.approx(full[0])
+
+
+def test_side_by_side_puts_each_image_in_its_half():
+    from dianna_distance.evaluation.pairs import side_by_side
+
+    left, right = np.zeros((8, 8, 3)), np.ones((8, 8, 3))
+    composite, halves = side_by_side(left, right, background=0.5)
+    assert composite.shape == (8, 8, 3)
+    assert np.all(composite[2:6, :4] == 0) and np.all(composite[2:6, 4:] == 1) and np.all(composite[:2] == 0.5)
+    assert halves[0, :, :4].all() and not halves[0, :, 4:].any()
+
+
+def test_the_three_pair_figures_draw_and_save(tmp_path, image):
+    from dianna_distance.visualization.pairs import (
+        plot_image_caption,
+        plot_image_correspondence,
+        plot_interaction_matrix,
+    )
+
+    pairs = explainer(n_masks=100)
+    pairs.attribute(RegionModel(), image, CaptionModel(), CAPTION)
+    figure = plot_image_caption(pairs, image, words=["sun", "sea"], output_filename=tmp_path / "caption.png")
+    assert len(figure.axes) >= 3 and (tmp_path / "caption.png").is_file()
+    texts = PairDistanceExplainer(n_masks=100, random_state=0, progress=False)
+    texts.attribute(query_model, "cheap flights", passage_model, "an inexpensive trip")
+    plot_interaction_matrix(texts, output_filename=tmp_path / "matrix.png")
+    images = explainer(n_masks=100, feature_res_b=GRID, options_b={"axis_labels": {2: "channels"}})
+    images.attribute(RegionModel(), image, RegionModel(), image)
+    plot_image_correspondence(images, image, image, output_filename=tmp_path / "images.png")
+    assert (tmp_path / "matrix.png").is_file() and (tmp_path / "images.png").is_file()
+    with pytest.raises(ValueError, match="needs two images"):
+        plot_image_correspondence(pairs, image, image)
