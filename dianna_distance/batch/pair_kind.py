@@ -113,8 +113,13 @@ def check_fits(model: str, modality: str, name: str) -> None:
                          "'clip' for an image and a text")
 
 
-class _Loader:
-    """Models loaded once per name and modality."""
+class ModelLoader:
+    """Each side's model, loaded once per model name and modality (and kept for later pairs of a batch run).
+
+    Args:
+        tokenizers: The ``tokenizer.json`` of a sentence-encoder ONNX file of side A and of side B (or None).
+        providers: ONNX Runtime execution providers.
+    """
 
     def __init__(self, tokenizers: Sequence[str | Path | None], providers: Sequence[str] | None) -> None:
         self.tokenizers = tokenizers
@@ -122,6 +127,7 @@ class _Loader:
         self.loaded: dict[tuple[str, str], Any] = {}
 
     def get(self, model: str, modality: str, side: int) -> Any:
+        """The model ``model`` for a side (0: A, 1: B) of ``modality``, loaded on first use."""
         key = (model, modality)
         if key not in self.loaded:
             self.loaded[key] = self._load(model, modality, side)
@@ -164,7 +170,8 @@ def check_pair(item_a: object, item_b: object, model_a: object, model_b: object
 
 def prepare_pair(item_a: object, item_b: object, model_a: object, model_b: object | None = None,
                  tokenizer_a: str | Path | None = None, tokenizer_b: str | Path | None = None,
-                 providers: Sequence[str] | None = None) -> tuple[PairSide, PairSide]:
+                 providers: Sequence[str] | None = None, loader: ModelLoader | None = None
+                 ) -> tuple[PairSide, PairSide]:
     """Read both items and load both models (see the module): the two :class:`PairSide`.
 
     Args:
@@ -175,10 +182,11 @@ def prepare_pair(item_a: object, item_b: object, model_a: object, model_b: objec
         tokenizer_a: The ``tokenizer.json`` of a sentence-encoder ONNX file on side A.
         tokenizer_b: The same for side B.
         providers: ONNX Runtime execution providers.
+        loader: Models loaded earlier (a batch run's); default: a new :class:`ModelLoader`.
     """
     model_b = model_a if model_b is None else model_b
     read_a, read_b, name_a, name_b = check_pair(item_a, item_b, model_a, model_b)
-    loader = _Loader((tokenizer_a, tokenizer_b), providers)
+    loader = ModelLoader((tokenizer_a, tokenizer_b), providers) if loader is None else loader
     sides = []
     for index, ((modality, value), model) in enumerate(((read_a, name_a), (read_b, name_b))):
         encoder = loader.get(model, modality, index)
@@ -247,4 +255,4 @@ def save_pair_figure(path: Path, explainer: PairDistanceExplainer, sides: tuple[
 def save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
     """Write named arrays to ``path`` as an uncompressed ``.npz`` (the name as given, no suffix added)."""
     with open(path, "wb") as file:
-        np.savez(file, **arrays)
+        np.savez(file, **arrays)  # type: ignore[arg-type]

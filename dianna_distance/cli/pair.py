@@ -16,8 +16,14 @@ from dianna_distance.batch.pair_kind import (
     save_npz,
     save_pair_figure,
 )
-from dianna_distance.cli.common import PROVIDERS_HELP, add_explainer_options, explainer_parameters, output_prefix
-from dianna_distance.cli.common import check_providers, providers_option
+from dianna_distance.cli.common import (
+    PROVIDERS_HELP,
+    add_explainer_options,
+    check_providers,
+    explainer_parameters,
+    output_prefix,
+    providers_option,
+)
 from dianna_distance.files import check_output_prefix, write_together
 from dianna_distance.interactions import PAIR_WEIGHTINGS
 from dianna_distance.pairs import PairDistanceExplainer
