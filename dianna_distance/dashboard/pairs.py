@@ -129,8 +129,8 @@ def _map_over(values: np.ndarray, significant: np.ndarray, side: PairSide, names
     if side.modality == "text":
         order = np.argsort(-values, kind="stable")
         st.markdown(f"**{title}**")
-        st.dataframe({"word": [names[i] for i in order], "interaction": [float(values[i]) for i in order],
-                      "significant": [bool(significant[i]) for i in order]}, hide_index=True)
+        st.table({"word": [names[i] for i in order], "interaction": [f"{values[i]:+.4f}" for i in order],
+                  "significant": ["yes" if significant[i] else "no" for i in order]})
         return
     import matplotlib.pyplot as plt
 
@@ -151,9 +151,10 @@ def explore(run: dict) -> None:
     st.caption(f"{explainer.n_masks_used_} joint samples; model calls so far in this session: "
                f"{st.session_state.get(CALLS, 0)}")
     rows = explainer.top_interactions(5)
-    st.dataframe({"A": [row[0] for row in rows], "B": [row[1] for row in rows],
-                  "interaction": [row[2] for row in rows], "standard error": [row[3] for row in rows],
-                  "significant": [row[4] for row in rows]}, hide_index=True)
+    st.markdown("**The strongest bindings**")
+    st.table({"A": [row[0] for row in rows], "B": [row[1] for row in rows],
+              "interaction": [f"{row[2]:+.4f} ± {row[3]:.4f}" for row in rows],
+              "significant": ["yes" if row[4] else "no" for row in rows]})
     whose = cast(str, st.radio("pick a feature of", ["B", "A"], horizontal=True, key="pairs_whose"))
     features = explainer.features_b_ if whose == "B" else explainer.features_a_
     strongest = int(np.argmax(explainer.interactions_.max(axis=0 if whose == "B" else 1)))
