@@ -66,12 +66,14 @@ def _draw_overlay(ax, grey: np.ndarray, values: np.ndarray, significant: np.ndar
 def _footer(fig, drawn, label: str, hatched: bool, note: str, rect: Sequence[float]) -> None:
     """Colour bar (with its label), the legend of colours and hatching, and a note, in ``rect`` (figure fraction)."""
     from matplotlib.patches import Patch
+    from matplotlib.ticker import MaxNLocator
 
     x, y, width, height = rect
     cax = fig.add_axes([x + 0.01, y + height * 0.45, width * 0.4, height * 0.16])
     colorbar = fig.colorbar(drawn, cax=cax, orientation="horizontal")
     colorbar.set_label(label, fontsize=8.5)
     colorbar.ax.tick_params(labelsize=7.5)
+    colorbar.ax.xaxis.set_major_locator(MaxNLocator(5, symmetric=True))
     colorbar.solids.set_alpha(1)
     colormap = drawn.get_cmap()
     handles = [Patch(facecolor=colormap(1.0), label="red: binds (closer with both parts than each alone)"),
@@ -228,7 +230,7 @@ def plot_interaction_matrix(
     fig.suptitle(title or f"Interactions: {explainer.modality_a_} (rows) x {explainer.modality_b_} (columns)",
                  fontsize=11)
     footer = grid[3, :].get_position(fig)
-    note = f"{explainer.n_masks_used_} joint samples; faded and hatched: not significant (FDR {explainer.fdr_:g})"
+    note = f"{explainer.n_masks_used_} joint samples;\nfaded and hatched: not significant (FDR {explainer.fdr_:g})"
     _footer(fig, drawn, INTERACTION_LABEL, bool((~significant).any()), note,
             (0.02, footer.y0, 0.96, footer.height))
     return finish_figure(fig, output_filename, show_plot, dpi=110)
@@ -293,8 +295,9 @@ def plot_image_correspondence(
             labels.setdefault(cell, (point, []))[1].append(str(rank))
     for ax, labels in zip(axes, cell_labels):
         for point, ranks in labels.values():
-            ax.text(*point, ",".join(ranks), color="white", fontsize=8.5, ha="center", va="center", weight="bold",
-                    bbox={"boxstyle": "round,pad=0.2", "facecolor": "red", "alpha": 0.85, "linewidth": 0})
+            fig.text(*point, ",".join(ranks), transform=ax.transData, color="white", fontsize=8.5, ha="center",
+                     va="center", weight="bold", zorder=5,  # over the lines, which the figure draws over the axes
+                     bbox={"boxstyle": "round,pad=0.2", "facecolor": "red", "alpha": 0.85, "linewidth": 0})
     j, k = (int(index) for index in np.unravel_index(order[0], explainer.interactions_.shape))
     limit = symmetric_range(explainer.interactions_)[1]
     lower = [fig.add_subplot(grid[1, 0]), fig.add_subplot(grid[1, 1])]
