@@ -171,9 +171,10 @@ def explore(run: dict) -> None:
     shown = explainer.interaction_map(index, side=side) if other.modality == "image" else table
     flags = explainer.interaction_map(index, side=side, values="significant") if other.modality == "image" else marked
     best = int(np.argmax(table))
-    st.markdown(f"**{features[index]}** binds most to **{names[best]}** ({table[best]:+.4f} ± {errors[best]:.4f}, "
-                f"{'significant' if marked[best] else 'not significant'})")
-    _map_over(shown, flags, other, names, f"what “{features[index]}” binds (faded: not significant)")
+    st.markdown(f"**{common.markdown_text(features[index])}** binds most to **{common.markdown_text(names[best])}** "
+                f"({table[best]:+.4f} ± {errors[best]:.4f}, {'significant' if marked[best] else 'not significant'})")
+    _map_over(shown, flags, other, names,
+              f"what “{common.figure_text(features[index])}” binds (faded: not significant)")
     with st.expander("the whole figure"):
         fig = pair_figure(explainer, sides)
         st.image(common.figure_png(fig))
