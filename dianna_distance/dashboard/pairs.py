@@ -22,7 +22,7 @@ STATE = "pairs_run"
 CALLS = "pairs_model_calls"
 PAGE = "Pairs"
 IMAGES = Path(__file__).resolve().parents[2] / "data" / "images"
-#: The examples: (label, what it shows).
+#: The choices of data the page offers (two examples, or one's own items).
 EXAMPLES = ("MiniLM: a query x a passage",
             "ConSE: a composite of two photographs x “a bee and a car”",
             "your own items")
