@@ -32,11 +32,10 @@ import numpy as np
 
 from dianna_distance.files import check_input_file
 from dianna_distance.pairs import PairDistanceExplainer
+from dianna_distance.visualization.images import IMAGE_SUFFIXES
 
 #: Model names a side accepts (besides an ONNX file).
 PAIR_MODELS = ("conse", "minilm", "efficientnet-lite0", "clip")
-#: File name endings read as images.
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 #: The arrays :func:`pair_arrays` gives (the keys of an ``explain-pair`` ``.npz`` file).
 PAIR_ARRAYS = ("map_a", "map_b", "standard_error_a", "standard_error_b", "significant_a", "significant_b",
                "interactions", "interactions_standard_error", "interactions_significant", "features_a",

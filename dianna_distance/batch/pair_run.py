@@ -39,6 +39,7 @@ from dianna_distance.batch.pair_kind import (
 from dianna_distance.checks import warn
 from dianna_distance.files import write_together
 from dianna_distance.pairs import PairDistanceExplainer
+from dianna_distance.visualization.images import IMAGE_SUFFIXES
 
 #: The manifest's file name in a run folder.
 MANIFEST = "pairs_manifest.jsonl"
@@ -136,7 +137,7 @@ def make_pair_job(job: PairJob | Mapping, base: str | Path | None = None) -> Pai
 def _absolute(value: str, base: Path) -> str:
     """A file item made absolute (an image or ``.txt`` name); a text as it is."""
     lowered = value.strip().lower()
-    if lowered.endswith((".txt", ".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")):
+    if lowered.endswith((".txt", *IMAGE_SUFFIXES)):
         path = Path(value.strip())
         return str(path if path.is_absolute() else base / path)
     return value
