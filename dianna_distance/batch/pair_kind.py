@@ -1,8 +1,8 @@
 """Pair explanations from files and model names: what ``explain-pair``, the pair batch runs and the dashboard share.
 
 An item of a pair is given as a string: the path of an image file (a name ending in one of
-:data:`IMAGE_SUFFIXES`; it must exist), the path of a ``.txt`` file (its text), or else the text itself. Each side's
-model is a name or an ONNX file (:data:`PAIR_MODELS`):
+:data:`~dianna_distance.visualization.images.IMAGE_SUFFIXES`; it must exist), the path of a ``.txt`` file
+(its text), or else the text itself. Each side's model is a name or an ONNX file (:data:`PAIR_MODELS`):
 
 ==========================  ===================================================================================
 model                       image side / text side
