@@ -1,7 +1,7 @@
 """Pair explanations from files and model names: what ``explain-pair``, the pair batch runs and the dashboard share.
 
 An item of a pair is given as a string: the path of an image file (a name ending in one of
-:data:`~dianna_distance.visualization.images.IMAGE_SUFFIXES`; it must exist), the path of a ``.txt`` file
+``.png``, ``.jpg``, ... as ``visualization.images.IMAGE_SUFFIXES`` lists; it must exist), the path of a ``.txt`` file
 (its text), or else the text itself. Each side's model is a name or an ONNX file (:data:`PAIR_MODELS`):
 
 ==========================  ===================================================================================
