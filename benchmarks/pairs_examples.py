@@ -4,8 +4,8 @@
   against "a bee and a car" (:func:`dianna_distance.visualization.pairs.plot_image_caption`);
 * query x passage: all-MiniLM-L6-v2 on both sides, one session
   (:func:`~dianna_distance.visualization.pairs.plot_interaction_matrix`);
-* image x image: EfficientNet-Lite0's class probabilities on both sides, one session: dogcar.jpg (a dog beside a
-  car) against labradoodle1.jpg (:func:`~dianna_distance.visualization.pairs.plot_image_correspondence`).
+* image x image: EfficientNet-Lite0's class probabilities on both sides, one session: bee.jpg against bee2.jpg
+  (:func:`~dianna_distance.visualization.pairs.plot_image_correspondence`).
 
 Usage::
 
@@ -17,8 +17,6 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
-
-import numpy as np
 
 from dianna_distance import PairDistanceExplainer
 from dianna_distance.evaluation.pairs import side_by_side
@@ -42,7 +40,8 @@ def show(explainer: PairDistanceExplainer, label: str, seconds: float) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("directory", help="where the figures go")
-    parser.add_argument("--masks", type=int, default=2000, help="joint samples per example")
+    parser.add_argument("--masks", type=int, default=2000, help="joint samples of the caption and query examples")
+    parser.add_argument("--image-masks", type=int, default=1000, help="joint samples of the image x image example")
     args = parser.parse_args(argv)
     out = Path(args.directory)
 
@@ -69,15 +68,14 @@ def main(argv: list[str] | None = None) -> None:
                             output_filename=out / "pairs_query_passage.png")
 
     effnet = load_image_encoder("efficientnet-lite0")
-    image_a, kwargs = effnet.prepare(IMAGES / "dogcar.jpg")
-    image_b, _ = effnet.prepare(IMAGES / "labradoodle1.jpg")
-    explainer = PairDistanceExplainer(n_masks=args.masks, random_state=0, feature_res_a=4, feature_res_b=4,
+    image_a, kwargs = effnet.prepare(IMAGES / "bee.jpg")
+    image_b, _ = effnet.prepare(IMAGES / "bee2.jpg")
+    explainer = PairDistanceExplainer(n_masks=args.image_masks, random_state=0, feature_res_a=4, feature_res_b=4,
                                       options_a=kwargs, options_b=kwargs, progress=False)
     start = time.perf_counter()
     explainer.attribute(effnet, image_a, effnet, image_b)
     show(explainer, "EfficientNet-Lite0 image x image", time.perf_counter() - start)
     plot_image_correspondence(explainer, image_a, image_b, output_filename=out / "pairs_image_image.png")
-    np.set_printoptions(precision=3)
 
 
 if __name__ == "__main__":

@@ -54,7 +54,7 @@ from scipy.stats import rankdata
 
 from dianna_distance.distances import DistanceLike, get_distance
 
-#: What a joint sample's value is: the negative distance, or a rank score of its distance.
+#: What a joint sample's value is, the negative distance or a rank score of it.
 PAIR_WEIGHTINGS = ("distance", "linear", "normal")
 
 

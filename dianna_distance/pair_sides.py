@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 
 from dianna_distance.core import MaskedDistanceExplainer
-from dianna_distance.explainer import DistanceExplainer
+from dianna_distance.image import DistanceExplainer
 from dianna_distance.masks import WordMasks, interpolation_matrix
 from dianna_distance.tabular import TabularDistanceExplainer
 from dianna_distance.text import TextDistanceExplainer
@@ -59,7 +59,7 @@ EXPLAINERS: dict[str, type[MaskedDistanceExplainer]] = {
     "series": TimeSeriesDistanceExplainer,
     "table": TabularDistanceExplainer,
 }
-#: Parameters the pair explainer sets on a side itself: not accepted in ``options_a`` / ``options_b``.
+#: Parameters the pair explainer sets on a side itself, not accepted in ``options_a`` / ``options_b``.
 OWN_PARAMETERS = ("n_masks", "p_keep", "batch_size", "random_state", "masks", "progress", "tolerance", "max_masks",
                   "distance", "weighting", "mask_selection_range_min", "mask_selection_range_max",
                   "mask_selection_negative_range_min", "mask_selection_negative_range_max", "feature_res",

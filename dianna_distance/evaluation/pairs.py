@@ -120,7 +120,7 @@ class PairPointingGame:
         """Score a run.
 
         Args:
-            explainer: A :class:`~dianna_distance.PairDistanceExplainer` after :meth:`attribute`.
+            explainer: A :class:`~dianna_distance.PairDistanceExplainer` after its ``attribute()``.
             regions: ``{feature of B: (F_A,) bool region of A}``.
 
         Returns:
@@ -183,7 +183,7 @@ class PairDeletion:
         """Run the curves.
 
         Args:
-            explainer: A :class:`~dianna_distance.PairDistanceExplainer` after :meth:`attribute` (its items).
+            explainer: A :class:`~dianna_distance.PairDistanceExplainer` after its ``attribute()`` (its items).
             model_a: Side A's model.
             model_b: Side B's model.
             orders: ``{name: (F_A, F_B) scores}``, e.g. ``{"interactions": explainer.interactions_,

@@ -103,7 +103,7 @@ def plot_image_caption(
     pixels), titled with the word and its strongest cell, so that a panel reads alone. One colour scale for all.
 
     Args:
-        explainer: A :class:`~dianna_distance.PairDistanceExplainer` after :meth:`attribute` (image, text).
+        explainer: A :class:`~dianna_distance.PairDistanceExplainer` after its ``attribute()`` (image, text).
         image: The image explained, ``(H, W)`` or ``(H, W, C)``.
         words: The words to show (indices or names of ``features_b_``); default every word.
         cmap: A diverging colour map.
@@ -177,7 +177,7 @@ def plot_interaction_matrix(
     errors).
 
     Args:
-        explainer: A :class:`~dianna_distance.PairDistanceExplainer` after :meth:`attribute` (texts, table rows,
+        explainer: A :class:`~dianna_distance.PairDistanceExplainer` after its ``attribute()`` (texts, table rows,
             or any sides; images have many cells: prefer :func:`plot_image_caption` /
             :func:`plot_image_correspondence`).
         cmap: A diverging colour map.
@@ -251,7 +251,7 @@ def plot_image_correspondence(
     with ``side="a"``) and the mirror.
 
     Args:
-        explainer: A :class:`~dianna_distance.PairDistanceExplainer` after :meth:`attribute` (two images).
+        explainer: A :class:`~dianna_distance.PairDistanceExplainer` after its ``attribute()`` (two images).
         image_a: Image A ``(H, W)`` or ``(H, W, C)``.
         image_b: Image B.
         n_pairs: Number of cell pairs drawn (largest interactions first).
