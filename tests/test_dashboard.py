@@ -94,7 +94,7 @@ def explained(tmp_path_factory) -> AppTest:
     return explain(own_model_app(tmp_path_factory.mktemp("explained")))
 
 
-@pytest.mark.parametrize("page", ["Images", "Texts", "Time series", "Tables"])
+@pytest.mark.parametrize("page", ["Images", "Texts", "Time series", "Tables", "Pairs"])
 def test_each_page_loads_without_error(page):
     app = new_app()
     app.sidebar.radio(key="page").set_value(page).run()
