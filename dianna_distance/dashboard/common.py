@@ -162,8 +162,12 @@ class CountingModel:
 
 def run_in_blocks(make_explainer: Callable[[int], Any], model: Callable, inputs: Any, reference: np.ndarray,
                   n_masks: int, state_key: str, draw: Callable[[Any], None],
-                  from_embeddings: dict | None = None, state_extra: dict | None = None) -> Any:
+                  from_embeddings: dict | None = None, state_extra: dict | None = None,
+                  embed_item: Callable[[], np.ndarray] | None = None) -> Any:
     """Embed the masked inputs block by block; after each block store and draw the map of the masks so far.
+
+    Call it inside the place a page keeps for a running run (see :func:`dianna_distance.dashboard.explore.slots`):
+    the progress bar and Stop then go when the page empties that place after the run.
 
     Args:
         make_explainer: Explainer factory taking ``n_masks`` (same seed and parameters for every call: the first
@@ -176,12 +180,27 @@ def run_in_blocks(make_explainer: Callable[[int], Any], model: Callable, inputs:
         draw: Called with that explainer after every block.
         from_embeddings: Further arguments of ``attribute_from_embeddings`` (a text model, to learn what it sees).
         state_extra: Stored in ``st.session_state[state_key]`` with the explainer (labels, parameters).
+        embed_item: Embeds the unmasked item ``(1, D)`` as the explainer's model sees it (one model call): its
+            distance to each reference is stored as ``item_distances`` in the run and its parameters (the figures'
+            titles name it).
 
     Returns:
         The explainer of all masks.
     """
     counted = CountingModel(model)
     full = make_explainer(n_masks)
+    extra = dict(state_extra or {})
+    if embed_item is not None:
+        from dianna_distance.distances import compute_distances
+
+        st.session_state["model_calls"] = st.session_state.get("model_calls", 0) + 1
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            embedding = np.atleast_2d(np.asarray(embed_item(), dtype=np.float64))
+            distances = [float(value) for value in compute_distances(embedding, reference, full.distance)[:, 0]]
+        extra["item_distances"] = distances
+        if isinstance(extra.get("parameters"), dict):
+            extra["parameters"] = {**extra["parameters"], "item_distances": distances}
     progress = st.progress(0.0, text=f"0 of {n_masks} masks")
     st.button("Stop (keeps the masks computed so far)", key=f"{state_key}_stop")
     step = block_size(n_masks)
@@ -198,7 +217,7 @@ def run_in_blocks(make_explainer: Callable[[int], Any], model: Callable, inputs:
                                                 **(from_embeddings or {}))
         elapsed = time.perf_counter() - started
         st.session_state[state_key] = {"explainer": explainer, "inputs": inputs, "seconds_per_mask": elapsed / stop,
-                                       **(state_extra or {})}
+                                       **extra}
         progress.progress(stop / n_masks, text=f"{stop} of {n_masks} masks ({elapsed:.1f} s)")
         draw(explainer)
     return explainer
