@@ -230,7 +230,8 @@ def reselected(explainer: Any, selection: dict) -> Any:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         explainer.reselect(**{name: selection[name] for name in names})
-        explainer.significance(selection["fdr"])
+        if getattr(explainer, "fdr_", None) != selection["fdr"]:  # reselect judged significance at another rate
+            explainer.significance(selection["fdr"])
     return explainer
 
 

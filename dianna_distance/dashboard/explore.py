@@ -9,6 +9,7 @@ one), so going back to an earlier slider position shows its figure at once, and 
 
 from __future__ import annotations
 
+import io
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
@@ -140,11 +141,11 @@ def figure_key(selection: dict) -> tuple:
     return selection_key(selection, () if selection["overlay"] else ("fdr",))
 
 
-def png(make_figure: Callable[[], Any]) -> bytes:
-    """Draw a matplotlib figure and return it as PNG bytes (the figure is not kept)."""
-    from dianna_distance.dashboard.common import figure_png
-
-    return figure_png(make_figure())
+def png(make_figure: Callable[[], Any], dpi: int = 120) -> bytes:
+    """Draw a matplotlib figure and return it as PNG bytes, quickly compressed (the figure is not kept)."""
+    buffer = io.BytesIO()
+    make_figure().savefig(buffer, format="png", dpi=dpi, pil_kwargs={"compress_level": 1})
+    return buffer.getvalue()
 
 
 def slots() -> tuple[Any, Any]:
