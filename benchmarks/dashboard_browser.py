@@ -1,4 +1,4 @@
-"""The dashboard in a real browser (issue 26): time from a selection slider step to the new map, and the server's memory.
+"""The dashboard in a real browser (issue 26): from a selection slider step to the new map, and the server memory.
 
 Starts ``dianna-distance dashboard`` on a free port of 127.0.0.1, opens it in Chromium (Debian's
 ``chromium-headless-shell`` or ``chromium``) with Playwright, runs bee vs fly (EfficientNet-Lite0) with
@@ -56,15 +56,32 @@ def start_dashboard(log: Path) -> tuple[subprocess.Popen, str]:
             time.sleep(0.5)
 
 
+def server_pids(process: subprocess.Popen) -> list[int]:
+    """The command and its children (the Streamlit server)."""
+    pids = [process.pid]
+    children = Path(f"/proc/{process.pid}/task/{process.pid}/children")
+    if children.exists():
+        pids += [int(child) for child in children.read_text().split()]
+    return pids
+
+
+def server_cpu_seconds(process: subprocess.Popen) -> float:
+    """CPU time (user + system) the command and the Streamlit server have used so far, in seconds.
+
+    Unlike the wall time of a step, it hardly depends on what else the machine is running.
+    """
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in server_pids(process):
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
 def server_rss_mb(process: subprocess.Popen) -> float:
     """Resident memory of the command and its children (the Streamlit server), in MB."""
     total = 0
-    pids = [process.pid]
-    for pid in list(pids):
-        children = Path(f"/proc/{pid}/task/{pid}/children")
-        if children.exists():
-            pids += [int(child) for child in children.read_text().split()]
-    for pid in pids:
+    for pid in server_pids(process):
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
                 total += int(line.split()[1])
@@ -91,14 +108,19 @@ def run_example(page, url: str, n_masks: int) -> None:
     time.sleep(1.0)
 
 
-def slider_step_seconds(page, steps: int) -> list[float]:
-    """Press the positive selection's upper handle right ``steps`` times; seconds from each press to the new map."""
+def slider_step_seconds(page, steps: int, process: subprocess.Popen | None = None) -> tuple[list[float], list[float]]:
+    """Press the positive selection's upper handle right ``steps`` times.
+
+    Returns the seconds from each press to the new map, and the server's CPU seconds for each step (press to
+    settled page; empty without ``process``).
+    """
     slider = page.locator('[data-testid="stSlider"]').filter(has_text="positive selection")
     handle = slider.get_by_role("slider").nth(1)
-    times = []
+    times, cpu = [], []
     for _ in range(steps):
         before = map_source(page)
         handle.focus()
+        used = server_cpu_seconds(process) if process is not None else 0.0
         start = time.perf_counter()
         handle.press("ArrowRight")
         page.wait_for_function(f"(before) => {{ const image = document.querySelector('{MAP}'); "
@@ -108,7 +130,9 @@ def slider_step_seconds(page, steps: int) -> list[float]:
         page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')",
                                timeout=60_000)
         time.sleep(0.7)
-    return times
+        if process is not None:
+            cpu.append(server_cpu_seconds(process) - used)
+    return times, cpu
 
 
 def main() -> None:
@@ -126,9 +150,11 @@ def main() -> None:
             browser = playwright.chromium.launch(executable_path=browser_path(), args=["--no-sandbox"])
             page = browser.new_page(viewport={"width": 1400, "height": 2000})
             run_example(page, url, args.n_masks)
-            times = slider_step_seconds(page, args.steps)
+            times, cpu = slider_step_seconds(page, args.steps, process)
             print("slider step -> new map (s):", " ".join(f"{value:.2f}" for value in times))
-            print(f"median {statistics.median(times):.2f} s")
+            print(f"median {statistics.median(times):.2f} s; server CPU per step: median "
+                  f"{statistics.median(cpu):.2f} s ({' '.join(f'{value:.2f}' for value in cpu)})")
+            print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
             page.close()
             memory = [server_rss_mb(process)]
             for _ in range(args.sessions):
