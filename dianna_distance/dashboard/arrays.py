@@ -172,7 +172,7 @@ def explore(spec: ArrayPage, widgets: dict | None = None) -> None:
         lambda: spec.figure(explainer, item, titles, selection["overlay"], parameters)))
     st.image(figure)
     st.image(explore_.cached(state, run, ("histogram", explore_.ranges_key(selection)), lambda: explore_.png(
-        lambda: common.distance_histogram(explainer, selection, labels))))
+        lambda: common.distance_histogram(explainer, selection, labels), dpi=100)))
     left, middle, right = st.columns(3)
     left.download_button("map and standard error (.npz)", lambda: common.map_npz(explainer),
                          f"{spec.key}_distance.npz", key=f"{spec.key}_download_npz", on_click="ignore")

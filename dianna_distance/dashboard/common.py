@@ -240,8 +240,10 @@ def distance_histogram(explainer: Any, selection: dict, labels: list[str]) -> An
     from matplotlib.figure import Figure
 
     distances = np.atleast_2d(explainer.distances_)
-    fig = Figure(figsize=(4.0 * len(distances), 2.6), layout="constrained")
+    fig = Figure(figsize=(4.0 * len(distances), 2.6))  # a fixed layout: drawn at every slider step, kept cheap
     axes = fig.subplots(1, len(distances), squeeze=False)[0]
+    fig.subplots_adjust(left=0.1 / len(distances), right=1 - 0.03 / len(distances), bottom=0.2, top=0.88,
+                        wspace=0.3)
     for ax, row, label in zip(axes, distances, labels):
         ax.hist(row, bins=40, color="0.55")
         ranked = np.sort(row)

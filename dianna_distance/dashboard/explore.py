@@ -141,7 +141,7 @@ def figure_key(selection: dict) -> tuple:
     return selection_key(selection, () if selection["overlay"] else ("fdr",))
 
 
-def png(make_figure: Callable[[], Any], dpi: int = 120) -> bytes:
+def png(make_figure: Callable[[], Any], dpi: int = 110) -> bytes:
     """Draw a matplotlib figure and return it as PNG bytes, quickly compressed (the figure is not kept)."""
     buffer = io.BytesIO()
     make_figure().savefig(buffer, format="png", dpi=dpi, pil_kwargs={"compress_level": 1})

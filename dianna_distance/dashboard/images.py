@@ -219,7 +219,7 @@ def explore(widgets: dict | None = None) -> None:
     st.image(figure)
     histogram, thumbnails = st.columns(2)
     histogram.image(explore_.cached(STATE, run, ("histogram", explore_.ranges_key(selection)), lambda: explore_.png(
-        lambda: common.distance_histogram(explainer, selection, labels))))
+        lambda: common.distance_histogram(explainer, selection, labels), dpi=100)))
     masked = explore_.cached(STATE, run, ("thumbnails", explore_.ranges_key(selection)),
                              lambda: [_thumbnails(explainer, image, index) for index in range(len(labels))])
     for label, (closest, farthest) in zip(labels, masked):

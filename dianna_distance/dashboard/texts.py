@@ -166,7 +166,7 @@ def explore(widgets: dict | None = None) -> None:
     st.html(explore_.cached(STATE, run, ("highlight", explore_.figure_key(selection)),
                             lambda: _highlight(explainer, text, titles, selection["overlay"])))
     st.image(explore_.cached(STATE, run, ("histogram", explore_.ranges_key(selection)), lambda: explore_.png(
-        lambda: common.distance_histogram(explainer, selection, labels))))
+        lambda: common.distance_histogram(explainer, selection, labels), dpi=100)))
     masked = explore_.cached(STATE, run, ("masked", explore_.ranges_key(selection)),
                              lambda: [_masked_texts(explainer, index) for index in range(len(labels))])
     for label, (closest, farthest) in zip(labels, masked):
