@@ -210,25 +210,12 @@ class TabularDistanceExplainer(MaskedDistanceExplainer):
         embedding_output: str | None = None,
         embedding_pooling: str = "auto",
     ) -> None:
+        self._store_shared_parameters(locals())
         self.training_data = training_data
         self.feature_names = feature_names
         self.categorical_features = categorical_features
         self.mask_type = mask_type
-        self.n_masks = n_masks
-        self.p_keep = p_keep
-        self.mask_selection_range_min = mask_selection_range_min
-        self.mask_selection_range_max = mask_selection_range_max
-        self.mask_selection_negative_range_min = mask_selection_negative_range_min
-        self.mask_selection_negative_range_max = mask_selection_negative_range_max
-        self.weighting = weighting
-        self.batch_size = batch_size
-        self.distance = distance
-        self.random_state = random_state
-        self.masks = masks
-        self.progress = progress
         self.providers = providers
-        self.tolerance = tolerance
-        self.max_masks = max_masks
         self.embedding_output = embedding_output
         self.embedding_pooling = embedding_pooling
 

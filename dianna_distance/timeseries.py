@@ -222,26 +222,13 @@ class TimeSeriesDistanceExplainer(MaskedDistanceExplainer):
         tolerance: float | None = None,
         max_masks: int = 10_000,
     ) -> None:
-        self.n_masks = n_masks
+        self._store_shared_parameters(locals())
         self.feature_res = feature_res
-        self.p_keep = p_keep
         self.mask_kinds = mask_kinds
         self.mask_type = mask_type
-        self.mask_selection_range_min = mask_selection_range_min
-        self.mask_selection_range_max = mask_selection_range_max
-        self.mask_selection_negative_range_min = mask_selection_negative_range_min
-        self.mask_selection_negative_range_max = mask_selection_negative_range_max
-        self.weighting = weighting
-        self.batch_size = batch_size
         self.preprocess_function = preprocess_function
-        self.distance = distance
-        self.random_state = random_state
-        self.masks = masks
-        self.progress = progress
         self.providers = providers
         self.embedding_output = embedding_output
-        self.tolerance = tolerance
-        self.max_masks = max_masks
 
     def attribute(self, model: ModelLike, series: np.ndarray, embedded_reference: np.ndarray) -> np.ndarray:
         """Explain why ``series`` is close to or far from ``embedded_reference`` in the model's embedded space.

@@ -276,13 +276,14 @@ def test_the_real_examples_run_reselect_without_the_model_and_reopen_from_a_run_
     app.slider(key=f"{key}_positive").set_value((0.0, 0.3)).run()
     after = app.session_state[f"{key}_run"]["explainer"].map_.copy()
     assert app.session_state["model_calls"] == calls and not np.allclose(before, after)
-    data = common.run_file(run["explainer"], run["inputs"], run["parameters"], run["labels"], page)
+    chosen = {"mask_selection_range_min": 0.0, "mask_selection_range_max": 0.3}
+    data = common.run_file(run["explainer"], run["inputs"], run["parameters"], run["labels"], page, chosen)
     fresh = page_app(page)
     fresh.radio(key=f"{key}_source").set_value("open a run file").run()
     fresh.file_uploader(key=f"{key}_run_file").upload("run.npz", data)
     fresh.run()
     assert not fresh.exception and not fresh.error and "model_calls" not in fresh.session_state
-    np.testing.assert_allclose(fresh.session_state[f"{key}_run"]["explainer"].map_, before)  # the default ranges
+    np.testing.assert_allclose(fresh.session_state[f"{key}_run"]["explainer"].map_, after)  # the ranges saved
 
 
 def test_a_run_file_of_another_page_is_refused_on_the_page(explained):
@@ -294,7 +295,7 @@ def test_a_run_file_of_another_page_is_refused_on_the_page(explained):
     tables.file_uploader(key="tables_run_file").upload("run.npz", data)
     tables.run()
     assert not tables.exception
-    assert "the run file is from the Images page" in tables.error[0].value
+    assert "is a run file of the Images page; open it there" in tables.error[0].value
 
 
 def own_table_app(tmp_path: Path, table: bytes, reference: bytes | None = None) -> AppTest:

@@ -7,7 +7,6 @@ item the model embeds) / "open a run file", then the block-wise run and the expl
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ import streamlit as st
 
 from dianna_distance.dashboard import common
 from dianna_distance.dashboard import explore as explore_
+from dianna_distance.files import read_npy_bytes
 
 
 class MakeExplainer(Protocol):
@@ -70,12 +70,20 @@ class ArrayPage:
 
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the ONNX model…")
-def uploaded_model(digest: str, data: bytes) -> Any:
-    """An uploaded ONNX model ``(B, ...) -> (B, D)`` in one ONNX Runtime session (cached by digest)."""
+def uploaded_model(digest: str, data: bytes, name: str = "model.onnx") -> Any:
+    """An uploaded ONNX model ``(B, ...) -> (B, D)`` in one ONNX Runtime session (cached by digest).
+
+    Args:
+        digest: :func:`~dianna_distance.dashboard.common.file_digest` of ``data``.
+        data: The uploaded bytes.
+        name: The uploaded file's name, which errors name (never the server's copy).
+    """
     from dianna_distance.model import load_model
 
+    path = common.stored_upload(data, ".onnx")
     try:
-        return load_model(str(common.stored_upload(data, ".onnx")))
+        with common.named_as_uploaded(path, name):
+            return load_model(str(path))
     except Exception as error:
         raise common.DashboardInputError(f"the uploaded model is not a readable ONNX file ({error})") from error
 
@@ -84,9 +92,9 @@ def read_numbers(data: bytes, name: str) -> np.ndarray:
     """A ``.npy`` array or a ``.csv`` table of numbers (an optional header line) as float64."""
     if name.lower().endswith(".npy"):
         try:
-            array = np.load(io.BytesIO(data), allow_pickle=False)
-        except Exception as error:
-            raise common.DashboardInputError(f"{name} is not a .npy file ({error})") from error
+            array = read_npy_bytes(data, name, common.MAX_NPY_UPLOAD_BYTES)
+        except ValueError as error:
+            raise common.DashboardInputError(str(error)) from error
     else:
         text = data.decode("utf-8", errors="replace").splitlines()
         try:
@@ -124,7 +132,7 @@ def _own_inputs(spec: ArrayPage) -> tuple | None:
         return None
     with common.shown_errors("reading your data"):
         data = model_upload.getvalue()
-        model = uploaded_model(common.file_digest(data), data)
+        model = uploaded_model(common.file_digest(data), data, model_upload.name)
         item = spec.read_item(item_upload.getvalue(), item_upload.name)
         name = Path(reference_upload.name).stem
         if kind == ".npy embedding":
@@ -179,7 +187,7 @@ def explore(spec: ArrayPage, widgets: dict | None = None) -> None:
     middle.download_button("figure (.png)", figure, f"{spec.key}_distance.png", key=f"{spec.key}_download_png",
                            on_click="ignore")
     right.download_button("run file (explore later)",
-                          lambda: common.run_file(explainer, item, parameters, labels, spec.name),
+                          lambda: common.run_file(explainer, item, parameters, labels, spec.name, selection),
                           f"{spec.key}_run.npz", key=f"{spec.key}_download_run", on_click="ignore")
 
 
@@ -198,12 +206,7 @@ def draw_page(spec: ArrayPage) -> None:
     if source == "open a run file":
         upload = st.file_uploader("run file (.npz) saved by this page", type=["npz"], key=f"{spec.key}_run_file")
         if upload is not None:
-            with common.shown_errors("reading the run file"):
-                explainer, item, parameters, labels = common.load_run_file(upload.getvalue(), spec.make_explainer,
-                                                                           spec.name)
-            if st.session_state.get(state, {}).get("upload") != upload.file_id:
-                st.session_state[state] = {"explainer": explainer, "inputs": item, "labels": labels,
-                                           "parameters": parameters, "upload": upload.file_id}
+            common.open_run_file(upload, spec.key, spec.name, spec.make_explainer, state)
         (running, exploring), clicked = explore_.slots(), False
     else:
         if source == "use an example":

@@ -17,6 +17,8 @@ from typing import Any, TypeVar
 
 import streamlit as st
 
+from dianna_distance.dashboard import common
+
 T = TypeVar("T")
 MAX_CACHED = 24  # figures kept per session and page
 
@@ -39,29 +41,27 @@ def distance_words(distance: str, value: float | None) -> str:
     return f"{distance} distance" if value is None else f"{distance} distance {value:.3g}"
 
 
-def pair_titles(item: str, labels: list[str], parameters: dict) -> list[str]:
+def pair_titles(item: str, labels: list[str], parameters: dict, figure: bool = True) -> list[str]:
     """One title per reference: ``"bee.jpg vs fly.jpg — cosine distance 0.448"``.
 
     Args:
         item: What the item is called (a file name, "the passage", a time span).
         labels: The references' names.
         parameters: The run's parameters (``distance``, and ``item_distances`` when the run stored them).
+        figure: Whether the titles go into a matplotlib figure (then a ``$`` of a name never starts mathtext);
+            False for plain text.
     """
     distances = parameters.get("item_distances") or [None] * len(labels)
     distance = str(parameters.get("distance", "cosine"))
-    return [f"{item} vs {label} — {distance_words(distance, value)}" for label, value in zip(labels, distances)]
+    titles = [f"{item} vs {label} — {distance_words(distance, value)}" for label, value in zip(labels, distances)]
+    return [common.figure_text(title) for title in titles] if figure else titles
 
 
 def show_pair(item: str, labels: list[str], parameters: dict) -> None:
     """The pairs the run explains and their distances, in bold, and the distance's scale."""
-    for title in pair_titles(item, labels, parameters):
-        st.markdown(f"**{plain(title)}**")
+    for title in pair_titles(item, labels, parameters, figure=False):
+        st.markdown(f"**{common.markdown_text(title)}**")
     st.caption(SCALES.get(str(parameters.get("distance")), ""))
-
-
-def plain(text: str) -> str:
-    """Text shown as itself in markdown (no links, images or emphasis from file names)."""
-    return "".join("\\" + character if character in "\\`*_{}[]()<>#+-.!|~" else character for character in text)
 
 
 def run_summary(parameters: dict, n_masks: int) -> str:
@@ -118,8 +118,6 @@ def cached(state_key: str, run: dict, key: tuple, make: Callable[[], T]) -> T:
 
 def reselect_once(run: dict, selection: dict) -> None:
     """Apply the selection widgets to the run's explainer, only when they changed since the last time."""
-    from dianna_distance.dashboard import common
-
     key = selection_key(selection, ("overlay",))
     if run.get("selection") != key:
         common.reselected(run["explainer"], selection)

@@ -104,13 +104,15 @@ def _own_inputs() -> tuple | None:
             from dianna_distance.models import load_image_for_model
 
             model_bytes = model_upload.getvalue()
-            encoder = common.onnx_model(common.file_digest(model_bytes), model_bytes)
-            image = load_image_for_model(image_path, encoder)
+            encoder = common.onnx_model(common.file_digest(model_bytes), model_bytes, model_upload.name)
+            with common.named_as_uploaded(image_path, image_upload.name):
+                image = load_image_for_model(image_path, encoder)
             kwargs = {"axis_labels": {0 if _channels_first(image) else 2: "channels"}}
             embed = (lambda path: encoder(load_image_for_model(path, encoder)[None])[0])  # noqa: E731
         else:
             encoder = efficientnet() if choice == MODELS[0] else conse()[0]
-            image, kwargs = encoder.prepare(image_path)
+            with common.named_as_uploaded(image_path, image_upload.name):
+                image, kwargs = encoder.prepare(image_path)
             embed = (lambda path: encoder.embed(path))  # noqa: E731
         if image.ndim != 3:
             raise common.DashboardInputError(f"the model takes images of shape {image.shape}; the page explains "
@@ -132,9 +134,10 @@ def _own_inputs() -> tuple | None:
             rows = []
             for upload in reference_uploads:
                 path = common.stored_upload(upload.getvalue(), Path(upload.name).suffix)
-                rows.append(np.asarray(embed(path), dtype=np.float64).ravel())
+                with common.named_as_uploaded(path, upload.name):
+                    rows.append(np.asarray(embed(path), dtype=np.float64).ravel())
+                    shown.append(np.asarray(_thumbnail(upload.getvalue())))
                 labels.append(Path(upload.name).stem)
-                shown.append(np.asarray(_thumbnail(upload.getvalue())))
             reference = np.stack(rows)
         probe = np.asarray((kwargs.get("preprocess_function") or (lambda b: b))(image[None]))
         length = np.asarray(encoder(probe)).reshape(1, -1).shape[1]
@@ -223,8 +226,8 @@ def explore(widgets: dict | None = None) -> None:
     masked = explore_.cached(STATE, run, ("thumbnails", explore_.ranges_key(selection)),
                              lambda: [_thumbnails(explainer, image, index) for index in range(len(labels))])
     for label, (closest, farthest) in zip(labels, masked):
-        thumbnails.markdown(f"vs **{explore_.plain(label)}**: the closest masked images (what the positive "
-                            f"selection saw)")
+        thumbnails.markdown(f"vs **{common.markdown_text(label)}**: the closest masked images (what the positive "
+                            "selection saw)")
         thumbnails.image(closest, width=110)
         thumbnails.markdown("and the farthest (the negative selection)")
         thumbnails.image(farthest, width=110)
@@ -233,8 +236,8 @@ def explore(widgets: dict | None = None) -> None:
                          key="images_download_npz", on_click="ignore")
     middle.download_button("figure (.png)", figure, "distance_map.png", key="images_download_png", on_click="ignore")
     right.download_button("run file (explore later)",
-                          lambda: common.run_file(explainer, image, parameters, labels, "Images"), "distance_run.npz",
-                          key="images_download_run", on_click="ignore")
+                          lambda: common.run_file(explainer, image, parameters, labels, "Images", selection),
+                          "distance_run.npz", key="images_download_run", on_click="ignore")
 
 
 def _run_sweep(name: str, values: list, model: Any, image: np.ndarray, reference: np.ndarray, parameters: dict,
@@ -277,13 +280,7 @@ def page() -> None:
     if source == "open a run file":
         upload = st.file_uploader("run file (.npz) saved by this page", type=["npz"], key="images_run_file")
         if upload is not None:
-            with common.shown_errors("reading the run file"):
-                explainer, image, parameters, labels = common.load_run_file(
-                    upload.getvalue(), lambda p, n: make_explainer(p, n), "Images")
-            if st.session_state.get(STATE, {}).get("upload") != upload.file_id:
-                st.session_state[STATE] = {"explainer": explainer, "inputs": image, "labels": labels, "shown": [],
-                                           "parameters": parameters, "upload": upload.file_id,
-                                           "item_name": str(parameters.get("item_name", "image"))}
+            common.open_run_file(upload, "images", "Images", lambda p, n: make_explainer(p, n), STATE, {"shown": []})
         (running, exploring), clicked = explore_.slots(), False
     else:
         with common.shown_errors("preparing the inputs"):

@@ -58,7 +58,8 @@ def figure(explainer: Any, row: np.ndarray, titles: list[str], overlay: bool, pa
     from dianna_distance.visualization import plot_tabular_distance
 
     errors = np.asarray(explainer.standard_error_)
-    return plot_tabular_distance(explainer.map_, explainer.feature_names_, title=titles,
+    return plot_tabular_distance(explainer.map_, [common.figure_text(name) for name in explainer.feature_names_],
+                                 title=titles,
                                  standard_error=None if np.isinf(errors).any() else errors,
                                  significant=explainer.significant_ if overlay else None,
                                  n_masks=len(explainer.embeddings_), values=row)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any, cast
 
@@ -28,27 +29,52 @@ def minilm() -> tuple[Any, str]:
 
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the ONNX model…")
-def sentence_model(digest: str, model: bytes, tokenizer: bytes) -> tuple[Any, str]:
-    """A sentence encoder for an uploaded ONNX model and ``tokenizer.json`` (one session per pair)."""
-    from dianna_distance.model import SentenceEncoder
+def sentence_model(digest: str, model: bytes, tokenizer: bytes, names: tuple[str, str] = ("model.onnx",
+                                                                                        "tokenizer.json")
+                   ) -> tuple[Any, str]:
+    """A sentence encoder for an uploaded ONNX model and ``tokenizer.json`` (one session per pair).
+
+    Args:
+        digest: :func:`~dianna_distance.dashboard.common.file_digest` of both files.
+        model: The uploaded model's bytes.
+        tokenizer: The uploaded tokenizer's bytes.
+        names: The uploaded files' names, which errors name (never the server's copies).
+    """
+    from dianna_distance.sentence_model import SentenceEncoder
 
     model_path = common.stored_upload(model, ".onnx")
     tokenizer_path = common.stored_upload(tokenizer, ".json")
     try:
-        return SentenceEncoder(model_path, tokenizer_path), str(tokenizer_path)
+        with common.named_as_uploaded(model_path, names[0]), common.named_as_uploaded(tokenizer_path, names[1]):
+            return SentenceEncoder(model_path, tokenizer_path), str(tokenizer_path)
     except Exception as error:
         raise common.DashboardInputError(f"the uploaded model and tokenizer cannot be read as a sentence model "
                                          f"({error})") from error
 
 
+@functools.lru_cache(maxsize=4)
+def _tokenizer(tokenizer_json: str) -> Any:
+    from tokenizers import Tokenizer
+
+    try:
+        return Tokenizer.from_str(tokenizer_json)
+    except Exception as error:  # tokenizers raises a bare Exception for text that is not a tokenizer
+        raise ValueError(f"tokenizer_json is not a tokenizer.json ({' '.join(str(error).split())[:200]})") from error
+
+
 def make_explainer(parameters: dict, n_masks: int) -> Any:
-    """A :class:`~dianna_distance.TextDistanceExplainer` with the page's parameters and ``n_masks`` masks."""
+    """A :class:`~dianna_distance.TextDistanceExplainer` with the page's parameters and ``n_masks`` masks.
+
+    The tokenizer is ``parameters["tokenizer_json"]``, the text of the run's ``tokenizer.json``: a run file
+    carries it, and no path is read.
+    """
     from dianna_distance import TextDistanceExplainer
 
-    tokenizer = parameters.get("tokenizer_path")
-    if tokenizer is None or not Path(tokenizer).is_file():
-        tokenizer = str(common.stored_upload(parameters["tokenizer_json"].encode(), ".json"))
-    return TextDistanceExplainer(n_masks=int(n_masks), p_keep=float(parameters["p_keep"]), tokenizer=tokenizer,
+    tokenizer_json = parameters.get("tokenizer_json")
+    if not isinstance(tokenizer_json, str):
+        raise ValueError("the run's parameters have no tokenizer_json (the text of its tokenizer.json)")
+    return TextDistanceExplainer(n_masks=int(n_masks), p_keep=float(parameters["p_keep"]),
+                                 tokenizer=_tokenizer(tokenizer_json),
                                  random_state=int(parameters["random_state"]),
                                  distance=parameters.get("distance", "cosine"), progress=False)
 
@@ -93,7 +119,8 @@ def _inputs() -> tuple | None:
             else:
                 data = model_upload.getvalue() + tokenizer_upload.getvalue()
                 model, tokenizer = sentence_model(common.file_digest(data), model_upload.getvalue(),
-                                                  tokenizer_upload.getvalue())
+                                                  tokenizer_upload.getvalue(),
+                                                  (model_upload.name, tokenizer_upload.name))
     with common.shown_errors("embedding the reference"):
         if len(text.split()) < 2:
             raise common.DashboardInputError("the text must have at least two words")
@@ -156,7 +183,7 @@ def explore(widgets: dict | None = None) -> None:
         return
     explainer, text, labels, parameters = run["explainer"], run["inputs"], run["labels"], run["parameters"]
     item_name = str(run.get("item_name") or parameters.get("item_name") or "the text")
-    titles = explore_.pair_titles(item_name, _quoted(labels), parameters)
+    titles = explore_.pair_titles(item_name, _quoted(labels), parameters, figure=False)
     st.subheader("Explore the run (no model calls)")
     explore_.show_pair(item_name, _quoted(labels), parameters)
     explore_.show_run(run, widgets)
@@ -170,7 +197,7 @@ def explore(widgets: dict | None = None) -> None:
     masked = explore_.cached(STATE, run, ("masked", explore_.ranges_key(selection)),
                              lambda: [_masked_texts(explainer, index) for index in range(len(labels))])
     for label, (closest, farthest) in zip(labels, masked):
-        st.markdown(f"**vs “{explore_.plain(label)}”**: closest masked texts")
+        st.markdown(f"**vs “{common.markdown_text(label)}”**: closest masked texts")
         st.text("\n".join(closest))
         st.markdown("farthest masked texts")
         st.text("\n".join(farthest))
@@ -178,7 +205,8 @@ def explore(widgets: dict | None = None) -> None:
     def figure() -> bytes:
         scores = np.atleast_2d(explainer.map_)
         return explore_.png(lambda: plot_text_distance(
-            explainer.explanation(scores), title=titles, standard_error=_errors(explainer),
+            explainer.explanation(scores), title=[common.figure_text(title) for title in titles],
+            standard_error=_errors(explainer),
             significant=np.atleast_2d(explainer.significant_) if selection["overlay"] else None, text=text,
             offsets=explainer.offsets_, n_masks=len(explainer.embeddings_)))
 
@@ -187,8 +215,8 @@ def explore(widgets: dict | None = None) -> None:
                          key="texts_download_npz", on_click="ignore")
     middle.download_button("figure (.png)", figure, "text_distance.png", key="texts_download_png", on_click="ignore")
     right.download_button("run file (explore later)",
-                          lambda: common.run_file(explainer, text, parameters, labels, PAGE), "text_run.npz",
-                          key="texts_download_run", on_click="ignore")
+                          lambda: common.run_file(explainer, text, parameters, labels, PAGE, selection),
+                          "text_run.npz", key="texts_download_run", on_click="ignore")
 
 
 def page() -> None:
@@ -199,11 +227,7 @@ def page() -> None:
     upload = st.file_uploader("or open a run file saved by this page", type=["npz"], key="texts_run_file")
     widgets = None
     if upload is not None:
-        with common.shown_errors("reading the run file"):
-            explainer, text, parameters, labels = common.load_run_file(upload.getvalue(), make_explainer, PAGE)
-        if st.session_state.get(STATE, {}).get("upload") != upload.file_id:
-            st.session_state[STATE] = {"explainer": explainer, "inputs": text, "labels": labels,
-                                       "parameters": parameters, "upload": upload.file_id}
+        common.open_run_file(upload, "texts", PAGE, make_explainer, STATE)
         (running, exploring), clicked = explore_.slots(), False
     else:
         prepared = _inputs()
@@ -211,8 +235,7 @@ def page() -> None:
             return
         model, tokenizer, text, reference, labels, item_name = prepared
         widgets = common.parameter_widgets("texts", images=False)
-        parameters = {**widgets, "tokenizer_path": tokenizer, "item_name": item_name,
-                      "tokenizer_json": Path(tokenizer).read_text(encoding="utf-8")}
+        parameters = {**widgets, "item_name": item_name, "tokenizer_json": Path(tokenizer).read_text(encoding="utf-8")}
         clicked = st.button("Explain", type="primary", key="texts_explain")
         running, exploring = explore_.slots()
         if clicked:
@@ -223,7 +246,8 @@ def page() -> None:
 
                 def draw(explainer: Any) -> None:
                     explainer.significance(common.DEFAULTS["fdr"])
-                    titles = explore_.pair_titles(item_name, _quoted(labels), st.session_state[STATE]["parameters"])
+                    titles = explore_.pair_titles(item_name, _quoted(labels), st.session_state[STATE]["parameters"],
+                                                  figure=False)
                     placeholder.html(_highlight(explainer, text, titles, False))
 
                 with common.shown_errors("explaining"):

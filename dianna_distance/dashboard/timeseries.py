@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from dianna_distance.dashboard import arrays
+from dianna_distance.dashboard import arrays, common
 
 WINDOW = 28
 
@@ -61,10 +61,12 @@ def figure(explainer: Any, series: np.ndarray, titles: list[str], overlay: bool,
     from dianna_distance.visualization import plot_timeseries_distance
 
     errors = np.asarray(explainer.standard_error_)
+    time_labels = parameters.get("time_labels")
+    time_labels = None if time_labels is None else [common.figure_text(label) for label in time_labels]
     return plot_timeseries_distance(series, explainer.map_, titles=titles,
                                     standard_error=None if np.isinf(errors).any() else errors,
                                     significant=explainer.significant_ if overlay else None,
-                                    n_masks=len(explainer.embeddings_), time_labels=parameters.get("time_labels"))
+                                    n_masks=len(explainer.embeddings_), time_labels=time_labels)
 
 
 def read_series(data: bytes, name: str) -> np.ndarray:
