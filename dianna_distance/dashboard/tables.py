@@ -82,11 +82,8 @@ def _read_table(upload: Any, what: str) -> tuple[list[str], np.ndarray]:
     from dianna_distance.tabular import read_csv_table
 
     path = common.stored_upload(upload.getvalue(), ".csv")
-    try:
+    with common.named_as_uploaded(path, upload.name):
         return read_csv_table(path, what)
-    except (ValueError, OSError) as error:
-        message = str(error).replace(repr(str(path)), repr(upload.name)).replace(str(path), upload.name)
-        raise common.DashboardInputError(message) from None
 
 
 def own_inputs(spec: arrays.ArrayPage) -> tuple | None:
@@ -111,7 +108,7 @@ def own_inputs(spec: arrays.ArrayPage) -> tuple | None:
         return None
     with common.shown_errors("reading your data"):
         data = model_upload.getvalue()
-        model = arrays.uploaded_model(common.file_digest(data), data)
+        model = arrays.uploaded_model(common.file_digest(data), data, model_upload.name)
         names, table = _read_table(table_upload, "rows")
     left, right = st.columns(2)
     row = int(left.number_input(f"row to explain (0 to {len(table) - 1}, the first row after the header)", 0,
