@@ -20,7 +20,7 @@ import streamlit as st
 from dianna_distance.dashboard import common
 
 T = TypeVar("T")
-MAX_CACHED = 24  # figures kept per session and page
+MAX_CACHED = 12  # figures kept per session and page (a map is about 0.5 MB)
 
 #: What each distance's values mean, shown under the pair.
 SCALES = {"cosine": "cosine distance = (1 − cos)/2: 0 for the same direction, 0.5 for orthogonal embeddings, "
