@@ -16,7 +16,7 @@ import numpy as np
 
 from dianna_distance.checks import warn
 from dianna_distance.files import check_input_file
-from dianna_distance.layers import EmbeddingCut
+from dianna_distance.layers import EmbeddingCut, OutputCheck
 from dianna_distance.runtime import ORT_TYPES, default_providers
 from dianna_distance.sentence_model import (  # noqa: F401 (re-exported: the sentence encoder was defined here)
     INPUT_NAMES,
@@ -64,7 +64,8 @@ class OnnxModel:
             graph as they are (:class:`~dianna_distance.models.ImageEncoder` preprocesses itself).
         embedding_output: Name of an inner tensor of the graph to return instead of the first output (see
             :mod:`dianna_distance.layers`); no softmax is applied to it. The first batch of two or more items is
-            checked once: its first two items run together must give what they give one by one.
+            checked once, for the graph's output too: its first two items run together must give what they give
+            one by one (a graph that mixes items, e.g. BatchNorm in training mode, is refused).
         embedding_pooling: How ``embedding_output`` becomes one vector per item: ``"auto"`` (spatial tensors
             averaged over their spatial axes, others flattened), ``"flatten"``, ``"mean"`` or ``"max"``.
 
@@ -107,6 +108,7 @@ class OnnxModel:
                             f"{model_input.type}")
         self.input_dtype: np.dtype = np.dtype(ORT_TYPES[model_input.type])
         self.output_name = self.session.get_outputs()[0].name
+        self.output_check_ = OutputCheck(self.path, self.output_name)
         batch_axis = self.input_shape[0] if self.input_shape else None
         self.fixed_batch_size = batch_axis if isinstance(batch_axis, int) and batch_axis > 0 else None
         if io_binding is None:
@@ -157,8 +159,7 @@ class OnnxModel:
         if spec is not None and spec["mask_on"] == "pixels":
             batch = self.normalize(batch)
         batch = self._cast(batch)
-        if self.embedding_ is not None:
-            self.embedding_.check_items(self._forward, batch)
+        (self.embedding_ or self.output_check_).check_items(self._forward, batch)  # once: items are not mixed
         output = self._forward(batch)
         if self.embedding_ is None and spec is not None and spec["output"] == "probabilities":
             output = output.reshape(len(output), -1)
@@ -190,7 +191,8 @@ class OnnxModel:
             cast = np.ascontiguousarray(batch, dtype=self.input_dtype)
         if np.issubdtype(self.input_dtype, np.floating) and not np.all(np.isfinite(cast)):
             raise ValueError(f"model: the input overflows {str(self.path)!r}'s input type {self.input_dtype} "
-                             f"(largest {np.finfo(self.input_dtype).max:g}): scale the image down")
+                             f"(largest {np.finfo(self.input_dtype).max:g}) at index "
+                             f"{tuple(np.argwhere(~np.isfinite(cast))[0].tolist())} of the batch: scale the input down")
         return cast
 
     def _forward(self, batch: np.ndarray) -> np.ndarray:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from dianna_distance.files import check_input_file
-from dianna_distance.layers import EmbeddingCut
+from dianna_distance.layers import EmbeddingCut, OutputCheck
 from dianna_distance.runtime import default_providers
 
 if TYPE_CHECKING:
@@ -105,8 +105,9 @@ class SentenceEncoder:
         providers: ONNX Runtime execution providers; default CUDA when available, else CPU.
         embedding_output: An inner tensor of the graph to use instead of ``output_name`` (see
             :mod:`dianna_distance.layers`): token-level ``(B, L, D)`` is pooled as ``pooling`` says, ``(B, D)``
-            needs ``pooling="none"``. The first call with two or more texts checks, once, that its first two
-            texts run together give what they give one by one.
+            needs ``pooling="none"``. For a graph that pads (it takes ``attention_mask``), the first call with two
+            or more texts checks, once, that its first two texts run together give what they give one by one (for
+            the graph's output too: a graph that mixes the texts of a batch is refused).
 
     Attributes:
         session_: The ONNX Runtime session.
@@ -211,6 +212,7 @@ class SentenceEncoder:
         self.tokenizer_.no_padding()  # batches are padded here, to their longest text (or the graph's length)
         self.pads_ = "attention_mask" in inputs or self._fixed_length is not None
         self._cut = cut
+        self._output_check = OutputCheck(self.model, self.output_name_)
         if self.max_length_ is None:
             self.tokenizer_.no_truncation()
         else:
@@ -267,8 +269,8 @@ class SentenceEncoder:
         """
         batch = _check_texts(texts)
         encodings = self._encodings(batch)
-        if self._cut is not None and self.pads_:  # once: the layer does not mix the texts of a batch
-            self._cut.check_items(self._encode_batch, encodings)
+        if self.pads_:  # once: the layer (or the graph's output) does not mix the texts of a batch
+            (self._cut or self._output_check).check_items(self._encode_batch, encodings)
         step = self.batch_size or max(len(batch), 1)
         if self.pads_:
             groups = [list(range(len(batch)))]

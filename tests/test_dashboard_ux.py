@@ -246,7 +246,7 @@ def test_background_rows_with_other_columns_are_refused_naming_both_files(tmp_pa
     app.file_uploader(key="tables_background").upload("background.csv", table_csv(np.ones((2, 4)), "a,b,d,c")).run()
     assert not app.exception
     message = app.error[0].value
-    assert "background.csv" in message and "rows.csv" in message and "same order" in message
+    assert "background.csv" in message and "rows.csv" in message and "another order" in message
 
 
 def test_the_dashboards_examples_are_package_data_identical_to_the_repositorys_files():

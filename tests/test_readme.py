@@ -35,8 +35,8 @@ matplotlib.use("Agg")
 
 ROOT = Path(__file__).parent.parent
 README = (ROOT / "README.md").read_text()
-GUIDE = ("install", "images", "parameters", "models", "texts", "tables", "timeseries", "evaluation", "batch",
-         "dashboard", "development")
+GUIDE = ("install", "images", "parameters", "models", "texts", "tables", "timeseries", "pairs", "evaluation",
+         "batch", "dashboard", "development")
 DOCUMENTS = [ROOT / "README.md", *(ROOT / "docs" / f"{page}.md" for page in GUIDE)]
 TEXT = "\n".join(document.read_text() for document in DOCUMENTS)
 BLOCKS = re.findall(r"```(python|bash)\n(.*?)```", TEXT, flags=re.DOTALL)

@@ -138,6 +138,8 @@ def check_parameters(parameters: dict, kinds: set[str]) -> dict:
     """Check explainer parameters given to a run; return them sorted, in the types the explainer takes.
 
     A float with an integral value for a parameter whose default is an int (``n_masks=20.0``) becomes that int.
+    A ``training_data`` path is resolved once, here, from the current folder (the run records the absolute path;
+    its contents are part of each table-row job's key, :class:`~dianna_distance.batch.manifest.JobKeys`).
 
     Raises:
         ValueError: A parameter the engine sets itself, a number that is not finite, or a value the explainer
@@ -170,6 +172,8 @@ def check_parameters(parameters: dict, kinds: set[str]) -> dict:
         explainer_class = JOB_KINDS[kind].explainer_class
         accepted = inspect.signature(explainer_class).parameters
         explainer_class(**{name: value for name, value in checked.items() if name in accepted}).check_parameters()
+    if isinstance(checked.get("training_data"), (str, Path)):  # resolved once, here; recorded so
+        checked["training_data"] = _resolve(checked["training_data"])
     return checked
 
 

@@ -18,6 +18,7 @@ import streamlit as st
 from dianna_distance.dashboard import common
 from dianna_distance.dashboard import explore as explore_
 from dianna_distance.files import read_npy_bytes
+from dianna_distance.readers import check_columns, read_csv_numbers
 
 
 class MakeExplainer(Protocol):
@@ -50,6 +51,8 @@ class ArrayPage:
             reference, naming the pair and its distance).
         read_item: ``(bytes, file name) -> array`` of the page's layout.
         feature_res: Whether the explainer has ``feature_res``.
+        check_model: ``(model, item) -> None``, raising ValueError when the model cannot take the item as the
+            explainer feeds it (a channels-first series model), before anything is embedded; None: no check.
         distance: The distance selected first.
         own_inputs: ``(page) -> same as example``: the page's own "use your own data" widgets, or None for the
             shared ones (a model, an item file, a reference).
@@ -67,6 +70,7 @@ class ArrayPage:
     feature_res: bool = False
     distance: str = "cosine"
     own_inputs: Callable[[ArrayPage], tuple | None] | None = None
+    check_model: Callable[[Any, np.ndarray], None] | None = None
 
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the ONNX model…")
@@ -89,28 +93,29 @@ def uploaded_model(digest: str, data: bytes, name: str = "model.onnx") -> Any:
 
 
 def read_numbers(data: bytes, name: str) -> np.ndarray:
-    """A ``.npy`` array or a ``.csv`` table of numbers (an optional header line) as float64."""
-    if name.lower().endswith(".npy"):
-        try:
+    """A ``.npy`` array or a ``.csv`` table of numbers (an optional header line) as float64.
+
+    The readers are the package's (:func:`dianna_distance.files.read_npy_bytes`, its size checked before its data,
+    and :func:`dianna_distance.readers.read_csv_numbers`): a byte-order mark is dropped, a gap is refused in any row.
+    """
+    return read_columns(data, name)[0]
+
+
+def read_columns(data: bytes, name: str) -> tuple[np.ndarray, list[str] | None]:
+    """:func:`read_numbers` with the column names of a ``.csv`` header (None for ``.npy`` or no header)."""
+    names = None
+    try:
+        if name.lower().endswith(".npy"):
             array = read_npy_bytes(data, name, common.MAX_NPY_UPLOAD_BYTES)
-        except ValueError as error:
-            raise common.DashboardInputError(str(error)) from error
-    else:
-        text = data.decode("utf-8", errors="replace").splitlines()
-        try:
-            float(text[0].split(",")[0])
-            skip = 0
-        except (ValueError, IndexError):
-            skip = 1
-        try:
-            array = np.loadtxt(text, delimiter=",", skiprows=skip, ndmin=2)
-        except ValueError as error:
-            raise common.DashboardInputError(f"{name} is not a CSV table of numbers ({error})") from error
+        else:
+            names, array = read_csv_numbers(name, "upload", data=data)
+    except ValueError as error:
+        raise common.DashboardInputError(str(error)) from error
     if array.size == 0 or not np.issubdtype(array.dtype, np.number):
         raise common.DashboardInputError(f"{name} holds no numbers (shape {array.shape}, {array.dtype})")
     if not np.all(np.isfinite(array)):
         raise common.DashboardInputError(f"{name} holds NaN or infinite values")
-    return array.astype(np.float64)
+    return array.astype(np.float64), names
 
 
 def embed(model: Callable, items: np.ndarray) -> np.ndarray:
@@ -134,11 +139,23 @@ def _own_inputs(spec: ArrayPage) -> tuple | None:
         data = model_upload.getvalue()
         model = uploaded_model(common.file_digest(data), data, model_upload.name)
         item = spec.read_item(item_upload.getvalue(), item_upload.name)
+        if spec.check_model is not None:
+            try:
+                spec.check_model(model, item)
+            except ValueError as error:
+                raise common.DashboardInputError(str(error)) from error
         name = Path(reference_upload.name).stem
         if kind == ".npy embedding":
             reference = common.read_embedding(reference_upload.getvalue(), reference_upload.name)
         else:
             other = spec.read_item(reference_upload.getvalue(), reference_upload.name)
+            item_columns = read_columns(item_upload.getvalue(), item_upload.name)[1]
+            reference_columns = read_columns(reference_upload.getvalue(), reference_upload.name)[1]
+            try:
+                check_columns(reference_columns, item_columns,
+                              f"the reference {reference_upload.name!r}", f"the {spec.item_noun} {item_upload.name!r}")
+            except ValueError as error:
+                raise common.DashboardInputError(str(error)) from error
             if other.shape != item.shape:
                 raise common.DashboardInputError(f"the reference {spec.item_noun} has shape {other.shape}; the "
                                                  f"{spec.item_noun} explained has {item.shape}")

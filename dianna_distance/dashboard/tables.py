@@ -78,12 +78,13 @@ def read_row(data: bytes, name: str) -> np.ndarray:
 
 
 def _read_table(upload: Any, what: str) -> tuple[list[str], np.ndarray]:
-    """A ``.csv`` upload with a header of feature names, read by the package's reader; messages name the upload."""
-    from dianna_distance.tabular import read_csv_table
+    """A ``.csv`` upload with a header of feature names, read by the package's table reader (messages name it)."""
+    from dianna_distance.readers import read_table_csv
 
-    path = common.stored_upload(upload.getvalue(), ".csv")
-    with common.named_as_uploaded(path, upload.name):
-        return read_csv_table(path, what)
+    try:
+        return read_table_csv(upload.name, what, data=upload.getvalue())
+    except ValueError as error:
+        raise common.DashboardInputError(str(error)) from None
 
 
 def own_inputs(spec: arrays.ArrayPage) -> tuple | None:
@@ -137,11 +138,14 @@ def own_inputs(spec: arrays.ArrayPage) -> tuple | None:
         extra: dict = {"feature_names": names, "item_name": f"{table_upload.name} row {row}"}
         st.session_state.pop(BACKGROUND, None)
         if background_upload is not None:
+            from dianna_distance.readers import check_columns
+
             background_names, background = _read_table(background_upload, "background rows")
-            if background_names != names:
-                raise common.DashboardInputError(
-                    f"{background_upload.name} has the columns {background_names}, but {table_upload.name} has "
-                    f"{names}: they must be the same, in the same order")
+            try:  # columns are matched by name, as --training-data's are
+                check_columns(background_names, names, f"background rows {background_upload.name!r}",
+                              f"the rows {table_upload.name!r}")
+            except ValueError as error:
+                raise common.DashboardInputError(str(error)) from None
             st.session_state[BACKGROUND] = background
             extra["background"] = "upload"
             extra["background_rows"] = f"{background_upload.name} ({len(background)} rows)"

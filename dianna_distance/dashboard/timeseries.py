@@ -81,6 +81,15 @@ def read_series(data: bytes, name: str) -> np.ndarray:
     return series
 
 
+def check_model(model: Any, series: np.ndarray) -> None:
+    """Refuse an uploaded ONNX model that reads series channels first, or cannot take this series, naming the fix."""
+    from dianna_distance.model import OnnxModel
+    from dianna_distance.timeseries import check_series_fits_model
+
+    if isinstance(model, OnnxModel):
+        check_series_fits_model(series.shape, model)
+
+
 PAGE = arrays.ArrayPage(
     name="Time series", key="timeseries",
     intro="Which stretches of a series make it close to, or far from, a reference? Red steps bring it closer, blue "
@@ -88,7 +97,7 @@ PAGE = arrays.ArrayPage(
     item_noun="series", make_explainer=make_explainer, example=example,
     example_missing="The example needs statsmodels (its El Niño data): pip install \"dianna-distance[dashboard]\", "
                     "or use your own data.",
-    figure=figure, read_item=read_series, feature_res=True)
+    figure=figure, read_item=read_series, feature_res=True, check_model=check_model)
 
 
 def page() -> None:
