@@ -3,7 +3,7 @@
 After a run, a page's exploration (selection sliders, significance, figures, downloads) is a Streamlit fragment: moving
 a slider reruns that section alone, never the page's inputs or its model. Each figure is drawn once per setting that
 changes it (the histogram, say, only when the selection ranges or the weighting change) and kept as PNG bytes in a
-small per-session store (:func:`cached`, at most :data:`MAX_CACHED` entries, emptied when a new run replaces the old
+small per-session store (:func:`cached`, at most ``MAX_CACHED`` entries, emptied when a new run replaces the old
 one), so going back to an earlier slider position shows its figure at once, and a session's memory stays bounded.
 """
 
@@ -13,13 +13,13 @@ import io
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import streamlit as st
 
 from dianna_distance.dashboard import common
 
-T = TypeVar("T")
+#: Figures kept per session and page (a map is about 0.5 MB).
 MAX_CACHED = 12  # figures kept per session and page (a map is about 0.5 MB)
 
 #: What each distance's values mean, shown under the pair.
@@ -91,7 +91,7 @@ def show_run(run: dict, widgets: dict | None) -> None:
                    "run with them.")
 
 
-def cached(state_key: str, run: dict, key: tuple, make: Callable[[], T]) -> T:
+def cached(state_key: str, run: dict, key: tuple, make: Callable[[], Any]) -> Any:
     """``make()`` once per ``key`` for this run, kept in a bounded per-session store.
 
     Args:
