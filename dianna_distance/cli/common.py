@@ -61,8 +61,9 @@ EXPLAINER_OPTIONS: dict[str, tuple[Callable[[str], object], str]] = {
                                                  "this side off)"),
     "mask_selection_negative_range_max": (float, "end of the highest-distance masks averaged as negative evidence, "
                                                  "as a fraction 0-1 of the ranking"),
-    "weighting": (str, "how ranked masks are weighted: ranges (the paper's two selection ranges), linear (every "
-                       "mask by its rank) or normal (normal scores of the ranks)"),
+    "weighting": (str, "how the masks enter the map: ranges (the paper's two selection ranges), linear (every "
+                       "mask by its rank), normal (normal scores of the ranks) or regression (least squares of the "
+                       "distances on every mask: how much the distance falls when a feature is kept)"),
     "batch_size": (int, "masked inputs per model call (at least 1)"),
     "distance": (str, "distance between embeddings: cosine ((1 - cos)/2, in [0, 1]) or euclidean"),
     "random_state": (random_state_option, "seed of the random masks: an integer (same seed, same map), or "
@@ -174,15 +175,18 @@ def dianna_file(*parts: str) -> Path:
 
 
 def add_explainer_options(parser: argparse.ArgumentParser, explainer_class: type = DistanceExplainer,
-                          defaults: dict | None = None, meanings: dict[str, str] | None = None) -> None:
+                          defaults: dict | None = None, meanings: dict[str, str] | None = None,
+                          choices: dict[str, tuple[str, ...]] | None = None) -> None:
     """Add an option for every parameter of :data:`EXPLAINER_OPTIONS` that ``explainer_class`` takes.
 
     Defaults come from the class's signature (``defaults`` overrides them), except ``--random-state``, whose
     default is :data:`DEFAULT_RANDOM_STATE` on every command. ``meanings`` replaces a help text where a modality
-    reads a parameter its own way (a time series' ``feature_res``). Also adds ``--providers`` and ``--no-progress``.
+    reads a parameter its own way (a time series' ``feature_res``), ``choices`` the allowed values where a class
+    allows others than :data:`OPTION_CHOICES` (a pair's weightings). Also adds ``--providers`` and ``--no-progress``.
     """
     defaults = defaults or {}
     meanings = meanings or {}
+    allowed = {**OPTION_CHOICES, **(choices or {})}
     signature = inspect.signature(explainer_class).parameters
     for name, (kind, meaning) in EXPLAINER_OPTIONS.items():
         if name not in signature:
@@ -190,7 +194,7 @@ def add_explainer_options(parser: argparse.ArgumentParser, explainer_class: type
         default = DEFAULT_RANDOM_STATE if name == "random_state" else defaults.get(name, signature[name].default)
         shown = DEFAULTS_SHOWN.get(name, default) if default is None else default
         metavar = "{SEED,random}" if name == "random_state" else None
-        parser.add_argument(f"--{name.replace('_', '-')}", type=kind, default=default, choices=OPTION_CHOICES.get(name),
+        parser.add_argument(f"--{name.replace('_', '-')}", type=kind, default=default, choices=allowed.get(name),
                             metavar=metavar, help=f"{meanings.get(name, meaning)} (default: {shown})")
     if "providers" in signature:
         parser.add_argument("--providers", type=providers_option, action="append", metavar="PROVIDER",

@@ -22,9 +22,10 @@ def dianna_logo() -> Path | None:
 
 def pages() -> dict:
     """The page names and their drawing functions."""
-    from dianna_distance.dashboard import images, tables, texts, timeseries
+    from dianna_distance.dashboard import images, pairs, tables, texts, timeseries
 
-    return {"Images": images.page, "Texts": texts.page, "Time series": timeseries.page, "Tables": tables.page}
+    return {"Images": images.page, "Texts": texts.page, "Time series": timeseries.page, "Tables": tables.page,
+            "Pairs": pairs.page}
 
 
 def main() -> None:

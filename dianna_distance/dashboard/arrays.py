@@ -56,6 +56,7 @@ class ArrayPage:
         distance: The distance selected first.
         own_inputs: ``(page) -> same as example``: the page's own "use your own data" widgets, or None for the
             shared ones (a model, an item file, a reference).
+        p_keep: The ``p_keep`` shown first (the explainer's default for the modality).
     """
 
     name: str
@@ -70,6 +71,7 @@ class ArrayPage:
     feature_res: bool = False
     distance: str = "cosine"
     own_inputs: Callable[[ArrayPage], tuple | None] | None = None
+    p_keep: float = 0.5
     check_model: Callable[[Any, np.ndarray], None] | None = None
 
 
@@ -190,7 +192,7 @@ def explore(spec: ArrayPage, widgets: dict | None = None) -> None:
     st.subheader("Explore the run (no model calls)")
     explore_.show_pair(item_name, labels, parameters)
     explore_.show_run(run, widgets)
-    selection = common.selection_widgets(spec.key)
+    selection = common.selection_widgets(spec.key, explainer.weighting)
     with common.shown_errors("re-selecting the masks"):
         explore_.reselect_once(run, selection)
     figure = explore_.cached(state, run, ("map", explore_.figure_key(selection)), lambda: explore_.png(
@@ -238,7 +240,8 @@ def draw_page(spec: ArrayPage) -> None:
         model, item, reference, labels, extra = prepared
         extra = dict(extra)
         first_distance = extra.pop("distance", spec.distance)  # what the widget shows first; the widget decides
-        widgets = common.parameter_widgets(spec.key, images=spec.feature_res, distance=first_distance)
+        widgets = common.parameter_widgets(spec.key, images=spec.feature_res, distance=first_distance,
+                                           p_keep=spec.p_keep)
         parameters = {**extra, **widgets}
         item_name = str(parameters.get("item_name", f"the {spec.item_noun}"))
         clicked = st.button("Explain", type="primary", key=f"{spec.key}_explain")

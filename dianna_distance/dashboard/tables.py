@@ -8,6 +8,7 @@ import numpy as np
 import streamlit as st
 
 from dianna_distance.dashboard import arrays, common
+from dianna_distance.tabular import TABLE_P_KEEP
 
 BACKGROUND = "tables_background_rows"  # the uploaded background rows of the session's next run
 
@@ -102,8 +103,8 @@ def own_inputs(spec: arrays.ArrayPage) -> tuple | None:
     if kind == ".npy embedding":
         npy_upload = st.file_uploader("reference embedding (D,) or (K, D)", type=["npy"], key="tables_reference")
     background_upload = st.file_uploader(
-        "background rows (optional .csv, the same columns): masked features take values drawn from them, as "
-        "--training-data does; without them masked features are 0", type=["csv"], key="tables_background")
+        "background rows (optional .csv, the same columns): masked features take their column means, as with "
+        "--training-data; without them masked features are 0", type=["csv"], key="tables_background")
     if model_upload is None or table_upload is None or (kind == ".npy embedding" and npy_upload is None):
         st.info("Upload the model, the rows" + (" and the reference embedding." if kind == ".npy embedding" else "."))
         return None
@@ -155,11 +156,11 @@ def own_inputs(spec: arrays.ArrayPage) -> tuple | None:
 PAGE = arrays.ArrayPage(
     name="Tables", key="tables",
     intro="Which features make a table row close to, or far from, a reference? Red bars bring it closer, blue "
-          "bars push it away. Masked features take values drawn from background rows (the wine data in the "
-          "example; your own as an optional upload), or 0 without them.",
+          "bars push it away. Masked features take the column means of background rows (the wine data in the "
+          "example; yours as an optional upload), or 0 without them.",
     item_noun="row", make_explainer=make_explainer, example=example,
     example_missing="The example needs scikit-learn (its wine data): use your own data.",
-    figure=figure, read_item=read_row, own_inputs=own_inputs)
+    figure=figure, read_item=read_row, own_inputs=own_inputs, p_keep=TABLE_P_KEEP)
 
 
 def page() -> None:
