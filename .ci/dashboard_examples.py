@@ -19,7 +19,7 @@ PAGES = {"Images": "images", "Texts": "texts", "Time series": "timeseries", "Tab
 
 
 def main() -> None:
-    """Run each page's example with a few masks; exit with a message naming the first page that fails."""
+    """Run each page's example with a few masks (both of the Pairs page's); exit naming the first that fails."""
     package = Path(dianna_distance.__file__).resolve().parent
     if "site-packages" not in package.parts:
         sys.exit(f"dianna_distance is imported from {package}, not from an installed wheel")
@@ -42,6 +42,20 @@ def main() -> None:
             sys.exit(f"dashboard page {page}: its example did not run from the wheel: {problems or 'no run'}")
         print(f"dashboard page {page}: the example ran from the wheel ({len(run['explainer'].embeddings_)} masks, "
               f"{time.perf_counter() - started:.0f} s)")
+    for source in ("MiniLM", "ConSE"):
+        started = time.perf_counter()
+        app = AppTest.from_file(str(package / "dashboard" / "app.py"), default_timeout=600)
+        app.run()
+        app.sidebar.radio(key="page").set_value("Pairs").run()
+        choice = next(option for option in app.radio(key="pairs_source").options if option.startswith(source))
+        app.radio(key="pairs_source").set_value(choice).run()
+        app.number_input(key="pairs_n_masks").set_value(200)
+        app.button(key="pairs_explain").click().run()
+        problems = [element.value for element in (*app.exception, *app.error)]
+        if problems or "pairs_run" not in app.session_state:
+            sys.exit(f"dashboard page Pairs ({source}): its example did not run from the wheel: {problems or 'no run'}")
+        print(f"dashboard page Pairs ({source}): the example ran from the wheel "
+              f"({time.perf_counter() - started:.0f} s)")
 
 
 if __name__ == "__main__":

@@ -17,11 +17,11 @@ import streamlit as st
 
 from dianna_distance.batch.pair_kind import PairSide, pair_arrays, pair_figure, read_item, run_pair, save_npz
 from dianna_distance.dashboard import common
+from dianna_distance.data import example_image
 
 STATE = "pairs_run"
 CALLS = "pairs_model_calls"
 PAGE = "Pairs"
-IMAGES = Path(__file__).resolve().parents[2] / "data" / "images"
 #: The choices of data the page offers (two examples, or one's own items).
 EXAMPLES = ("MiniLM: a query x a passage",
             "ConSE: a composite of two photographs x “a bee and a car”",
@@ -63,10 +63,10 @@ def _composite_sides() -> tuple[PairSide, PairSide]:
     from dianna_distance.evaluation.pairs import side_by_side
 
     model = loaded_model("conse", "image")
-    bee, options = model.prepare(IMAGES / "bee.jpg")
-    car, _ = model.prepare(IMAGES / "car2.png")
+    bee, options = model.prepare(example_image("bee.jpg"))
+    car, _ = model.prepare(example_image("car2.png"))
     composite, _ = side_by_side(bee, car)
-    shown, _ = side_by_side(model.load_image(IMAGES / "bee.jpg"), model.load_image(IMAGES / "car2.png"))
+    shown, _ = side_by_side(model.load_image(example_image("bee.jpg")), model.load_image(example_image("car2.png")))
     text = loaded_model("conse", "text")
     return (PairSide(composite, CountedModel(model), dict(options), shown, "bee.jpg | car2.png"),
             PairSide(EXAMPLE_CAPTION, CountedModel(text), {}, EXAMPLE_CAPTION, EXAMPLE_CAPTION))

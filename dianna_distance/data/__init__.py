@@ -1,4 +1,4 @@
-"""Small files shipped with the package: the examples of the tables, time-series and image pages of the dashboard.
+"""Small files shipped with the package: the examples of the dashboard's pages.
 
 ``WINE_MODEL``: a 13 -> 16 -> 8 -> 3 network trained on scikit-learn's wine data by
 ``benchmarks/train_tabular_model.py``; its first ONNX output ``embedding`` is the 8-unit hidden layer, its second
@@ -8,7 +8,7 @@
 ``SEASON_MODEL``: DIANNA's weather-season model cut at its pooled layer, ``(N, 28, 1) -> (N, 4)``, a copy of the
 repository's ``examples/season_embedding.onnx`` (written by ``examples/season_embedding.py``).
 
-:data:`EXAMPLE_IMAGES`: four of the paper's photographs (copies of the repository's ``data/images/``, from
+:data:`EXAMPLE_IMAGES`: five of the paper's photographs (copies of the repository's ``data/images/``, from
 `dianna-ai/explainable_embedding <https://github.com/dianna-ai/explainable_embedding>`_, Apache License 2.0; the
 credit is in ``NOTICE``), read with :func:`example_image`.
 
@@ -24,7 +24,7 @@ WINE_MODEL = Path(str(_FILES / "wine_mlp.onnx"))
 SEASON_MODEL = Path(str(_FILES / "season_embedding.onnx"))
 
 #: The example photographs shipped with the package.
-EXAMPLE_IMAGES = ("bee.jpg", "fly.jpg", "labradoodle1.jpg", "labradoodle2.jpg")
+EXAMPLE_IMAGES = ("bee.jpg", "fly.jpg", "labradoodle1.jpg", "labradoodle2.jpg", "car2.png")
 
 
 def example_image(name: str) -> Path:
