@@ -60,7 +60,7 @@ def test_explain_reports_a_bad_parameter_and_fails(tmp_path, capsys):
     code = main(["explain", str(model), str(write_image(tmp_path / "a.png")), "--reference",
                  str(tmp_path / "reference.npy"), "--p-keep", "2"])
     assert code == 2
-    assert "p_keep" in capsys.readouterr().err
+    assert "--p-keep" in capsys.readouterr().err
 
 
 def test_demo_runs_on_dianna_bundled_data_and_writes_a_png(tmp_path):

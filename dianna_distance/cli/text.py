@@ -9,7 +9,12 @@ from pathlib import Path
 
 import numpy as np
 
-from dianna_distance.cli.common import add_explainer_options, explainer_parameters, output_prefix
+from dianna_distance.cli.common import (
+    add_explainer_options,
+    explainer_parameters,
+    output_prefix,
+    unmasked_distances,
+)
 from dianna_distance.files import check_input_file, check_output_prefix, read_npy, write_together
 from dianna_distance.models.text import TextEncoder
 
@@ -173,7 +178,12 @@ def explain_text_files(
               "scores": _rounded(scores), "standard_error": _rounded(standard_error),
               "significant": np.atleast_2d(significant).tolist(), "seen": explainer.seen_.tolist(),
               "n_masks_used": int(explainer.n_masks_used_), "fdr": float(explainer.fdr_)}
-    titles = [f"vs “{label}”" if reference_texts else f"vs {label}" for label in labels]
+    from dianna_distance.visualization.common import pair_title, quoted
+
+    distances = unmasked_distances(text_model, [text], target, explainer.distance)
+    record["distances"] = distances  # of the unmasked text to each reference
+    titles = [pair_title(quoted(text), quoted(label) if reference_texts else label, distance, explainer.distance)
+              for label, distance in zip(labels, distances)]
     highlight = TextHighlight(explanation, text, explainer.offsets_, titles=titles,
                               standard_errors=standard_error, significant=significant)
 
@@ -252,7 +262,7 @@ def add_explain_text_command(commands: argparse._SubParsersAction) -> None:
                         help="use this inner tensor of a sentence encoder's graph as the embedding, pooled as "
                              "--pooling says (list them with 'dianna-distance layers MODEL')")
     parser.add_argument("--mask-token", help="replace dropped words by this token (default: delete them)")
-    parser.add_argument("--output", help="output prefix, or an existing directory to write text_distance.* in; a "
+    parser.add_argument("--output", "-o", help="output prefix, or an existing directory to write text_distance.* in; a "
                                          ".npy/.json/.html/.png suffix is dropped (default: text_distance here). "
                                          "Writes <output>.npy (scores), <output>_se.npy (their standard errors), "
                                          "<output>.json, <output>.html and <output>.png: one file of each, with "
