@@ -1,4 +1,5 @@
-"""Command-line messages name the command's options, not the Python parameters behind them; records say what was done."""
+"""Command-line messages name the command's options, not the Python parameters behind them; records say what was
+done."""
 
 from __future__ import annotations
 
