@@ -4,6 +4,7 @@ done."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 from conftest import HEIGHT, WIDTH, save_linear_onnx
@@ -13,6 +14,8 @@ from test_tabular import wine, write_csv
 from dianna_distance.cli import build_parser, main
 from dianna_distance.cli.common import option_names, speak_options
 from dianna_distance.data import WINE_MODEL
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_a_tabular_run_without_background_rows_warns_in_option_names_and_records_the_zero_fill(tmp_path, capsys):
@@ -78,3 +81,15 @@ def test_every_positional_argument_has_help():
     positionals = [(name, action.dest) for name, command in _commands().items() for action in command._actions
                    if not action.option_strings and not action.help]
     assert positionals == []
+
+
+def test_explain_with_a_preset_needs_no_model_argument(effnet_file, tmp_path):
+    bee = ROOT / "data" / "images" / "bee.jpg"
+    assert main(["explain", "--preset", "efficientnet-lite0", str(bee), "--reference", str(bee), "--n-masks", "20",
+                 "--no-progress", "--output", str(tmp_path / "bee")]) == 0
+    assert np.load(tmp_path / "bee.npy").shape == (224, 224)
+
+
+def test_explain_without_a_model_or_a_preset_says_what_to_give(capsys):
+    assert main(["explain", "bee.jpg", "--reference", "fly.jpg"]) == 2
+    assert "give the MODEL (an ONNX file), or --preset" in capsys.readouterr().err

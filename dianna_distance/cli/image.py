@@ -322,9 +322,10 @@ def run_export(args: argparse.Namespace) -> list[Path]:
 def add_explain_command(commands: argparse._SubParsersAction) -> None:
     """Add the ``explain`` subcommand."""
     explain = commands.add_parser("explain", help="explain why an image is close to or far from a reference")
-    explain.add_argument("model", help="ONNX image model (input (N, C, H, W) or (N, H, W, C)); a file exported by "
-                                       "this package (dianna-distance export) brings its preprocessing, so it needs "
-                                       "no --preset")
+    explain.add_argument("model", nargs="?",
+                         help="ONNX image model (input (N, C, H, W) or (N, H, W, C)); a file exported by this package "
+                              "(dianna-distance export) brings its preprocessing, so it needs no --preset; may be left "
+                              "out with --preset (the preset's own file)")
     explain.add_argument("image", help="image file to explain")
     explain.add_argument("--reference",
                          help="reference: a .npy embedding (D,) or (K, D), or an image file embedded by the model "
@@ -347,6 +348,10 @@ def run_explain(args: argparse.Namespace) -> tuple[Path, ...]:
     The explainer's parameters are checked first, before any file is read or model loaded (or downloaded).
     """
     parameters = explainer_parameters(args)
+    if args.model is None:
+        if not args.preset:
+            raise ValueError("give the MODEL (an ONNX file), or --preset for a preset's own model")
+        args.model = args.preset
     check_explain_options(args)
     if args.scheduler is not None:
         return explain_image_on_cluster(args, parameters)
