@@ -55,7 +55,7 @@ _CHANNELS_LAST_OPS = {"MatMul", "Gemm", "LayerNormalization", "Attention", "Mult
 _ELEMENTWISE_OPS = {"Relu", "Clip", "Sigmoid", "HardSigmoid", "HardSwish", "Tanh", "LeakyRelu", "Elu", "Selu",
                     "PRelu", "Softplus", "Mish", "Gelu", "Erf", "Identity", "Dropout", "Cast", "Add", "Sub", "Mul",
                     "Div", "Sqrt", "Abs", "Neg", "Exp", "Log", "Pow", "Max", "Min", "Sum", "Mean",
-                    "DequantizeLinear", "QuantizeLinear"}
+                    "DequantizeLinear", "QuantizeLinear", "Pad"}
 
 
 @dataclass(frozen=True)
@@ -94,10 +94,16 @@ class EmbeddingTensor:
         return self.shape is not None and len(self.shape) > 0 and self.shape[0] == BATCH
 
     def pooled_size(self, pooling: str = "auto") -> int | None:
-        """Length of the per-item embedding this tensor gives with ``pooling``; None when not known statically."""
+        """Length of the per-item embedding this tensor gives with ``pooling``; None when not known statically.
+
+        None also where ``pooling`` needs the channels axis and the graph does not tell it (see the module).
+        """
         if self.shape is None or not all(isinstance(d, int) for d in self.shape[1:]):
             return None
-        axes = pooled_axes(len(self.shape), self.layout, pooling)
+        try:
+            axes = pooled_axes(len(self.shape), self.layout, pooling)
+        except ValueError:  # the channels axis is unknown: pooling over the others cannot be told
+            return None
         return int(np.prod([d for axis, d in enumerate(self.shape) if axis > 0 and axis not in axes]))
 
 

@@ -51,10 +51,10 @@ def format_layers(tensors: list[EmbeddingTensor], marked: str | None = None) -> 
     rows = [("name", "shape", "op", "embedding (auto)")]
     for tensor in tensors:
         shape = "unknown" if tensor.shape is None else "(" + ", ".join(str(d) for d in tensor.shape) + ")"
-        try:
-            size = tensor.pooled_size("auto") if tensor.usable else None
-            embedding = "refused: " + str(tensor.reason) if not tensor.usable else "?" if size is None else str(size)
-        except ValueError:
+        size = tensor.pooled_size("auto") if tensor.usable else None
+        embedding = "refused: " + str(tensor.reason) if not tensor.usable else "?" if size is None else str(size)
+        if tensor.usable and size is None and tensor.shape is not None and len(tensor.shape) == 4 \
+                and tensor.layout is None and all(isinstance(d, int) for d in tensor.shape[1:]):
             embedding = "layout unknown: use --embedding-pooling flatten"
         if tensor.usable and not tensor.batch_first:
             embedding += " (batch axis checked when it runs)"
