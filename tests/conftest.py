@@ -28,6 +28,22 @@ def pytest_configure(config):
     os.environ[CACHE_ENV] = folder
 
 
+#: The quick subset, ``python -m pytest -m smoke`` (under 2 minutes on 2 cores): a file or two per part of the
+#: package: the explainers (images, texts, through DIANNA), the command line and its messages, tables and series
+#: through the command line, batch runs, figures, the model cache (with the real EfficientNet-Lite0).
+SMOKE_FILES = {
+    "test_explainer.py", "test_masks.py", "test_dianna.py", "test_model.py", "test_oracle.py",
+    "test_text_words.py", "test_cli_messages.py", "test_figure_titles.py", "test_model_cache.py",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark the tests of :data:`SMOKE_FILES` ``smoke``."""
+    for item in items:
+        if item.path.name in SMOKE_FILES:
+            item.add_marker(pytest.mark.smoke)
+
+
 def pytest_unconfigure(config):
     """Remove the suite's temporary model cache."""
     import shutil

@@ -43,3 +43,10 @@ def test_the_cli_preset_uses_the_suites_cache(effnet_file, tmp_path):
     assert main(["explain", "--preset", name, name, str(bee), "--reference", str(bee), "--n-masks", "20",
                  "--no-progress", "--output", str(tmp_path / "bee")]) == 0
     assert _listing(USER_CACHE) == before
+
+
+def test_the_smoke_subset_names_test_files_that_exist():
+    from conftest import SMOKE_FILES
+
+    tests = Path(__file__).parent
+    assert SMOKE_FILES and all((tests / name).is_file() for name in SMOKE_FILES)

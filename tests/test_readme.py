@@ -121,6 +121,7 @@ def run_command(command: list[str], where: str, capsys) -> None:
     assert main(arguments) == 0, (where, command, capsys.readouterr().err)
 
 
+@pytest.mark.filterwarnings("ignore:tolerance=.*was not reached")  # the lowered mask budget: expected
 @pytest.mark.parametrize("document", DOCUMENTS, ids=[document.name for document in DOCUMENTS])
 def test_each_documents_examples_run_as_written_from_a_clone(document, clone, capsys):
     run_document(document, capsys)

@@ -279,8 +279,8 @@ def onnxruntime_errors() -> tuple[type[BaseException], ...]:
     return tuple(getattr(state, name) for name in names if hasattr(state, name))
 
 
-#: Python parameter names whose command-line option has another name: the first of the options that the command
-#: has is the one a message names.
+#: The options of the Python parameter names whose command-line option has another name (a message names the first
+#: of them that the command has).
 PARAMETER_OPTIONS = {
     "embedded_reference": ("--reference", "--reference-row", "--reference-text", "--reference-series",
                            "--caption"),
