@@ -13,7 +13,7 @@ embedded_reference=...)``.
 
 from dianna_distance.core import MaskedDistanceExplainer
 from dianna_distance.distances import cosine_distance, euclidean_distance, rank_weights
-from dianna_distance.explainer import DistanceExplainer
+from dianna_distance.image import DistanceExplainer
 from dianna_distance.masks import RiseMasks, generate_masks
 from dianna_distance.registration import (
     explain_image_distance,

@@ -20,7 +20,7 @@ does all of this. A modality subclass supplies only what is its own:
 from __future__ import annotations
 
 import numbers
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -109,6 +109,13 @@ def check_reference(
     if isinstance(distance, str) and distance == "cosine" and np.any(np.all(references == 0, axis=1)):
         raise ValueError("embedded_reference is a zero vector; cosine distance to it is undefined")
     return references
+
+
+#: The parameters every modality shares (documented on :class:`MaskedDistanceExplainer`): each modality's
+#: ``__init__`` names them in its signature and stores them with ``self._store_shared_parameters(locals())``.
+SHARED_PARAMETERS = ("n_masks", "p_keep", "mask_selection_range_min", "mask_selection_range_max",
+                     "mask_selection_negative_range_min", "mask_selection_negative_range_max", "weighting",
+                     "batch_size", "distance", "random_state", "masks", "progress", "tolerance", "max_masks")
 
 
 class MaskedDistanceExplainer:
@@ -203,6 +210,11 @@ class MaskedDistanceExplainer:
     degrees_of_freedom_: np.ndarray
     significant_: np.ndarray
     fdr_: float
+
+    def _store_shared_parameters(self, given: Mapping[str, Any]) -> None:
+        """Store the :data:`SHARED_PARAMETERS` of ``__init__``'s ``locals()`` as given (:meth:`attribute` checks)."""
+        for name in SHARED_PARAMETERS:
+            setattr(self, name, given[name])
 
     # -- what a modality supplies ---------------------------------------------------------------------------------
 

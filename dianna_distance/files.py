@@ -2,7 +2,9 @@
 
 * :func:`check_input_file` says what is wrong with a path that should be a readable file (missing, a
   directory, a parent that is a file, no permission).
-* :func:`read_npy` reads a plain numeric array from a ``.npy`` file, never a pickle.
+* :func:`read_npy` reads a plain numeric array from a ``.npy`` file, never a pickle; :func:`read_npy_bytes` does
+  the same for bytes (an upload), and :func:`npy_header` reads what a ``.npy`` stream declares (shape, dtype)
+  before any of its data, so a reader can refuse an array larger than it needs without allocating it.
 * :func:`describe_os_error` turns an :class:`OSError` into one line that names the path and the cause.
 * :func:`check_output_prefix` and :func:`write_together` write the files of one run (a map's ``.npy`` and
   ``.png``) so that each is always whole and, once a run has finished, they all come from the same run.
@@ -21,12 +23,15 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
+import math
 import os
 import signal
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import IO, NamedTuple
 
 import numpy as np
 
@@ -68,6 +73,85 @@ def _first_non_directory_parent(path: Path) -> Path | None:
     return None
 
 
+NPZ_SIGNATURE = b"PK\x03\x04"  # a zip archive (numpy.savez): several arrays, not one
+
+
+class NpyHeader(NamedTuple):
+    """What a ``.npy`` stream declares before its data."""
+
+    shape: tuple[int, ...]
+    fortran_order: bool
+    dtype: np.dtype
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the declared array."""
+        return math.prod(self.shape) * self.dtype.itemsize
+
+
+def npy_header(stream: IO[bytes], name: str) -> NpyHeader:
+    """Read the header of a ``.npy`` stream (its first bytes only) and leave the stream at the array's data.
+
+    Args:
+        stream: A binary stream at the start of the ``.npy`` data.
+        name: What the array is, for messages (the uploaded file's name, ``"reference"``).
+
+    Returns:
+        The declared shape, order and dtype.
+
+    Raises:
+        ValueError: The stream does not start with NumPy's ``.npy`` signature (a text file, an ``.npz`` archive),
+            its header is unreadable, or its dtype holds Python objects (never read: that would unpickle).
+    """
+    start = stream.read(len(NPZ_SIGNATURE))
+    if start == NPZ_SIGNATURE:
+        raise ValueError(f"{name} is an .npz archive of several arrays; save the one array with numpy.save as a "
+                         ".npy file")
+    try:
+        stream.seek(-len(start), 1)
+        version = np.lib.format.read_magic(stream)
+        if version == (1, 0):
+            shape, fortran_order, dtype = np.lib.format.read_array_header_1_0(stream)
+        elif version == (2, 0):
+            shape, fortran_order, dtype = np.lib.format.read_array_header_2_0(stream)
+        else:
+            raise ValueError(f"format version {version[0]}.{version[1]} is not supported")
+    except (ValueError, OSError, EOFError, SyntaxError) as error:
+        cause = " ".join(str(error).split())
+        if "magic" in cause.lower():
+            cause = "it does not start with the .npy signature: it is not an array saved by numpy.save"
+        raise ValueError(f"{name} is not a readable .npy file ({cause})") from error
+    if dtype.hasobject:
+        raise ValueError(f"{name} holds Python objects (an object array), not numbers; save plain numbers with "
+                         "numpy.save(path, numpy.asarray(values, dtype=float))")
+    return NpyHeader(tuple(int(n) for n in shape), bool(fortran_order), dtype)
+
+
+def read_npy_bytes(data: bytes, name: str, max_bytes: int | None = None) -> np.ndarray:
+    """Read a plain array from the bytes of a ``.npy`` file (an upload), its header checked before its data.
+
+    Args:
+        data: The file's bytes.
+        name: What the array is (the uploaded file's name), for messages.
+        max_bytes: Refuse an array that declares more bytes than this, before allocating it; None: no limit.
+
+    Returns:
+        The array, as saved (any numeric or boolean dtype; the caller checks what it needs).
+
+    Raises:
+        ValueError: See :func:`npy_header`; or the array is larger than ``max_bytes``, or truncated.
+    """
+    stream = io.BytesIO(data)
+    header = npy_header(stream, name)
+    if max_bytes is not None and header.nbytes > max_bytes:
+        raise ValueError(f"{name} declares an array of shape {header.shape} ({header.nbytes / 2**20:.0f} MB), more "
+                         f"than the {max_bytes / 2**20:.0f} MB it may have")
+    if len(data) - stream.tell() < header.nbytes:
+        raise ValueError(f"{name} is truncated: it declares an array of shape {header.shape} of {header.dtype}, "
+                         f"but holds {len(data) - stream.tell()} of its {header.nbytes} bytes")
+    return np.load(io.BytesIO(data), allow_pickle=False)
+
+
 def read_npy(path: str | Path, name: str) -> np.ndarray:
     """Read a plain numeric array from a ``.npy`` file (no pickles, no object arrays, no ``.npz`` archives).
 
@@ -80,29 +164,24 @@ def read_npy(path: str | Path, name: str) -> np.ndarray:
 
     Raises:
         FileNotFoundError, IsADirectoryError, PermissionError: See :func:`check_input_file`.
-        ValueError: The file is not a ``.npy`` file, is truncated, or holds objects (a pickle) or non-numbers.
+        ValueError: The file is not a ``.npy`` file, is truncated, or holds objects or non-numbers.
     """
     path = check_input_file(path, name)
+    label = f"{name}: {str(path)!r}"
     try:
+        with open(path, "rb") as stream:
+            header = npy_header(stream, label)
+            size = os.fstat(stream.fileno()).st_size - stream.tell()
+        if size < header.nbytes:
+            raise ValueError(f"{label} is not a readable .npy file: it is truncated ({size} of the "
+                             f"{header.nbytes} bytes of its array of shape {header.shape})")
         loaded = np.load(path, allow_pickle=False)
-    except ValueError as error:
-        if "allow_pickle" in str(error) or "pickle" in str(error):
-            raise ValueError(f"{name}: {str(path)!r} holds Python objects (a pickle or an object array), not a plain "
-                             "numeric array; save one with numpy.save(path, numpy.asarray(values, dtype=float))"
-                             ) from error
-        raise ValueError(f"{name}: {str(path)!r} is not a readable .npy file ({error})") from error
+    except PermissionError as error:
+        raise PermissionError(f"{name}: no permission to read {str(path)!r}") from error
     except (EOFError, OSError) as error:
-        if isinstance(error, PermissionError):
-            raise PermissionError(f"{name}: no permission to read {str(path)!r}") from error
-        raise ValueError(f"{name}: {str(path)!r} is not a readable .npy file: it is truncated or corrupt "
-                         f"({error})") from error
-    if not isinstance(loaded, np.ndarray):  # an .npz archive gives an NpzFile
-        with contextlib.suppress(AttributeError):
-            loaded.close()
-        raise ValueError(f"{name}: {str(path)!r} is an .npz archive of several arrays; save the one array with "
-                         "numpy.save as a .npy file")
+        raise ValueError(f"{label} is not a readable .npy file: it is truncated or corrupt ({error})") from error
     if not (np.issubdtype(loaded.dtype, np.number) or loaded.dtype == bool):
-        raise ValueError(f"{name}: {str(path)!r} holds an array of dtype {loaded.dtype}, not numbers")
+        raise ValueError(f"{label} holds an array of dtype {loaded.dtype}, not numbers")
     return loaded
 
 

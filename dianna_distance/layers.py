@@ -448,10 +448,84 @@ class EmbeddingCut:
         if self._items_checked or len(batch) < 2:
             return
         self._items_checked = True
-        together = np.asarray(run(batch[:2]), dtype=np.float64)
-        alone = np.concatenate([run(batch[:1]), run(batch[1:2])]).astype(np.float64)
-        scale = max(float(np.abs(alone).max(initial=0.0)), 1e-12)
-        if together.shape != alone.shape or not np.allclose(together, alone, rtol=1e-2, atol=1e-3 * scale):
+        if mixes_items(run, batch):
             raise ValueError(f"embedding_output {self.name!r} of {self.path!r} mixes the items of a batch: two items "
                              "run together give other values than each run alone, so it cannot serve as an "
                              "embedding")
+
+
+def mixes_items(run: Callable[[Batch], np.ndarray], batch: Batch) -> bool:
+    """Whether the first two items of ``batch`` run together give other outputs than each run alone (3 small calls)."""
+    together = np.asarray(run(batch[:2]), dtype=np.float64)
+    alone = np.concatenate([run(batch[:1]), run(batch[1:2])]).astype(np.float64)
+    scale = max(float(np.abs(alone).max(initial=0.0)), 1e-12)
+    return together.shape != alone.shape or not np.allclose(together, alone, rtol=1e-2, atol=1e-3 * scale)
+
+
+class OutputCheck:
+    """Once per model: the graph's own output for an item does not depend on the other items of its batch.
+
+    A graph that mixes items (BatchNorm left in training mode, a normalisation over the batch) gives maps that
+    depend on ``batch_size``; it is refused, as an inner tensor that mixes items is (:class:`EmbeddingCut`).
+
+    Args:
+        path: The ONNX file, for messages.
+        output: The name of the output checked.
+    """
+
+    def __init__(self, path: str | Path, output: str) -> None:
+        self.path, self.output = str(path), output
+        self._items_checked = False
+
+    def check_items(self, run: Callable[[Batch], np.ndarray], batch: Batch) -> None:
+        """Once: the first two items of ``batch`` run together must give what each gives alone.
+
+        Raises:
+            ValueError: They differ (naming the likely cause and the fix).
+        """
+        if self._items_checked or len(batch) < 2:
+            return
+        self._items_checked = True
+        if mixes_items(run, batch):
+            raise ValueError(f"model: the output {self.output!r} of {self.path!r} mixes the items of a batch: two "
+                             "items run together give other values than each run alone, so every map would depend "
+                             "on batch_size. This is what a BatchNormalization left in training mode does: export "
+                             "the model after model.eval() (PyTorch) or with training=False")
+
+
+def input_layout(path: str | Path) -> tuple[str | None, str | None]:
+    """How an ONNX graph reads its rank-3 input ``(N, ., .)``, from the first operator that gives it a meaning.
+
+    Walking forward from the first input through element-wise operators: a convolution-family operator (``Conv``,
+    pooling, normalisation) reads it channels first, ``(N, C, T)``, as PyTorch exports ``Conv1d``; a ``Transpose``
+    with ``perm=[0, 2, 1]`` or ``MatMul`` / ``Gemm`` / ``LayerNormalization`` read it channels last, ``(N, T, C)``.
+
+    Returns:
+        ``("channels_first" or "channels_last" or None, the operator's type or None)``; None where the graph does
+        not tell.
+    """
+    model = _load(path)
+    inputs = _inputs(model)
+    if not inputs:
+        return None, None
+    consumers: dict[str, list] = {}
+    for node in model.graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    frontier, seen = [inputs[0].name], set()
+    while frontier:
+        name = frontier.pop(0)
+        for node in consumers.get(name, []):
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+            if node.op_type in _CHANNELS_FIRST_OPS:
+                return "channels_first", node.op_type
+            if node.op_type in _CHANNELS_LAST_OPS:
+                return "channels_last", node.op_type
+            if node.op_type == "Transpose":
+                perm = next((list(a.ints) for a in node.attribute if a.name == "perm"), None)
+                return ("channels_last", "Transpose") if perm == [0, 2, 1] else (None, None)
+            if node.op_type in _ELEMENTWISE_OPS:
+                frontier.extend(output for output in node.output if output)
+    return None, None

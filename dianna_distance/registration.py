@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from dianna_distance.explainer import DistanceExplainer
+from dianna_distance.image import DistanceExplainer
 from dianna_distance.model import ModelLike
 from dianna_distance.tabular import TabularDistanceExplainer, TabularModelLike
 from dianna_distance.text import TextDistanceExplainer, TextModelLike, TokenizerLike, to_explanation

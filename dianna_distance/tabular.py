@@ -44,6 +44,7 @@ from dianna_distance.core import MaskedDistanceExplainer
 from dianna_distance.distances import DistanceLike
 from dianna_distance.masks import BackgroundRows, TabularMasks, WordMasks, root_seed
 from dianna_distance.model import load_model
+from dianna_distance.readers import read_table_csv
 
 TabularModelLike = str | Path | Callable[[np.ndarray], np.ndarray]
 #: A callable ``mask_type``: ``(row (F,), keep (B, F) bool, training_data (N, F) or None) -> (B, F)``.
@@ -112,6 +113,30 @@ def check_training_data(training_data: object, n_features: int | None = None) ->
         raise ValueError(f"the row has {n_features} features, but training_data has {background.shape[1]} columns: "
                          "they must match")
     return background.astype(np.float64)
+
+
+def check_float32_rows(values: np.ndarray, name: str, feature_names: Sequence[str] | None = None,
+                       first_row: int = 0) -> None:
+    """Refuse rows holding a value beyond float32's range (models take float32 rows), naming the row and feature.
+
+    Args:
+        values: ``(F,)`` one row or ``(N, F)`` rows.
+        name: What the rows are (``"row"``, ``"training_data"``), for messages.
+        feature_names: The features' names (default: their indices).
+        first_row: The number of the first row, for messages (0: the first row after the header).
+
+    Raises:
+        ValueError: A finite value whose magnitude exceeds float32's largest, naming the first such row and feature.
+    """
+    rows = np.atleast_2d(np.asarray(values, dtype=np.float64))
+    beyond = np.isfinite(rows) & (np.abs(rows) > np.finfo(np.float32).max)
+    if beyond.any():
+        row, column = (int(index) for index in np.argwhere(beyond)[0])
+        feature = repr(feature_names[column]) if feature_names is not None else str(column)
+        where = f"{name} row {first_row + row}" if np.ndim(values) == 2 else name
+        raise ValueError(f"{where}, feature {feature} holds {rows[row, column]:g}, beyond the largest float32 "
+                         f"({np.finfo(np.float32).max:g}) that the model takes: rescale that feature (e.g. other "
+                         "units) in every row")
 
 
 def check_categorical_features(categorical_features: object, n_features: int) -> list[int]:
@@ -210,25 +235,12 @@ class TabularDistanceExplainer(MaskedDistanceExplainer):
         embedding_output: str | None = None,
         embedding_pooling: str = "auto",
     ) -> None:
+        self._store_shared_parameters(locals())
         self.training_data = training_data
         self.feature_names = feature_names
         self.categorical_features = categorical_features
         self.mask_type = mask_type
-        self.n_masks = n_masks
-        self.p_keep = p_keep
-        self.mask_selection_range_min = mask_selection_range_min
-        self.mask_selection_range_max = mask_selection_range_max
-        self.mask_selection_negative_range_min = mask_selection_negative_range_min
-        self.mask_selection_negative_range_max = mask_selection_negative_range_max
-        self.weighting = weighting
-        self.batch_size = batch_size
-        self.distance = distance
-        self.random_state = random_state
-        self.masks = masks
-        self.progress = progress
         self.providers = providers
-        self.tolerance = tolerance
-        self.max_masks = max_masks
         self.embedding_output = embedding_output
         self.embedding_pooling = embedding_pooling
 
@@ -273,10 +285,12 @@ class TabularDistanceExplainer(MaskedDistanceExplainer):
             raise ValueError(f"row must be one table row (F,) with at least one feature, got shape {values.shape}")
         n_features = values.shape[0]
         self.feature_names_ = self._names(n_features)
+        check_float32_rows(values, "row", self.feature_names_)
         categorical = check_categorical_features(self.categorical_features, n_features)
         background = None
         if self.training_data is not None:
             background = check_training_data(self.training_data, n_features)
+            check_float32_rows(background, "training_data", self.feature_names_)
         seed = root_seed(self.random_state)
         fill, rows = None, None
         self.background_rows_ = None
@@ -356,6 +370,8 @@ class TabularDistanceExplainer(MaskedDistanceExplainer):
 def read_csv_table(path: str | Path, name: str) -> tuple[list[str], np.ndarray]:
     """Read a table of numbers from a ``.csv`` file whose first line is a header of column names.
 
+    The reader is :func:`dianna_distance.readers.read_table_csv` (this name is kept for existing callers).
+
     Args:
         path: The file.
         name: What the table is (``"rows"``, ``"training data"``), for messages.
@@ -369,40 +385,4 @@ def read_csv_table(path: str | Path, name: str) -> tuple[list[str], np.ndarray]:
         ValueError: No header, no rows, a row with another number of cells, or a cell that is not a number (the
             message names the file, the line and the column).
     """
-    import csv
-
-    from dianna_distance.files import check_input_file
-
-    path = check_input_file(path, name)
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as file:
-            lines = list(csv.reader(file))
-    except UnicodeDecodeError as error:
-        raise ValueError(f"{name}: {str(path)!r} is not a text .csv file ({error.reason})") from error
-    numbered = [(number, line) for number, line in enumerate(lines, start=1) if any(cell.strip() for cell in line)]
-    if not numbered:
-        raise ValueError(f"{name}: {str(path)!r} is empty; expected a header of column names and rows of numbers")
-    header = [cell.strip() for cell in numbered[0][1]]
-    if not numbered[1:]:
-        raise ValueError(f"{name}: {str(path)!r} has a header but no rows")
-    if all(_is_number(cell) for cell in header):
-        raise ValueError(f"{name}: {str(path)!r} has no header: its first line must name the columns")
-    values = np.empty((len(numbered) - 1, len(header)))
-    for index, (number, line) in enumerate(numbered[1:]):
-        if len(line) != len(header):
-            raise ValueError(f"{name}: {str(path)!r} line {number} has {len(line)} cells, but the header names "
-                             f"{len(header)} columns")
-        for column, cell in enumerate(line):
-            if not _is_number(cell):
-                raise ValueError(f"{name}: {str(path)!r} line {number}, column {header[column]!r}: {cell!r} is not "
-                                 "a number")
-            values[index, column] = float(cell)
-    return header, values
-
-
-def _is_number(cell: str) -> bool:
-    try:
-        float(cell)
-    except ValueError:
-        return False
-    return True
+    return read_table_csv(path, name)

@@ -26,7 +26,7 @@ token of the tokenizer (one word without whitespace when there is no tokenizer);
 :class:`ValueError` naming ``mask_token``, never a dropped word silently replaced by several tokens.
 
 **Texts longer than the model's maximum length.** A model that truncates (a
-:class:`~dianna_distance.model.SentenceEncoder` at its tokenizer's maximum length, CLIP's
+:class:`~dianna_distance.sentence_model.SentenceEncoder` at its tokenizer's maximum length, CLIP's
 :class:`~dianna_distance.models.TextEncoder` at 77 tokens) never sees the end of a long text. Masked texts are
 shorter, so words past the limit would enter the model's window in some of them and could get high scores, while
 the full text's embedding never depends on them. A model that says how much of a text it sees (a
@@ -52,7 +52,7 @@ from dianna_distance.core import MaskedDistanceExplainer
 from dianna_distance.distances import DistanceLike
 from dianna_distance.layers import list_embedding_outputs
 from dianna_distance.masks import WordMasks
-from dianna_distance.model import SentenceEncoder, TruncationWarning, load_tokenizer
+from dianna_distance.sentence_model import SentenceEncoder, TruncationWarning, load_tokenizer
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
@@ -394,23 +394,10 @@ class TextDistanceExplainer(MaskedDistanceExplainer):
         max_masks: int = 10_000,
         embedding_output: str | None = None,
     ) -> None:
-        self.n_masks = n_masks
-        self.p_keep = p_keep
-        self.mask_selection_range_min = mask_selection_range_min
-        self.mask_selection_range_max = mask_selection_range_max
-        self.mask_selection_negative_range_min = mask_selection_negative_range_min
-        self.mask_selection_negative_range_max = mask_selection_negative_range_max
-        self.weighting = weighting
-        self.batch_size = batch_size
+        self._store_shared_parameters(locals())
         self.tokenizer = tokenizer
         self.mask_token = mask_token
-        self.distance = distance
-        self.random_state = random_state
-        self.masks = masks
-        self.progress = progress
         self.providers = providers
-        self.tolerance = tolerance
-        self.max_masks = max_masks
         self.embedding_output = embedding_output
 
     def attribute(self, model: TextModelLike, text: str, embedded_reference: np.ndarray) -> np.ndarray:

@@ -8,7 +8,6 @@ RISE fills them, and the map's shape ``(T, C)``. A series is laid out as DIANNA'
 
 from __future__ import annotations
 
-import csv
 import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -19,8 +18,9 @@ import numpy as np
 from dianna_distance.checks import check_callable, check_finite_array, check_int
 from dianna_distance.core import MaskedDistanceExplainer
 from dianna_distance.distances import DistanceLike
-from dianna_distance.files import check_input_file, read_npy
+from dianna_distance.layers import input_layout
 from dianna_distance.model import ModelLike, OnnxModel, load_model
+from dianna_distance.readers import read_series_array
 from dianna_distance.timeseries_masks import MASK_KINDS, TimeSeriesMasks, check_mask_kinds
 
 #: What a masked value becomes, ``"mean"`` (DIANNA's default: the mean of the whole series), a number, or a
@@ -59,57 +59,30 @@ def check_series(series: object, name: str = "series") -> np.ndarray:
     return values
 
 
-#: The series files ``explain-timeseries`` reads.
-SERIES_SUFFIXES = (".npy", ".csv")
-
-
-def read_series(path: str | Path, name: str = "series") -> tuple[np.ndarray, list[str] | None]:
+def read_series(path: str | Path, name: str = "series", data: bytes | None = None
+                ) -> tuple[np.ndarray, list[str] | None]:
     """A time series ``(T, C)`` from a ``.npy`` file or a ``.csv`` file, with its channel names if a header gives them.
 
     A ``.npy`` file holds ``(T, C)``, or ``(T,)`` for one channel. A ``.csv`` file has one row per time step and one
-    column per channel, with an optional header row (names, not numbers).
+    column per channel, with an optional header row, read by :func:`dianna_distance.readers.read_csv_numbers` (a
+    byte-order mark is dropped; a first row is a header only if none of its cells is a number, or it is pandas'
+    ``0,1,...`` header over float data; a gap is refused in any row).
+
+    Args:
+        path: The file; with ``data``, the uploaded file's name.
+        name: What the series is, for messages.
+        data: The file's bytes (an upload); None: read ``path``.
 
     Raises:
         FileNotFoundError, IsADirectoryError, PermissionError: The file cannot be read.
         ValueError: Another suffix, another rank, a cell that is not a number, rows of different lengths, NaN or
             infinity; the message names ``name`` and the file.
     """
-    path = check_input_file(path, name)
-    suffix = path.suffix.lower()
-    if suffix not in SERIES_SUFFIXES:
-        raise ValueError(f"{name}: {str(path)!r} must be a .npy or .csv file, got suffix {path.suffix!r}")
-    names = None
-    if suffix == ".npy":
-        values = read_npy(path, name)
-        if values.ndim == 1:
-            values = values[:, None]
-    else:
-        with open(path, newline="", encoding="utf-8") as file:
-            rows = [row for row in csv.reader(file) if any(cell.strip() for cell in row)]
-        if rows and not all(_is_number(cell) for cell in rows[0]):
-            names, rows = [cell.strip() for cell in rows[0]], rows[1:]
-        if not rows:
-            raise ValueError(f"{name}: {str(path)!r} holds no rows of numbers")
-        width = len(names) if names else len(rows[0])
-        for number, row in enumerate(rows, start=2 if names else 1):
-            if len(row) != width:
-                raise ValueError(f"{name}: {str(path)!r} line {number} has {len(row)} columns, expected {width}")
-            bad = [cell for cell in row if not _is_number(cell)]
-            if bad:
-                raise ValueError(f"{name}: {str(path)!r} line {number} holds {bad[0]!r}, not a number")
-        values = np.array([[float(cell) for cell in row] for row in rows])
+    values, names = read_series_array(path, name, data)
     try:
         return check_series(values, name), names
     except ValueError as error:
         raise ValueError(f"{error} (in {str(path)!r})") from error
-
-
-def _is_number(cell: str) -> bool:
-    try:
-        float(cell)
-    except ValueError:
-        return False
-    return True
 
 
 def mask_fill(series: np.ndarray, mask_type: MaskTypeLike = "mean") -> np.ndarray:
@@ -222,26 +195,13 @@ class TimeSeriesDistanceExplainer(MaskedDistanceExplainer):
         tolerance: float | None = None,
         max_masks: int = 10_000,
     ) -> None:
-        self.n_masks = n_masks
+        self._store_shared_parameters(locals())
         self.feature_res = feature_res
-        self.p_keep = p_keep
         self.mask_kinds = mask_kinds
         self.mask_type = mask_type
-        self.mask_selection_range_min = mask_selection_range_min
-        self.mask_selection_range_max = mask_selection_range_max
-        self.mask_selection_negative_range_min = mask_selection_negative_range_min
-        self.mask_selection_negative_range_max = mask_selection_negative_range_max
-        self.weighting = weighting
-        self.batch_size = batch_size
         self.preprocess_function = preprocess_function
-        self.distance = distance
-        self.random_state = random_state
-        self.masks = masks
-        self.progress = progress
         self.providers = providers
         self.embedding_output = embedding_output
-        self.tolerance = tolerance
-        self.max_masks = max_masks
 
     def attribute(self, model: ModelLike, series: np.ndarray, embedded_reference: np.ndarray) -> np.ndarray:
         """Explain why ``series`` is close to or far from ``embedded_reference`` in the model's embedded space.
@@ -317,15 +277,40 @@ class TimeSeriesDistanceExplainer(MaskedDistanceExplainer):
                             f"{self.embedding_output!r}")
 
 
+#: The transpose that feeds a channels-first model ``(N, C, T)`` the explainer's batches ``(B, T, C)``.
+CHANNELS_FIRST_FIX = ("preprocess_function=lambda batch: batch.transpose(0, 2, 1) (the command line: "
+                      "--channels-first), with the reference series embedded the same way")
+
+
 def check_series_fits_model(series_shape: tuple[int, ...], model: OnnxModel) -> None:
-    """Check that a series ``(T, C)`` is one item of an ONNX model's input ``(N, T, C)`` (fixed axes must match)."""
+    """Check that a series ``(T, C)`` is one item of an ONNX model's input ``(N, T, C)`` (fixed axes must match).
+
+    A model whose graph reads its input channels first, ``(N, C, T)`` (a ``Conv`` on the input, as PyTorch exports
+    ``Conv1d``; see :func:`~dianna_distance.layers.input_layout`), is refused whatever the shapes, with the
+    transpose to use: fed ``(B, T, C)``, it would read the series' T time steps as channels.
+
+    Raises:
+        ValueError: A channels-first model, or a series that is not one item of the model's input.
+    """
+    layout, operator = input_layout(model.path)
+    if layout == "channels_first":
+        raise ValueError(f"model {str(model.path)!r} reads its input channels first, (N, channels, time steps), as "
+                         f"PyTorch exports Conv1d (its input goes into a {operator}); the explainer feeds series "
+                         f"(N, time steps, channels), so the {series_shape[0]} time steps of this series would be "
+                         f"read as channels. Transpose each batch: {CHANNELS_FIRST_FIX}")
     expected = tuple(model.input_shape[1:])
     fits = len(expected) == len(series_shape) and all(
         not isinstance(n, int) or n <= 0 or n == size for n, size in zip(expected, series_shape))
     if not fits:
         shown = tuple(n if isinstance(n, int) and n > 0 else "?" for n in expected)
-        raise ValueError(f"series has shape {tuple(series_shape)}, but model {str(model.path)!r} takes input of "
-                         f"shape {list(model.input_shape)}, one item of which is {shown} (time steps, channels)")
+        transposed = len(expected) == 2 and all(
+            not isinstance(n, int) or n <= 0 or n == size for n, size in zip(expected, series_shape[::-1]))
+        hint = (f"; the series transposed, {tuple(series_shape[::-1])}, would fit: if the model takes (N, channels, "
+                f"time steps), transpose each batch ({CHANNELS_FIRST_FIX}); if the series is laid out (channels, "
+                "time steps), pass series.T" if transposed else "")
+        raise ValueError(f"series has shape {tuple(series_shape)} (time steps, channels), but model "
+                         f"{str(model.path)!r} takes input of shape {list(model.input_shape)}, one item of which is "
+                         f"{shown}{hint}")
 
 
 __all__ = ["MASK_KINDS", "TimeSeriesDistanceExplainer", "check_series", "check_series_fits_model", "mask_fill",

@@ -275,13 +275,14 @@ def test_the_real_examples_run_reselect_without_the_model_and_reopen_from_a_run_
     app.slider(key=f"{key}_positive").set_value((0.0, 0.3)).run()
     after = app.session_state[f"{key}_run"]["explainer"].map_.copy()
     assert app.session_state["model_calls"] == calls and not np.allclose(before, after)
-    data = common.run_file(run["explainer"], run["inputs"], run["parameters"], run["labels"], page)
+    chosen = {"mask_selection_range_min": 0.0, "mask_selection_range_max": 0.3}
+    data = common.run_file(run["explainer"], run["inputs"], run["parameters"], run["labels"], page, chosen)
     fresh = page_app(page)
     fresh.radio(key=f"{key}_source").set_value("open a run file").run()
     fresh.file_uploader(key=f"{key}_run_file").upload("run.npz", data)
     fresh.run()
     assert not fresh.exception and not fresh.error and "model_calls" not in fresh.session_state
-    np.testing.assert_allclose(fresh.session_state[f"{key}_run"]["explainer"].map_, before)  # the default ranges
+    np.testing.assert_allclose(fresh.session_state[f"{key}_run"]["explainer"].map_, after)  # the ranges saved
 
 
 def test_a_run_file_of_another_page_is_refused_on_the_page(explained):
@@ -293,7 +294,7 @@ def test_a_run_file_of_another_page_is_refused_on_the_page(explained):
     tables.file_uploader(key="tables_run_file").upload("run.npz", data)
     tables.run()
     assert not tables.exception
-    assert "the run file is from the Images page" in tables.error[0].value
+    assert "is a run file of the Images page; open it there" in tables.error[0].value
 
 
 def test_a_csv_that_is_not_numbers_is_named_on_the_page(tmp_path):
@@ -305,7 +306,7 @@ def test_a_csv_that_is_not_numbers_is_named_on_the_page(tmp_path):
     app.file_uploader(key="tables_reference").upload("reference.npy", npy_bytes(np.ones(3)))
     app.run()
     assert not app.exception
-    assert "row.csv is not a CSV table of numbers" in app.error[0].value
+    assert "'row.csv' line 2, column 'c': 'x' is not a number" in app.error[0].value
 
 
 def test_an_own_row_and_onnx_model_explain_on_the_tables_page(tmp_path):

@@ -55,7 +55,7 @@ def test_the_committed_tutorials_have_no_stored_error(warnings_logged):
 
 def test_a_reexported_name_resolves_to_where_it_is_defined():
     assert docstring_check.where_defined("dianna_distance.DistanceExplainer") == \
-        "dianna_distance.explainer.DistanceExplainer"
+        "dianna_distance.image.DistanceExplainer"
     assert docstring_check.where_defined("dianna_distance.no_such_name") is None
 
 

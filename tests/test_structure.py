@@ -120,3 +120,9 @@ def test_there_is_no_import_cycle_at_run_time():
 def test_no_module_is_over_600_lines():
     lengths = {name: len(path.read_text().splitlines()) for name, path in MODULES.items()}
     assert max(lengths.values()) <= 600, {name: n for name, n in lengths.items() if n > 600}
+
+
+def test_the_lowest_batch_module_imports_no_other_batch_module_not_even_for_annotations():
+    batch_imports = {target for target, _ in imports("dianna_distance.batch.jobs")
+                     if target.startswith("dianna_distance.batch")}
+    assert not batch_imports

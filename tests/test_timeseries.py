@@ -318,7 +318,7 @@ def test_explain_timeseries_takes_an_embedding_reference_from_a_npy_file(weather
 
 @pytest.mark.parametrize(("change", "message"), [
     ({"series": "missing.npy"}, "series: file .*missing.npy.* does not exist"),
-    ({"series": "bad.csv"}, "line 3 holds 'x', not a number"),
+    ({"series": "bad.csv"}, "line 3, column 'tmax': 'x' is not a number"),
     ({"series": "nan.npy"}, "series contains NaN"),
     ({"reference": None}, "give exactly one of --reference"),
     ({"extra": ["--feature-res", "2"]}, "--feature-res must be at least 3"),
@@ -431,7 +431,7 @@ def test_a_csv_series_has_one_row_per_time_step_one_column_per_channel_and_an_op
     assert read_series(tmp_path / "plain.csv")[1] is None
     np.save(tmp_path / "one.npy", np.arange(5.0))
     assert read_series(tmp_path / "one.npy")[0].shape == (5, 1)  # a 1-D file is one channel
-    with pytest.raises(ValueError, match="line 3 has 1 columns, expected 2"):
+    with pytest.raises(ValueError, match="line 3 has 1 cells, but line 1 has 2"):
         (tmp_path / "ragged.csv").write_text("1,2\n3,4\n5\n")
         read_series(tmp_path / "ragged.csv")
     with pytest.raises(ValueError, match=r"must be a \.npy or \.csv file"):

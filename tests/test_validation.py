@@ -1,10 +1,17 @@
 """Bad input gets a clear error that names the parameter and what is expected."""
 
+import inspect
+
 import numpy as np
 import pytest
 from conftest import HEIGHT, WIDTH
 
-from dianna_distance import DistanceExplainer
+from dianna_distance import (
+    DistanceExplainer,
+    TabularDistanceExplainer,
+    TextDistanceExplainer,
+    TimeSeriesDistanceExplainer,
+)
 
 CHANNELS_LAST = {2: "channels"}
 
@@ -12,6 +19,15 @@ CHANNELS_LAST = {2: "channels"}
 def attribute(model, image, reference, **parameters):
     parameters = {"n_masks": 20, "random_state": 0, "progress": False, "axis_labels": CHANNELS_LAST, **parameters}
     return DistanceExplainer(**parameters).attribute(model, image, reference)
+
+
+@pytest.mark.parametrize("explainer_class", [DistanceExplainer, TextDistanceExplainer,
+                                             TimeSeriesDistanceExplainer, TabularDistanceExplainer])
+def test_every_parameter_of_every_modality_is_stored_as_given_and_checked_only_when_it_runs(explainer_class):
+    names = [name for name in inspect.signature(explainer_class).parameters]
+    given = {name: object() for name in names}  # nothing a check would accept: storing must not check
+    explainer = explainer_class(**given)
+    assert all(getattr(explainer, name) is value for name, value in given.items())
 
 
 @pytest.mark.parametrize(

@@ -13,8 +13,9 @@ reference(s). Running into the same folder again resumes (see :func:`explain_man
 
 The package, by concern:
 
-- :mod:`~dianna_distance.batch.jobs`: what to explain (:class:`Job`, jobs files, the kinds' names, map file names).
-- :mod:`~dianna_distance.batch.spec`: how it is explained (:class:`ModelSpec`, the explainer parameters).
+- :mod:`~dianna_distance.batch.jobs`: what to explain (:class:`Job`, jobs files, the kinds' names, map file names),
+  and the types a kind names (:class:`ModelSpec`, :class:`PreparedJob`).
+- :mod:`~dianna_distance.batch.spec`: how it is explained (the model's :class:`ModelSpec`, the explainer parameters).
 - :mod:`~dianna_distance.batch.worker`: where a job runs (models made once per process, each kind's preparation).
 - :mod:`~dianna_distance.batch.manifest`: what was explained (header, per-job keys, the lock, whole writes).
 - :mod:`~dianna_distance.batch.cluster`: the Dask client, checked before anything is written.
@@ -35,7 +36,17 @@ from dianna_distance.batch import (
     tabular_kind,  # noqa: F401  (registers the "tabular" job kind)
     timeseries_kind,  # noqa: F401  (registers the "timeseries" job kind)
 )
-from dianna_distance.batch.jobs import JOB_FIELDS, JOB_KINDS, Job, JobKind, make_job, map_file_name, read_jobs
+from dianna_distance.batch.jobs import (
+    JOB_FIELDS,
+    JOB_KINDS,
+    Job,
+    JobKind,
+    ModelSpec,
+    PreparedJob,
+    make_job,
+    map_file_name,
+    read_jobs,
+)
 from dianna_distance.batch.manifest import (
     FORMAT_VERSION,
     LOCK,
@@ -47,9 +58,8 @@ from dianna_distance.batch.manifest import (
     read_manifest,
 )
 from dianna_distance.batch.run import BatchRun, explain_many
-from dianna_distance.batch.spec import ModelSpec
 from dianna_distance.batch.split import embed_range, explain_split
-from dianna_distance.batch.worker import ItemResult, PreparedJob, cached_model, run_job
+from dianna_distance.batch.worker import ItemResult, cached_model, run_job
 
 __all__ = [
     "FORMAT_VERSION",

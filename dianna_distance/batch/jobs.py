@@ -1,7 +1,9 @@
 """What to explain: jobs, their kinds, jobs files (CSV / JSONL), and the file name of each job's map.
 
-This module is plain data and checks; how a kind's jobs are prepared and run is registered into :data:`JOB_KINDS`
-by :mod:`dianna_distance.batch.worker`.
+This module is plain data and checks, the lowest of the batch modules: it imports none of them. The run's model
+(:class:`ModelSpec`) and a prepared job (:class:`PreparedJob`) are defined here because a :class:`JobKind` names
+them; how a kind's jobs are prepared and run is registered into :data:`JOB_KINDS` by
+:mod:`dianna_distance.batch.worker`.
 """
 
 from __future__ import annotations
@@ -14,13 +16,10 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-if TYPE_CHECKING:  # for annotations only: spec and worker import this module
-    from dianna_distance.batch.spec import ModelSpec
-    from dianna_distance.batch.worker import PreparedJob
+from dianna_distance.core import MaskedDistanceExplainer
 
 #: The fields of a job (columns of a CSV jobs file, keys of a JSONL one).
 JOB_FIELDS = ("id", "item", "reference", "caption", "kind")
@@ -49,6 +48,43 @@ class Job:
     reference: str | Path | tuple[str | Path, ...] | np.ndarray | None = None
     caption: str | tuple[str, ...] | None = None
     kind: str = "image"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """The run's model, as a hashable description that every worker process turns into the same model.
+
+    Args:
+        path: Absolute path of the ONNX image model.
+        preset: Name in :data:`dianna_distance.models.PRESETS`, or None for a plain ONNX image model fed pixels
+            in ``[0, pixel_max]``.
+        mask_on: ``"pixels"`` or ``"normalized"`` (presets only).
+        pixel_max: Value of a white pixel (plain ONNX models only).
+        providers: ONNX Runtime execution providers; None for the default.
+        text_model: Absolute path of CLIP's text-tower ONNX file (for caption references).
+        tokenizer: Absolute path of its ``tokenizer.json``.
+        embedding_output: Inner tensor of the ONNX graph used as the embedding (see :mod:`dianna_distance.layers`).
+        embedding_pooling: How that tensor becomes one vector per item.
+    """
+
+    path: str
+    preset: str | None = None
+    mask_on: str = "pixels"
+    pixel_max: float = 1.0
+    providers: tuple[str, ...] | None = None
+    text_model: str | None = None
+    tokenizer: str | None = None
+    embedding_output: str | None = None
+    embedding_pooling: str = "auto"
+
+
+@dataclass
+class PreparedJob:
+    """A job's item made ready: ``explainer.attribute(model, inputs, reference)`` gives its map."""
+
+    explainer: MaskedDistanceExplainer
+    model: Callable[[np.ndarray], np.ndarray]
+    inputs: np.ndarray
 
 
 @dataclass(frozen=True)

@@ -87,10 +87,18 @@ class JobKeys:
     an image reference apart), arrays by dtype, shape and values, captions by their text together with the text
     tower and tokenizer files. It does not cover the id or the paths: the same contents give the same map. Files are
     hashed once per run.
+
+    A table-row job with background rows (the run's ``training_data`` parameter, a ``.csv`` path) keys them by
+    their contents too: a changed file at the same path explains its jobs again, never keeps their maps.
+
+    Args:
+        spec: The run's model.
+        parameters: The run's explainer parameters (``training_data`` is read from them); None: none.
     """
 
-    def __init__(self, spec: ModelSpec) -> None:
+    def __init__(self, spec: ModelSpec, parameters: dict | None = None) -> None:
         self.spec = spec
+        self.parameters = parameters or {}
         self._files: dict[str, str] = {}
 
     def key(self, job: Job) -> str:
@@ -115,6 +123,9 @@ class JobKeys:
                                   for entry in job.reference]
         else:
             parts["reference"] = self._describe(job.reference, "reference" in path_fields, "reference")
+        background = self.parameters.get("training_data")
+        if job.kind == "tabular" and isinstance(background, (str, Path)):
+            parts["training_data"] = self._file(str(background), "training_data")
         return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
     def _describe(self, value: object, is_path: bool, name: str) -> str:
@@ -163,6 +174,10 @@ def _differences(old: dict, new: dict) -> str:
     for name in sorted(set(old_parameters) | set(new_parameters)):
         if old_parameters.get(name) != new_parameters.get(name):
             changed.append(f"{name} {old_parameters.get(name)!r} -> {new_parameters.get(name)!r}")
+    seed = old_parameters.get("random_state")
+    if seed != new_parameters.get("random_state") and isinstance(seed, int) and not isinstance(seed, bool):
+        changed.append(f"the run in this folder was made with random_state={seed}: --random-state {seed} (or "
+                       f"random_state={seed}) resumes it, a fresh --random-state random never does")
     return ", ".join(changed) or "the configuration hash"
 
 

@@ -176,7 +176,7 @@ def explain_many(
         run = BatchRun(output_dir, manifest.path)
         try:
             remove_temporary_files(output_dir)
-            todo, keys = _plan(job_list, spec, manifest, run, retry_failed)
+            todo, keys = _plan(job_list, spec, manifest, run, retry_failed, parameters)
             parameters = {**parameters, "progress": item_progress}
             results = (_local_results(spec, parameters, todo) if connection is None else
                        _dask_results(connection, spec, parameters, todo, max_in_flight))
@@ -223,10 +223,10 @@ def _check_output_dir(output_dir: str | Path) -> Path:
     return output_dir
 
 
-def _plan(jobs: list[Job], spec: ModelSpec, manifest: Manifest, run: BatchRun,
-          retry_failed: bool) -> tuple[list[Job], dict[str, str | None]]:
+def _plan(jobs: list[Job], spec: ModelSpec, manifest: Manifest, run: BatchRun, retry_failed: bool,
+          parameters: dict) -> tuple[list[Job], dict[str, str | None]]:
     """Which jobs run now, and each job's key; jobs that fail before they run are recorded here."""
-    job_keys = JobKeys(spec)
+    job_keys = JobKeys(spec, parameters)
     todo: list[Job] = []
     keys: dict[str, str | None] = {}
     for job in jobs:

@@ -1,4 +1,6 @@
-"""How a run explains: its model (:class:`ModelSpec`) and its explainer parameters, checked before anything runs.
+"""How a run explains: its model and its explainer parameters, checked before anything runs.
+
+The model is a :class:`~dianna_distance.batch.jobs.ModelSpec` (defined with the jobs, which name it).
 
 The parameters recorded in a run's manifest are :func:`configuration_parameters`: every parameter of the explainer
 with its default filled in, numbers in one canonical form (``20.0`` is ``20``), and without the parameters that
@@ -9,46 +11,19 @@ from __future__ import annotations
 
 import inspect
 import math
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
-from dianna_distance.batch.jobs import JOB_KINDS
+from dianna_distance.batch.jobs import JOB_KINDS, ModelSpec
 
 #: Explainer parameters the engine sets itself from the model, the job or its own options.
 ENGINE_PARAMETERS = ("axis_labels", "preprocess_function", "masks", "progress", "providers")
 #: Explainer parameters that change how fast a map is made, not the map; left out of a run's configuration.
 UNRECORDED_PARAMETERS = ("batch_size",)
-#: Explainer parameters that choose the model's output. They go into the run's :class:`ModelSpec` (see
-#: :func:`with_embedding_output`), and are recorded only when given, so that earlier runs keep their configuration.
+#: Explainer parameters that choose the model's output. They go into the run's
+#: :class:`~dianna_distance.batch.jobs.ModelSpec` (see :func:`with_embedding_output`), and are recorded only when
+#: given, so that earlier runs keep their configuration.
 LAYER_PARAMETERS = {"embedding_output": None, "embedding_pooling": "auto"}
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """The run's model, as a hashable description that every worker process turns into the same model.
-
-    Args:
-        path: Absolute path of the ONNX image model.
-        preset: Name in :data:`dianna_distance.models.PRESETS`, or None for a plain ONNX image model fed pixels
-            in ``[0, pixel_max]``.
-        mask_on: ``"pixels"`` or ``"normalized"`` (presets only).
-        pixel_max: Value of a white pixel (plain ONNX models only).
-        providers: ONNX Runtime execution providers; None for the default.
-        text_model: Absolute path of CLIP's text-tower ONNX file (for caption references).
-        tokenizer: Absolute path of its ``tokenizer.json``.
-        embedding_output: Inner tensor of the ONNX graph used as the embedding (see :mod:`dianna_distance.layers`).
-        embedding_pooling: How that tensor becomes one vector per item.
-    """
-
-    path: str
-    preset: str | None = None
-    mask_on: str = "pixels"
-    pixel_max: float = 1.0
-    providers: tuple[str, ...] | None = None
-    text_model: str | None = None
-    tokenizer: str | None = None
-    embedding_output: str | None = None
-    embedding_pooling: str = "auto"
 
 
 def with_embedding_output(spec: ModelSpec, parameters: dict) -> ModelSpec:
@@ -74,7 +49,7 @@ def make_model_spec(
     model: str | Path, preset: str | None, mask_on: str | None, pixel_max: float | None,
     providers: str | list[str] | None, text_model: str | Path | None, tokenizer: str | Path | None, captions: bool,
 ) -> ModelSpec:
-    """Check the run's model options and make its :class:`ModelSpec` (fetching registry files).
+    """Check the run's model options and make its :class:`~dianna_distance.batch.jobs.ModelSpec` (fetches files).
 
     Options that cannot apply are refused: ``pixel_max`` with a preset (the preset sets the scale), ``mask_on``
     without one, and ``text_model`` / ``tokenizer`` when no job has a caption.
@@ -163,6 +138,8 @@ def check_parameters(parameters: dict, kinds: set[str]) -> dict:
     """Check explainer parameters given to a run; return them sorted, in the types the explainer takes.
 
     A float with an integral value for a parameter whose default is an int (``n_masks=20.0``) becomes that int.
+    A ``training_data`` path is resolved once, here, from the current folder (the run records the absolute path;
+    its contents are part of each table-row job's key, :class:`~dianna_distance.batch.manifest.JobKeys`).
 
     Raises:
         ValueError: A parameter the engine sets itself, a number that is not finite, or a value the explainer
@@ -195,6 +172,8 @@ def check_parameters(parameters: dict, kinds: set[str]) -> dict:
         explainer_class = JOB_KINDS[kind].explainer_class
         accepted = inspect.signature(explainer_class).parameters
         explainer_class(**{name: value for name, value in checked.items() if name in accepted}).check_parameters()
+    if isinstance(checked.get("training_data"), (str, Path)):  # resolved once, here; recorded so
+        checked["training_data"] = _resolve(checked["training_data"])
     return checked
 
 

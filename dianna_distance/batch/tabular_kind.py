@@ -11,9 +11,11 @@ does). A job of kind ``"tabular"``:
 The model is an ONNX file taking rows ``(B, F)``; its first output is the embedding (or the explainer parameter
 ``embedding_output``, which the run's model spec applies). Explainer parameters are those of
 :class:`~dianna_distance.tabular.TabularDistanceExplainer`, as numbers or strings: ``training_data`` is the path of
-a ``.csv`` file of background rows (same header; a relative path is taken from the current folder),
-``categorical_features`` a comma-separated string of indices (``"0,4"``). The manifest records ``training_data`` by
-its path, not its content: a run resumed with the same path and other background rows keeps the maps it has.
+a ``.csv`` file of background rows (same header; a relative path is taken from the current folder, resolved once
+when the run starts and recorded so), ``categorical_features`` a comma-separated string of indices (``"0,4"``).
+Each job's key covers the background rows' contents: a run resumed with the same path and other background rows
+explains its jobs again. References and background rows are matched to the item by their column names (the same
+names in another order are refused, never read by position).
 """
 
 from __future__ import annotations
@@ -26,17 +28,16 @@ from dianna_distance.batch.jobs import JOB_KINDS, Job, JobKind
 from dianna_distance.batch.spec import ModelSpec, model_free_parameters
 from dianna_distance.batch.worker import PreparedJob, cached_model
 from dianna_distance.files import read_npy
-from dianna_distance.tabular import TabularDistanceExplainer, read_csv_table
+from dianna_distance.readers import check_columns, read_table_csv
+from dianna_distance.tabular import TabularDistanceExplainer, check_float32_rows
 
 
 def _explainer(parameters: dict, names: list[str] | None) -> TabularDistanceExplainer:
     parameters = dict(parameters)
     background = parameters.get("training_data")
     if isinstance(background, (str, Path)):
-        background_names, parameters["training_data"] = read_csv_table(background, "training_data")
-        if names is not None and background_names != names:
-            raise ValueError(f"training_data: {str(background)!r} has the columns {background_names}, but the item "
-                             f"has {names}: they must be the same, in the same order")
+        background_names, parameters["training_data"] = read_table_csv(background, "training_data")
+        check_columns(background_names, names, f"training_data {str(background)!r}", "the item")
     categorical = parameters.get("categorical_features")
     if isinstance(categorical, str):
         try:
@@ -53,7 +54,7 @@ def _prepare_tabular(spec: ModelSpec, job: Job, parameters: dict) -> PreparedJob
     if isinstance(job.item, np.ndarray):
         names, row = None, job.item
     else:
-        names, rows = read_csv_table(job.item, "item")
+        names, rows = read_table_csv(job.item, "item")
         if len(rows) != 1:
             raise ValueError(f"item: {str(job.item)!r} must hold one row to explain (a header and one row), got "
                              f"{len(rows)} rows")
@@ -68,15 +69,18 @@ def _tabular_reference(spec: ModelSpec, job: Job) -> np.ndarray:
                          "not a caption")
     if isinstance(reference, np.ndarray):
         return reference
+    names = None if isinstance(job.item, np.ndarray) else read_table_csv(job.item, "item")[0]
     if isinstance(reference, tuple):
-        return np.stack([_reference_file(spec, path) for path in reference])
-    return _reference_file(spec, reference)
+        return np.stack([_reference_file(spec, path, names) for path in reference])
+    return _reference_file(spec, reference, names)
 
 
-def _reference_file(spec: ModelSpec, path: str | Path) -> np.ndarray:
+def _reference_file(spec: ModelSpec, path: str | Path, names: list[str] | None) -> np.ndarray:
     if str(path).lower().endswith(".npy"):
         return read_npy(path, "reference")
-    _, rows = read_csv_table(path, "reference")
+    reference_names, rows = read_table_csv(path, "reference")
+    check_columns(reference_names, names, f"reference {str(path)!r}", "the item")
+    check_float32_rows(rows, f"reference {str(path)!r}", reference_names)
     embedded = np.asarray(cached_model(spec)(rows.astype(np.float32)), dtype=np.float64)
     return embedded[0] if len(embedded) == 1 else embedded
 

@@ -21,6 +21,7 @@ from dianna_distance.batch.jobs import JOB_KINDS, Job, JobKind
 from dianna_distance.batch.spec import ModelSpec
 from dianna_distance.batch.worker import PreparedJob
 from dianna_distance.files import read_npy
+from dianna_distance.readers import check_columns
 from dianna_distance.timeseries import TimeSeriesDistanceExplainer, check_series, read_series
 
 _LOCK = threading.Lock()
@@ -60,10 +61,12 @@ def _timeseries_reference(spec: ModelSpec, job: Job) -> np.ndarray:
     if isinstance(job.reference, np.ndarray):
         return job.reference
     paths = list(job.reference) if isinstance(job.reference, tuple) else [job.reference]
+    names = None if isinstance(job.item, np.ndarray) else read_series(job.item, "item")[1]
     rows = []
     for path in paths:
         if _is_series_file(path):
-            series = _read_series(path, "reference")
+            series, reference_names = read_series(path, "reference")
+            check_columns(reference_names, names, f"reference {str(path)!r}", "the item")
             rows.append(np.asarray(_model(spec, getattr(spec, "embedding_output", None))(
                 series[None].astype(np.float32)))[0])
         else:

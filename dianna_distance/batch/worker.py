@@ -9,31 +9,20 @@ import functools
 import os
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from dianna_distance.batch.jobs import JOB_KINDS, Job, JobKind
+from dianna_distance.batch.jobs import JOB_KINDS, Job, JobKind, PreparedJob
 from dianna_distance.batch.manifest import DistanceSummary
 from dianna_distance.batch.spec import ModelSpec, model_free_parameters
-from dianna_distance.core import MaskedDistanceExplainer
-from dianna_distance.explainer import DistanceExplainer
+from dianna_distance.image import DistanceExplainer
 from dianna_distance.model import OnnxModel
 
 if TYPE_CHECKING:  # imported where used: a worker loads only what its jobs need
     from dianna_distance.models import ImageEncoder, TextEncoder
-
-
-@dataclass
-class PreparedJob:
-    """A job's item made ready: ``explainer.attribute(model, inputs, reference)`` gives its map."""
-
-    explainer: MaskedDistanceExplainer
-    model: Callable[[np.ndarray], np.ndarray]
-    inputs: np.ndarray
 
 
 @dataclass

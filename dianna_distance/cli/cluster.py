@@ -32,10 +32,15 @@ def check_split(scheduler: str | None, parameters: dict) -> None:
     """Refuse what a run spread over a cluster cannot do, before any file is read or model loaded.
 
     Raises:
-        ValueError: ``--tolerance`` with ``--scheduler``.
+        ValueError: ``--tolerance`` with ``--scheduler``, or a ``--scheduler`` that is not an address.
+        ConnectionError: A ``--scheduler`` host that is not known.
     """
     if scheduler is not None and parameters.get("tolerance") is not None:
         raise ValueError(TOLERANCE_REFUSED)
+    if scheduler is not None:
+        from dianna_distance.batch.cluster import check_client
+
+        check_client(scheduler)  # an address that is none, at once, before any file is read
 
 
 def split_map(kind: str, item: np.ndarray, reference: np.ndarray, model: str | Path, scheduler: str,

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from dianna_distance.distances import DISTANCES, WEIGHTINGS, DistanceLike
-from dianna_distance.explainer import DistanceExplainer
 from dianna_distance.files import check_output_prefix
+from dianna_distance.image import DistanceExplainer
 from dianna_distance.masks import GENERATORS
 from dianna_distance.models import PRESETS
 

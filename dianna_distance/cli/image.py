@@ -20,8 +20,8 @@ from dianna_distance.cli.common import (
     standard_error_path,
 )
 from dianna_distance.distances import compute_distances
-from dianna_distance.explainer import DistanceExplainer
 from dianna_distance.files import check_input_file, check_output_prefix, write_together
+from dianna_distance.image import DistanceExplainer
 from dianna_distance.layers import EMBEDDING_POOLINGS
 from dianna_distance.model import OnnxModel
 from dianna_distance.models import PRESET_FILES, load_image_encoder

@@ -54,7 +54,8 @@ def add_explain_many_command(commands: argparse._SubParsersAction) -> None:
                                                "(kind tabular): a masked feature takes a background row's value")
     many.add_argument("--png", action="store_true",
                       help="also draw each map explained in this run as a figure (image, reference, map with its "
-                           "significance): <output>/figures/<map file name>.png")
+                           "significance; a table row's feature bars; a series' panels, titled item vs reference): "
+                           "<output>/figures/<map file name>.png")
     add_explainer_options(many)
 
 
@@ -63,6 +64,10 @@ def run_explain_many(args: argparse.Namespace) -> int:
     from dianna_distance.batch import explain_many, read_jobs
 
     checked = explainer_parameters(args)  # before the jobs file is read or the model loaded
+    if args.scheduler is not None:
+        from dianna_distance.batch.cluster import check_client
+
+        check_client(args.scheduler)  # a --scheduler that is no address: one line, at once
     if args.preset is not None and args.pixel_max is not None:
         raise ValueError("--pixel-max does not apply with --preset: the preset's normalisation sets the scale of the "
                          "pixels")
@@ -87,8 +92,8 @@ def run_explain_many(args: argparse.Namespace) -> int:
                              f"{args.jobs!r} is one")
         parameters["training_data"] = args.training_data
     progress = parameters.pop("progress")
-    draw = (MapFigures(Path(args.output), args.pixel_max or 1.0, parameters.get("distance", "cosine")) if args.png
-            else None)
+    draw = MapFigures(Path(args.output), args.pixel_max or 1.0, str(parameters.get("distance", "cosine"))) \
+        if args.png else None
     run = explain_many(jobs, args.model, args.output, preset=args.preset, mask_on=args.mask_on,
                        pixel_max=args.pixel_max, text_model=args.text_model, tokenizer=args.tokenizer,
                        client=args.scheduler, retry_failed=args.retry_failed, progress=progress,
@@ -139,13 +144,17 @@ class MapFigures:
     copy, with the pixels whose sign the run does not establish hatched. It is written whole to
     ``<output>/figures/<map file name>.png``.
 
+    Table-row and series jobs are drawn with :func:`~dianna_distance.visualization.plot_tabular_distance` and
+    :func:`~dianna_distance.visualization.plot_timeseries_distance`, one panel per reference, each titled with the
+    pair (the job's item vs the reference) and the distance.
+
     Args:
         output_dir: The run folder.
         pixel_max: Value of a white pixel in the model's input (plain ONNX models).
-        distance: The run's ``distance`` (named in the titles).
+        distance: The run's distance, named in the figure titles (for table and series figures too).
     """
 
-    def __init__(self, output_dir: Path, pixel_max: float = 1.0, distance: object = "cosine") -> None:
+    def __init__(self, output_dir: Path, pixel_max: float = 1.0, distance: str = "cosine") -> None:
         self.output_dir = output_dir
         self.pixel_max = pixel_max
         self.distance = distance
@@ -158,6 +167,9 @@ class MapFigures:
 
         saliency = result.saliency
         if result.error is not None or saliency is None:  # a failed item has no map
+            return
+        if job.kind in ("tabular", "timeseries"):
+            self._draw_array(job, result, saliency)
             return
         pixels = self._pixels(job.item, model)
         count = 1 if saliency.ndim == 2 else len(saliency)
@@ -204,6 +216,36 @@ class MapFigures:
         values: Sequence[float | None] = list(distances) if distances is not None else [None] * count
         return [f"{job.id}: {pair_title(item, label, value, self.distance)}" for label, value in zip(labels, values)]
 
+    def _draw_array(self, job: Job, result: ItemResult, saliency: np.ndarray) -> None:
+        """A table row's feature bars or a series' panels, titled with the pair (item vs reference) and distance."""
+        import matplotlib.pyplot as plt
+
+        from dianna_distance.batch import map_file_name
+        from dianna_distance.files import write_together
+        from dianna_distance.visualization import plot_tabular_distance, plot_timeseries_distance
+
+        table = job.kind == "tabular"
+        names, values = _item_values(job, table)
+        count = 1 if saliency.ndim == (1 if table else 2) else len(saliency)
+        titles = array_titles(job, count, self.distance)
+        n_masks = result.distances["n_masks"] if result.distances is not None else None
+        folder = self.output_dir / "figures"
+        folder.mkdir(exist_ok=True)
+        target = folder / (Path(map_file_name(job.id)).stem + ".png")
+
+        def save(path: Path) -> None:
+            if table:
+                figure = plot_tabular_distance(saliency, names, path, title=titles,
+                                               standard_error=result.standard_error, significant=result.significant,
+                                               n_masks=n_masks, values=values)
+            else:
+                figure = plot_timeseries_distance(values, saliency, path, titles=titles, channel_names=names,
+                                                  standard_error=result.standard_error,
+                                                  significant=result.significant, n_masks=n_masks)
+            plt.close(figure)
+
+        write_together([(target, save)])
+
     def _pixels(self, item: str | Path | np.ndarray, model: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
         """The item as the map lies over it: RGB in [0, 1] (channels last or first)."""
         from dianna_distance.model import OnnxModel
@@ -218,3 +260,32 @@ class MapFigures:
         from dianna_distance.models.image import load_image_for_model
 
         return load_image_for_model(item, model, self.pixel_max, warn_resize=False) / self.pixel_max
+
+
+def _item_values(job: Job, table: bool) -> tuple[list[str] | None, np.ndarray]:
+    """The item of a table-row or series job as the map lies over it, and its column names."""
+    if isinstance(job.item, np.ndarray):
+        return None, job.item
+    if table:
+        from dianna_distance.readers import read_table_csv
+
+        names, rows = read_table_csv(job.item, "item")
+        return names, rows[0]
+    from dianna_distance.timeseries import read_series
+
+    values, channels = read_series(job.item, "item")
+    return channels, values
+
+
+def array_titles(job: Job, count: int, distance: str) -> list[str]:
+    """Titles of a table-row or series job's ``count`` maps: ``"<id>: <item> vs <reference> (<distance> distance)"``."""
+    item = "item" if isinstance(job.item, np.ndarray) else Path(job.item).name
+    return [f"{job.id}: {item} vs {label} ({distance} distance)" for label in _reference_labels(job.reference, count)]
+
+
+def _reference_labels(reference: object, count: int) -> list[str]:
+    """One label per map: each reference file's name, or the file's name and the index of its embedding or row."""
+    if isinstance(reference, tuple):
+        return [Path(path).name for path in reference]
+    name = "reference" if isinstance(reference, np.ndarray) or reference is None else Path(str(reference)).name
+    return [name] if count == 1 else [f"{name}[{index}]" for index in range(count)]

@@ -17,7 +17,8 @@ from dianna_distance.cli.common import (
     unmasked_distances,
 )
 from dianna_distance.files import check_output_prefix, read_npy, write_together
-from dianna_distance.tabular import MASK_TYPES, TabularDistanceExplainer, read_csv_table
+from dianna_distance.readers import check_columns
+from dianna_distance.tabular import MASK_TYPES, TabularDistanceExplainer, check_float32_rows, read_csv_table
 
 #: The files ``explain-tabular`` writes; an ``--output`` ending in one of them has it dropped.
 TABULAR_OUTPUT_SUFFIXES = (".npy", ".json", ".png")
@@ -81,7 +82,8 @@ def explain_tabular_files(
     background = None
     if training_data is not None:
         background_names, background = read_csv_table(training_data, "training data")
-        _check_header(background_names, names, training_data, "--training-data")
+        check_columns(background_names, names, f"--training-data {str(training_data)!r}",
+                      f"the rows file {str(rows)!r}")
     embedded, reference_values = None, None
     if reference is not None:
         embedded = read_npy(reference, "reference")
@@ -99,7 +101,8 @@ def explain_tabular_files(
         labels = [f"row {index}" for index in reference_rows]
     elif reference_table is not None:
         reference_names, reference_values = read_csv_table(reference_table, "reference table")
-        _check_header(reference_names, names, reference_table, "--reference-table")
+        check_columns(reference_names, names, f"--reference-table {str(reference_table)!r}",
+                      f"the rows file {str(rows)!r}")
         labels = [f"{Path(reference_table).name} row {index}" for index in range(len(reference_values))]
     else:
         raise ValueError(exactly_one)
@@ -111,6 +114,7 @@ def explain_tabular_files(
     explainer.check_parameters()
     run_model = explainer.load_model(model)
     if reference_values is not None:
+        check_float32_rows(reference_values, "reference", names)
         embedded = np.asarray(run_model(reference_values.astype(np.float32)), dtype=np.float64)
     if embedded is None:
         raise ValueError(exactly_one)
@@ -177,12 +181,6 @@ def _mask_type_done(mask_type: str | float, training_data: str | Path | None) ->
     if training_data is None and isinstance(mask_type, str):
         return 0.0
     return mask_type
-
-
-def _check_header(names: list[str], expected: list[str], path: str | Path, option: str) -> None:
-    if names != expected:
-        raise ValueError(f"{option}: {str(path)!r} has the columns {names}, but the rows file has {expected}: "
-                         "they must be the same, in the same order")
 
 
 def _lists(values: np.ndarray) -> list[list[float | None]]:

@@ -17,7 +17,9 @@ from dianna_distance.cli.common import (
     unmasked_distances,
 )
 from dianna_distance.files import check_input_file, read_npy, write_together
-from dianna_distance.timeseries import TimeSeriesDistanceExplainer, read_series
+from dianna_distance.model import OnnxModel
+from dianna_distance.readers import check_columns
+from dianna_distance.timeseries import TimeSeriesDistanceExplainer, check_series_fits_model, read_series
 from dianna_distance.timeseries_masks import MASK_KINDS
 
 
@@ -64,7 +66,11 @@ def explain_timeseries_files(
                   else [f"{Path(reference).name}[{k}]" for k in range(len(embedded))])
     else:
         series_paths = list(reference_series or ())  # given: exactly one of the two is, checked above
-        references = [read_series(path, "reference series")[0] for path in series_paths]
+        references = []
+        for path in series_paths:
+            reference_values, reference_names = read_series(path, "reference series")
+            check_columns(reference_names, names, f"--reference-series {str(path)!r}", f"the series {str(series)!r}")
+            references.append(reference_values)
         if any(item.shape != values.shape for item in references):
             raise ValueError(f"reference series must have the series' shape {values.shape}, got "
                              f"{[item.shape for item in references]}")
@@ -72,8 +78,11 @@ def explain_timeseries_files(
     npy_path, png_path = output_paths(output, series)
     se_path = standard_error_path(npy_path)
     run_model = explainer.load_model(str(model))
+    if isinstance(run_model, OnnxModel) and explainer_parameters.get("preprocess_function") is None:
+        check_series_fits_model(values.shape, run_model)  # before the reference series are embedded
     if not reference:
-        embedded = np.asarray(run_model(np.stack(references).astype(np.float32)))
+        prepare = explainer_parameters.get("preprocess_function") or (lambda batch: batch)
+        embedded = np.asarray(run_model(prepare(np.stack(references).astype(np.float32))))
         embedded = embedded[0] if len(references) == 1 else embedded
     if scheduler is not None:
         scores = split_map("timeseries", values, embedded, model, scheduler, split_parameters(explainer_parameters))
@@ -105,6 +114,11 @@ def explain_timeseries_files(
     if standard_error is not None:
         writers.insert(1, (se_path, save_array(standard_error)))
     return write_together(writers)
+
+
+def channels_first(batch: np.ndarray) -> np.ndarray:
+    """``--channels-first``: a batch of series ``(N, T, C)`` as a channels-first model takes it, ``(N, C, T)``."""
+    return np.ascontiguousarray(np.swapaxes(batch, 1, 2))
 
 
 def split_parameters(parameters: dict) -> dict:
@@ -140,6 +154,9 @@ def add_explain_timeseries_command(commands: argparse._SubParsersAction) -> None
                         help=f"'auto' (DIANNA's choice) or a comma-separated list of {', '.join(MASK_KINDS)}")
     parser.add_argument("--mask-type", default="mean",
                         help="what masked values become: 'mean' (of the series, DIANNA's default) or a number")
+    parser.add_argument("--channels-first", action="store_true",
+                        help="the model takes (N, C, T), as PyTorch exports Conv1d: every batch (the series' masked "
+                             "copies and the reference series) is transposed from (N, T, C) (not with --scheduler)")
     add_scheduler_option(parser)
 
 
@@ -156,6 +173,11 @@ def run_explain_timeseries(args: argparse.Namespace) -> list[Path]:
             raise ValueError(f"--mask-type must be 'mean' or a number, got {args.mask_type!r}") from None
     if args.embedding_output is not None:
         fixed["embedding_output"] = args.embedding_output
+    if args.channels_first:
+        if args.scheduler is not None:
+            raise ValueError("--channels-first cannot be combined with --scheduler: the workers feed the model "
+                             "(N, T, C) as it is")
+        fixed["preprocess_function"] = channels_first
     parameters = {**explainer_parameters(args, TimeSeriesDistanceExplainer, **fixed), **fixed}
     check_split(args.scheduler, parameters)
     if args.scheduler is not None:

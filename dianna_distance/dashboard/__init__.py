@@ -3,7 +3,8 @@
 Start it with ``dianna-distance dashboard`` (needs the ``dashboard`` extra: ``pip install
 "dianna-distance[dashboard]"``). :mod:`~dianna_distance.dashboard.app` is the script Streamlit runs; one module per
 page (:mod:`~dianna_distance.dashboard.images`, :mod:`~dianna_distance.dashboard.texts`, ...), and
-:mod:`~dianna_distance.dashboard.common` holds what they share.
+:mod:`~dianna_distance.dashboard.common` holds what they share, and
+:mod:`~dianna_distance.dashboard.runfiles` writes and reads run files (from the upload's bytes alone).
 """
 
 PRIMARY = "#7030a0"  # DIANNA's theme colours

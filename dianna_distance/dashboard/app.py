@@ -40,7 +40,8 @@ def main() -> None:
     try:
         available[choice]()
     except Exception as error:  # noqa: BLE001 - the page shows a message, never a traceback
-        st.error(f"The {choice} page failed: {' '.join(str(error).split()) or type(error).__name__}")
+        message = " ".join(str(error).split()) or type(error).__name__
+        st.error(f"The {choice} page failed: {common.markdown_text(message)}")
 
 
 if __name__ == "__main__":  # `streamlit run app.py` runs this file as __main__; importing it draws nothing

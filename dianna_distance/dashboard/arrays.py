@@ -7,7 +7,6 @@ item the model embeds) / "open a run file", then the block-wise run and the expl
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,8 @@ import numpy as np
 import streamlit as st
 
 from dianna_distance.dashboard import common
+from dianna_distance.files import read_npy_bytes
+from dianna_distance.readers import check_columns, read_csv_numbers
 
 
 class MakeExplainer(Protocol):
@@ -46,6 +47,8 @@ class ArrayPage:
         figure: ``(explainer, item, labels, overlay, parameters) -> matplotlib figure``.
         read_item: ``(bytes, file name) -> array`` of the page's layout.
         feature_res: Whether the explainer has ``feature_res``.
+        check_model: ``(model, item) -> None``, raising ValueError when the model cannot take the item as the
+            explainer feeds it (a channels-first series model), before anything is embedded; None: no check.
         distance: The distance selected first.
     """
 
@@ -60,42 +63,52 @@ class ArrayPage:
     read_item: Callable[[bytes, str], np.ndarray]
     feature_res: bool = False
     distance: str = "cosine"
+    check_model: Callable[[Any, np.ndarray], None] | None = None
 
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the ONNX model…")
-def uploaded_model(digest: str, data: bytes) -> Any:
-    """An uploaded ONNX model ``(B, ...) -> (B, D)`` in one ONNX Runtime session (cached by digest)."""
+def uploaded_model(digest: str, data: bytes, name: str = "model.onnx") -> Any:
+    """An uploaded ONNX model ``(B, ...) -> (B, D)`` in one ONNX Runtime session (cached by digest).
+
+    Args:
+        digest: :func:`~dianna_distance.dashboard.common.file_digest` of ``data``.
+        data: The uploaded bytes.
+        name: The uploaded file's name, which errors name (never the server's copy).
+    """
     from dianna_distance.model import load_model
 
+    path = common.stored_upload(data, ".onnx")
     try:
-        return load_model(str(common.stored_upload(data, ".onnx")))
+        with common.named_as_uploaded(path, name):
+            return load_model(str(path))
     except Exception as error:
         raise common.DashboardInputError(f"the uploaded model is not a readable ONNX file ({error})") from error
 
 
 def read_numbers(data: bytes, name: str) -> np.ndarray:
-    """A ``.npy`` array or a ``.csv`` table of numbers (an optional header line) as float64."""
-    if name.lower().endswith(".npy"):
-        try:
-            array = np.load(io.BytesIO(data), allow_pickle=False)
-        except Exception as error:
-            raise common.DashboardInputError(f"{name} is not a .npy file ({error})") from error
-    else:
-        text = data.decode("utf-8", errors="replace").splitlines()
-        try:
-            float(text[0].split(",")[0])
-            skip = 0
-        except (ValueError, IndexError):
-            skip = 1
-        try:
-            array = np.loadtxt(text, delimiter=",", skiprows=skip, ndmin=2)
-        except ValueError as error:
-            raise common.DashboardInputError(f"{name} is not a CSV table of numbers ({error})") from error
+    """A ``.npy`` array or a ``.csv`` table of numbers (an optional header line) as float64.
+
+    The readers are the package's (:func:`dianna_distance.files.read_npy_bytes`, its size checked before its data,
+    and :func:`dianna_distance.readers.read_csv_numbers`): a byte-order mark is dropped, a gap is refused in any row.
+    """
+    return read_columns(data, name)[0]
+
+
+def read_columns(data: bytes, name: str) -> tuple[np.ndarray, list[str] | None]:
+    """:func:`read_numbers` with the column names of a ``.csv`` header (None for ``.npy`` or no header)."""
+    names = None
+    try:
+        if name.lower().endswith(".npy"):
+            array = read_npy_bytes(data, name, common.MAX_NPY_UPLOAD_BYTES)
+        else:
+            names, array = read_csv_numbers(name, "upload", data=data)
+    except ValueError as error:
+        raise common.DashboardInputError(str(error)) from error
     if array.size == 0 or not np.issubdtype(array.dtype, np.number):
         raise common.DashboardInputError(f"{name} holds no numbers (shape {array.shape}, {array.dtype})")
     if not np.all(np.isfinite(array)):
         raise common.DashboardInputError(f"{name} holds NaN or infinite values")
-    return array.astype(np.float64)
+    return array.astype(np.float64), names
 
 
 def _embed(model: Callable, items: np.ndarray) -> np.ndarray:
@@ -116,13 +129,25 @@ def _own_inputs(spec: ArrayPage) -> tuple | None:
         return None
     with common.shown_errors("reading your data"):
         data = model_upload.getvalue()
-        model = uploaded_model(common.file_digest(data), data)
+        model = uploaded_model(common.file_digest(data), data, model_upload.name)
         item = spec.read_item(item_upload.getvalue(), item_upload.name)
+        if spec.check_model is not None:
+            try:
+                spec.check_model(model, item)
+            except ValueError as error:
+                raise common.DashboardInputError(str(error)) from error
         name = Path(reference_upload.name).stem
         if kind == ".npy embedding":
             reference = common.read_embedding(reference_upload.getvalue(), reference_upload.name)
         else:
             other = spec.read_item(reference_upload.getvalue(), reference_upload.name)
+            item_columns = read_columns(item_upload.getvalue(), item_upload.name)[1]
+            reference_columns = read_columns(reference_upload.getvalue(), reference_upload.name)[1]
+            try:
+                check_columns(reference_columns, item_columns,
+                              f"the reference {reference_upload.name!r}", f"the {spec.item_noun} {item_upload.name!r}")
+            except ValueError as error:
+                raise common.DashboardInputError(str(error)) from error
             if other.shape != item.shape:
                 raise common.DashboardInputError(f"the reference {spec.item_noun} has shape {other.shape}; the "
                                                  f"{spec.item_noun} explained has {item.shape}")
@@ -155,7 +180,7 @@ def explore(spec: ArrayPage, run: dict) -> None:
     middle.download_button("figure (.png)", common.figure_png(fig), f"{spec.key}_distance.png",
                            key=f"{spec.key}_download_png")
     right.download_button("run file (explore later)",
-                          common.run_file(explainer, item, run["parameters"], labels, spec.name),
+                          common.run_file(explainer, item, run["parameters"], labels, spec.name, selection),
                           f"{spec.key}_run.npz", key=f"{spec.key}_download_run")
 
 
@@ -169,11 +194,7 @@ def draw_page(spec: ArrayPage) -> None:
     if source == "open a run file":
         upload = st.file_uploader("run file (.npz) saved by this page", type=["npz"], key=f"{spec.key}_run_file")
         if upload is not None:
-            with common.shown_errors("reading the run file"):
-                explainer, item, parameters, labels = common.load_run_file(upload.getvalue(), spec.make_explainer,
-                                                                           spec.name)
-            st.session_state[state] = {"explainer": explainer, "inputs": item, "labels": labels,
-                                       "parameters": parameters}
+            common.open_run_file(upload, spec.key, spec.name, spec.make_explainer, state)
     else:
         if source == "use an example":
             with common.shown_errors("loading the example"):

@@ -14,8 +14,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
-import json
+import os
+import re
 import tempfile
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -25,9 +27,12 @@ from typing import Any, TypedDict, cast
 import numpy as np
 import streamlit as st
 
+from dianna_distance.dashboard.runfiles import MAX_FEATURE_RES, read_run_file
+from dianna_distance.dashboard.runfiles import run_file as run_file  # the pages' run files (re-exported)
+from dianna_distance.files import read_npy_bytes
+
 CMAP = "bwr"
-RUN_FILE_VERSION = 1
-EMBEDDINGS_IN_RUN_FILE_MB = 64  # embeddings larger than this are stored as float32 in the run file
+MAX_NPY_UPLOAD_BYTES = 256 * 2**20  # a .npy upload (a reference embedding, an item) may declare at most this
 
 
 class Defaults(TypedDict):
@@ -71,8 +76,79 @@ def shown_errors(what: str) -> Iterator[None]:
         yield
     except Exception as error:  # noqa: BLE001 - the page shows every failure as a message, never a traceback
         message = " ".join(str(error).split()) or type(error).__name__
-        st.error(f"Error while {what}: {message}")
+        st.error(f"Error while {markdown_text(what)}: {markdown_text(message)}")
         st.stop()
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]!<>~$])")
+
+
+def markdown_text(text: str) -> str:
+    r"""``text`` escaped for Streamlit's markdown (``st.error``, ``st.markdown``): shown as it is, never as markup.
+
+    Labels, names and messages come from uploads and run files: ``![x](http://host/p.png)`` must not make the
+    browser fetch an image, ``[here](http://...)`` or ``http://...`` must not become a link, ``$...$`` not
+    mathematics and ``a_b_c`` not italics. The marks that start markup (``\ ` * _ [ ] ! < > ~ $``) are
+    backslash-escaped, and so is the ``//`` of a URL.
+    """
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text)).replace("://", ":\\/\\/")
+
+
+def figure_text(text: str) -> str:
+    """``text`` for a matplotlib title or tick label: shown as it is (a ``$`` never starts mathtext)."""
+    return str(text).replace("$", r"\$")
+
+
+_UPLOADS: list[tempfile.TemporaryDirectory] = []  # this server's private upload folder, made on the first upload
+_STORED: dict[str, Path] = {}  # digest and suffix -> the file this server wrote
+_UPLOADS_LOCK = threading.Lock()
+
+
+def upload_folder() -> Path:
+    """This server's private folder for uploads: made by ``tempfile.mkdtemp`` (mode 0700, an unpredictable name).
+
+    It is removed when the server's process ends (the folder's finalizer runs at interpreter exit, as it does when
+    Streamlit stops on SIGINT or SIGTERM).
+    """
+    with _UPLOADS_LOCK:
+        if not _UPLOADS:
+            _UPLOADS.append(tempfile.TemporaryDirectory(prefix="dianna-distance-uploads-"))
+        return Path(_UPLOADS[0].name)
+
+
+def stored_upload(data: bytes, suffix: str) -> Path:
+    """Write uploaded bytes to a new file of :func:`upload_folder`, once per content; return its path.
+
+    The file is created exclusively (``tempfile.mkstemp``: ``O_EXCL``, mode 0600, a random name, so no planted
+    file or symbolic link is followed or served) and written whole before its path is returned. The same bytes
+    uploaded again give the same file.
+
+    Args:
+        data: The uploaded bytes.
+        suffix: The file's suffix (``".onnx"``); anything but a dot and up to 10 letters or digits is dropped.
+    """
+    suffix = suffix if re.fullmatch(r"\.[A-Za-z0-9]{1,10}", suffix) else ""
+    key = file_digest(data) + suffix
+    folder = upload_folder()
+    with _UPLOADS_LOCK:
+        path = _STORED.get(key)
+        if path is not None and path.is_file():
+            return path
+        handle, name = tempfile.mkstemp(dir=folder, prefix="upload-", suffix=suffix)
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+        _STORED[key] = Path(name)
+        return Path(name)
+
+
+@contextlib.contextmanager
+def named_as_uploaded(path: Path, name: str) -> Iterator[None]:
+    """Errors about a stored upload name the uploaded file (``name``), never the server's copy at ``path``."""
+    try:
+        yield
+    except Exception as error:  # noqa: BLE001 - re-raised with the upload's name in place of the server's path
+        message = str(error).replace(repr(str(path)), repr(name)).replace(str(path), name)
+        raise DashboardInputError(message) from error
 
 
 def file_digest(data: bytes) -> str:
@@ -80,25 +156,21 @@ def file_digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def stored_upload(data: bytes, suffix: str) -> Path:
-    """Write uploaded bytes to a file of the dashboard's own temporary folder (named by their digest)."""
-    folder = Path(tempfile.gettempdir()) / "dianna_distance_dashboard"
-    folder.mkdir(exist_ok=True)
-    path = folder / f"{file_digest(data)}{suffix}"
-    if not path.exists():
-        partial = path.with_suffix(path.suffix + ".part")
-        partial.write_bytes(data)
-        partial.replace(path)
-    return path
-
-
 @st.cache_resource(max_entries=4, show_spinner="Loading the ONNX model…")
-def onnx_model(digest: str, data: bytes) -> Any:
-    """One ONNX Runtime session per uploaded model (cached by digest, shared by the sessions of this server)."""
+def onnx_model(digest: str, data: bytes, name: str = "model.onnx") -> Any:
+    """One ONNX Runtime session per uploaded model (cached by digest, shared by the sessions of this server).
+
+    Args:
+        digest: :func:`file_digest` of ``data``.
+        data: The uploaded bytes.
+        name: The uploaded file's name, which errors name (never the server's copy).
+    """
     from dianna_distance.model import OnnxModel
 
+    path = stored_upload(data, ".onnx")
     try:
-        return OnnxModel(stored_upload(data, ".onnx"))
+        with named_as_uploaded(path, name):
+            return OnnxModel(path)
     except Exception as error:
         raise DashboardInputError(f"the uploaded model is not a readable ONNX file ({error})") from error
 
@@ -122,7 +194,7 @@ def parameter_widgets(key: str, images: bool = True, distance: str = "cosine") -
         values["distance"] = cast(str, right.selectbox("distance", DISTANCES, DISTANCES.index(distance),  # SELECTBOX
                                                        key=f"{key}_distance"))
         if images:
-            values["feature_res"] = left.number_input("feature_res (grid cells per axis)", 1, 64,
+            values["feature_res"] = left.number_input("feature_res (grid cells per axis)", 1, MAX_FEATURE_RES,
                                                       DEFAULTS["feature_res"], key=f"{key}_feature_res")
     return values
 
@@ -234,7 +306,7 @@ def distance_histogram(explainer: Any, selection: dict, labels: list[str]) -> An
                     first = ranked[min(len(ranked) - 1, int(low * len(ranked)))]
                     last = ranked[max(0, min(len(ranked), int(np.ceil(high * len(ranked)))) - 1)]
                     ax.axvspan(first, last, color=colour, alpha=0.2)
-        ax.set_title(f"distances to {label}", fontsize=9)
+        ax.set_title(f"distances to {figure_text(label)}", fontsize=9)
         ax.set_xlabel("distance of a masked input")
     return fig
 
@@ -254,65 +326,46 @@ def map_npz(explainer: Any) -> bytes:
     return buffer.getvalue()
 
 
-def run_file(explainer: Any, inputs: np.ndarray | str, parameters: dict, labels: list[str], page: str) -> bytes:
-    """A run file (``.npz``): parameters, input, references, map, standard error, distances and embeddings.
+def open_run_file(upload: Any, key: str, page: str, make_explainer: Callable[[dict, int], Any], state: str,
+                  extra: dict | None = None) -> None:
+    """Open an uploaded run file once (until another file is uploaded): the run as saved, with its selection.
 
-    Loaded with :func:`load_run_file`, it is explored again (re-selection, significance) without the model.
-    """
-    embeddings = explainer.embeddings_
-    if embeddings.nbytes > EMBEDDINGS_IN_RUN_FILE_MB * 2**20:
-        embeddings = embeddings.astype(np.float32)
-    meta = {"version": RUN_FILE_VERSION, "page": page, "parameters": parameters, "labels": labels,
-            "n_masks": int(len(explainer.embeddings_))}
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, meta=np.array(json.dumps(meta)), inputs=np.asarray(inputs),
-                        reference=explainer.embedded_reference_, map=explainer.map_,
-                        standard_error=explainer.standard_error_, distances=explainer.distances_,
-                        embeddings=embeddings)
-    return buffer.getvalue()
-
-
-def load_run_file(data: bytes, make_explainer: Callable[[dict, int], Any], page: str
-                  ) -> tuple[Any, np.ndarray, dict, list]:
-    """Rebuild a run from a run file, without the model.
+    The run goes to ``st.session_state[state]``, and the selection widgets of ``key`` are set to the ranges,
+    weighting and false-discovery rate the run was saved with, so the page shows the run that was saved. A file
+    that is not a run file of this page is one ``st.error`` line naming it.
 
     Args:
-        data: The bytes of a file written by :func:`run_file`.
+        upload: The uploaded file.
+        key: The page's widget prefix.
+        page: The page's name.
         make_explainer: ``(parameters, n_masks) -> explainer`` of the page.
-        page: The page's name; a run file of another page is refused.
-
-    Returns:
-        ``(explainer, inputs, parameters, labels)``.
-
-    Raises:
-        DashboardInputError: The file is not a run file of this page.
+        state: Where the run is kept.
+        extra: Further entries of the run's state (the Images page's reference thumbnails).
     """
-    try:
-        with np.load(io.BytesIO(data), allow_pickle=False) as stored:
-            meta = json.loads(str(stored["meta"]))
-            arrays = {name: stored[name] for name in ("inputs", "reference", "embeddings")}
-    except Exception as error:
-        raise DashboardInputError(f"the uploaded file is not a dashboard run file ({error})") from error
-    if meta.get("version") != RUN_FILE_VERSION:
-        raise DashboardInputError(f"the run file has version {meta.get('version')!r}, expected {RUN_FILE_VERSION}")
-    if meta.get("page") != page:
-        raise DashboardInputError(f"the run file is from the {meta.get('page')} page; open it there")
-    if arrays["inputs"].dtype.kind == "U":
-        arrays["inputs"] = str(arrays["inputs"])
-    explainer = make_explainer(meta["parameters"], meta["n_masks"])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        explainer.attribute_from_embeddings(arrays["inputs"], arrays["embeddings"].astype(np.float64),
-                                            arrays["reference"])
-    return explainer, arrays["inputs"], meta["parameters"], meta["labels"]
+    data = upload.getvalue()
+    digest = file_digest(data)
+    if st.session_state.get(state, {}).get("run_file") == digest:
+        return
+    with shown_errors(f"reading the run file {upload.name}"):
+        run = read_run_file(data, upload.name, page, make_explainer)
+    st.session_state[state] = {"explainer": run.explainer, "inputs": run.inputs, "labels": run.labels,
+                               "parameters": run.parameters, "run_file": digest, **(extra or {})}
+    chosen = run.selection
+    st.session_state[f"{key}_positive"] = (chosen["mask_selection_range_min"], chosen["mask_selection_range_max"])
+    st.session_state[f"{key}_negative"] = (chosen["mask_selection_negative_range_min"],
+                                           chosen["mask_selection_negative_range_max"])
+    st.session_state[f"{key}_weighting"] = chosen["weighting"]
+    st.session_state[f"{key}_fdr"] = chosen["fdr"]
+    if "overlay" in chosen:
+        st.session_state[f"{key}_overlay"] = chosen["overlay"]
 
 
 def read_embedding(data: bytes, name: str) -> np.ndarray:
     """A reference embedding from uploaded ``.npy`` bytes: ``(D,)`` or ``(K, D)`` finite numbers."""
     try:
-        array = np.load(io.BytesIO(data), allow_pickle=False)
-    except Exception as error:
-        raise DashboardInputError(f"{name} is not a .npy file ({error})") from error
+        array = read_npy_bytes(data, name, MAX_NPY_UPLOAD_BYTES)
+    except ValueError as error:
+        raise DashboardInputError(str(error)) from error
     if array.ndim not in (1, 2) or array.size == 0 or not np.issubdtype(array.dtype, np.number):
         raise DashboardInputError(f"{name} must hold an embedding (D,) or embeddings (K, D) of numbers, "
                                   f"got shape {array.shape} of {array.dtype}")

@@ -99,13 +99,15 @@ def _own_inputs() -> tuple | None:
             from dianna_distance.models import load_image_for_model
 
             model_bytes = model_upload.getvalue()
-            encoder = common.onnx_model(common.file_digest(model_bytes), model_bytes)
-            image = load_image_for_model(image_path, encoder)
+            encoder = common.onnx_model(common.file_digest(model_bytes), model_bytes, model_upload.name)
+            with common.named_as_uploaded(image_path, image_upload.name):
+                image = load_image_for_model(image_path, encoder)
             kwargs = {"axis_labels": {0 if _channels_first(image) else 2: "channels"}}
             embed = (lambda path: encoder(load_image_for_model(path, encoder)[None])[0])  # noqa: E731
         else:
             encoder = efficientnet() if choice == MODELS[0] else conse()[0]
-            image, kwargs = encoder.prepare(image_path)
+            with common.named_as_uploaded(image_path, image_upload.name):
+                image, kwargs = encoder.prepare(image_path)
             embed = (lambda path: encoder.embed(path))  # noqa: E731
         if image.ndim != 3:
             raise common.DashboardInputError(f"the model takes images of shape {image.shape}; the page explains "
@@ -127,9 +129,10 @@ def _own_inputs() -> tuple | None:
             rows = []
             for upload in reference_uploads:
                 path = common.stored_upload(upload.getvalue(), Path(upload.name).suffix)
-                rows.append(np.asarray(embed(path), dtype=np.float64).ravel())
+                with common.named_as_uploaded(path, upload.name):
+                    rows.append(np.asarray(embed(path), dtype=np.float64).ravel())
+                    shown.append(np.asarray(_thumbnail(upload.getvalue())))
                 labels.append(Path(upload.name).stem)
-                shown.append(np.asarray(_thumbnail(upload.getvalue())))
             reference = np.stack(rows)
         probe = np.asarray((kwargs.get("preprocess_function") or (lambda b: b))(image[None]))
         length = np.asarray(encoder(probe)).reshape(1, -1).shape[1]
@@ -162,7 +165,8 @@ def _draw_map(explainer: Any, image: np.ndarray, labels: list[str], shown: list,
     significant = np.asarray(explainer.significant_).reshape(maps.shape) if overlay else None
     distances = None
     return plot_distance_map(maps, _displayable(image), references=shown or None,
-                             titles=[f"image vs {label}" for label in labels], significant=significant,
+                             titles=[f"image vs {common.figure_text(label)}" for label in labels],
+                             significant=significant,
                              n_masks=len(explainer.embeddings_), spread=_spread(explainer),
                              distances=distances, panel_size=2.6)
 
@@ -205,7 +209,8 @@ def explore(run: dict) -> None:
     histogram.pyplot(common.distance_histogram(explainer, selection, labels), width="content")
     for index, label in enumerate(labels):
         closest, farthest = _thumbnails(explainer, image, index)
-        thumbnails.markdown(f"vs **{label}**: the closest masked images (what the positive selection saw)")
+        thumbnails.markdown(f"vs **{common.markdown_text(label)}**: the closest masked images (what the positive "
+                            "selection saw)")
         thumbnails.image(closest, width=110)
         thumbnails.markdown("and the farthest (the negative selection)")
         thumbnails.image(farthest, width=110)
@@ -214,7 +219,8 @@ def explore(run: dict) -> None:
                          key="images_download_npz")
     middle.download_button("figure (.png)", common.figure_png(fig), "distance_map.png", key="images_download_png")
     right.download_button("run file (explore later)",
-                          common.run_file(explainer, image, run["parameters"], labels, "Images"), "distance_run.npz",
+                          common.run_file(explainer, image, run["parameters"], labels, "Images", selection),
+                          "distance_run.npz",
                           key="images_download_run")
 
 
@@ -251,11 +257,7 @@ def page() -> None:
     if source == "open a run file":
         upload = st.file_uploader("run file (.npz) saved by this page", type=["npz"], key="images_run_file")
         if upload is not None:
-            with common.shown_errors("reading the run file"):
-                explainer, image, parameters, labels = common.load_run_file(
-                    upload.getvalue(), lambda p, n: make_explainer(p, n), "Images")
-            st.session_state[STATE] = {"explainer": explainer, "inputs": image, "labels": labels,
-                                       "shown": [], "parameters": parameters}
+            common.open_run_file(upload, "images", "Images", lambda p, n: make_explainer(p, n), STATE, {"shown": []})
     else:
         with common.shown_errors("preparing the inputs"):
             prepared = _example_inputs() if source == "use an example" else _own_inputs()

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from dianna_distance.dashboard import arrays
+from dianna_distance.dashboard import arrays, common
 
 
 def make_explainer(parameters: dict, n_masks: int, run: bool = False) -> Any:
@@ -52,7 +52,8 @@ def figure(explainer: Any, row: np.ndarray, labels: list[str], overlay: bool, pa
     from dianna_distance.visualization import plot_tabular_distance
 
     errors = np.asarray(explainer.standard_error_)
-    return plot_tabular_distance(explainer.map_, explainer.feature_names_, title=[f"vs {label}" for label in labels],
+    return plot_tabular_distance(explainer.map_, [common.figure_text(name) for name in explainer.feature_names_],
+                                 title=[f"vs {common.figure_text(label)}" for label in labels],
                                  standard_error=None if np.isinf(errors).any() else errors,
                                  significant=explainer.significant_ if overlay else None,
                                  n_masks=len(explainer.embeddings_), values=row)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any, cast
 
@@ -27,27 +28,52 @@ def minilm() -> tuple[Any, str]:
 
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the ONNX model…")
-def sentence_model(digest: str, model: bytes, tokenizer: bytes) -> tuple[Any, str]:
-    """A sentence encoder for an uploaded ONNX model and ``tokenizer.json`` (one session per pair)."""
-    from dianna_distance.model import SentenceEncoder
+def sentence_model(digest: str, model: bytes, tokenizer: bytes, names: tuple[str, str] = ("model.onnx",
+                                                                                        "tokenizer.json")
+                   ) -> tuple[Any, str]:
+    """A sentence encoder for an uploaded ONNX model and ``tokenizer.json`` (one session per pair).
+
+    Args:
+        digest: :func:`~dianna_distance.dashboard.common.file_digest` of both files.
+        model: The uploaded model's bytes.
+        tokenizer: The uploaded tokenizer's bytes.
+        names: The uploaded files' names, which errors name (never the server's copies).
+    """
+    from dianna_distance.sentence_model import SentenceEncoder
 
     model_path = common.stored_upload(model, ".onnx")
     tokenizer_path = common.stored_upload(tokenizer, ".json")
     try:
-        return SentenceEncoder(model_path, tokenizer_path), str(tokenizer_path)
+        with common.named_as_uploaded(model_path, names[0]), common.named_as_uploaded(tokenizer_path, names[1]):
+            return SentenceEncoder(model_path, tokenizer_path), str(tokenizer_path)
     except Exception as error:
         raise common.DashboardInputError(f"the uploaded model and tokenizer cannot be read as a sentence model "
                                          f"({error})") from error
 
 
+@functools.lru_cache(maxsize=4)
+def _tokenizer(tokenizer_json: str) -> Any:
+    from tokenizers import Tokenizer
+
+    try:
+        return Tokenizer.from_str(tokenizer_json)
+    except Exception as error:  # tokenizers raises a bare Exception for text that is not a tokenizer
+        raise ValueError(f"tokenizer_json is not a tokenizer.json ({' '.join(str(error).split())[:200]})") from error
+
+
 def make_explainer(parameters: dict, n_masks: int) -> Any:
-    """A :class:`~dianna_distance.TextDistanceExplainer` with the page's parameters and ``n_masks`` masks."""
+    """A :class:`~dianna_distance.TextDistanceExplainer` with the page's parameters and ``n_masks`` masks.
+
+    The tokenizer is ``parameters["tokenizer_json"]``, the text of the run's ``tokenizer.json``: a run file
+    carries it, and no path is read.
+    """
     from dianna_distance import TextDistanceExplainer
 
-    tokenizer = parameters.get("tokenizer_path")
-    if tokenizer is None or not Path(tokenizer).is_file():
-        tokenizer = str(common.stored_upload(parameters["tokenizer_json"].encode(), ".json"))
-    return TextDistanceExplainer(n_masks=int(n_masks), p_keep=float(parameters["p_keep"]), tokenizer=tokenizer,
+    tokenizer_json = parameters.get("tokenizer_json")
+    if not isinstance(tokenizer_json, str):
+        raise ValueError("the run's parameters have no tokenizer_json (the text of its tokenizer.json)")
+    return TextDistanceExplainer(n_masks=int(n_masks), p_keep=float(parameters["p_keep"]),
+                                 tokenizer=_tokenizer(tokenizer_json),
                                  random_state=int(parameters["random_state"]),
                                  distance=parameters.get("distance", "cosine"), progress=False)
 
@@ -92,7 +118,8 @@ def _inputs() -> tuple | None:
             else:
                 data = model_upload.getvalue() + tokenizer_upload.getvalue()
                 model, tokenizer = sentence_model(common.file_digest(data), model_upload.getvalue(),
-                                                  tokenizer_upload.getvalue())
+                                                  tokenizer_upload.getvalue(),
+                                                  (model_upload.name, tokenizer_upload.name))
     with common.shown_errors("embedding the reference"):
         if len(text.split()) < 2:
             raise common.DashboardInputError("the text must have at least two words")
@@ -113,7 +140,7 @@ def _highlight(explainer: Any, text: str, labels: list[str], overlay: bool) -> s
 
     scores = np.atleast_2d(explainer.map_)
     return TextHighlight(explainer.explanation(scores), text, explainer.offsets_,
-                         titles=[f"vs “{label}”" for label in labels],
+                         titles=[f"vs “{label}”" for label in labels],  # escaped by TextHighlight
                          standard_errors=_errors(explainer),
                          significant=np.atleast_2d(explainer.significant_) if overlay else None).to_html()
 
@@ -151,7 +178,7 @@ def explore(run: dict) -> None:
     st.pyplot(common.distance_histogram(explainer, selection, labels), width="content")
     for index, label in enumerate(labels):
         closest, farthest = _masked_texts(explainer, index)
-        st.markdown(f"**vs “{label}”**: closest masked texts")
+        st.markdown(f"**vs “{common.markdown_text(label)}”**: closest masked texts")
         st.text("\n".join(closest))
         st.markdown("farthest masked texts")
         st.text("\n".join(farthest))
@@ -165,7 +192,8 @@ def explore(run: dict) -> None:
                          key="texts_download_npz")
     middle.download_button("figure (.png)", common.figure_png(fig), "text_distance.png", key="texts_download_png")
     right.download_button("run file (explore later)",
-                          common.run_file(explainer, text, run["parameters"], labels, PAGE), "text_run.npz",
+                          common.run_file(explainer, text, run["parameters"], labels, PAGE, selection),
+                          "text_run.npz",
                           key="texts_download_run")
 
 
@@ -176,17 +204,13 @@ def page() -> None:
              "push it away.")
     upload = st.file_uploader("or open a run file saved by this page", type=["npz"], key="texts_run_file")
     if upload is not None:
-        with common.shown_errors("reading the run file"):
-            explainer, text, parameters, labels = common.load_run_file(upload.getvalue(), make_explainer, PAGE)
-        st.session_state[STATE] = {"explainer": explainer, "inputs": text, "labels": labels,
-                                   "parameters": parameters}
+        common.open_run_file(upload, "texts", PAGE, make_explainer, STATE)
     else:
         prepared = _inputs()
         if prepared is None:
             return
         model, tokenizer, text, reference, labels = prepared
         parameters = common.parameter_widgets("texts", images=False)
-        parameters["tokenizer_path"] = tokenizer
         parameters["tokenizer_json"] = Path(tokenizer).read_text(encoding="utf-8")
         if st.button("Explain", type="primary", key="texts_explain"):
             st.session_state.pop(STATE, None)

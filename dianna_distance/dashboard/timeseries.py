@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from dianna_distance.dashboard import arrays
+from dianna_distance.dashboard import arrays, common
 
 EXAMPLE_MODEL = Path(__file__).resolve().parents[2] / "examples" / "season_embedding.onnx"
 WINDOW = 28
@@ -63,10 +63,13 @@ def figure(explainer: Any, series: np.ndarray, labels: list[str], overlay: bool,
     from dianna_distance.visualization import plot_timeseries_distance
 
     errors = np.asarray(explainer.standard_error_)
-    return plot_timeseries_distance(series, explainer.map_, titles=[f"vs {label}" for label in labels],
+    time_labels = parameters.get("time_labels")
+    time_labels = None if time_labels is None else [common.figure_text(label) for label in time_labels]
+    return plot_timeseries_distance(series, explainer.map_,
+                                    titles=[f"vs {common.figure_text(label)}" for label in labels],
                                     standard_error=None if np.isinf(errors).any() else errors,
                                     significant=explainer.significant_ if overlay else None,
-                                    n_masks=len(explainer.embeddings_), time_labels=parameters.get("time_labels"))
+                                    n_masks=len(explainer.embeddings_), time_labels=time_labels)
 
 
 def read_series(data: bytes, name: str) -> np.ndarray:
@@ -81,6 +84,15 @@ def read_series(data: bytes, name: str) -> np.ndarray:
     return series
 
 
+def check_model(model: Any, series: np.ndarray) -> None:
+    """Refuse an uploaded ONNX model that reads series channels first, or cannot take this series, naming the fix."""
+    from dianna_distance.model import OnnxModel
+    from dianna_distance.timeseries import check_series_fits_model
+
+    if isinstance(model, OnnxModel):
+        check_series_fits_model(series.shape, model)
+
+
 PAGE = arrays.ArrayPage(
     name="Time series", key="timeseries",
     intro="Which stretches of a series make it close to, or far from, a reference? Red steps bring it closer, blue "
@@ -88,7 +100,7 @@ PAGE = arrays.ArrayPage(
     item_noun="series", make_explainer=make_explainer, example=example,
     example_missing="The example needs statsmodels and examples/season_embedding.onnx of the repository: use your "
                     "own data.",
-    figure=figure, read_item=read_series, feature_res=True)
+    figure=figure, read_item=read_series, feature_res=True, check_model=check_model)
 
 
 def page() -> None:

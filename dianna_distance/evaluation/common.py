@@ -1,4 +1,8 @@
-"""What the evaluation metrics share: explainers with fixed masks, image axes, and the types of their arguments."""
+"""What the evaluation metrics share: explainers with fixed masks, image axes, the deletion machinery.
+
+The deletion machinery serves every modality: the orders, the units kept at each step, the distance curves and
+their summary. The types of the metrics' arguments are here too.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +12,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from tqdm import tqdm
 
-from dianna_distance.checks import check_finite_array
-from dianna_distance.core import MaskedDistanceExplainer
-from dianna_distance.explainer import AxisLabels, DistanceExplainer
+from dianna_distance.checks import check_bool, check_finite_array, check_int, check_random_state
+from dianna_distance.core import MaskedDistanceExplainer, check_embeddings, check_reference
+from dianna_distance.distances import DistanceLike, compute_distances, get_distance
+from dianna_distance.image import AxisLabels, DistanceExplainer
 
 RandomState = int | np.random.Generator | None
 ExplainFunction = Callable[[Any, np.ndarray, np.ndarray], np.ndarray]
@@ -166,3 +172,73 @@ def deletion_summary(curves: np.ndarray, boundaries: np.ndarray, n_units: int) -
             "random_mean": random_mean, "random_std": curves[2:].std(axis=0),
             "area_lodf": trapezoid(curves[0] - random_mean, fractions),
             "area_hidf": trapezoid(curves[1] - random_mean, fractions)}
+
+
+def check_deletion_parameters(n_steps: object, n_random: object, distance: DistanceLike, random_state: object,
+                              batch_size: object = None, progress: object = True) -> None:
+    """Check the parameters every deletion metric has (``n_steps`` None or at least 1, ``n_random`` at least 1)."""
+    if n_steps is not None:
+        check_int(n_steps, "n_steps", minimum=1)
+    check_int(n_random, "n_random", minimum=1)
+    get_distance(distance)
+    if batch_size is not None:
+        check_int(batch_size, "batch_size", minimum=1)
+    check_random_state(random_state)
+    check_bool(progress, "progress")
+
+
+def check_one_reference(reference: Any, distance: DistanceLike) -> np.ndarray:
+    """One reference embedding ``(D,)`` (or ``(1, D)``), checked, as ``(1, D)`` float64; K references are refused."""
+    references = check_reference(reference, distance)
+    if len(references) != 1:
+        raise ValueError(f"reference must have shape (D,); evaluate one reference at a time, got shape "
+                         f"{np.shape(reference)}")
+    return references
+
+
+def deletion_steps(n_steps: int | None, n_units: int, units: str) -> int:
+    """The number of deletion steps: ``n_steps``, or one unit per step when None; at most ``n_units``."""
+    steps = n_units if n_steps is None else n_steps
+    if steps > n_units:
+        raise ValueError(f"n_steps must be at most the number of {units} ({n_units}), got {steps}")
+    return steps
+
+
+def deletion_keep(orders: list[np.ndarray], boundaries: np.ndarray, n_units: int) -> np.ndarray:
+    """``(len(orders), len(boundaries), n_units)`` booleans: the units still there after each step of each order."""
+    keep = np.ones((len(orders), len(boundaries), n_units), dtype=bool)
+    for o, order in enumerate(orders):
+        for s, boundary in enumerate(boundaries):
+            keep[o, s, order[:boundary]] = False
+    return keep
+
+
+def distance_curve(embed: Callable[[np.ndarray], object], keep: np.ndarray, reference: np.ndarray,
+                   distance: DistanceLike, batch_size: int, progress: bool = False, desc: str = "Deleting",
+                   unit: str = "input", noun: str = "inputs") -> np.ndarray:
+    """Distances ``(len(keep),)`` to ``reference (D,)`` of the inputs with units ``keep``, one batch at a time.
+
+    Args:
+        embed: ``keep[batch] -> model output`` for the inputs with those units kept.
+        keep: ``(N, ...)`` booleans, one row per input.
+        reference: The reference embedding ``(D,)``.
+        distance: The distance, as the explainer's.
+        batch_size: Inputs per model call.
+        progress: Show a progress bar (described by ``desc`` and ``unit``).
+        desc: The progress bar's description.
+        unit: What the progress bar counts.
+        noun: What the inputs are, for messages.
+    """
+    distances = np.empty(len(keep))
+    length = None
+    with tqdm(total=len(keep), desc=desc, unit=unit, disable=not progress) as bar:
+        for start in range(0, len(keep), batch_size):
+            rows = keep[start : start + batch_size]
+            embeddings = check_embeddings(embed(rows), len(rows), length, noun)
+            if length is None and embeddings.shape[1] != len(reference):
+                raise ValueError(f"reference has length {len(reference)}, but the model's embeddings have "
+                                 f"length {embeddings.shape[1]}")
+            length = embeddings.shape[1]
+            distances[start : start + len(rows)] = compute_distances(embeddings, reference[None], distance)[0]
+            bar.update(len(rows))
+    return distances

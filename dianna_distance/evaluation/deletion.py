@@ -28,7 +28,7 @@ from dianna_distance.evaluation.common import (
     find_channels_axis,
     spatial_view,
 )
-from dianna_distance.explainer import AxisLabels
+from dianna_distance.image import AxisLabels
 from dianna_distance.model import ModelLike, load_model
 
 BASELINES = ("black", "mean", "blur")

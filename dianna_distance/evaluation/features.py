@@ -17,10 +17,19 @@ from typing import Any
 
 import numpy as np
 
-from dianna_distance.checks import check_finite_array, check_int, check_random_state, warn
-from dianna_distance.core import check_embeddings, check_reference
-from dianna_distance.distances import DistanceLike, compute_distances, get_distance
-from dianna_distance.evaluation.common import DeletionCurves, RandomState, deletion_orders, deletion_summary
+from dianna_distance.checks import check_finite_array, warn
+from dianna_distance.distances import DistanceLike
+from dianna_distance.evaluation.common import (
+    DeletionCurves,
+    RandomState,
+    check_deletion_parameters,
+    check_one_reference,
+    deletion_keep,
+    deletion_orders,
+    deletion_steps,
+    deletion_summary,
+    distance_curve,
+)
 from dianna_distance.tabular import (
     TabularDistanceExplainer,
     TabularModelLike,
@@ -105,16 +114,9 @@ class FeatureDeletion:
         scores = check_finite_array(scores, "scores").astype(np.float64)
         if scores.shape != (n_features,):
             raise ValueError(f"scores must have one value per feature, shape ({n_features},), got {scores.shape}")
-        n_steps = n_features if self.n_steps is None else check_int(self.n_steps, "n_steps", minimum=1)
-        if n_steps > n_features:
-            raise ValueError(f"n_steps must be at most the number of features ({n_features}), got {n_steps}")
-        check_int(self.n_random, "n_random", minimum=1)
-        check_random_state(self.random_state)
-        get_distance(self.distance)
-        references = check_reference(reference, self.distance)
-        if len(references) != 1:
-            raise ValueError(f"reference must have shape (D,); evaluate one reference at a time, got shape "
-                             f"{np.shape(reference)}")
+        check_deletion_parameters(self.n_steps, self.n_random, self.distance, self.random_state)
+        n_steps = deletion_steps(self.n_steps, n_features, "features")
+        references = check_one_reference(reference, self.distance)
         categorical = check_categorical_features(self.categorical_features, n_features)
         background = None if self.training_data is None else check_training_data(self.training_data, n_features)
         baseline = self.baseline
@@ -128,17 +130,12 @@ class FeatureDeletion:
         fill = background_fill(baseline, background, categorical, n_features)
 
         orders, boundaries = deletion_orders(scores, n_steps, self.n_random, self.random_state)
-        keep = np.ones((len(orders), len(boundaries), n_features), dtype=bool)
-        for o, order in enumerate(orders):
-            for s, boundary in enumerate(boundaries):
-                keep[o, s, order[:boundary]] = False
+        keep = deletion_keep(orders, boundaries, n_features)
         rows = np.where(keep, row, fill).reshape(-1, n_features)
         explainer = TabularDistanceExplainer(providers=self.providers, embedding_output=self.embedding_output)
-        embeddings = check_embeddings(explainer.load_model(model)(rows.astype(np.float32)), len(rows), None, "rows")
-        if embeddings.shape[1] != references.shape[1]:
-            raise ValueError(f"reference has length {references.shape[1]}, but the model's embeddings have length "
-                             f"{embeddings.shape[1]}")
-        curves = compute_distances(embeddings, references, self.distance)[0].reshape(len(orders), len(boundaries))
+        run_model = explainer.load_model(model)
+        curves = distance_curve(lambda _: run_model(rows.astype(np.float32)), rows, references[0], self.distance,
+                                len(rows), noun="rows").reshape(len(orders), len(boundaries))
         return FeatureDeletionResult(**deletion_summary(curves, boundaries, n_features), order_lodf=orders[0],
                                      order_hidf=orders[1], boundaries=boundaries, fill=fill,
                                      rows_lodf=rows.reshape(len(orders), len(boundaries), n_features)[0])

@@ -15,12 +15,20 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
-from dianna_distance.checks import check_bool, check_int, check_random_state
-from dianna_distance.core import check_embeddings, check_reference
-from dianna_distance.distances import DistanceLike, compute_distances, get_distance
-from dianna_distance.evaluation.common import DeletionCurves, RandomState, check_map, deletion_orders, deletion_summary
+from dianna_distance.distances import DistanceLike
+from dianna_distance.evaluation.common import (
+    DeletionCurves,
+    RandomState,
+    check_deletion_parameters,
+    check_map,
+    check_one_reference,
+    deletion_keep,
+    deletion_orders,
+    deletion_steps,
+    deletion_summary,
+    distance_curve,
+)
 from dianna_distance.model import ModelLike
 from dianna_distance.timeseries import MaskTypeLike, TimeSeriesDistanceExplainer, check_series, mask_fill, masked_series
 
@@ -95,66 +103,34 @@ class TimeSeriesDeletion:
         Returns:
             A :class:`TimeSeriesDeletionResult`.
         """
-        self._validate_parameters()
+        check_deletion_parameters(self.n_steps, self.n_random, self.distance, self.random_state, self.batch_size,
+                                  self.progress)
         values = check_series(series, "series")
         values = values.astype(np.result_type(values.dtype, np.float32), copy=False)
         scores = check_map(scores, "scores")
         if scores.shape != values.shape:
             raise ValueError(f"scores must have the series' shape {values.shape}, got {scores.shape}")
-        reference = check_reference(reference, self.distance)
-        if len(reference) != 1:
-            raise ValueError(f"reference must have shape (D,); evaluate one reference at a time, got shape "
-                             f"{reference.shape}")
+        reference = check_one_reference(reference, self.distance)
         length, channels = values.shape
         segments = np.array([(c, start, min(start + self.segment_length, length))
                              for c in range(channels) for start in range(0, length, self.segment_length)])
-        n_steps = len(segments) if self.n_steps is None else self.n_steps
-        if n_steps > len(segments):
-            raise ValueError(f"n_steps must be at most the number of segments ({len(segments)}), got {n_steps}")
+        n_steps = deletion_steps(self.n_steps, len(segments), "segments")
         segment_scores = np.array([scores[start:stop, c].sum() for c, start, stop in segments])
         orders, boundaries = deletion_orders(segment_scores, n_steps, self.n_random, self.random_state)
-        keep = np.ones((len(orders), len(boundaries), length, channels), dtype=bool)
-        for o, order in enumerate(orders):
-            for s, boundary in enumerate(boundaries):
-                for c, start, stop in segments[order[:boundary]]:
-                    keep[o, s, start:stop, c] = False
+        segment_of = np.empty((length, channels), dtype=int)  # the segment of each value of the series
+        for index, (c, start, stop) in enumerate(segments):
+            segment_of[start:stop, c] = index
+        keep = deletion_keep(orders, boundaries, len(segments))[..., segment_of]
         fill = mask_fill(values, self.mask_type)
         explainer = TimeSeriesDistanceExplainer(providers=self.providers, embedding_output=self.embedding_output)
         run_model = explainer.load_model(model)
-        curves = self._distance_curves(run_model, values, fill, keep.reshape(-1, length, channels), reference[0])
+        curves = distance_curve(lambda rows: run_model(masked_series(values, rows, fill)),
+                                keep.reshape(-1, length, channels), reference[0], self.distance,
+                                self.batch_size or 256, self.progress, "Deleting segments", "series", "series")
         return TimeSeriesDeletionResult(
             **deletion_summary(curves.reshape(len(orders), len(boundaries)), boundaries, len(segments)),
             order_lodf=orders[0], order_hidf=orders[1], boundaries=boundaries, segments=segments,
             series_lodf=masked_series(values, keep[0], fill))
-
-    def _distance_curves(self, run_model: Any, values: np.ndarray, fill: np.ndarray, keep: np.ndarray,
-                         reference: np.ndarray) -> np.ndarray:
-        batch_size = self.batch_size or 256
-        distances = np.empty(len(keep))
-        length = None
-        with tqdm(total=len(keep), desc="Deleting segments", unit="series", disable=not self.progress) as bar:
-            for start in range(0, len(keep), batch_size):
-                rows = keep[start : start + batch_size]
-                embeddings = check_embeddings(run_model(masked_series(values, rows, fill)), len(rows), length,
-                                              "series")
-                if length is None and embeddings.shape[1] != len(reference):
-                    raise ValueError(f"reference has length {len(reference)}, but the model's embeddings have "
-                                     f"length {embeddings.shape[1]}")
-                length = embeddings.shape[1]
-                distances[start : start + len(rows)] = compute_distances(embeddings, reference[None], self.distance)[0]
-                bar.update(len(rows))
-        return distances
-
-    def _validate_parameters(self) -> None:
-        if self.n_steps is not None:
-            check_int(self.n_steps, "n_steps", minimum=1)
-        check_int(self.n_random, "n_random", minimum=1)
-        check_int(self.segment_length, "segment_length", minimum=1)
-        get_distance(self.distance)
-        if self.batch_size is not None:
-            check_int(self.batch_size, "batch_size", minimum=1)
-        check_random_state(self.random_state)
-        check_bool(self.progress, "progress")
 
 
 def timeseries_deletion(model: ModelLike, series: np.ndarray, reference: np.ndarray, scores: np.ndarray,

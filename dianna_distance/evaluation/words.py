@@ -7,22 +7,29 @@ nothing new: :class:`~dianna_distance.evaluation.SeedSpread` takes a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
-from dianna_distance.checks import check_bool, check_int, check_numeric_array, check_random_state
-from dianna_distance.core import check_embeddings, check_reference
-from dianna_distance.distances import DistanceLike, compute_distances, get_distance
-from dianna_distance.evaluation.common import DeletionCurves, RandomState, deletion_orders, deletion_summary
+from dianna_distance.checks import check_numeric_array
+from dianna_distance.distances import DistanceLike
+from dianna_distance.evaluation.common import (
+    DeletionCurves,
+    RandomState,
+    check_deletion_parameters,
+    check_one_reference,
+    deletion_keep,
+    deletion_orders,
+    deletion_steps,
+    deletion_summary,
+    distance_curve,
+)
 from dianna_distance.text import (
     TextDistanceExplainer,
     TextModelLike,
     TokenizerLike,
-    Words,
     check_mask_token,
     check_mask_token_for_model,
     split_words,
@@ -105,7 +112,9 @@ class WordDeletion:
         Returns:
             A :class:`WordDeletionResult`; its orders hold the indices (into the F words) of the scored words only.
         """
-        self._validate_parameters()
+        check_deletion_parameters(self.n_steps, self.n_random, self.distance, self.random_state, self.batch_size,
+                                  self.progress)
+        check_mask_token(self.mask_token)
         words = split_words(text, self.tokenizer)
         check_mask_token(self.mask_token, self.tokenizer)
         scores = np.asarray(check_numeric_array(scores, "scores"), dtype=np.float64)
@@ -116,25 +125,19 @@ class WordDeletion:
         scored = np.flatnonzero(~np.isnan(scores))
         if len(scored) == 0:
             raise ValueError("scores has no score to order by: every score is NaN")
-        reference = check_reference(reference, self.distance)
-        if np.ndim(reference) == 2 and len(reference) != 1:
-            raise ValueError(f"reference must have shape (D,); evaluate one reference at a time, got shape "
-                             f"{reference.shape}")
+        reference = check_one_reference(reference, self.distance)
         n_words, n_scored = len(words), len(scored)
-        n_steps = n_scored if self.n_steps is None else self.n_steps
-        if n_steps > n_scored:
-            which = "words" if n_scored == n_words else "scored words (NaN scores are never deleted)"
-            raise ValueError(f"n_steps must be at most the number of {which} ({n_scored}), got {n_steps}")
+        n_steps = deletion_steps(self.n_steps, n_scored, "words" if n_scored == n_words
+                                 else "scored words (NaN scores are never deleted)")
         orders, boundaries = deletion_orders(scores[scored], n_steps, self.n_random, self.random_state)
         orders = [scored[order] for order in orders]  # indices into the F words
-        keep = np.ones((len(orders), len(boundaries), n_words), dtype=bool)
-        for o, order in enumerate(orders):
-            for s, boundary in enumerate(boundaries):
-                keep[o, s, order[:boundary]] = False
+        keep = deletion_keep(orders, boundaries, n_words)
 
         run_model = TextDistanceExplainer(tokenizer=self.tokenizer, providers=self.providers).load_model(model)
         check_mask_token_for_model(self.mask_token, run_model)
-        curves = self._distance_curves(run_model, words, keep.reshape(-1, n_words), reference[0])
+        curves = distance_curve(lambda rows: run_model(words.masked_texts(rows, self.mask_token)),
+                                keep.reshape(-1, n_words), reference[0], self.distance, self.batch_size or 256,
+                                self.progress, "Deleting words", "text")
         curves = curves.reshape(len(orders), len(boundaries))
         return WordDeletionResult(
             **deletion_summary(curves, boundaries, n_scored),
@@ -144,35 +147,6 @@ class WordDeletion:
             words=list(words.words),
             texts_lodf=words.masked_texts(keep[0], self.mask_token),
         )
-
-    def _distance_curves(self, run_model: Callable, words: Words, keep: np.ndarray, reference: np.ndarray
-                         ) -> np.ndarray:
-        """Distances ``(len(keep),)`` of the texts with ``keep (N, F)``, embedded one batch at a time."""
-        batch_size = self.batch_size or 256
-        distances = np.empty(len(keep))
-        length = None
-        with tqdm(total=len(keep), desc="Deleting words", unit="text", disable=not self.progress) as bar:
-            for start in range(0, len(keep), batch_size):
-                rows = keep[start : start + batch_size]
-                embeddings = check_embeddings(run_model(words.masked_texts(rows, self.mask_token)), len(rows), length)
-                if length is None and embeddings.shape[1] != len(reference):
-                    raise ValueError(f"reference has length {len(reference)}, but the model's embeddings have "
-                                     f"length {embeddings.shape[1]}")
-                length = embeddings.shape[1]
-                distances[start : start + len(rows)] = compute_distances(embeddings, reference[None], self.distance)[0]
-                bar.update(len(rows))
-        return distances
-
-    def _validate_parameters(self) -> None:
-        if self.n_steps is not None:
-            check_int(self.n_steps, "n_steps", minimum=1)
-        check_int(self.n_random, "n_random", minimum=1)
-        check_mask_token(self.mask_token)
-        get_distance(self.distance)
-        if self.batch_size is not None:
-            check_int(self.batch_size, "batch_size", minimum=1)
-        check_random_state(self.random_state)
-        check_bool(self.progress, "progress")
 
 
 def word_deletion(model: TextModelLike, text: str, reference: np.ndarray, scores: np.ndarray, **parameters: Any

@@ -36,12 +36,12 @@ from pathlib import Path
 import numpy as np
 
 from dianna_distance.checks import check_int
-from dianna_distance.model import SentenceEncoder
 from dianna_distance.models.export import SOURCE_MODULES
 from dianna_distance.models.image import ImageEncoder, ImageLike, image_list
 from dianna_distance.models.loaders import export_needed, load_image_encoder
 from dianna_distance.models.packages import require_modules
 from dianna_distance.models.sentence import MINILM_PACKAGES, load_minilm, minilm_files
+from dianna_distance.sentence_model import SentenceEncoder
 
 __all__ = ["ConseImageEncoder", "embed_class_names", "imagenet_class_names", "load_conse"]
 
@@ -73,8 +73,8 @@ def embed_class_names(text_encoder: SentenceEncoder, class_names: Sequence[str])
     """Text embeddings of class names, ``(C, D)`` float64, computed once per text model files and names.
 
     Args:
-        text_encoder: A :class:`~dianna_distance.model.SentenceEncoder` (or any callable ``list[str] -> (C, D)``;
-            only a :class:`SentenceEncoder` of files is cached).
+        text_encoder: A :class:`~dianna_distance.sentence_model.SentenceEncoder` (or any callable
+            ``list[str] -> (C, D)``; only a :class:`SentenceEncoder` of files is cached).
         class_names: The C class names.
 
     Returns:
@@ -259,7 +259,7 @@ def load_conse(
 
     Returns:
         ``(image_encoder, text_encoder)``: a :class:`ConseImageEncoder` and a
-        :class:`~dianna_distance.model.SentenceEncoder` (mean pooling, L2-normalised) that embeds captions.
+        :class:`~dianna_distance.sentence_model.SentenceEncoder` (mean pooling, L2-normalised) that embeds captions.
     """
     check_int(top_t, "top_t", 1)
     needed = list(SOURCE_MODULES["efficientnet-lite0"]) if export_needed("efficientnet-lite0", image_model) else []

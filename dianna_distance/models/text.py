@@ -2,7 +2,7 @@
 
 Tokenisation is done by the `tokenizers <https://huggingface.co/docs/tokenizers>`_ library from the
 ``tokenizer.json`` that comes with the model; captions are padded and truncated to the model's context length
-(CLIP's 77 tokens): a longer caption is truncated with a :class:`~dianna_distance.model.TruncationWarning`, and
+(CLIP's 77 tokens): a longer caption is truncated with a :class:`~dianna_distance.sentence_model.TruncationWarning`, and
 :meth:`TextEncoder.seen_characters` tells how much of a text the model sees.
 """
 
@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from dianna_distance.files import check_input_file
-from dianna_distance.model import ORT_TYPES, TruncationWarning, default_providers, seen_characters
+from dianna_distance.runtime import ORT_TYPES, default_providers
+from dianna_distance.sentence_model import TruncationWarning, seen_characters
 
 #: CLIP's context length, used when neither the graph nor the caller fixes one.
 CLIP_CONTEXT_LENGTH = 77
@@ -39,7 +40,7 @@ class TextEncoder:
         tokenizer_: The :class:`tokenizers.Tokenizer`, set to pad and truncate to ``context_length_``.
         context_length_: L.
         max_length_: L, the number of tokens the model sees (special tokens included); the same as
-            ``context_length_``, under the name :class:`~dianna_distance.model.SentenceEncoder` uses.
+            ``context_length_``, under the name :class:`~dianna_distance.sentence_model.SentenceEncoder` uses.
         output_name_: The graph output returned.
         input_names_: Graph inputs fed: ``input_ids`` and, if present, ``attention_mask``.
     """

@@ -123,25 +123,12 @@ class DistanceExplainer(MaskedDistanceExplainer):
         embedding_output: str | None = None,
         embedding_pooling: str = "auto",
     ) -> None:
-        self.n_masks = n_masks
+        self._store_shared_parameters(locals())
         self.feature_res = feature_res
-        self.p_keep = p_keep
-        self.mask_selection_range_min = mask_selection_range_min
-        self.mask_selection_range_max = mask_selection_range_max
-        self.mask_selection_negative_range_min = mask_selection_negative_range_min
-        self.mask_selection_negative_range_max = mask_selection_negative_range_max
-        self.weighting = weighting
-        self.batch_size = batch_size
         self.axis_labels = axis_labels
         self.preprocess_function = preprocess_function
-        self.distance = distance
-        self.random_state = random_state
-        self.masks = masks
-        self.progress = progress
         self.providers = providers
         self.mask_generator = mask_generator
-        self.tolerance = tolerance
-        self.max_masks = max_masks
         self.embedding_output = embedding_output
         self.embedding_pooling = embedding_pooling
 
