@@ -243,19 +243,22 @@ def check_providers(given: Sequence[Sequence[str]] | None) -> list[str] | None:
     return names
 
 
-def unmasked_distances(run_model: Callable, batch: object, references: np.ndarray,
-                       distance: DistanceLike) -> list[float]:
+def unmasked_distances(explainer: object, run_model: Callable, batch: object, references: np.ndarray) -> list[float]:
     """The distance of the unmasked item to each reference (one more model call), for the figure titles.
 
     Args:
+        explainer: The run's explainer: its ``distance``, and its ``preprocess_function`` where it has one.
         run_model: The model as the explainer runs it.
-        batch: A batch of one item, as the model takes it.
+        batch: A batch of one item, as the explainer takes it (before its ``preprocess_function``).
         references: The reference embedding(s), ``(D,)`` or ``(K, D)``.
-        distance: The explainer's ``distance``.
     """
     from dianna_distance.distances import compute_distances
 
+    preprocess = getattr(explainer, "preprocess_function", None)
+    if preprocess is not None:
+        batch = preprocess(batch)
     embedding = np.asarray(run_model(batch), dtype=np.float64)
+    distance: DistanceLike = getattr(explainer, "distance", "cosine")
     return compute_distances(embedding, np.atleast_2d(np.asarray(references, dtype=np.float64)),
                              distance)[:, 0].tolist()
 

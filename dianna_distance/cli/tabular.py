@@ -136,7 +136,7 @@ def explain_tabular_files(
         scores = explainer.attribute(run_model, table[row], embedded)
         standard_error, significant = explainer.standard_error_, explainer.significant_
         n_masks, fdr = explainer.n_masks_used_, float(explainer.fdr_)
-    distances = unmasked_distances(run_model, table[row][None].astype(np.float32), embedded, explainer.distance)
+    distances = unmasked_distances(explainer, run_model, table[row][None].astype(np.float32), embedded)
     record = {"rows": str(rows), "row": int(row), "feature_names": names, "values": table[row].tolist(),
               "references": labels, "scores": _lists(scores),
               "standard_error": None if standard_error is None else _lists(standard_error),

@@ -188,7 +188,7 @@ def explain_text_files(
               "n_masks_used": int(explainer.n_masks_used_), "fdr": float(explainer.fdr_)}
     from dianna_distance.visualization.common import pair_title, quoted
 
-    distances = unmasked_distances(text_model, [text], target, explainer.distance)
+    distances = unmasked_distances(explainer, text_model, [text], target)
     record["distances"] = distances  # of the unmasked text to each reference
     titles = [pair_title(quoted(text), quoted(label) if reference_texts else label, distance, explainer.distance)
               for label, distance in zip(labels, distances)]

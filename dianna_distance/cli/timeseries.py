@@ -94,7 +94,7 @@ def explain_timeseries_files(
 
     from dianna_distance.visualization.common import pair_title
 
-    distances = unmasked_distances(run_model, values[None].astype(np.float32), embedded, explainer.distance)
+    distances = unmasked_distances(explainer, run_model, values[None].astype(np.float32), embedded)
     titles = [pair_title(Path(series).name, label, distance, explainer.distance)
               for label, distance in zip(labels, distances)]
 
