@@ -56,7 +56,8 @@ import numpy as np
 
 from dianna_distance import DistanceExplainer
 from dianna_distance.convergence import estimate_map_spread
-from dianna_distance.distances import WEIGHTINGS, cosine_distance, rank_weights, selection_weights
+from dianna_distance.distances import RANK_WEIGHTINGS as WEIGHTINGS
+from dianna_distance.distances import cosine_distance, rank_weights, selection_weights
 from dianna_distance.masks import RiseMasks
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -46,7 +46,8 @@ from calibration import table as calibration_table  # noqa: E402
 from text_benchmark import QUERY, TEXT  # noqa: E402
 from weighting import REPORT_AT, TARGET, correlation, masks_to_reach, spread  # noqa: E402
 
-from dianna_distance.distances import WEIGHTINGS, cosine_distance, rank_weights, selection_weights  # noqa: E402
+from dianna_distance.distances import RANK_WEIGHTINGS as WEIGHTINGS  # noqa: E402
+from dianna_distance.distances import cosine_distance, rank_weights, selection_weights  # noqa: E402
 from dianna_distance.masks import WordMasks  # noqa: E402
 
 #: (passage, query): realistic retrieval pairs of 25 to 35 words.

@@ -15,6 +15,7 @@ from dianna_distance.core import MaskedDistanceExplainer
 from dianna_distance.distances import cosine_distance, euclidean_distance, rank_weights
 from dianna_distance.image import DistanceExplainer
 from dianna_distance.masks import RiseMasks, generate_masks
+from dianna_distance.pairs import PairDistanceExplainer
 from dianna_distance.registration import (
     explain_image_distance,
     explain_tabular_distance,
@@ -32,6 +33,7 @@ __version__ = "0.1.0"
 __all__ = [
     "DistanceExplainer",
     "MaskedDistanceExplainer",
+    "PairDistanceExplainer",
     "RiseMasks",
     "TabularDistanceExplainer",
     "TextDistanceExplainer",

@@ -18,7 +18,8 @@ from tqdm import tqdm
 
 from dianna_distance.checks import check_bool, check_finite_array, check_int, check_positive
 from dianna_distance.distances import DistanceLike, compute_distances, get_distance, rank_weights, select_masks
-from dianna_distance.masks import MaskArray
+from dianna_distance.masks import LazyMasks, MaskArray
+from dianna_distance.regression import NOISY_RATIO, RegressionFit, pooled_design
 
 #: A part's variance below this times sum(w^2) (mask values that agree to about 1e-5) counts as 0.
 ROUNDING = 1e-10
@@ -148,6 +149,18 @@ def map_with_uncertainty(masks: MaskArray, weights: np.ndarray, chunk_values: in
     return MapEstimate(*(field[0] for field in fields)) if single else MapEstimate(*fields)
 
 
+def mask_mean(masks: MaskArray, chunk: int = 256) -> np.ndarray:
+    """The mean of the masks, ``feature_shape``, read a chunk at a time: a one-sided selection's map without effect.
+
+    A map ``weights @ masks`` whose weights do not sum to 0 (one selection range switched off) is, when the
+    distances do not depend on the masks, about ``sum(weights)`` times this; the explainers test it against that.
+    """
+    total = np.zeros(tuple(masks.shape[1:]))
+    for start in range(0, len(masks), chunk):
+        total += np.asarray(masks[start : start + chunk], dtype=np.float64).sum(axis=0)
+    return total / max(len(masks), 1)
+
+
 def estimate_pixel_spread(masks: MaskArray, positive_indices: np.ndarray, negative_indices: np.ndarray) -> float:
     """Estimate the per-pixel spread of the paper's map (mean of positive masks minus mean of negative masks).
 
@@ -202,6 +215,7 @@ def embed_until_converged(
     negative_range: tuple[float, float] = (0.9, 1.0),
     progress: bool = True,
     weighting: str = "ranges",
+    cells: np.ndarray | None = None,
 ) -> ConvergenceResult:
     """Embed masked inputs a round of masks at a time until the map's estimated spread is small enough.
 
@@ -221,7 +235,10 @@ def embed_until_converged(
         positive_range: ``(min, max)`` fractions of the ranking in the positive selection.
         negative_range: ``(min, max)`` fractions of the ranking in the negative selection.
         progress: Show a progress bar.
-        weighting: See :func:`~dianna_distance.distances.rank_weights`.
+        weighting: See :func:`~dianna_distance.distances.rank_weights`, or ``"regression"``
+            (:mod:`dianna_distance.regression`; its spread is the mean standard error of its coefficients, and a
+            round is judged only once there are more masks than twice the cells).
+        cells: With ``"regression"``: the cell of each feature (int ``feature_shape``).
 
     Returns:
         A :class:`ConvergenceResult`.
@@ -230,7 +247,14 @@ def embed_until_converged(
     check_int(step, "step", minimum=1)
     references = np.atleast_2d(check_finite_array(references, "references"))
     get_distance(distance)
-    rank_weights(1, weighting)
+    regression = weighting == "regression"
+    if regression:
+        if cells is None:
+            raise ValueError("weighting='regression' needs the cells of the features (cells)")
+        cell_labels = np.asarray(cells)
+        n_cells = int(np.max(cell_labels)) + 1
+    else:
+        rank_weights(1, weighting)
     check_bool(progress, "progress")
     chunks, counts, spreads = [], [], []
     n_used, spread = 0, float("inf")
@@ -240,12 +264,22 @@ def embed_until_converged(
             chunks.append(np.asarray(embed(batch), dtype=np.float64))
             n_used += len(batch)
             distances = compute_distances(np.concatenate(chunks), references, distance)
-            weights = np.stack([select_masks(row, positive_range, negative_range, weighting)[0]
-                                for row in distances])
-            spread = estimate_map_spread(masks, weights)
+            if regression:
+                spread = float("inf")
+                if n_used >= NOISY_RATIO * (n_cells + 1):
+                    design = pooled_design(masks.head(n_used) if isinstance(masks, LazyMasks) else masks[:n_used],
+                                           cell_labels)
+                    errors = RegressionFit(design).fit(distances)[1]
+                    errors = errors[:, np.all(np.isfinite(errors), axis=0)]
+                    spread = float(np.max(errors.mean(axis=1))) if errors.size else float("inf")
+            else:
+                weights = np.stack([select_masks(row, positive_range, negative_range, weighting)[0]
+                                    for row in distances])
+                spread = estimate_map_spread(masks, weights)
             counts.append(n_used)
             spreads.append(spread)
             bar.update(len(batch))
             bar.set_postfix(spread=f"{spread:.4f}")
     return ConvergenceResult(n_masks=n_used, embeddings=np.concatenate(chunks), converged=spread <= tolerance,
                              mask_counts=np.array(counts), spreads=np.array(spreads))
+

@@ -35,20 +35,13 @@ from dianna_distance.checks import (
     check_memory,
     check_numeric_array,
     check_random_state,
-    check_selection_range,
     real_number,
     warn,
 )
-from dianna_distance.convergence import embed_until_converged, map_with_uncertainty
-from dianna_distance.distances import (
-    WEIGHTINGS,
-    DistanceLike,
-    compute_distances,
-    get_distance,
-    select_masks,
-    selected_ranks,
-)
+from dianna_distance.convergence import embed_until_converged, map_with_uncertainty, mask_mean
+from dianna_distance.distances import DistanceLike, check_selection, compute_distances, select_masks
 from dianna_distance.masks import LazyMasks, MaskArray
+from dianna_distance.regression import centred_weights, design_for, identity_cells, regression_map
 from dianna_distance.uncertainty import DEFAULT_FDR, check_fdr, significant_features, standard_error_floor
 
 #: The automatic batch size holds about this many input values (16 MB of float32) per batch.
@@ -296,13 +289,16 @@ class MaskedDistanceExplainer:
                 embed_round, masks, references, self.tolerance, step=self.n_masks, distance=self.distance,
                 positive_range=(self.mask_selection_range_min, self.mask_selection_range_max),
                 negative_range=(self.mask_selection_negative_range_min, self.mask_selection_negative_range_max),
-                progress=self.progress, weighting=self.weighting)
-            masks, embeddings, self.converged_ = _head(masks, result.n_masks), result.embeddings, result.converged
+                progress=self.progress, weighting=self.weighting,
+                cells=self._regression_cells(tuple(masks.shape[1:]), self.max_masks)
+                if self.weighting == "regression" else None)
+            masks = masks.head(result.n_masks) if isinstance(masks, LazyMasks) else masks[: result.n_masks]
+            embeddings, self.converged_ = result.embeddings, result.converged
             if not result.converged:
                 warn(f"tolerance={self.tolerance} was not reached: the map's estimated spread is "
                      f"{result.spreads[-1]:.3g} after max_masks={result.n_masks} masks (converged_ is False); raise "
                      f"max_masks, or accept a larger tolerance", stacklevel=3)
-            _check_selection(result.n_masks, self._ranges(), self.weighting,
+            check_selection(result.n_masks, self._ranges(), self.weighting,
                              self.distance, stacklevel=4, used=True)
         return self._store_and_select(masks, embeddings, embedded_reference)
 
@@ -389,10 +385,10 @@ class MaskedDistanceExplainer:
         ranges = (low, high, negative_low, negative_high)
         weighting = self.weighting if weighting is None else weighting
         distance = self.distance if distance is None else distance
-        _check_selection(len(self.embeddings_), ranges, weighting, distance)
+        check_selection(len(self.embeddings_), ranges, weighting, distance)
         reference = self.embedded_reference_ if embedded_reference is None else embedded_reference
         check_reference(reference, distance, self.embeddings_.shape[1])
-        return self._select(reference, distance, ranges, weighting)
+        return self._select(reference, distance, ranges, weighting, getattr(self, "fdr_", None))
 
     # -- the steps ------------------------------------------------------------------------------------------------
 
@@ -439,9 +435,12 @@ class MaskedDistanceExplainer:
         self.masks_, self.embeddings_, self.n_masks_used_ = masks, embeddings, len(embeddings)
         return self._select(embedded_reference, self.distance, self._ranges(), self.weighting)
 
-    def _select(self, embedded_reference: np.ndarray, distance: DistanceLike, ranges: Ranges, weighting: str
-                ) -> np.ndarray:
-        """Rank the stored embeddings by distance to the reference(s), weight the masks, and sum them."""
+    def _select(self, embedded_reference: np.ndarray, distance: DistanceLike, ranges: Ranges, weighting: str,
+                fdr: float | None = None) -> np.ndarray:
+        """Rank the stored embeddings by distance to the reference(s), weight the masks, and sum them.
+
+        ``fdr``: the false-discovery rate of ``significant_``; None: the class attribute ``fdr``.
+        """
         references = check_reference(embedded_reference, distance)
         distances = compute_distances(self.embeddings_, references, distance)
         rows_weights: list[np.ndarray] = []
@@ -452,6 +451,8 @@ class MaskedDistanceExplainer:
             if np.ptp(row) == 0:
                 constant.append(k)
                 row_weights, row_positive, row_negative = np.zeros(len(row)), np.array([], int), np.array([], int)
+            elif weighting == "regression":
+                row_weights, row_positive, row_negative = centred_weights(row)
             else:
                 row_weights, row_positive, row_negative = select_masks(row, ranges[:2], ranges[2:], weighting)
             rows_weights.append(row_weights)
@@ -460,13 +461,26 @@ class MaskedDistanceExplainer:
         if constant:
             self._warn_zero_map(constant, len(distances))
         weights = np.stack(rows_weights)
-        maps, standard_error, degrees_of_freedom = map_with_uncertainty(self.masks_, weights, SUM_VALUES)
+        self._null_centre: np.ndarray | None = None
+        if weighting == "regression":  # the pooled design is kept, so that reselect reads the masks once
+            cells = self._regression_cells(tuple(self.masks_.shape[1:]), len(self.masks_))
+            self._design_cache = design_for(self.masks_, cells, getattr(self, "_design_cache", None))
+            maps, standard_error, degrees_of_freedom = regression_map(self.masks_, distances, cells,
+                                                                      self._design_cache[2])
+        else:
+            maps, standard_error, degrees_of_freedom = map_with_uncertainty(self.masks_, weights, SUM_VALUES)
+            totals = weights.sum(axis=1)
+            if np.any(np.abs(totals) > 1e-9):
+                # A one-sided selection: with no effect its map is sum(w) times the masks' mean, not 0.
+                self._null_centre = totals.reshape((-1,) + (1,) * (maps.ndim - 1)) * mask_mean(self.masks_)
         unscored = self._unscored_features()
         if unscored is not None and np.any(unscored):
             for values in (maps, standard_error, degrees_of_freedom):
                 values[:, np.asarray(unscored, dtype=bool)] = np.nan
         single = np.ndim(embedded_reference) == 1
+        self._null_centre = self._null_centre[0] if single and self._null_centre is not None else self._null_centre
         self.embedded_reference_ = np.asarray(embedded_reference)
+        self.weighting_ = weighting
         self.distances_ = distances[0] if single else distances
         self.weights_ = weights[0] if single else weights
         self.positive_indices_ = positive[0] if single else _stack_ragged(positive)
@@ -474,8 +488,12 @@ class MaskedDistanceExplainer:
         self.map_ = maps[0] if single else maps
         self.standard_error_ = standard_error[0] if single else standard_error
         self.degrees_of_freedom_ = degrees_of_freedom[0] if single else degrees_of_freedom
-        self.significance(self.fdr)
+        self.significance(self.fdr if fdr is None else fdr)
         return self.map_.copy()  # the caller may change its map; map_ stays what significant_ describes
+
+    def _regression_cells(self, feature_shape: tuple[int, ...], n_masks: int) -> np.ndarray:
+        """The cells of ``weighting="regression"`` for ``n_masks`` masks: int ``feature_shape``; default: features."""
+        return identity_cells(feature_shape)
 
     def significance(self, fdr: float | None = None) -> np.ndarray:
         """The features whose sign the last run establishes, at false-discovery rate ``fdr``; sets ``significant_``.
@@ -497,8 +515,12 @@ class MaskedDistanceExplainer:
             raise RuntimeError("significance needs a run: call attribute() first")
         fdr = check_fdr(self.fdr if fdr is None else fdr)
         several = np.ndim(self.weights_) == 2
-        self.significant_ = significant_features(self.map_, self.standard_error_, fdr,
-                                                 standard_error_floor=standard_error_floor(self.weights_),
+        regression = getattr(self, "weighting_", None) == "regression"
+        centre = getattr(self, "_null_centre", None)
+        scores = self.map_ if centre is None else self.map_ - centre
+        self.significant_ = significant_features(scores, self.standard_error_, fdr,
+                                                 standard_error_floor=None if regression
+                                                 else standard_error_floor(self.weights_),
                                                  n_maps=len(self.weights_) if several else None,
                                                  degrees_of_freedom=self.degrees_of_freedom_)
         self.fdr_ = fdr
@@ -535,7 +557,7 @@ class MaskedDistanceExplainer:
         if self.batch_size is not None:
             check_int(self.batch_size, "batch_size", minimum=1)
         # With tolerance, n_masks is a round's count: the ranges are judged on the masks the run used, after it.
-        _check_selection(self.n_masks, self._ranges(), self.weighting,
+        check_selection(self.n_masks, self._ranges(), self.weighting,
                          self.distance, stacklevel=5, warn_empty=self.tolerance is None)
         check_fdr(self.fdr)
         check_random_state(self.random_state)
@@ -560,30 +582,6 @@ class MaskedDistanceExplainer:
                              f"same masks; got random_state={self.random_state!r}")
         if self.tolerance is not None:
             raise ValueError(f"{method} works with a fixed number of masks: tolerance must be None")
-
-
-def _check_selection(n_masks: int, ranges: Ranges, weighting: object, distance: DistanceLike,
-                     stacklevel: int = 4,
-                     warn_empty: bool = True, used: bool = False) -> None:
-    """Check the selection ranges, the weighting and the distance; warn about a range that selects no mask.
-
-    ``used``: ``n_masks`` is the number of masks a ``tolerance`` run used (named so in the warning).
-    """
-    if not isinstance(weighting, str) or weighting not in WEIGHTINGS:
-        raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {weighting!r}")
-    get_distance(distance)
-    for name, (range_min, range_max) in (("mask_selection_range", ranges[:2]),
-                                         ("mask_selection_negative_range", ranges[2:])):
-        check_selection_range(range_min, range_max, name)
-        ranks = selected_ranks(n_masks, range_min, range_max)
-        if warn_empty and weighting == "ranges" and range_min < range_max and ranks.stop <= ranks.start:
-            count = f"the {n_masks} masks the run used" if used else f"n_masks={n_masks}"
-            warn(f"{name} [{range_min}, {range_max}) selects no masks out of {count}; it contributes 0 "
-                 f"to the map", stacklevel=stacklevel)
-
-
-def _head(masks: MaskArray, n_masks: int) -> MaskArray:
-    return masks.head(n_masks) if isinstance(masks, LazyMasks) else masks[:n_masks]
 
 
 def _stack_ragged(rows: list[np.ndarray]) -> np.ndarray | list[np.ndarray]:

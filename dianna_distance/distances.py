@@ -7,6 +7,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from dianna_distance.checks import check_selection_range, warn
+
 DistanceLike = str | Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
@@ -156,7 +158,12 @@ def warn_unresolved(distances: np.ndarray, embeddings: np.ndarray, references: n
                       stacklevel=4)
 
 
-WEIGHTINGS = ("ranges", "linear", "normal")
+#: The weightings, how the masks enter the map. The paper's selection ``"ranges"``, the rank weights ``"linear"``
+#: and ``"normal"`` (:func:`rank_weights`), and ``"regression"``, least squares of the distances on the masks
+#: (:mod:`dianna_distance.regression`).
+WEIGHTINGS = ("ranges", "linear", "normal", "regression")
+#: The weightings whose map is ``weights @ masks`` with weights from the ranks (:func:`rank_weights`).
+RANK_WEIGHTINGS = ("ranges", "linear", "normal")
 
 
 def rank_weights(
@@ -200,7 +207,7 @@ def rank_weights(
 
         weights = -ndtri((ranks + 0.625) / (n_masks + 0.25))
     else:
-        raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {weighting!r}")
+        raise ValueError(f"weighting must be one of {RANK_WEIGHTINGS} for rank weights, got {weighting!r}")
     return weights / weights[weights > 0].sum()
 
 
@@ -271,3 +278,30 @@ def select_masks(
     weights = selection_weights(distances, rank_weights(len(distances), weighting, positive_range, negative_range))
     order = np.argsort(distances, kind="stable")
     return weights, order[weights[order] > 0], order[weights[order] < 0]
+
+
+def check_selection(n_masks: int, ranges: tuple[float, float, float, float], weighting: object, distance: DistanceLike,
+                     stacklevel: int = 4,
+                     warn_empty: bool = True, used: bool = False) -> None:
+    """Check the selection ranges, the weighting and the distance; warn about a range that selects no mask.
+
+    Args:
+        n_masks: The number of masks ranked.
+        ranges: ``(min, max, negative_min, negative_max)``.
+        weighting: One of :data:`WEIGHTINGS`.
+        distance: See :func:`get_distance`.
+        stacklevel: Of the warning.
+        warn_empty: Warn about a range that selects no mask.
+        used: ``n_masks`` is the number of masks a ``tolerance`` run used (named so in the warning).
+    """
+    if not isinstance(weighting, str) or weighting not in WEIGHTINGS:
+        raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {weighting!r}")
+    get_distance(distance)
+    for name, (range_min, range_max) in (("mask_selection_range", ranges[:2]),
+                                         ("mask_selection_negative_range", ranges[2:])):
+        check_selection_range(range_min, range_max, name)
+        ranks = selected_ranks(n_masks, range_min, range_max)
+        if warn_empty and weighting == "ranges" and range_min < range_max and ranks.stop <= ranks.start:
+            count = f"the {n_masks} masks the run used" if used else f"n_masks={n_masks}"
+            warn(f"{name} [{range_min}, {range_max}) selects no masks out of {count}; it contributes 0 "
+                 f"to the map", stacklevel=stacklevel)

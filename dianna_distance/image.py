@@ -19,6 +19,7 @@ from dianna_distance.distances import DistanceLike
 from dianna_distance.layers import EMBEDDING_POOLINGS
 from dianna_distance.masks import GENERATORS, RiseMasks
 from dianna_distance.model import ModelLike, OnnxModel, load_model
+from dianna_distance.regression import grid_cells
 
 AxisLabels = dict[int, str] | Sequence[str] | None
 
@@ -176,6 +177,15 @@ class DistanceExplainer(MaskedDistanceExplainer):
 
     def _feature_shape(self, prepared: _Image) -> tuple[int, int]:
         return prepared.spatial_shape
+
+    def _regression_cells(self, feature_shape: tuple[int, ...], n_masks: int) -> np.ndarray:
+        """``weighting="regression"``: a ``feature_res`` x ``feature_res`` grid of pixel blocks (the masks' own grid).
+
+        Every pixel of a block gets the block's coefficient. A RISE mask is a bilinear upsampling of a
+        ``feature_res`` grid at a random shift: finer blocks would be nearly collinear (noisy coefficients).
+        """
+        height, width = int(feature_shape[0]), int(feature_shape[1])
+        return grid_cells((height, width), min(self.feature_res, height), min(self.feature_res, width))
 
     def _input_size(self, prepared: _Image) -> int:
         return prepared.pixels.size

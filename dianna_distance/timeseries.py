@@ -15,13 +15,17 @@ from pathlib import Path
 
 import numpy as np
 
-from dianna_distance.checks import check_callable, check_finite_array, check_int
+from dianna_distance.checks import check_callable, check_finite_array, check_int, warn
 from dianna_distance.core import MaskedDistanceExplainer
 from dianna_distance.distances import DistanceLike
 from dianna_distance.layers import input_layout
 from dianna_distance.model import ModelLike, OnnxModel, load_model
 from dianna_distance.readers import read_series_array
+from dianna_distance.regression import NOISY_RATIO, grid_cells
 from dianna_distance.timeseries_masks import MASK_KINDS, TimeSeriesMasks, check_mask_kinds
+
+#: ``weighting="regression"`` scores a series in segments: this many per interval of a time mask's curve.
+SEGMENTS_PER_INTERVAL = 4
 
 #: What a masked value becomes, ``"mean"`` (DIANNA's default: the mean of the whole series), a number, or a
 #: callable ``series (T, C) -> number or (C,)`` (one value per channel).
@@ -134,12 +138,15 @@ class TimeSeriesDistanceExplainer(MaskedDistanceExplainer):
     The series ``(T, C)`` is masked ``n_masks`` times with DIANNA's RISE time-series masks (groups of adjacent time
     steps, whole channels, or both; see :mod:`dianna_distance.timeseries_masks`); masked values become the fill of
     ``mask_type``; every masked series is embedded by the model and its distance to the reference computed; the
-    masks are ranked by distance and the map is the mean of the closest masks minus the mean of the farthest (the
-    paper's selection ranges; see :class:`~dianna_distance.core.MaskedDistanceExplainer` for the shared parameters
-    and attributes). Positive values mark values whose presence brings the series closer to the reference.
+    map is by default the least-squares effect of keeping each segment of each channel on the distance
+    (``weighting="regression"``; every mask enters, and segments masked together are separated), or with
+    ``weighting="ranges"`` the paper's mean of the closest masks minus the mean of the farthest (see
+    :class:`~dianna_distance.core.MaskedDistanceExplainer` for the shared parameters and attributes). Positive
+    values mark values whose presence brings the series closer to the reference.
 
     The defaults of the masks are DIANNA's RISE for time series (``feature_res=8``, ``p_keep=0.5``,
-    ``mask_type="mean"``); ``n_masks`` and the selection ranges are the Distance Explainer's.
+    ``mask_type="mean"``); ``n_masks`` and the selection ranges are the Distance Explainer's; the weighting is
+    chosen by measurement (``benchmarks/estimators.py``, docs/performance.md).
 
     Args:
         n_masks: Number of masks (model evaluations).
@@ -153,7 +160,11 @@ class TimeSeriesDistanceExplainer(MaskedDistanceExplainer):
         mask_selection_range_max: Upper end of the positive selection.
         mask_selection_negative_range_min: Lower end of the negative selection.
         mask_selection_negative_range_max: Upper end of the negative selection.
-        weighting: ``"ranges"`` (default), ``"linear"`` or ``"normal"`` rank weights.
+        weighting: ``"regression"`` (default for series: every mask enters; a segment's score is how much the
+            distance falls when the segment is kept rather than filled, separated from the segments masked with it;
+            see :mod:`dianna_distance.regression`; 4 segments per interval of a time mask's curve, per channel),
+            or the rank weightings
+            ``"ranges"`` (the paper's, the earlier default), ``"linear"`` or ``"normal"``.
         batch_size: Masked series per model call. Default: automatic.
         preprocess_function: Applied to each batch of masked series ``(B, T, C)`` before the model.
         distance: ``"cosine"``, ``"euclidean"``, or a callable ``(embeddings (N, D), reference (D,)) -> (N,)``.
@@ -183,7 +194,7 @@ class TimeSeriesDistanceExplainer(MaskedDistanceExplainer):
         mask_selection_range_max: float = 0.1,
         mask_selection_negative_range_min: float = 0.9,
         mask_selection_negative_range_max: float = 1.0,
-        weighting: str = "ranges",
+        weighting: str = "regression",
         batch_size: int | None = None,
         preprocess_function: Callable[[np.ndarray], np.ndarray] | None = None,
         distance: DistanceLike = "cosine",
@@ -241,6 +252,21 @@ class TimeSeriesDistanceExplainer(MaskedDistanceExplainer):
 
     def _feature_shape(self, prepared: _Series) -> tuple[int, int]:
         return prepared.values.shape
+
+    def _regression_cells(self, feature_shape: tuple[int, ...], n_masks: int) -> np.ndarray:
+        """``weighting="regression"``: per channel, segments of adjacent time steps.
+
+        :data:`SEGMENTS_PER_INTERVAL` segments per interval of a time mask's curve (``feature_res - 2`` intervals),
+        at least one step each; fewer, with a warning, when ``n_masks`` is too small for that many cells.
+        """
+        length, channels = int(feature_shape[0]), int(feature_shape[1])
+        wanted = min(length, SEGMENTS_PER_INTERVAL * (int(self.feature_res) - 2))
+        affordable = max(1, (n_masks // NOISY_RATIO - 1) // channels)
+        if affordable < wanted:
+            warn(f"weighting='regression': {n_masks} masks afford {affordable} segments per channel of {channels} "
+                 f"channels, not {wanted}: the scores are coarser in time; use n_masks of at least "
+                 f"{NOISY_RATIO * (wanted * channels + 1)} for the full resolution", stacklevel=5)
+        return grid_cells((length, channels), min(wanted, affordable), channels)
 
     def _input_size(self, prepared: _Series) -> int:
         return prepared.values.size

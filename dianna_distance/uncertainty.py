@@ -35,6 +35,22 @@ What it does not promise:
       it to its neighbours), which the rule rightly marks although the model may never look at that pixel.
     - The false-discovery rate is controlled per map: for K references, separately for each reference.
 
+What a marked feature means, per estimator:
+    - The paper's selection and the rank weightings: the sign of the feature's limit score, which is how strongly
+      its mask value goes with the ranking. Masks that are smooth (images, time masks) or cover whole channels make
+      a feature within about one mask cell of what the model reads carry a real score: a marked pixel means "the
+      model reads this pixel or one within about a mask cell of it" (3 % of the marked pixels lie farther on a
+      planted image model; on a 2-channel series, 67 % of the marked steps lie outside the read window and a mask
+      cell, which is why series default to the regression).
+    - ``weighting="regression"`` (:mod:`dianna_distance.regression`): the sign of the cell's partial effect on the
+      distance, the other cells held: a marked cell is one whose being kept moves the distance, told apart from
+      the cells masked with it (4 % outside the window and a mask cell on the same series; on tables exactly the
+      read features up to the false-discovery rate). On a strongly non-linear image model it reaches farther (22 %
+      beyond a mask cell), so images keep the paper's estimator by default.
+    - A one-sided selection (one range switched off, ``min == max``): its map is a mean of masks, about ``p_keep``
+      everywhere; the explainers test it against ``sum(weights)`` times the mean of all the run's masks (what it
+      would be if the distances did not depend on the masks), not against 0.
+
 Features with a standard error of 0 have the same value in every mask of each part of the selection (a word kept
 by every one of the closest masks and dropped by every one of the farthest). A z-score cannot be formed from a
 zero spread, but the spread is unknown, not zero: a handful of masks agree by chance. Such a feature is judged

@@ -272,17 +272,19 @@ def test_the_real_examples_run_reselect_without_the_model_and_reopen_from_a_run_
     run = app.session_state[f"{key}_run"]
     assert run["explainer"].map_.shape == shape
     calls, before = app.session_state["model_calls"], run["explainer"].map_.copy()
-    app.slider(key=f"{key}_positive").set_value((0.0, 0.3)).run()
+    # tables and series default to the regression, which the selection ranges do not change: pick the paper's
+    assert app.selectbox(key=f"{key}_weighting").value == "regression"
+    app.selectbox(key=f"{key}_weighting").set_value("ranges").run()
     after = app.session_state[f"{key}_run"]["explainer"].map_.copy()
     assert app.session_state["model_calls"] == calls and not np.allclose(before, after)
-    chosen = {"mask_selection_range_min": 0.0, "mask_selection_range_max": 0.3}
+    chosen = {"weighting": "ranges"}
     data = common.run_file(run["explainer"], run["inputs"], run["parameters"], run["labels"], page, chosen)
     fresh = page_app(page)
     fresh.radio(key=f"{key}_source").set_value("open a run file").run()
     fresh.file_uploader(key=f"{key}_run_file").upload("run.npz", data)
     fresh.run()
     assert not fresh.exception and not fresh.error and "model_calls" not in fresh.session_state
-    np.testing.assert_allclose(fresh.session_state[f"{key}_run"]["explainer"].map_, after)  # the ranges saved
+    np.testing.assert_allclose(fresh.session_state[f"{key}_run"]["explainer"].map_, after)  # the weighting saved
 
 
 def test_a_run_file_of_another_page_is_refused_on_the_page(explained):

@@ -33,8 +33,8 @@ matplotlib.use("Agg")
 
 ROOT = Path(__file__).parent.parent
 README = (ROOT / "README.md").read_text()
-GUIDE = ("install", "images", "parameters", "models", "texts", "tables", "timeseries", "evaluation", "batch",
-         "dashboard", "development")
+GUIDE = ("install", "images", "parameters", "models", "texts", "tables", "timeseries", "pairs", "evaluation",
+         "batch", "dashboard", "development")
 DOCUMENTS = [ROOT / "README.md", *(ROOT / "docs" / f"{page}.md" for page in GUIDE)]
 BLOCK = re.compile(r"```(python|bash|csv)\n(.*?)```", flags=re.DOTALL)
 BLOCKS = [block for document in DOCUMENTS for block in BLOCK.findall(document.read_text())]

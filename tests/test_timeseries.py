@@ -58,9 +58,10 @@ def test_the_planted_window_and_channel_hold_most_of_the_attribution(model, seri
     profile = scores.sum(axis=1)
     above = np.clip(profile - np.median(profile), 0, None)
     assert above[WINDOW].sum() > 0.5 * above.sum()
-    # Across channels: the planted channel is the only one whose presence brings the series closer.
+    # Across channels: the planted channel is the only one whose presence brings the series closer; the regression
+    # (the default) separates the channels, so the others score about 0.
     by_channel = scores.mean(axis=0)
-    assert by_channel[CHANNEL] > 0 and np.all(np.delete(by_channel, CHANNEL) < 0)
+    assert by_channel[CHANNEL] > 0 and np.all(np.abs(np.delete(by_channel, CHANNEL)) < 0.2 * by_channel[CHANNEL])
     step, channel = np.unravel_index(np.argmax(scores), scores.shape)
     assert WINDOW.start <= step < WINDOW.stop and channel == CHANNEL
 

@@ -62,8 +62,9 @@ EXPLAINER_OPTIONS: dict[str, tuple[Callable[[str], object], str]] = {
                                                  "this side off)"),
     "mask_selection_negative_range_max": (float, "end of the highest-distance masks averaged as negative evidence, "
                                                  "as a fraction 0-1 of the ranking"),
-    "weighting": (str, "how ranked masks are weighted: ranges (the paper's two selection ranges), linear (every "
-                       "mask by its rank) or normal (normal scores of the ranks)"),
+    "weighting": (str, "how the masks enter the map: ranges (the paper's two selection ranges), linear (every "
+                       "mask by its rank), normal (normal scores of the ranks) or regression (least squares of the "
+                       "distances on every mask: how much the distance falls when a feature is kept)"),
     "batch_size": (int, "masked inputs per model call (at least 1)"),
     "distance": (str, "distance between embeddings: cosine ((1 - cos)/2, in [0, 1]) or euclidean"),
     "random_state": (random_state_option, "seed of the random masks: an integer (same seed, same map), or "

@@ -37,7 +37,7 @@ def explain_tabular_files(
     reference_table: str | Path | None = None,
     training_data: str | Path | None = None,
     categorical_features: Sequence[int] | None = None,
-    mask_type: str | float = "sample",
+    mask_type: str | float = "mean",
     embedding_output: str | None = None,
     scheduler: str | None = None,
     **explainer_parameters,
@@ -221,9 +221,9 @@ def add_explain_tabular_command(commands: argparse._SubParsersAction) -> None:
                                                 "warning)")
     parser.add_argument("--categorical-features", type=_indices, help="comma-separated indices of categorical "
                                                                       "features")
-    parser.add_argument("--mask-type", type=_mask_type, default="sample",
-                        help="how masked features are filled: sample (a random background row; default), "
-                             "most_frequent, mean, or a number")
+    parser.add_argument("--mask-type", type=_mask_type, default="mean",
+                        help="how masked features are filled: mean (the background's column mean; default), sample "
+                             "(a random background row), most_frequent, or a number")
     parser.add_argument("--embedding-output", help="the ONNX tensor that is the embedding (default: first output)")
     parser.add_argument("--output", "-o", help="output prefix, or an existing directory; a .npy/.json/.png suffix is "
                                          "dropped (default: <rows stem>_row<N>_distance here). Writes <output>.npy "

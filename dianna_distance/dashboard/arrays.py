@@ -50,6 +50,7 @@ class ArrayPage:
         check_model: ``(model, item) -> None``, raising ValueError when the model cannot take the item as the
             explainer feeds it (a channels-first series model), before anything is embedded; None: no check.
         distance: The distance selected first.
+        p_keep: The ``p_keep`` shown first (the explainer's default for the modality).
     """
 
     name: str
@@ -63,6 +64,7 @@ class ArrayPage:
     read_item: Callable[[bytes, str], np.ndarray]
     feature_res: bool = False
     distance: str = "cosine"
+    p_keep: float = 0.5
     check_model: Callable[[Any, np.ndarray], None] | None = None
 
 
@@ -168,7 +170,7 @@ def explore(spec: ArrayPage, run: dict) -> None:
     st.subheader("Explore the run (no model calls)")
     st.caption(f"{len(explainer.embeddings_)} masks; model calls so far in this session: "
                f"{st.session_state.get('model_calls', 0)}")
-    selection = common.selection_widgets(spec.key)
+    selection = common.selection_widgets(spec.key, explainer.weighting)
     with common.shown_errors("re-selecting the masks"):
         common.reselected(explainer, selection)
     fig = spec.figure(explainer, item, labels, selection["overlay"], run["parameters"])
@@ -207,7 +209,8 @@ def draw_page(spec: ArrayPage) -> None:
             return
         model, item, reference, labels, extra = prepared
         parameters = {**common.parameter_widgets(spec.key, images=spec.feature_res,
-                                                 distance=extra.get("distance", spec.distance)), **extra}
+                                                 distance=extra.get("distance", spec.distance), p_keep=spec.p_keep),
+                      **extra}
         if st.button("Explain", type="primary", key=f"{spec.key}_explain"):
             st.session_state.pop(state, None)
             placeholder = st.empty()

@@ -29,6 +29,7 @@ import streamlit as st
 
 from dianna_distance.dashboard.runfiles import MAX_FEATURE_RES, read_run_file
 from dianna_distance.dashboard.runfiles import run_file as run_file  # the pages' run files (re-exported)
+from dianna_distance.distances import WEIGHTINGS
 from dianna_distance.files import read_npy_bytes
 
 CMAP = "bwr"
@@ -52,7 +53,6 @@ class Defaults(TypedDict):
 
 DEFAULTS: Defaults = {"n_masks": 1000, "p_keep": 0.5, "feature_res": 8, "range_min": 0.0, "range_max": 0.1,
                       "negative_min": 0.9, "negative_max": 1.0, "weighting": "ranges", "fdr": 0.05, "random_state": 0}
-WEIGHTINGS = ("ranges", "linear", "normal")
 DISTANCES = ("cosine", "euclidean")
 
 # SELECTBOX: Streamlit (1.67 needs Python >= 3.11) types the first overload of selectbox with typing.Never, which mypy
@@ -175,19 +175,21 @@ def onnx_model(digest: str, data: bytes, name: str = "model.onnx") -> Any:
         raise DashboardInputError(f"the uploaded model is not a readable ONNX file ({error})") from error
 
 
-def parameter_widgets(key: str, images: bool = True, distance: str = "cosine") -> dict:
-    """Widgets for every explainer parameter, with the paper's defaults; returns their values.
+def parameter_widgets(key: str, images: bool = True, distance: str = "cosine", p_keep: float | None = None) -> dict:
+    """Widgets for every explainer parameter, with the modality's defaults; returns their values.
 
     Args:
         key: Prefix of the widget keys (one per page).
         images: Whether to show ``feature_res`` (image and time-series masks).
         distance: The distance selected first.
+        p_keep: The ``p_keep`` shown first; None: the paper's (``DEFAULTS``).
     """
     with st.expander("Explainer parameters", expanded=False):
         left, right = st.columns(2)
         values: dict[str, int | float | str] = {
             "n_masks": left.number_input("n_masks", 10, 20000, DEFAULTS["n_masks"], step=50, key=f"{key}_n_masks"),
-            "p_keep": right.slider("p_keep", 0.05, 1.0, DEFAULTS["p_keep"], 0.05, key=f"{key}_p_keep"),
+            "p_keep": right.slider("p_keep", 0.05, 1.0, DEFAULTS["p_keep"] if p_keep is None else p_keep, 0.05,
+                                   key=f"{key}_p_keep"),
             "random_state": left.number_input("random_state (seed)", 0, 2**31 - 1, DEFAULTS["random_state"],
                                               key=f"{key}_seed"),
         }
@@ -199,20 +201,23 @@ def parameter_widgets(key: str, images: bool = True, distance: str = "cosine") -
     return values
 
 
-def selection_widgets(key: str) -> dict:
-    """Selection ranges, weighting and FDR: the settings a run can change afterwards without the model."""
+def selection_widgets(key: str, weighting: str = "ranges") -> dict:
+    """Selection ranges, weighting and FDR: the settings a run can change afterwards without the model.
+
+    ``weighting``: the weighting shown first (the run's own: the explainer's default for its modality).
+    """
     left, right = st.columns(2)
     positive = left.slider("positive selection (closest first)", 0.0, 1.0,
                            (DEFAULTS["range_min"], DEFAULTS["range_max"]), 0.01, key=f"{key}_positive")
     negative = right.slider("negative selection", 0.0, 1.0, (DEFAULTS["negative_min"], DEFAULTS["negative_max"]),
                             0.01, key=f"{key}_negative")
-    weighting = left.selectbox("weighting", WEIGHTINGS, key=f"{key}_weighting")
+    chosen = left.selectbox("weighting", WEIGHTINGS, index=WEIGHTINGS.index(weighting), key=f"{key}_weighting")
     fdr = right.slider("false-discovery rate of the significance overlay", 0.001, 0.5, DEFAULTS["fdr"], 0.001,
                        format="%.3f", key=f"{key}_fdr")
     overlay = left.checkbox("hatch what is not significant", True, key=f"{key}_overlay")
     return {"mask_selection_range_min": positive[0], "mask_selection_range_max": positive[1],
             "mask_selection_negative_range_min": negative[0], "mask_selection_negative_range_max": negative[1],
-            "weighting": weighting, "fdr": fdr, "overlay": overlay}
+            "weighting": chosen, "fdr": fdr, "overlay": overlay}
 
 
 def block_size(n_masks: int) -> int:

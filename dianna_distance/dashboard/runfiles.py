@@ -29,6 +29,7 @@ from typing import Any, TypeGuard
 
 import numpy as np
 
+from dianna_distance.distances import WEIGHTINGS
 from dianna_distance.files import npy_header
 
 RUN_FILE_VERSION = 2
@@ -45,7 +46,6 @@ SLACK_BYTES = 16 * 2**20  # arrays a run file may declare beyond EXPANSION times
 EXPANSION = 16  # how much larger than the file its arrays may be (real run files compress less than 4 times)
 SELECTION = ("mask_selection_range_min", "mask_selection_range_max", "mask_selection_negative_range_min",
              "mask_selection_negative_range_max")
-WEIGHTINGS = ("ranges", "linear", "normal")
 FDR_RANGE = (0.001, 0.5)  # the false-discovery rate widget's range
 
 
@@ -82,7 +82,7 @@ def run_file(explainer: Any, inputs: np.ndarray | str, parameters: dict, labels:
             explainer's own ranges and weighting and its ``fdr_``.
     """
     chosen: dict[str, Any] = {name: float(getattr(explainer, name)) for name in SELECTION}
-    chosen.update(weighting=str(explainer.weighting), fdr=float(explainer.fdr_))
+    chosen.update(weighting=str(getattr(explainer, "weighting_", explainer.weighting)), fdr=float(explainer.fdr_))
     chosen.update({name: value for name, value in (selection or {}).items() if name in (*SELECTION, "weighting",
                                                                                         "fdr", "overlay")})
     embeddings = np.asarray(explainer.embeddings_, dtype=np.float64)

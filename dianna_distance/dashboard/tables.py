@@ -8,6 +8,7 @@ import numpy as np
 import streamlit as st
 
 from dianna_distance.dashboard import arrays, common
+from dianna_distance.tabular import TABLE_P_KEEP
 
 
 def make_explainer(parameters: dict, n_masks: int, run: bool = False) -> Any:
@@ -74,10 +75,11 @@ def read_row(data: bytes, name: str) -> np.ndarray:
 PAGE = arrays.ArrayPage(
     name="Tables", key="tables",
     intro="Which features make a table row close to, or far from, a reference? Red bars bring it closer, blue "
-          "bars push it away. (Your own rows are masked with 0: the example draws masked values from the data.)",
+          "bars push it away. (Your own rows are masked with 0: the example fills masked values with the wine "
+          "data's column means.)",
     item_noun="row", make_explainer=make_explainer, example=example,
     example_missing="The example needs scikit-learn (its wine data): use your own data.",
-    figure=figure, read_item=read_row)
+    figure=figure, read_item=read_row, p_keep=TABLE_P_KEEP)
 
 
 def page() -> None:

@@ -91,7 +91,9 @@ class SeedSpread:
                     explainer = clone_explainer(self.explainer, n_masks=int(n), masks=None, random_state=int(seed),
                                                 progress=False, tolerance=None)
                     row.append(explainer.attribute(run_model, image, reference))
-                    row_estimates.append(estimate_map_spread(explainer.masks_, explainer.weights_))
+                    row_estimates.append(float(np.nanmean(explainer.standard_error_))
+                                         if explainer.weighting == "regression"
+                                         else estimate_map_spread(explainer.masks_, explainer.weights_))
                     bar.update()
                 rows.append(np.stack(row))
                 estimates.append(float(np.mean(row_estimates)))

@@ -9,6 +9,8 @@
   :func:`plot_timeseries_deletion`;
 * :mod:`~dianna_distance.visualization.evaluation`: :func:`plot_incremental_deletion`, :func:`plot_sensitivity`,
   :func:`plot_randomisation`, :func:`plot_seed_spread` and :func:`plot_word_deletion`;
+* :mod:`~dianna_distance.visualization.pairs`: pair explanations: :func:`plot_image_caption` (the regions each
+  word binds), :func:`plot_interaction_matrix` (a query x passage matrix) and :func:`plot_image_correspondence`;
 * :mod:`~dianna_distance.visualization.common`: what they share, among which figures that display once in Jupyter.
 """
 
@@ -20,6 +22,11 @@ from dianna_distance.visualization.evaluation import (
     plot_word_deletion,
 )
 from dianna_distance.visualization.images import plot_distance_map
+from dianna_distance.visualization.pairs import (
+    plot_image_caption,
+    plot_image_correspondence,
+    plot_interaction_matrix,
+)
 from dianna_distance.visualization.tabular import plot_feature_deletion, plot_tabular_distance
 from dianna_distance.visualization.text import TextExplanation, TextHighlight, plot_text_distance
 from dianna_distance.visualization.timeseries import plot_timeseries_deletion, plot_timeseries_distance
@@ -29,7 +36,10 @@ __all__ = [
     "TextHighlight",
     "plot_distance_map",
     "plot_feature_deletion",
+    "plot_image_caption",
+    "plot_image_correspondence",
     "plot_incremental_deletion",
+    "plot_interaction_matrix",
     "plot_randomisation",
     "plot_seed_spread",
     "plot_sensitivity",
