@@ -33,8 +33,8 @@ def test_a_tabular_run_with_background_rows_records_the_mask_type_asked_for(tmp_
     names, rows, _ = wine()
     table = write_csv(tmp_path / "wine.csv", names, rows[:20])
     assert main(["explain-tabular", str(WINE_MODEL), str(table), "--row", "0", "--reference-row", "13",
-                 "--training-data", str(table), "--n-masks", "40", "--no-progress", "--output",
-                 str(tmp_path / "out")]) == 0
+                 "--training-data", str(table), "--mask-type", "sample", "--n-masks", "40", "--no-progress",
+                 "--output", str(tmp_path / "out")]) == 0
     assert json.loads((tmp_path / "out.json").read_text())["mask_type"] == "sample"
 
 
