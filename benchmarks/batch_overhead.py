@@ -64,7 +64,7 @@ def _model_path(name: str, leafsnap: Path) -> Path | None:
     try:
         return ensure_models(names=[RESNET50_FILE])[RESNET50_FILE]
     except ImportError as error:
-        print(f"skipping resnet50: cannot make it ({error}); pip install -e '.[bench]'", file=sys.stderr)
+        print(f"skipping resnet50: cannot make it ({error}); pip install -e '.[benchmark]'", file=sys.stderr)
         return None
 
 

@@ -18,7 +18,7 @@ Usage::
 
     python benchmarks/make_models.py [--cache-dir benchmarks/models] [--force]
 
-Needs ``torch`` and ``transformers`` (the ``bench`` extra).
+Needs ``torch`` and ``transformers`` (the ``benchmark`` extra).
 """
 
 from __future__ import annotations

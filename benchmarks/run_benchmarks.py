@@ -25,7 +25,7 @@ the imports) is the median over repeats too.
 
 Usage::
 
-    pip install -e ".[bench]"            # or: pip install distance-explainer==0.6.0 transformers
+    pip install -e ".[benchmark]"            # or: pip install distance-explainer==0.6.0 transformers
     python benchmarks/run_benchmarks.py --output docs/benchmark_table.md
     python benchmarks/run_benchmarks.py --quick
     python benchmarks/run_benchmarks.py --models leafsnap --n-masks 1000 --repeats 5 --threads 2
@@ -56,7 +56,7 @@ VARIANTS = ("pure", "ours", "ours_k5", "0.6.0")
 RESULT_MARKER = "BENCHMARK_RESULT "
 OLD_PACKAGE = "distance-explainer"
 OLD_VERSION = "0.6.0"
-INSTALL_OLD = f"pip install {OLD_PACKAGE}=={OLD_VERSION}  (or the benchmark-only extra: pip install -e '.[bench]')"
+INSTALL_OLD = f"pip install {OLD_PACKAGE}=={OLD_VERSION}  (or the benchmark-only extra: pip install -e '.[benchmark]')"
 SHARED_DATA = REPO.parent / "shared" / "data"  # only for the leafsnap model (--leafsnap-model)
 IMAGES = REPO / "data" / "images"  # the paper's images, in the repository
 REFERENCE_IMAGES = ("bee2.jpg", "fly.jpg", "flower.jpg", "labradoodle1.jpg", "car1.jpg")

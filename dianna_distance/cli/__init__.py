@@ -2,7 +2,8 @@
 
 (also ``export`` and ``demo``).
 
-Also ``explain-timeseries`` (:mod:`~dianna_distance.cli.timeseries`).
+Also ``explain-timeseries`` (:mod:`~dianna_distance.cli.timeseries`) and ``explain-pair``
+(:mod:`~dianna_distance.cli.pair`).
 
 One module per subcommand family (:mod:`~dianna_distance.cli.image`, :mod:`~dianna_distance.cli.text`,
 :mod:`~dianna_distance.cli.many`, :mod:`~dianna_distance.cli.tabular`); :mod:`~dianna_distance.cli.common` holds
@@ -41,6 +42,7 @@ from dianna_distance.cli.image import (
 )
 from dianna_distance.cli.layers import add_layers_command, run_layers
 from dianna_distance.cli.many import add_explain_many_command, run_explain_many
+from dianna_distance.cli.pair import add_explain_pair_command, run_explain_pair
 from dianna_distance.cli.tabular import add_explain_tabular_command, run_explain_tabular
 from dianna_distance.cli.text import add_explain_text_command, explain_text_files, load_text_model, run_explain_text
 from dianna_distance.cli.timeseries import add_explain_timeseries_command, run_explain_timeseries
@@ -70,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_explain_tabular_command(commands)
     add_explain_many_command(commands)
     add_explain_timeseries_command(commands)
+    add_explain_pair_command(commands)
     add_demo_command(commands)
     add_layers_command(commands)
     add_dashboard_command(commands)
@@ -131,6 +134,8 @@ def _run(args: argparse.Namespace) -> Sequence[Path]:
         return run_explain_tabular(args)
     if args.command == "explain-timeseries":
         return run_explain_timeseries(args)
+    if args.command == "explain-pair":
+        return run_explain_pair(args)
     if args.command == "demo":
         return run_demo(args)
     if args.command == "layers":

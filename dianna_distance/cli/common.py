@@ -176,15 +176,18 @@ def dianna_file(*parts: str) -> Path:
 
 
 def add_explainer_options(parser: argparse.ArgumentParser, explainer_class: type = DistanceExplainer,
-                          defaults: dict | None = None, meanings: dict[str, str] | None = None) -> None:
+                          defaults: dict | None = None, meanings: dict[str, str] | None = None,
+                          choices: dict[str, tuple[str, ...]] | None = None) -> None:
     """Add an option for every parameter of :data:`EXPLAINER_OPTIONS` that ``explainer_class`` takes.
 
     Defaults come from the class's signature (``defaults`` overrides them), except ``--random-state``, whose
     default is :data:`DEFAULT_RANDOM_STATE` on every command. ``meanings`` replaces a help text where a modality
-    reads a parameter its own way (a time series' ``feature_res``). Also adds ``--providers`` and ``--no-progress``.
+    reads a parameter its own way (a time series' ``feature_res``), ``choices`` the allowed values where a class
+    allows others than :data:`OPTION_CHOICES` (a pair's weightings). Also adds ``--providers`` and ``--no-progress``.
     """
     defaults = defaults or {}
     meanings = meanings or {}
+    allowed = {**OPTION_CHOICES, **(choices or {})}
     signature = inspect.signature(explainer_class).parameters
     for name, (kind, meaning) in EXPLAINER_OPTIONS.items():
         if name not in signature:
@@ -192,7 +195,7 @@ def add_explainer_options(parser: argparse.ArgumentParser, explainer_class: type
         default = DEFAULT_RANDOM_STATE if name == "random_state" else defaults.get(name, signature[name].default)
         shown = DEFAULTS_SHOWN.get(name, default) if default is None else default
         metavar = "{SEED,random}" if name == "random_state" else None
-        parser.add_argument(f"--{name.replace('_', '-')}", type=kind, default=default, choices=OPTION_CHOICES.get(name),
+        parser.add_argument(f"--{name.replace('_', '-')}", type=kind, default=default, choices=allowed.get(name),
                             metavar=metavar, help=f"{meanings.get(name, meaning)} (default: {shown})")
     if "providers" in signature:
         parser.add_argument("--providers", type=providers_option, action="append", metavar="PROVIDER",
