@@ -55,7 +55,7 @@ _CHANNELS_LAST_OPS = {"MatMul", "Gemm", "LayerNormalization", "Attention", "Mult
 _ELEMENTWISE_OPS = {"Relu", "Clip", "Sigmoid", "HardSigmoid", "HardSwish", "Tanh", "LeakyRelu", "Elu", "Selu",
                     "PRelu", "Softplus", "Mish", "Gelu", "Erf", "Identity", "Dropout", "Cast", "Add", "Sub", "Mul",
                     "Div", "Sqrt", "Abs", "Neg", "Exp", "Log", "Pow", "Max", "Min", "Sum", "Mean",
-                    "DequantizeLinear", "QuantizeLinear"}
+                    "DequantizeLinear", "QuantizeLinear", "Pad"}
 
 
 @dataclass(frozen=True)
@@ -94,10 +94,16 @@ class EmbeddingTensor:
         return self.shape is not None and len(self.shape) > 0 and self.shape[0] == BATCH
 
     def pooled_size(self, pooling: str = "auto") -> int | None:
-        """Length of the per-item embedding this tensor gives with ``pooling``; None when not known statically."""
+        """Length of the per-item embedding this tensor gives with ``pooling``; None when not known statically.
+
+        None also where ``pooling`` needs the channels axis and the graph does not tell it (see the module).
+        """
         if self.shape is None or not all(isinstance(d, int) for d in self.shape[1:]):
             return None
-        axes = pooled_axes(len(self.shape), self.layout, pooling)
+        try:
+            axes = pooled_axes(len(self.shape), self.layout, pooling)
+        except ValueError:  # the channels axis is unknown: pooling over the others cannot be told
+            return None
         return int(np.prod([d for axis, d in enumerate(self.shape) if axis > 0 and axis not in axes]))
 
 
@@ -116,26 +122,64 @@ def _inputs(model: ModelProto) -> list[ValueInfoProto]:
     return [value for value in model.graph.input if value.name not in initializers]
 
 
-def _inferred_shapes(model: ModelProto) -> tuple[dict, int | None]:
-    """``{tensor: (elem_type, dims or None)}`` by shape inference with a symbolic batch axis; the fixed batch."""
+def _inferred_shapes(model: ModelProto, input_shape: tuple[int, ...] | None = None) -> tuple[dict, int | None]:
+    """``{tensor: (elem_type, dims or None)}`` by shape inference, the batch axis ``"batch"``; the fixed batch.
+
+    A graph whose inputs have a free batch axis is inferred twice, with the batch fixed to two different sizes:
+    an axis whose length follows the batch is the batch axis, one that does not is a concrete length (ONNX
+    propagates concrete shapes where a symbolic batch would leave most of them unknown, ``unk__N``). Otherwise,
+    or where that inference fails, once with a symbolic batch axis.
+    """
+    fixed = None
+    for value in _inputs(model):
+        dims = value.type.tensor_type.shape.dim
+        if len(dims) and dims[0].HasField("dim_value"):
+            fixed = dims[0].dim_value
+            break
+    if fixed is None:
+        first, second = (_infer(model, batch, input_shape) for batch in _BATCHES)
+        if first is not None and second is not None:
+            return {name: (elem_type, _combine(dims, second.get(name, (0, None))[1]))
+                    for name, (elem_type, dims) in first.items()}, None
+    shapes = _infer(model, None, input_shape)
+    return (shapes or {}), fixed
+
+
+#: The two batch sizes the shapes are inferred with (see :func:`_inferred_shapes`).
+_BATCHES = (3, 5)
+
+
+def _infer(model: ModelProto, batch: int | None, input_shape: tuple[int, ...] | None) -> dict | None:
+    """Shape inference with the batch axis ``batch`` (None: symbolic) and the first input's item shape fixed."""
     import onnx
 
     copy = onnx.ModelProto()
     copy.CopyFrom(model)
-    fixed = None
-    for value in _inputs(copy):
+    for index, value in enumerate(_inputs(copy)):
         dims = value.type.tensor_type.shape.dim
         if len(dims):
-            if dims[0].HasField("dim_value") and fixed is None:
-                fixed = dims[0].dim_value
-            dims[0].dim_param = _SYMBOL
+            if batch is None:
+                if not dims[0].HasField("dim_value"):
+                    dims[0].dim_param = _SYMBOL
+                else:  # a fixed batch stays as it is; shown as the batch where it appears first
+                    pass
+            else:
+                dims[0].dim_value = batch
+        if index == 0 and input_shape is not None:
+            if len(input_shape) != len(dims) - 1:
+                raise ValueError(f"input_shape {tuple(input_shape)} must give the {len(dims) - 1} axes of an item "
+                                 f"of the model's input {value.name!r} (the batch axis left out)")
+            for dim, length in zip(list(dims)[1:], input_shape):
+                dim.dim_value = int(length)
     del copy.graph.value_info[:]
     for value in copy.graph.output:
         value.type.tensor_type.ClearField("shape")
+    if batch is not None:
+        copy = _folded(copy)
     try:
         inferred = onnx.shape_inference.infer_shapes(copy, data_prop=True)
     except Exception:  # shape inference fails on some graphs: shapes are then unknown, checked at run time
-        inferred = copy
+        return None if batch is not None else {}
     shapes = {}
     for value in list(inferred.graph.value_info) + list(inferred.graph.output):
         tensor_type = value.type.tensor_type
@@ -144,7 +188,66 @@ def _inferred_shapes(model: ModelProto) -> tuple[dict, int | None]:
             dims = tuple(BATCH if d.dim_param == _SYMBOL else d.dim_value if d.HasField("dim_value")
                          else (d.dim_param or "?") for d in tensor_type.shape.dim)
         shapes[value.name] = (tensor_type.elem_type, dims)
-    return shapes, fixed
+    return shapes
+
+
+def _folded(model: ModelProto) -> ModelProto:
+    """The graph with its shape computations replaced by their values (the input's shape fixed).
+
+    Shape inference cannot follow some constant computations (a padding computed by reshaping and transposing
+    constants, as PyTorch exports ``Conv2dStaticSamePadding``); computed here (ONNX's reference evaluator, on an
+    input of zeros: they read its shape only), they become initializers under their own names. The graph as it is
+    where they cannot be computed (an input axis still free).
+    """
+    import onnx
+    from onnx import helper, numpy_helper
+    from onnx.reference import ReferenceEvaluator
+
+    computed = _shape_computations(model)
+    nodes = [node for node in model.graph.node if node.output and all(not n or n in computed for n in node.output)]
+    outputs = [name for node in nodes for name in node.output if name]
+    if not outputs:
+        return model
+    feeds = {}
+    for value in _inputs(model):
+        dims = [d.dim_value if d.HasField("dim_value") else 0 for d in value.type.tensor_type.shape.dim]
+        if not all(dims):
+            return model
+        feeds[value.name] = np.zeros(dims, helper.tensor_dtype_to_np_dtype(value.type.tensor_type.elem_type))
+    graph = helper.make_graph(nodes, "shapes", list(_inputs(model)),
+                              [helper.make_empty_tensor_value_info(name) for name in outputs],
+                              list(model.graph.initializer))
+    sub = helper.make_model(graph, opset_imports=model.opset_import)
+    sub.ir_version = model.ir_version
+    try:
+        values = ReferenceEvaluator(sub).run(outputs, {name: feeds[name] for name in feeds})
+    except Exception:  # an operator the reference evaluator lacks: inferred as it is
+        return model
+    folded = onnx.ModelProto()
+    folded.CopyFrom(model)
+    kept = [node for node in folded.graph.node if not any(name in computed for name in node.output if name)]
+    del folded.graph.node[:]
+    folded.graph.node.extend(kept)
+    folded.graph.initializer.extend(numpy_helper.from_array(np.asarray(value), name)
+                                    for name, value in zip(outputs, values))
+    return folded
+
+
+def _combine(first: tuple | None, second: tuple | None) -> tuple | None:
+    """One shape from the shapes inferred with the two batch sizes of :data:`_BATCHES`."""
+    if first is None or second is None or len(first) != len(second):
+        return None
+    small, large = _BATCHES
+    dims: list = []
+    for a, b in zip(first, second):
+        if a == b:
+            dims.append(a)
+        elif isinstance(a, int) and isinstance(b, int) and a % small == 0 and b % large == 0 \
+                and a // small == b // large:
+            dims.append(BATCH if a == small else f"batch×{a // small}")  # the batch merged with other axes
+        else:
+            dims.append("?")
+    return tuple(dims)
 
 
 def _layouts(model: ModelProto) -> Callable[[str], str | None]:
@@ -180,6 +283,10 @@ def _reason(dims: tuple | None, fixed: int | None) -> str | None:
         return None
     if not dims:
         return "it is a scalar for the whole batch, with no value per item"
+    merged = [d for d in dims if isinstance(d, str) and d.startswith("batch×")]
+    if merged:
+        return (f"its axis {merged[0]} merges the batch with other axes (shape {_show(dims)}): its items are not "
+                "laid out one per row")
     if BATCH in dims[1:]:
         return (f"its batch axis is axis {dims.index(BATCH, 1)} of shape {_show(dims)}, not the first: its items "
                 "are not laid out one per row")
@@ -193,12 +300,24 @@ def _show(dims: tuple | None) -> str:
     return "unknown" if dims is None else "(" + ", ".join(str(d) for d in dims) + ("," if len(dims) == 1 else "") + ")"
 
 
-def _tensors(model: ModelProto) -> list[EmbeddingTensor]:
-    shapes, fixed = _inferred_shapes(model)
+def _shape_computations(model: ModelProto) -> set[str]:
+    """Tensors computed from constants and input shapes only (``Shape``, ``Size``), not from the input's values."""
+    computed = {tensor.name for tensor in model.graph.initializer}
+    for node in model.graph.node:  # nodes are in topological order
+        if node.op_type in ("Constant", "Shape", "Size") or all(not name or name in computed for name in node.input):
+            computed.update(name for name in node.output if name)
+    return computed
+
+
+def _tensors(model: ModelProto, input_shape: tuple[int, ...] | None = None) -> list[EmbeddingTensor]:
+    shapes, fixed = _inferred_shapes(model, input_shape)
     layout = _layouts(model)
+    shape_computations = _shape_computations(model)
     tensors = []
     for node in model.graph.node:
         for name in node.output:
+            if name in shape_computations:
+                continue
             elem_type, dims = shapes.get(name, (0, None))
             if not name or (elem_type and elem_type not in _FLOAT_TYPES) or node.op_type in ("Constant", "Shape"):
                 continue
@@ -211,20 +330,31 @@ def _tensors(model: ModelProto) -> list[EmbeddingTensor]:
     return tensors
 
 
-def list_embedding_outputs(model: str | Path, include_refused: bool = False) -> list[EmbeddingTensor]:
+def list_embedding_outputs(model: str | Path, include_refused: bool = False,
+                           input_shape: tuple[int, ...] | None = None) -> list[EmbeddingTensor]:
     """The tensors of an ONNX graph that can serve as ``embedding_output``, in graph order, with their shapes.
 
     Args:
         model: Path to the ONNX file.
         include_refused: Also list the floating-point tensors that cannot serve (their ``reason`` says why).
+        input_shape: The shape of one item of the model's (first) input, the batch axis left out, for example
+            ``(3, 224, 224)``: fixes the input's free axes, so that the shapes come out concrete. Default: the
+            input's shape as the file states it.
 
     Returns:
         One :class:`EmbeddingTensor` per floating-point tensor made by a node (constants and shape computations
-        left out); shapes from ONNX shape inference with the batch axis ``"batch"``.
+        left out); shapes from ONNX shape inference, the batch axis shown as ``"batch"``.
     """
     if not isinstance(include_refused, (bool, np.bool_)):
         raise TypeError(f"include_refused must be True or False, got {include_refused!r}")
-    tensors = _tensors(_load(model))
+    if input_shape is not None:
+        if isinstance(input_shape, (str, bytes)) or not all(
+                isinstance(length, (int, np.integer)) and not isinstance(length, bool) and length > 0
+                for length in input_shape):
+            raise ValueError(f"input_shape must be positive axis lengths, for example (3, 224, 224), got "
+                             f"{input_shape!r}")
+        input_shape = tuple(int(length) for length in input_shape)
+    tensors = _tensors(_load(model), input_shape)
     return tensors if include_refused else [tensor for tensor in tensors if tensor.usable]
 
 

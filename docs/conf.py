@@ -72,7 +72,8 @@ suppress_warnings = ["myst.header"]
 
 html_theme = "sphinx_rtd_theme"
 html_title = f"dianna-distance {release}"
-html_static_path: list = []
+html_static_path = ["_static"]
+html_css_files = ["custom.css"]  # table cells wrap (docs/_static/custom.css)
 html_show_sourcelink = False
 
 

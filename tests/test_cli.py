@@ -60,16 +60,18 @@ def test_explain_reports_a_bad_parameter_and_fails(tmp_path, capsys):
     code = main(["explain", str(model), str(write_image(tmp_path / "a.png")), "--reference",
                  str(tmp_path / "reference.npy"), "--p-keep", "2"])
     assert code == 2
-    assert "p_keep" in capsys.readouterr().err
+    assert "--p-keep" in capsys.readouterr().err
 
 
-def test_demo_runs_on_dianna_bundled_data_and_writes_a_png(tmp_path):
+def test_demo_runs_on_dianna_bundled_data_and_shows_a_blue_and_a_red_map(tmp_path):
     result = subprocess.run([sys.executable, "-m", "dianna_distance.cli", "demo", "--output",
                              str(tmp_path / "demo"), "--n-masks", "100", "--no-progress"],
                             capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "demo.png").stat().st_size > 0
-    assert np.load(tmp_path / "demo.npy").shape == (28, 28)
+    saliency = np.load(tmp_path / "demo.npy")
+    assert saliency.shape == (2, 28, 28)  # against digit 1 and against another 0
+    assert saliency[0].sum() < 0 < saliency[1].sum()  # blue: pushes it away from the 1; red: closer to the 0
 
 
 def test_version_prints_the_packages_one_version(capsys):

@@ -192,7 +192,7 @@ def closed_port_url() -> str:
         return f"http://127.0.0.1:{sock.getsockname()[1]}/vision_model.onnx"
 
 
-@pytest.mark.parametrize(("option", "value", "named"), [("--p-keep", "2", "p_keep"), ("--n-masks", "0", "n_masks")])
+@pytest.mark.parametrize(("option", "value", "named"), [("--p-keep", "2", "--p-keep"), ("--n-masks", "0", "--n-masks")])
 def test_a_bad_parameter_fails_before_the_preset_model_is_downloaded(files, tmp_path, monkeypatch, capsys, option,
                                                                      value, named):
     _, image, _ = files
@@ -208,7 +208,7 @@ def test_a_bad_parameter_fails_before_the_preset_model_is_downloaded(files, tmp_
 def test_a_bad_parameter_fails_before_any_file_is_read(command, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)  # none of the command's files exists here
     line = one_error_line(capsys, [command, *EXPLAIN_COMMANDS[command], "--n-masks", "0", "--no-progress"])
-    assert "n_masks" in line and "does not exist" not in line
+    assert "--n-masks" in line and "does not exist" not in line
     assert not list(tmp_path.iterdir())
 
 

@@ -91,7 +91,7 @@ def test_reference_of_the_wrong_length_is_a_one_line_error(tmp_path, sentence_fi
     np.save(tmp_path / "short.npy", np.ones(3))
     assert main(["explain-text", str(model), "the cat", "--tokenizer", str(tokenizer), "--reference",
                  str(tmp_path / "short.npy"), *FAST]) == 2
-    assert "embedded_reference has length 3" in capsys.readouterr().err
+    assert "--reference has length 3" in capsys.readouterr().err
 
 
 def test_missing_tokenizer_is_a_one_line_error(sentence_files, capsys):

@@ -94,7 +94,7 @@ def explained(tmp_path_factory) -> AppTest:
     return explain(own_model_app(tmp_path_factory.mktemp("explained")))
 
 
-@pytest.mark.parametrize("page", ["Images", "Texts", "Time series", "Tables"])
+@pytest.mark.parametrize("page", ["Images", "Texts", "Time series", "Tables", "Pairs"])
 def test_each_page_loads_without_error(page):
     app = new_app()
     app.sidebar.radio(key="page").set_value(page).run()
@@ -111,7 +111,8 @@ def test_uploaded_onnx_model_explains_and_offers_the_three_downloads(explained):
     assert len(run["explainer"].embeddings_) == 50
     buttons = {button.key: button for button in app.get("download_button")}
     assert set(buttons) == {"images_download_npz", "images_download_png", "images_download_run"}
-    assert all(button.proto.url for button in buttons.values())
+    # each is a file served at once (url) or made when clicked (deferred_file_id)
+    assert all(button.proto.url or button.proto.deferred_file_id for button in buttons.values())
 
 
 def test_the_run_is_drawn_in_blocks_with_the_same_map_as_one_attribute_call(explained, tmp_path):
@@ -299,26 +300,29 @@ def test_a_run_file_of_another_page_is_refused_on_the_page(explained):
     assert "is a run file of the Images page; open it there" in tables.error[0].value
 
 
-def test_a_csv_that_is_not_numbers_is_named_on_the_page(tmp_path):
+def own_table_app(tmp_path: Path, table: bytes, reference: bytes | None = None) -> AppTest:
+    """The Tables page with a linear ONNX model of 4 features and a rows .csv uploaded (reference: another row, or
+    a .npy embedding)."""
     path, _, _ = save_linear_onnx(tmp_path / "row.onnx", (4,), embedding_length=3)
     app = page_app("Tables")
     app.radio(key="tables_source").set_value("use your own data").run()
+    if reference is not None:
+        app.radio(key="tables_kind").set_value(".npy embedding").run()
+        app.file_uploader(key="tables_reference").upload("reference.npy", reference)
     app.file_uploader(key="tables_onnx").upload("model.onnx", path.read_bytes())
-    app.file_uploader(key="tables_item").upload("row.csv", b"a,b,c,d\n1,2,x,4\n")
-    app.file_uploader(key="tables_reference").upload("reference.npy", npy_bytes(np.ones(3)))
+    app.file_uploader(key="tables_table").upload("rows.csv", table)
     app.run()
+    return app
+
+
+def test_a_csv_that_is_not_numbers_is_named_on_the_page(tmp_path):
+    app = own_table_app(tmp_path, b"a,b,c,d\n1,2,x,4\n", npy_bytes(np.ones(3)))
     assert not app.exception
-    assert "'row.csv' line 2, column 'c': 'x' is not a number" in app.error[0].value
+    assert "'rows.csv' line 2, column 'c': 'x' is not a number" in app.error[0].value
 
 
 def test_an_own_row_and_onnx_model_explain_on_the_tables_page(tmp_path):
-    path, _, _ = save_linear_onnx(tmp_path / "row.onnx", (4,), embedding_length=3)
-    app = page_app("Tables")
-    app.radio(key="tables_source").set_value("use your own data").run()
-    app.file_uploader(key="tables_onnx").upload("model.onnx", path.read_bytes())
-    app.file_uploader(key="tables_item").upload("row.csv", b"a,b,c,d\n1,2,3,4\n")
-    app.file_uploader(key="tables_reference").upload("reference.npy", npy_bytes(np.ones(3)))
-    app.run()
+    app = own_table_app(tmp_path, b"a,b,c,d\n1,2,3,4\n", npy_bytes(np.ones(3)))
     app.number_input(key="tables_n_masks").set_value(40)
     app.button(key="tables_explain").click().run()
     assert not app.exception and not app.error

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+MAP = '[data-testid="stMain"] [data-testid="stImage"] img'  # the first image of the page: the map
 
 
 def find_browser() -> str | None:
@@ -111,11 +112,17 @@ def test_a_person_runs_bee_vs_fly_and_reselects_without_a_model_call(browser_pat
 
             slider = page.locator('[data-testid="stSlider"]').filter(has_text="positive selection")
             handle = slider.get_by_role("slider").nth(1)
-            handle.focus()
-            for _ in range(10):
+            step_seconds = []
+            for _ in range(3):  # one step of the slider at a time: from the key press to the new map
+                before = page.locator(MAP).first.get_attribute("src")
+                handle.focus()
+                started = time.perf_counter()
                 handle.press("ArrowRight")
-            page.wait_for_function("() => document.querySelectorAll('[data-stale=\"true\"]').length > 0 || "
-                                   "document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=30_000)
+                page.wait_for_function(f"(before) => {{ const image = document.querySelector('{MAP}'); "
+                                       "return image && image.src && image.src !== before; }", arg=before,
+                                       timeout=60_000, polling=10)
+                step_seconds.append(time.perf_counter() - started)
+                settle(page)
             images_after = settle(page)
             page.screenshot(path=str(tmp_path / "after_reselect.png"), full_page=True)
             calls_after = page.get_by_text("model calls so far").inner_text()
@@ -125,3 +132,7 @@ def test_a_person_runs_bee_vs_fly_and_reselects_without_a_model_call(browser_pat
     assert calls_after == calls_before  # the re-selection ran no model
     assert len(images_before) > 2 and images_after != images_before  # the map (a new image) was redrawn
     assert (tmp_path / "after_reselect.png").stat().st_size > 50_000
+    # A slider step redraws the map in well under a second on an idle machine (issue 26: <= 0.5 s; see
+    # benchmarks/dashboard_browser.py); the bound here is generous, for shared CI machines.
+    print(f"slider step -> new map: {', '.join(f'{value:.2f}' for value in step_seconds)} s")
+    assert sorted(step_seconds)[1] < 10

@@ -154,8 +154,7 @@ def test_an_onnx_upload_that_is_not_a_model_names_the_uploaded_file_never_a_serv
     app.session_state["tables_source"] = "use your own data"
     app.run()
     app.file_uploader(key="tables_onnx").upload("broken.onnx", b"\x08\x07garbage that is not protobuf")
-    app.file_uploader(key="tables_item").upload("row.csv", b"1,2,3,4\n")
-    app.file_uploader(key="tables_reference").upload("reference.npy", npy_bytes(np.ones(3)))
+    app.file_uploader(key="tables_table").upload("rows.csv", b"a,b,c,d\n1,2,3,4\n")
     app.run()
     assert not app.exception
     message = app.error[0].value

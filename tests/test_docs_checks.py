@@ -70,3 +70,8 @@ def test_the_cli_reference_shows_each_commands_own_help():
 def test_an_unknown_command_in_the_cli_reference_is_an_error_naming_the_commands():
     with pytest.raises(ValueError, match="unknown command 'explane'; the commands are"):
         cli_help.command_help("explane")
+
+
+def test_the_committed_cli_reference_is_what_the_parser_prints():
+    # docs/cli.md is committed rendered, so that GitHub shows it; rewrite it with: python docs/_ext/cli_help.py
+    assert cli_help.PAGE.read_text(encoding="utf-8") == cli_help.render_page()

@@ -132,7 +132,7 @@ def test_an_input_is_not_a_layer(classifier):
 def test_a_reshape_across_the_batch_is_refused_at_load_time_with_the_reason(tmp_path):
     model = save_classifier(tmp_path / "m.onnx", extra="reshape")
 
-    with pytest.raises(ValueError, match="first axis has the fixed length 1.*not the batch axis"):
+    with pytest.raises(ValueError, match="its axis batch×4 merges the batch with other axes"):
         OnnxModel(model, embedding_output="mixed")
     refused = {t.name: t.reason for t in list_embedding_outputs(model, include_refused=True)}
     assert "mixed" in refused and refused["mixed"] is not None
@@ -270,10 +270,10 @@ def test_the_layers_command_shows_refused_tensors_with_all(tmp_path, capsys):
     assert main(["layers", str(model), "--all"]) == 0
 
     row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("mixed"))
-    assert "refused: its first axis has the fixed length 1" in row
+    assert f"refused: its axis batch×{CHANNELS} merges the batch with other axes" in row
 
 
-def test_a_layer_whose_batch_axis_shape_inference_loses_is_listed_as_checked_when_it_runs(tmp_path, capsys, image):
+def test_a_layer_reshaped_with_minus_one_keeps_its_batch_axis(tmp_path, capsys, image):
     model = onnx.load(str(save_classifier(tmp_path / "m.onnx")))
     model.graph.initializer.append(numpy_helper.from_array(np.array([-1, CHANNELS], dtype=np.int64), "rows"))
     model.graph.node.append(helper.make_node("Reshape", ["features", "rows"], ["reshaped"]))
@@ -282,8 +282,35 @@ def test_a_layer_whose_batch_axis_shape_inference_loses_is_listed_as_checked_whe
     assert main(["layers", str(tmp_path / "m.onnx")]) == 0
 
     row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("reshaped"))
-    assert row.endswith(f"{CHANNELS} (batch axis checked when it runs)")
+    assert f"(batch, {CHANNELS})" in row and row.endswith(f"  {CHANNELS}")  # the batch axis told, not guessed
     assert OnnxModel(tmp_path / "m.onnx", embedding_output="reshaped")(np.stack([image, image])).shape == (2, 4)
+
+
+def test_layers_shows_concrete_shapes_for_an_input_shape_where_the_file_leaves_axes_free(tmp_path, capsys):
+    model = onnx.load(str(save_classifier(tmp_path / "m.onnx")))
+    for dim, name in zip(model.graph.input[0].type.tensor_type.shape.dim[2:], ("height", "width")):
+        dim.dim_param = name
+    onnx.save(model, str(tmp_path / "m.onnx"))
+
+    assert main(["layers", str(tmp_path / "m.onnx"), "--input-shape", "3,20,12"]) == 0
+
+    captured = capsys.readouterr()
+    rows = {line.split()[0]: line for line in captured.out.splitlines()[1:]}
+    assert f"(batch, {CHANNELS}, 20, 12)" in rows["relu"] and "unk__" not in captured.out
+    assert "shapes for items of shape (3, 20, 12)" in captured.err
+
+
+def test_layers_takes_a_preset_name_shows_concrete_shapes_and_marks_the_presets_layer(effnet_file, capsys):
+    from dianna_distance.cli.layers import PRESET_MARK
+    from dianna_distance.models.image import PRESET_EMBEDDING_OUTPUTS
+
+    assert main(["layers", "efficientnet-lite0"]) == 0
+
+    out = capsys.readouterr().out
+    marked = [line for line in out.splitlines() if PRESET_MARK in line]
+    assert len(marked) == 1 and marked[0].startswith(PRESET_EMBEDDING_OUTPUTS["efficientnet-lite0"])
+    assert "(batch, 1280, 1, 1)" in marked[0]
+    assert "unk__" not in out and "?" not in out and "checked when it runs" not in out
 
 
 def test_the_layers_command_reports_a_missing_file_in_one_line(tmp_path, capsys):

@@ -70,14 +70,14 @@ def test_each_row_title_names_the_pair_and_the_distance(image, fly_file):
     figure = plot_distance_map(smooth_maps(), image, references=[fly_file, "a bee", Path("flower.npy")],
                                distances=[0.412, 0.2871, 0.55], image_label="bee.jpg")
     assert [row.get_suptitle() for row in rows_of(figure)] == [
-        "bee.jpg vs fly.png — distance 0.412", "bee.jpg vs “a bee” — distance 0.287",
-        "bee.jpg vs flower.npy — distance 0.55"]
+        "bee.jpg vs fly.png — cosine distance 0.412 (0 to 1)", "bee.jpg vs “a bee” — cosine distance 0.287 (0 to 1)",
+        "bee.jpg vs flower.npy — cosine distance 0.55 (0 to 1)"]
 
 
 def test_given_titles_name_the_rows_and_get_the_distance_appended(image):
     figure = plot_distance_map(smooth_maps(2), image, titles=["bee vs fly", "bee vs flower"], distances=[0.3, 0.4])
-    assert [row.get_suptitle() for row in rows_of(figure)] == ["bee vs fly — distance 0.3",
-                                                                "bee vs flower — distance 0.4"]
+    assert [row.get_suptitle() for row in rows_of(figure)] == ["bee vs fly — cosine distance 0.3 (0 to 1)",
+                                                                "bee vs flower — cosine distance 0.4 (0 to 1)"]
 
 
 def test_rows_have_distinct_default_titles_without_references(image):

@@ -16,7 +16,6 @@ from conftest_models import save_image_model
 
 from dianna_distance.models import ImageEncoder, ImagePreset, embed_text, load_conse
 from dianna_distance.models.conse import ConseImageEncoder, embed_class_names, imagenet_class_names
-from dianna_distance.models.export import export_model
 from dianna_distance.models.sentence import load_minilm
 
 pytest.importorskip("efficientnet_lite_pytorch")
@@ -40,10 +39,9 @@ def cosine_distance(embeddings: np.ndarray, reference: np.ndarray) -> np.ndarray
 
 
 @pytest.fixture(scope="module")
-def conse(tmp_path_factory):
-    """``load_conse()`` on EfficientNet-Lite0 exported once into a temporary folder (not the user's cache)."""
-    (effnet,) = export_model("efficientnet-lite0", None, tmp_path_factory.mktemp("effnet"))
-    return load_conse(effnet)
+def conse(effnet_file):
+    """``load_conse()`` on EfficientNet-Lite0 exported once per session into the suite's temporary cache."""
+    return load_conse(effnet_file)
 
 
 def test_class_names_are_imagenets_1000_in_class_index_order():

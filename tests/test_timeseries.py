@@ -323,7 +323,7 @@ def test_explain_timeseries_takes_an_embedding_reference_from_a_npy_file(weather
     ({"series": "bad.csv"}, "line 3, column 'tmax': 'x' is not a number"),
     ({"series": "nan.npy"}, "series contains NaN"),
     ({"reference": None}, "give exactly one of --reference"),
-    ({"extra": ["--feature-res", "2"]}, "feature_res must be at least 3"),
+    ({"extra": ["--feature-res", "2"]}, "--feature-res must be at least 3"),
     ({"extra": ["--mask-type", "median"]}, "--mask-type must be 'mean' or a number"),
     ({"series": "long.npy", "reference": "embedding"}, r"series has shape \(30, 1\).*\(28, 1\)"),
 ])

@@ -22,6 +22,8 @@ The package, by concern:
 - :mod:`~dianna_distance.batch.run`: :func:`explain_many`, here or as Dask tasks.
 - :mod:`~dianna_distance.batch.split`: :func:`explain_split`, one explanation's masks over a cluster's workers.
 - :mod:`~dianna_distance.batch.tabular_kind`: the ``"tabular"`` job kind (a table row; importing it registers it).
+- :mod:`~dianna_distance.batch.pair_kind` and :mod:`~dianna_distance.batch.pair_run`: pairs of items (``item_a``,
+  ``item_b``), each side with its own model: :func:`explain_pairs`, resumable by both items' contents.
 
 Locally (the default), items run one after another in this process, each explanation using all cores through
 ONNX Runtime. With ``client=`` (a :class:`distributed.Client`, a Dask cluster or a scheduler address; ``pip
@@ -57,6 +59,7 @@ from dianna_distance.batch.manifest import (
     load_map,
     read_manifest,
 )
+from dianna_distance.batch.pair_run import PairBatchRun, PairJob, explain_pairs, read_pair_jobs
 from dianna_distance.batch.run import BatchRun, explain_many
 from dianna_distance.batch.split import embed_range, explain_split
 from dianna_distance.batch.worker import ItemResult, cached_model, run_job
@@ -74,8 +77,11 @@ __all__ = [
     "JobKeys",
     "JobKind",
     "ModelSpec",
+    "PairBatchRun",
+    "PairJob",
     "PreparedJob",
     "cached_model",
+    "explain_pairs",
     "embed_range",
     "explain_many",
     "explain_split",
@@ -85,5 +91,6 @@ __all__ = [
     "map_file_name",
     "read_jobs",
     "read_manifest",
+    "read_pair_jobs",
     "run_job",
 ]

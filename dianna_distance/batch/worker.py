@@ -40,6 +40,8 @@ class ItemResult:
             shape; None when the job failed.
         significant: The features whose sign the run establishes (the explainer's ``significant_``), the map's
             shape; None when the job failed.
+        unmasked_distances: The distance of the unmasked image to each reference (for the figure titles of
+            ``explain-many --png``); None for other kinds of item, and when the job failed. Not in the manifest.
     """
 
     id: str
@@ -49,6 +51,7 @@ class ItemResult:
     error: str | None = None
     standard_error: np.ndarray | None = None
     significant: np.ndarray | None = None
+    unmasked_distances: list[float] | None = None
 
 
 # -- models, cached once per process ------------------------------------------------------------------------------
@@ -173,13 +176,28 @@ def run_job(spec: ModelSpec, parameters: dict, job: Job) -> ItemResult:
     try:
         kind = JOB_KINDS[job.kind]
         prepared = kind.prepare(spec, job, parameters)
-        saliency = prepared.explainer.attribute(prepared.model, prepared.inputs, kind.reference(spec, job))
+        reference = kind.reference(spec, job)
+        saliency = prepared.explainer.attribute(prepared.model, prepared.inputs, reference)
         distances = _summarise(prepared.explainer.distances_)
+        unmasked = _unmasked_distances(prepared, reference) if job.kind == "image" else None
         return ItemResult(job.id, saliency, distances, time.perf_counter() - start,
                           standard_error=prepared.explainer.standard_error_,
-                          significant=prepared.explainer.significant_)
+                          significant=prepared.explainer.significant_, unmasked_distances=unmasked)
     except Exception as error:  # a failed item is recorded and the run goes on
         return ItemResult(job.id, None, None, time.perf_counter() - start, describe_error(error))
+
+
+def _unmasked_distances(prepared: PreparedJob, reference: np.ndarray) -> list[float]:
+    """The distance of the unmasked image to each reference (one more model call)."""
+    from dianna_distance.distances import compute_distances
+
+    explainer = prepared.explainer
+    batch = prepared.inputs[None]
+    preprocess = getattr(explainer, "preprocess_function", None)  # an image explainer's
+    if preprocess is not None:
+        batch = preprocess(batch)
+    embedding = np.asarray(explainer.load_model(prepared.model)(batch), dtype=np.float64)
+    return compute_distances(embedding, np.atleast_2d(reference), explainer.distance)[:, 0].tolist()
 
 
 def _summarise(distances: np.ndarray) -> DistanceSummary:

@@ -2,7 +2,8 @@
 
 (also ``export`` and ``demo``).
 
-Also ``explain-timeseries`` (:mod:`~dianna_distance.cli.timeseries`).
+Also ``explain-timeseries`` (:mod:`~dianna_distance.cli.timeseries`) and ``explain-pair``
+(:mod:`~dianna_distance.cli.pair`).
 
 One module per subcommand family (:mod:`~dianna_distance.cli.image`, :mod:`~dianna_distance.cli.text`,
 :mod:`~dianna_distance.cli.many`, :mod:`~dianna_distance.cli.tabular`); :mod:`~dianna_distance.cli.common` holds
@@ -23,8 +24,10 @@ from dianna_distance.cli.common import (
     one_line,
     one_line_warnings,
     onnxruntime_errors,
+    option_names,
     output_paths,
     seed_line,
+    speak_options,
 )
 from dianna_distance.cli.dashboard import add_dashboard_command, run_dashboard
 from dianna_distance.cli.image import (
@@ -39,6 +42,7 @@ from dianna_distance.cli.image import (
 )
 from dianna_distance.cli.layers import add_layers_command, run_layers
 from dianna_distance.cli.many import add_explain_many_command, run_explain_many
+from dianna_distance.cli.pair import add_explain_pair_command, run_explain_pair
 from dianna_distance.cli.tabular import add_explain_tabular_command, run_explain_tabular
 from dianna_distance.cli.text import add_explain_text_command, explain_text_files, load_text_model, run_explain_text
 from dianna_distance.cli.timeseries import add_explain_timeseries_command, run_explain_timeseries
@@ -68,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_explain_tabular_command(commands)
     add_explain_many_command(commands)
     add_explain_timeseries_command(commands)
+    add_explain_pair_command(commands)
     add_demo_command(commands)
     add_layers_command(commands)
     add_dashboard_command(commands)
@@ -80,14 +85,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     Expected failures (a missing, unreadable or corrupt file, a directory where a file belongs, an output
     location that does not exist or cannot be written, a bad parameter, an offline download) print one line on
     stderr naming the path or parameter and the cause, and return 2 (130 on Ctrl-C); nothing is written then.
+    Messages (errors and warnings) name the command's options, not the Python parameters behind them
+    (``--training-data``, not ``training_data``; see :func:`~dianna_distance.cli.common.speak_options`).
     """
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    options = option_names(_command_parser(parser, args.command))
+    args.option_names = options
     expected: tuple[type[BaseException], ...] = (ValueError, TypeError, ImportError, MemoryError,
                                                   *onnxruntime_errors())
     if args.command == "dashboard":
         return run_dashboard(args)
     try:
-        with one_line_warnings():
+        with one_line_warnings(options):
             if args.command == "explain-many":
                 return run_explain_many(args)
             paths = _run(args)
@@ -95,16 +105,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("dianna-distance: interrupted; nothing was written", file=sys.stderr)
         return 130
     except OSError as error:  # FileNotFoundError, PermissionError, IsADirectoryError, ConnectionError, ...
-        print(f"dianna-distance: error: {describe_os_error(error)}", file=sys.stderr)
+        print(f"dianna-distance: error: {speak_options(describe_os_error(error), options)}", file=sys.stderr)
         return 2
     except expected as error:
-        print(f"dianna-distance: error: {one_line(error)}", file=sys.stderr)
+        print(f"dianna-distance: error: {speak_options(one_line(error), options)}", file=sys.stderr)
         return 2
     for path in paths:
         print(f"wrote {path}")
     if hasattr(args, "random_state"):  # the seed used, so that the run can be repeated
         print(seed_line(args))
     return 0
+
+
+def _command_parser(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser:
+    """The subcommand's own parser."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action.choices[command]
+    return parser
 
 
 def _run(args: argparse.Namespace) -> Sequence[Path]:
@@ -116,6 +134,8 @@ def _run(args: argparse.Namespace) -> Sequence[Path]:
         return run_explain_tabular(args)
     if args.command == "explain-timeseries":
         return run_explain_timeseries(args)
+    if args.command == "explain-pair":
+        return run_explain_pair(args)
     if args.command == "demo":
         return run_demo(args)
     if args.command == "layers":

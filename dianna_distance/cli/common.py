@@ -6,14 +6,15 @@ import argparse
 import contextlib
 import inspect
 import os
+import re
 import sys
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from dianna_distance.distances import DISTANCES, WEIGHTINGS
+from dianna_distance.distances import DISTANCES, WEIGHTINGS, DistanceLike
 from dianna_distance.files import check_output_prefix
 from dianna_distance.image import DistanceExplainer
 from dianna_distance.masks import GENERATORS
@@ -175,15 +176,18 @@ def dianna_file(*parts: str) -> Path:
 
 
 def add_explainer_options(parser: argparse.ArgumentParser, explainer_class: type = DistanceExplainer,
-                          defaults: dict | None = None, meanings: dict[str, str] | None = None) -> None:
+                          defaults: dict | None = None, meanings: dict[str, str] | None = None,
+                          choices: dict[str, tuple[str, ...]] | None = None) -> None:
     """Add an option for every parameter of :data:`EXPLAINER_OPTIONS` that ``explainer_class`` takes.
 
     Defaults come from the class's signature (``defaults`` overrides them), except ``--random-state``, whose
     default is :data:`DEFAULT_RANDOM_STATE` on every command. ``meanings`` replaces a help text where a modality
-    reads a parameter its own way (a time series' ``feature_res``). Also adds ``--providers`` and ``--no-progress``.
+    reads a parameter its own way (a time series' ``feature_res``), ``choices`` the allowed values where a class
+    allows others than :data:`OPTION_CHOICES` (a pair's weightings). Also adds ``--providers`` and ``--no-progress``.
     """
     defaults = defaults or {}
     meanings = meanings or {}
+    allowed = {**OPTION_CHOICES, **(choices or {})}
     signature = inspect.signature(explainer_class).parameters
     for name, (kind, meaning) in EXPLAINER_OPTIONS.items():
         if name not in signature:
@@ -191,7 +195,7 @@ def add_explainer_options(parser: argparse.ArgumentParser, explainer_class: type
         default = DEFAULT_RANDOM_STATE if name == "random_state" else defaults.get(name, signature[name].default)
         shown = DEFAULTS_SHOWN.get(name, default) if default is None else default
         metavar = "{SEED,random}" if name == "random_state" else None
-        parser.add_argument(f"--{name.replace('_', '-')}", type=kind, default=default, choices=OPTION_CHOICES.get(name),
+        parser.add_argument(f"--{name.replace('_', '-')}", type=kind, default=default, choices=allowed.get(name),
                             metavar=metavar, help=f"{meanings.get(name, meaning)} (default: {shown})")
     if "providers" in signature:
         parser.add_argument("--providers", type=providers_option, action="append", metavar="PROVIDER",
@@ -243,6 +247,26 @@ def check_providers(given: Sequence[Sequence[str]] | None) -> list[str] | None:
     return names
 
 
+def unmasked_distances(explainer: object, run_model: Callable, batch: object, references: np.ndarray) -> list[float]:
+    """The distance of the unmasked item to each reference (one more model call), for the figure titles.
+
+    Args:
+        explainer: The run's explainer: its ``distance``, and its ``preprocess_function`` where it has one.
+        run_model: The model as the explainer runs it.
+        batch: A batch of one item, as the explainer takes it (before its ``preprocess_function``).
+        references: The reference embedding(s), ``(D,)`` or ``(K, D)``.
+    """
+    from dianna_distance.distances import compute_distances
+
+    preprocess = getattr(explainer, "preprocess_function", None)
+    if preprocess is not None:
+        batch = preprocess(batch)
+    embedding = np.asarray(run_model(batch), dtype=np.float64)
+    distance: DistanceLike = getattr(explainer, "distance", "cosine")
+    return compute_distances(embedding, np.atleast_2d(np.asarray(references, dtype=np.float64)),
+                             distance)[:, 0].tolist()
+
+
 def seed_line(args: argparse.Namespace) -> str:
     """The line that says which seed a run used (and, for a drawn one, how to repeat the run)."""
     seed = args.random_state
@@ -262,6 +286,60 @@ def onnxruntime_errors() -> tuple[type[BaseException], ...]:
     return tuple(getattr(state, name) for name in names if hasattr(state, name))
 
 
+#: The options of the Python parameter names whose command-line option has another name (a message names the first
+#: of them that the command has).
+PARAMETER_OPTIONS = {
+    "embedded_reference": ("--reference", "--reference-row", "--reference-text", "--reference-series",
+                           "--caption"),
+    "output_dir": ("--output", "--output-dir"),
+    "output_filename": ("--output",),
+    "output_prefix": ("--output",),
+    "training_data": ("--training-data",),
+}
+
+
+def option_names(parser: argparse.ArgumentParser) -> dict[str, str]:
+    """The option each Python parameter name stands for on a (sub)command's command line.
+
+    Every option's destination with an underscore (``n_masks`` -> ``--n-masks``), and the names of
+    :data:`PARAMETER_OPTIONS` that the command has an option for. Names without an underscore (``model``, ``row``)
+    are words as much as parameters, and are left as they are.
+    """
+    options: dict[str, str] = {}
+    for action in parser._actions:
+        long = [option for option in action.option_strings if option.startswith("--")]
+        if long and "_" in action.dest:
+            options[action.dest] = long[0]
+    every_option = {option for action in parser._actions for option in action.option_strings}
+    for name, candidates in PARAMETER_OPTIONS.items():
+        present = [option for option in candidates if option in every_option]
+        if present:
+            options[name] = present[0]
+    return options
+
+
+def speak_options(message: str, options: Mapping[str, str]) -> str:
+    """A library message in the command line's words: each Python parameter name replaced by its option.
+
+    Only whole names are replaced, not parts of paths, quoted values or longer names (``'training_data.csv'``
+    stays as it is).
+
+    Args:
+        message: The message.
+        options: Parameter name -> option (see :func:`option_names`).
+    """
+    if not options:
+        return message
+    names = "|".join(re.escape(name) for name in sorted(options, key=len, reverse=True))
+    pattern = re.compile(rf"(?<![\w'\"./\\-])({names})(?![\w'\"/\\-]|\.\w)")
+    return pattern.sub(lambda match: options[match.group(1)], message)
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 item``, ``2 items``."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def one_line(error: BaseException) -> str:
     """An error's message on one line."""
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
@@ -269,11 +347,15 @@ def one_line(error: BaseException) -> str:
 
 
 @contextlib.contextmanager
-def one_line_warnings() -> Iterator[None]:
-    """Print warnings as ``dianna-distance: warning: ...`` lines, without source lines, while running."""
+def one_line_warnings(options: Mapping[str, str] | None = None) -> Iterator[None]:
+    """Print warnings as ``dianna-distance: warning: ...`` lines, without source lines, while running.
+
+    Args:
+        options: Parameter name -> option, to name options instead of parameters (see :func:`speak_options`).
+    """
     with warnings.catch_warnings():
         def show(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
-            print(f"dianna-distance: warning: {one_line(message)}", file=sys.stderr)
+            print(f"dianna-distance: warning: {speak_options(one_line(message), options or {})}", file=sys.stderr)
 
         warnings.showwarning = show
         yield

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from dianna_distance.dashboard import DEFAULT_HOST, DEFAULT_PORT, MAX_UPLOAD_MB, PRIMARY, SECONDARY_BACKGROUND
@@ -40,7 +42,41 @@ def run_dashboard(args: argparse.Namespace) -> int:
     except ModuleNotFoundError as error:
         print(f"dianna-distance: error: {error}", file=sys.stderr)
         return 2
+    return run_until_stopped(streamlit_command(args.port, args.host))
+
+
+#: The signals that stop the command; each is passed on to the Streamlit server, which then stops too.
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+def run_until_stopped(command: list[str], grace: float = 10.0) -> int:
+    """Run ``command`` until it ends; a stop signal sent to this process is passed on to it.
+
+    SIGINT (Ctrl+C), SIGTERM (``kill``, a service manager) and SIGHUP (a closed terminal) are each sent on to the
+    child, which then shuts down (Streamlit closes its port); a child still running ``grace`` seconds later is
+    killed. Returns the child's exit status, or ``128 + signal`` when a signal stopped the command.
+    """
+    child = subprocess.Popen(command)
+    received: list[int] = []
+
+    def pass_on(number: int, _frame: object) -> None:
+        received.append(number)
+        if child.poll() is None:
+            child.send_signal(number)
+
+    previous = {number: signal.signal(number, pass_on) for number in STOP_SIGNALS}
     try:
-        return subprocess.call(streamlit_command(args.port, args.host))
-    except KeyboardInterrupt:
-        return 130
+        deadline = None
+        while (status := child.poll()) is None:
+            if received and deadline is None:
+                deadline = time.monotonic() + grace
+            if deadline is not None and time.monotonic() > deadline:
+                child.kill()
+            try:
+                child.wait(timeout=0.2)
+            except subprocess.TimeoutExpired:
+                pass
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    return 128 + received[0] if received else status

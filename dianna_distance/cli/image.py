@@ -102,7 +102,7 @@ def run_summary(explainer: DistanceExplainer, model: Callable[[np.ndarray], np.n
     distances = compute_distances(embedding, np.atleast_2d(reference), explainer.distance)[:, 0]
     spread = float(np.nanmean(explainer.standard_error_))  # infinite when a selection holds a single mask
     return {"standard_error": explainer.standard_error_, "significant": explainer.significant_,
-            "distances": distances.tolist(), "n_masks": explainer.n_masks_used_,
+            "distances": distances.tolist(), "distance_name": explainer.distance, "n_masks": explainer.n_masks_used_,
             "spread": spread if np.isfinite(spread) else None}
 
 
@@ -124,6 +124,7 @@ def write_map(
     significant: np.ndarray | None = None,
     distances: Sequence[float] | None = None,
     spread: float | None = None,
+    distance_name: object = "cosine",
 ) -> tuple[Path, ...]:
     """Write a map (``.npy``) and its figure (``.png``) whole and together; return both paths.
 
@@ -148,6 +149,7 @@ def write_map(
         significant: Booleans (the map's shape): pixels whose sign the run establishes; the others are hatched.
         distances: Distance of the unmasked image to each reference, in the row titles.
         spread: The map's mean standard error, written on the figure.
+        distance_name: The explainer's ``distance`` (named in the row titles with its range).
 
     Returns:
         The paths written: ``(npy_path, png_path)``, or ``(npy_path, se_path, png_path)`` with ``standard_error``.
@@ -166,7 +168,8 @@ def write_map(
 
     def save_png(path: Path) -> None:
         plot_distance_map(saliency, image, titles=titles, output_filename=path, references=references,
-                          n_masks=n_masks, significant=significant, distances=distances, spread=spread)
+                          n_masks=n_masks, significant=significant, distances=distances, spread=spread,
+                          distance_name=distance_name)
 
     writers = [(npy_path, saver(saliency)), (png_path, save_png)]
     if standard_error is not None:
@@ -299,11 +302,13 @@ def add_export_command(commands: argparse._SubParsersAction) -> None:
     export = commands.add_parser("export", help="write ONNX files from a torchvision, Keras, open_clip or "
                                                 "transformers model (that package must be installed), or "
                                                 "EfficientNet-Lite0 from its PyPI wheels")
-    export.add_argument("source", choices=SOURCES)
+    export.add_argument("source", choices=SOURCES, metavar="SOURCE",
+                        help=f"where the model comes from: {', '.join(SOURCES)} (efficientnet-lite0: from "
+                             "the installed wheels, no name needed)")
     export.add_argument("name", nargs="?",
                         help="model name, e.g. resnet50 (torchvision), ResNet50 (keras), ViT-B-32 (open_clip), "
                              "openai/clip-vit-base-patch32 (transformers); none for efficientnet-lite0")
-    export.add_argument("--output-dir", default=".", help="folder to write to (default: the current folder)")
+    export.add_argument("--output-dir", "-o", default=".", help="folder to write to (default: the current folder)")
     export.add_argument("--pretrained", help="weights: torchvision weights name or open_clip pretrained tag")
 
 
@@ -317,14 +322,15 @@ def run_export(args: argparse.Namespace) -> list[Path]:
 def add_explain_command(commands: argparse._SubParsersAction) -> None:
     """Add the ``explain`` subcommand."""
     explain = commands.add_parser("explain", help="explain why an image is close to or far from a reference")
-    explain.add_argument("model", help="ONNX image model (input (N, C, H, W) or (N, H, W, C)); a file exported by "
-                                       "this package (dianna-distance export) brings its preprocessing, so it needs "
-                                       "no --preset")
+    explain.add_argument("model", nargs="?",
+                         help="ONNX image model (input (N, C, H, W) or (N, H, W, C)); a file exported by this package "
+                              "(dianna-distance export) brings its preprocessing, so it needs no --preset; may be left "
+                              "out with --preset (the preset's own file)")
     explain.add_argument("image", help="image file to explain")
     explain.add_argument("--reference",
                          help="reference: a .npy embedding (D,) or (K, D), or an image file embedded by the model "
                               "(required unless --caption is given)")
-    explain.add_argument("--output", help="where to write: a prefix to which .npy and .png are appended (a "
+    explain.add_argument("--output", "-o", help="where to write: a prefix to which .npy and .png are appended (a "
                                           "trailing .npy or .png is dropped), or an existing directory, which gets "
                                           "<image>_distance.npy/.png (default: <image>_distance in the current "
                                           "directory); checked before the model runs")
@@ -342,6 +348,10 @@ def run_explain(args: argparse.Namespace) -> tuple[Path, ...]:
     The explainer's parameters are checked first, before any file is read or model loaded (or downloaded).
     """
     parameters = explainer_parameters(args)
+    if args.model is None:
+        if not args.preset:
+            raise ValueError("give the MODEL (an ONNX file), or --preset for a preset's own model")
+        args.model = args.preset
     check_explain_options(args)
     if args.scheduler is not None:
         return explain_image_on_cluster(args, parameters)
@@ -361,19 +371,35 @@ def run_explain(args: argparse.Namespace) -> tuple[Path, ...]:
 
 def add_demo_command(commands: argparse._SubParsersAction) -> None:
     """Add the ``demo`` subcommand."""
-    demo = commands.add_parser("demo", help="explain DIANNA's bundled digit 0 against digit 1's embedding in its "
+    demo = commands.add_parser("demo", help="explain DIANNA's bundled digit 0 against its digit 1 (blue: what "
+                                            "pushes it away) and another 0 (red: what brings it closer) in its "
                                             "bundled MNIST model (no download)")
-    demo.add_argument("--output", default="dianna_distance_demo",
+    demo.add_argument("--output", "-o", default="dianna_distance_demo",
                       help="output prefix or directory, as for explain (default: %(default)s)")
     add_explainer_options(demo, defaults={"n_masks": 500})
 
 
 def run_demo(args: argparse.Namespace) -> tuple[Path, ...]:
-    """Run the ``demo`` subcommand; returns the paths written."""
-    model = dianna_file("models", "mnist_model_tf.onnx")
-    image, reference = dianna_file("data", "digit0.jpg"), dianna_file("data", "digit1.png")
+    """Run the ``demo`` subcommand; returns the paths written.
+
+    DIANNA's digit 0 against two references in its binary MNIST model: its digit 1, which the 0's strokes push
+    away from (a blue map), and the first 0 of its ``binary-mnist.npz`` test set, which they bring the digit closer
+    to (a red map). One pass, a map ``(2, 28, 28)``, a figure with a row each.
+    """
     parameters = explainer_parameters(args)
-    return explain_files(model, image, reference, args.output, **parameters)
+    image_path, one_path = dianna_file("data", "digit0.jpg"), dianna_file("data", "digit1.png")
+    paths = output_paths(args.output, image_path)
+    model = OnnxModel(dianna_file("models", "mnist_model_tf.onnx"), providers=parameters.get("providers"))
+    image = load_image_for_model(image_path, model, 1.0)
+    with np.load(dianna_file("data", "binary-mnist.npz")) as digits:
+        zeros = digits["X_test"][digits["y_test"] == 0]
+    another_zero = zeros[0].reshape(28, 28, 1).astype(np.float32) / 255
+    references = np.stack([load_reference_for_model(one_path, model, 1.0), model(another_zero[None])[0]])
+    explainer = DistanceExplainer(axis_labels={2: "channels"}, **parameters)
+    saliency = explainer.attribute(model, image, references)
+    titles = [f"{Path(image_path).name} vs {Path(one_path).name}", f"{Path(image_path).name} vs another 0"]
+    return write_map(saliency, image, titles, paths, references=[Path(one_path), another_zero],
+                     **run_summary(explainer, model, image, references))
 
 
 def explain_image_on_cluster(args: argparse.Namespace, parameters: dict) -> tuple[Path, ...]:

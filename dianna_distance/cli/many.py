@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from dianna_distance.cli.cluster import add_scheduler_option
-from dianna_distance.cli.common import PRESET_CHOICES, add_explainer_options, explainer_parameters, seed_line
+from dianna_distance.cli.common import (
+    PRESET_CHOICES,
+    add_explainer_options,
+    explainer_parameters,
+    plural,
+    seed_line,
+    speak_options,
+)
 
 if TYPE_CHECKING:
     from dianna_distance.batch import ItemResult, Job
@@ -24,7 +31,7 @@ def add_explain_many_command(commands: argparse._SubParsersAction) -> None:
     many.add_argument("jobs", help="CSV or JSONL jobs file: columns/keys id, item, reference or caption (paths "
                                    "relative to the jobs file)")
     many.add_argument("--model", required=True, help="ONNX image model (with --preset also a registry name)")
-    many.add_argument("--output", required=True, help="folder for the maps (.npy) and manifest.jsonl; re-running "
+    many.add_argument("--output", "-o", required=True, help="folder for the maps (.npy) and manifest.jsonl; re-running "
                                                       "into it resumes")
     many.add_argument("--preset", choices=PRESET_CHOICES, help="preprocess images as this preset says; --model "
                                                                "may then be the preset's name, to download its file")
@@ -92,14 +99,15 @@ def run_explain_many(args: argparse.Namespace) -> int:
                        client=args.scheduler, retry_failed=args.retry_failed, progress=progress,
                        item_progress=args.item_progress, on_result=draw, **parameters)
     changed = f", {len(run.changed)} of them changed since an earlier run" if run.changed else ""
-    print(f"explained {len(run.explained)} items{changed}, skipped {len(run.skipped)} from earlier runs, "
+    print(f"explained {plural(len(run.explained), 'item')}{changed}, skipped {len(run.skipped)} from earlier runs, "
           f"{len(run.failed)} failed; manifest {run.manifest}; {seed_line(args)}")
     if run.failed:
         job_id, error = next(iter(run.failed.items()))
         earlier = (f"; {len(run.failed_earlier)} of them failed in an earlier run and were not retried"
                    if run.failed_earlier else "")
-        print(f"dianna-distance: error: {len(run.failed)} items failed (first: {job_id!r}: {error}){earlier}; see "
-              "the manifest, and re-run with --retry-failed to try them again", file=sys.stderr)
+        error = speak_options(error, getattr(args, "option_names", {}))
+        print(f"dianna-distance: error: {plural(len(run.failed), 'item')} failed (first: {job_id!r}: {error})"
+              f"{earlier}; see the manifest, and re-run with --retry-failed to try them again", file=sys.stderr)
         return 1
     return 0
 
@@ -143,7 +151,7 @@ class MapFigures:
     Args:
         output_dir: The run folder.
         pixel_max: Value of a white pixel in the model's input (plain ONNX models).
-        distance: The run's distance, for the titles of table and series figures.
+        distance: The run's distance, named in the figure titles (for table and series figures too).
     """
 
     def __init__(self, output_dir: Path, pixel_max: float = 1.0, distance: str = "cosine") -> None:
@@ -174,7 +182,7 @@ class MapFigures:
             references = [Path(job.reference)] * count
         else:  # an embedding array
             references = None
-        titles = [str(job.id) if count == 1 else f"{job.id} [{k}]" for k in range(count)]
+        titles = self.titles(job, count, result.unmasked_distances)
         folder = self.output_dir / "figures"
         folder.mkdir(exist_ok=True)
         target = folder / (Path(map_file_name(job.id)).stem + ".png")
@@ -187,6 +195,26 @@ class MapFigures:
                               spread=spread if np.isfinite(spread) else None)
 
         write_together([(target, save)])
+
+    def titles(self, job: Job, count: int, distances: Sequence[float] | None = None) -> list[str]:
+        """One title per map: the job's id, the pair and (when known) the distance.
+
+        ``"bee-vs-fly: bee.jpg vs fly.jpg — cosine distance 0.448 (0 to 1)"``.
+        """
+        from dianna_distance.visualization.common import pair_title, quoted
+
+        item = Path(str(job.item)).name if isinstance(job.item, (str, Path)) else "the item"
+        if job.caption is not None:
+            labels = [quoted(job.caption)] if isinstance(job.caption, str) else [quoted(c) for c in job.caption]
+        elif isinstance(job.reference, tuple):
+            labels = [Path(path).name for path in job.reference]
+        elif isinstance(job.reference, (str, Path)):
+            name = Path(job.reference).name
+            labels = [name] if count == 1 else [f"{name}[{k}]" for k in range(count)]
+        else:  # an embedding array
+            labels = ["the reference"] if count == 1 else [f"reference {k}" for k in range(count)]
+        values: Sequence[float | None] = list(distances) if distances is not None else [None] * count
+        return [f"{job.id}: {pair_title(item, label, value, self.distance)}" for label, value in zip(labels, values)]
 
     def _draw_array(self, job: Job, result: ItemResult, saliency: np.ndarray) -> None:
         """A table row's feature bars or a series' panels, titled with the pair (item vs reference) and distance."""

@@ -10,7 +10,12 @@ from pathlib import Path
 import numpy as np
 
 from dianna_distance.cli.cluster import add_scheduler_option, check_split, split_map
-from dianna_distance.cli.common import add_explainer_options, explainer_parameters, output_prefix
+from dianna_distance.cli.common import (
+    add_explainer_options,
+    explainer_parameters,
+    output_prefix,
+    unmasked_distances,
+)
 from dianna_distance.files import check_output_prefix, read_npy, write_together
 from dianna_distance.readers import check_columns
 from dianna_distance.tabular import MASK_TYPES, TabularDistanceExplainer, check_float32_rows, read_csv_table
@@ -131,13 +136,18 @@ def explain_tabular_files(
         scores = explainer.attribute(run_model, table[row], embedded)
         standard_error, significant = explainer.standard_error_, explainer.significant_
         n_masks, fdr = explainer.n_masks_used_, float(explainer.fdr_)
+    distances = unmasked_distances(explainer, run_model, table[row][None].astype(np.float32), embedded)
     record = {"rows": str(rows), "row": int(row), "feature_names": names, "values": table[row].tolist(),
               "references": labels, "scores": _lists(scores),
               "standard_error": None if standard_error is None else _lists(standard_error),
               "significant": None if significant is None else np.atleast_2d(significant).tolist(),
-              "n_masks_used": int(n_masks), "fdr": fdr, "mask_type": mask_type,
-              "training_data": None if training_data is None else str(training_data)}
-    titles = [f"row {row} vs {label}" for label in labels]
+              "n_masks_used": int(n_masks), "fdr": fdr, "mask_type": _mask_type_done(mask_type, training_data),
+              "training_data": None if training_data is None else str(training_data),
+              "distances": distances}  # of the unmasked row to each reference
+    from dianna_distance.visualization.common import pair_title
+
+    titles = [pair_title(f"{Path(rows).name} row {row}", label, distance, explainer.distance)
+              for label, distance in zip(labels, distances)]
 
     def save_array(array: np.ndarray) -> Callable[[Path], None]:
         def save(path: Path) -> None:
@@ -160,6 +170,17 @@ def explain_tabular_files(
     if standard_error is not None:
         writers.insert(1, (se_path, save_array(standard_error)))
     return write_together(writers)
+
+
+def _mask_type_done(mask_type: str | float, training_data: str | Path | None) -> str | float:
+    """The fill that was done, for the record.
+
+    Without background rows a named ``mask_type`` cannot be followed: masked features are set to 0 (with a
+    warning), so the record says ``0.0``, not the name asked for.
+    """
+    if training_data is None and isinstance(mask_type, str):
+        return 0.0
+    return mask_type
 
 
 def _lists(values: np.ndarray) -> list[list[float | None]]:
@@ -204,7 +225,7 @@ def add_explain_tabular_command(commands: argparse._SubParsersAction) -> None:
                         help="how masked features are filled: mean (the background's column mean; default), sample "
                              "(a random background row), most_frequent, or a number")
     parser.add_argument("--embedding-output", help="the ONNX tensor that is the embedding (default: first output)")
-    parser.add_argument("--output", help="output prefix, or an existing directory; a .npy/.json/.png suffix is "
+    parser.add_argument("--output", "-o", help="output prefix, or an existing directory; a .npy/.json/.png suffix is "
                                          "dropped (default: <rows stem>_row<N>_distance here). Writes <output>.npy "
                                          "(scores), <output>_se.npy (their standard errors), <output>.json and "
                                          "<output>.png")

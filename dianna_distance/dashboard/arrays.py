@@ -16,6 +16,7 @@ import numpy as np
 import streamlit as st
 
 from dianna_distance.dashboard import common
+from dianna_distance.dashboard import explore as explore_
 from dianna_distance.files import read_npy_bytes
 from dianna_distance.readers import check_columns, read_csv_numbers
 
@@ -41,15 +42,20 @@ class ArrayPage:
         intro: One sentence under the title.
         item_noun: What an item is called ("series", "row").
         make_explainer: ``(parameters, n_masks, run=False) -> explainer`` (see :class:`MakeExplainer`).
-        example: ``() -> (model, item, reference (K, D), labels, extra parameters)``, or None when the example's
-            files are not installed (then ``example_missing`` is shown).
+        example: ``() -> (model, item, reference (K, D), labels, extra parameters)``, or None when a package the
+            example needs is not installed (then ``example_missing`` is shown). The extra parameters may hold
+            ``distance`` (the distance widget's first value), ``item_name`` (the item in the titles) and whatever
+            the page's explainer and figure read.
         example_missing: The message shown when there is no example.
-        figure: ``(explainer, item, labels, overlay, parameters) -> matplotlib figure``.
+        figure: ``(explainer, item, titles, overlay, parameters) -> matplotlib figure`` (``titles``: one per
+            reference, naming the pair and its distance).
         read_item: ``(bytes, file name) -> array`` of the page's layout.
         feature_res: Whether the explainer has ``feature_res``.
         check_model: ``(model, item) -> None``, raising ValueError when the model cannot take the item as the
             explainer feeds it (a channels-first series model), before anything is embedded; None: no check.
         distance: The distance selected first.
+        own_inputs: ``(page) -> same as example``: the page's own "use your own data" widgets, or None for the
+            shared ones (a model, an item file, a reference).
         p_keep: The ``p_keep`` shown first (the explainer's default for the modality).
     """
 
@@ -64,6 +70,7 @@ class ArrayPage:
     read_item: Callable[[bytes, str], np.ndarray]
     feature_res: bool = False
     distance: str = "cosine"
+    own_inputs: Callable[[ArrayPage], tuple | None] | None = None
     p_keep: float = 0.5
     check_model: Callable[[Any, np.ndarray], None] | None = None
 
@@ -113,7 +120,8 @@ def read_columns(data: bytes, name: str) -> tuple[np.ndarray, list[str] | None]:
     return array.astype(np.float64), names
 
 
-def _embed(model: Callable, items: np.ndarray) -> np.ndarray:
+def embed(model: Callable, items: np.ndarray) -> np.ndarray:
+    """Embed items ``(N, ...)`` with a page's model: float32 in, ``(N, D)`` float64 out."""
     return np.atleast_2d(np.asarray(model(items.astype(np.float32)), dtype=np.float64))
 
 
@@ -153,50 +161,72 @@ def _own_inputs(spec: ArrayPage) -> tuple | None:
             if other.shape != item.shape:
                 raise common.DashboardInputError(f"the reference {spec.item_noun} has shape {other.shape}; the "
                                                  f"{spec.item_noun} explained has {item.shape}")
-            reference = _embed(model, other[None])
+            reference = embed(model, other[None])
         try:
-            embedding = _embed(model, item[None])
+            embedding = embed(model, item[None])
         except Exception as error:
             raise common.DashboardInputError(f"the model cannot take the {spec.item_noun} of shape {item.shape} "
                                              f"({' '.join(str(error).split())[:300]})") from error
         common.check_reference_length(reference, embedding.shape[1], "the reference")
     labels = [f"{name}[{i}]" for i in range(len(reference))] if len(reference) > 1 else [name]
-    return model, item, reference, labels, {}
+    return model, item, reference, labels, {"item_name": item_upload.name}
 
 
-def explore(spec: ArrayPage, run: dict) -> None:
-    """After a run: re-selection, significance, histogram, downloads, without the model."""
-    explainer, item, labels = run["explainer"], run["inputs"], run["labels"]
+@st.fragment
+def explore(spec: ArrayPage, widgets: dict | None = None) -> None:
+    """After a run: re-selection, significance, histogram, downloads, without the model.
+
+    A fragment: moving a slider reruns this section alone; each figure is drawn once per setting that changes it.
+
+    Args:
+        spec: The page.
+        widgets: The parameter widgets' values now (a change since the run is named), or None.
+    """
+    state = f"{spec.key}_run"
+    run = st.session_state.get(state)
+    if run is None or "labels" not in run:
+        return
+    explainer, item, labels, parameters = run["explainer"], run["inputs"], run["labels"], run["parameters"]
+    item_name = str(run.get("item_name") or parameters.get("item_name") or f"the {spec.item_noun}")
+    titles = explore_.pair_titles(item_name, labels, parameters)
     st.subheader("Explore the run (no model calls)")
-    st.caption(f"{len(explainer.embeddings_)} masks; model calls so far in this session: "
-               f"{st.session_state.get('model_calls', 0)}")
+    explore_.show_pair(item_name, labels, parameters)
+    explore_.show_run(run, widgets)
     selection = common.selection_widgets(spec.key, explainer.weighting)
     with common.shown_errors("re-selecting the masks"):
-        common.reselected(explainer, selection)
-    fig = spec.figure(explainer, item, labels, selection["overlay"], run["parameters"])
-    st.pyplot(fig)
-    st.pyplot(common.distance_histogram(explainer, selection, labels), width="content")
+        explore_.reselect_once(run, selection)
+    figure = explore_.cached(state, run, ("map", explore_.figure_key(selection)), lambda: explore_.png(
+        lambda: spec.figure(explainer, item, titles, selection["overlay"], parameters)))
+    st.image(figure)
+    st.image(explore_.cached(state, run, ("histogram", explore_.ranges_key(selection)), lambda: explore_.png(
+        lambda: common.distance_histogram(explainer, selection, labels), dpi=100)))
     left, middle, right = st.columns(3)
-    left.download_button("map and standard error (.npz)", common.map_npz(explainer), f"{spec.key}_distance.npz",
-                         key=f"{spec.key}_download_npz")
-    middle.download_button("figure (.png)", common.figure_png(fig), f"{spec.key}_distance.png",
-                           key=f"{spec.key}_download_png")
+    left.download_button("map and standard error (.npz)", lambda: common.map_npz(explainer),
+                         f"{spec.key}_distance.npz", key=f"{spec.key}_download_npz", on_click="ignore")
+    middle.download_button("figure (.png)", figure, f"{spec.key}_distance.png", key=f"{spec.key}_download_png",
+                           on_click="ignore")
     right.download_button("run file (explore later)",
-                          common.run_file(explainer, item, run["parameters"], labels, spec.name, selection),
-                          f"{spec.key}_run.npz", key=f"{spec.key}_download_run")
+                          lambda: common.run_file(explainer, item, parameters, labels, spec.name, selection),
+                          f"{spec.key}_run.npz", key=f"{spec.key}_download_run", on_click="ignore")
 
 
 def draw_page(spec: ArrayPage) -> None:
-    """Draw an array page: inputs, the block-wise run, and the exploration of the last run."""
+    """Draw an array page: inputs, the block-wise run, and the exploration of the last run.
+
+    The parameter widgets' values are the run's parameters: a page's example may choose the distance the widget
+    shows first, never the one a run uses.
+    """
     state = f"{spec.key}_run"
     st.header(spec.name)
     st.write(spec.intro)
     source = st.radio("data", ["use an example", "use your own data", "open a run file"], horizontal=True,
                       key=f"{spec.key}_source")
+    widgets = None
     if source == "open a run file":
         upload = st.file_uploader("run file (.npz) saved by this page", type=["npz"], key=f"{spec.key}_run_file")
         if upload is not None:
             common.open_run_file(upload, spec.key, spec.name, spec.make_explainer, state)
+        (running, exploring), clicked = explore_.slots(), False
     else:
         if source == "use an example":
             with common.shown_errors("loading the example"):
@@ -204,28 +234,38 @@ def draw_page(spec: ArrayPage) -> None:
             if prepared is None:
                 st.info(spec.example_missing)
         else:
-            prepared = _own_inputs(spec)
+            prepared = (spec.own_inputs or _own_inputs)(spec)
         if prepared is None:
             return
         model, item, reference, labels, extra = prepared
-        parameters = {**common.parameter_widgets(spec.key, images=spec.feature_res,
-                                                 distance=extra.get("distance", spec.distance), p_keep=spec.p_keep),
-                      **extra}
-        if st.button("Explain", type="primary", key=f"{spec.key}_explain"):
+        extra = dict(extra)
+        first_distance = extra.pop("distance", spec.distance)  # what the widget shows first; the widget decides
+        widgets = common.parameter_widgets(spec.key, images=spec.feature_res, distance=first_distance,
+                                           p_keep=spec.p_keep)
+        parameters = {**extra, **widgets}
+        item_name = str(parameters.get("item_name", f"the {spec.item_noun}"))
+        clicked = st.button("Explain", type="primary", key=f"{spec.key}_explain")
+        running, exploring = explore_.slots()
+        if clicked:
             st.session_state.pop(state, None)
-            placeholder = st.empty()
+            exploring.empty()  # the last run's exploration goes at once, never greyed below the new run
+            with running.container():
+                placeholder = st.empty()
 
-            def draw(explainer: Any) -> None:
-                explainer.significance(common.DEFAULTS["fdr"])
-                placeholder.pyplot(spec.figure(explainer, item, labels, False, parameters))
+                def draw(explainer: Any) -> None:
+                    explainer.significance(common.DEFAULTS["fdr"])
+                    titles = explore_.pair_titles(item_name, labels, st.session_state[state]["parameters"])
+                    placeholder.image(explore_.png(lambda: spec.figure(explainer, item, titles, False, parameters)))
 
-            def make(n: int) -> Any:
-                return spec.make_explainer(parameters, n, run=True)
+                def make(n: int) -> Any:
+                    return spec.make_explainer(parameters, n, run=True)
 
-            with common.shown_errors("explaining"):
-                common.run_in_blocks(make, model, item, reference, int(parameters["n_masks"]), state, draw,
-                                     state_extra={"labels": labels, "parameters": parameters})
-            placeholder.empty()
-    run = st.session_state.get(state)
-    if run is not None and "labels" in run:
-        explore(spec, run)
+                with common.shown_errors("explaining"):
+                    common.run_in_blocks(make, model, item, reference, int(parameters["n_masks"]), state, draw,
+                                         state_extra={"labels": labels, "parameters": parameters,
+                                                      "item_name": item_name},
+                                         embed_item=lambda: embed(model, item[None]))
+    if clicked:  # the run's progress bar, Stop and partial map go with the run
+        running.empty()
+    with exploring.container():
+        explore(spec, widgets)

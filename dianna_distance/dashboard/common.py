@@ -239,8 +239,12 @@ class CountingModel:
 
 def run_in_blocks(make_explainer: Callable[[int], Any], model: Callable, inputs: Any, reference: np.ndarray,
                   n_masks: int, state_key: str, draw: Callable[[Any], None],
-                  from_embeddings: dict | None = None, state_extra: dict | None = None) -> Any:
+                  from_embeddings: dict | None = None, state_extra: dict | None = None,
+                  embed_item: Callable[[], np.ndarray] | None = None) -> Any:
     """Embed the masked inputs block by block; after each block store and draw the map of the masks so far.
+
+    Call it inside the place a page keeps for a running run (see :func:`dianna_distance.dashboard.explore.slots`):
+    the progress bar and Stop then go when the page empties that place after the run.
 
     Args:
         make_explainer: Explainer factory taking ``n_masks`` (same seed and parameters for every call: the first
@@ -253,12 +257,27 @@ def run_in_blocks(make_explainer: Callable[[int], Any], model: Callable, inputs:
         draw: Called with that explainer after every block.
         from_embeddings: Further arguments of ``attribute_from_embeddings`` (a text model, to learn what it sees).
         state_extra: Stored in ``st.session_state[state_key]`` with the explainer (labels, parameters).
+        embed_item: Embeds the unmasked item ``(1, D)`` as the explainer's model sees it (one model call): its
+            distance to each reference is stored as ``item_distances`` in the run and its parameters (the figures'
+            titles name it).
 
     Returns:
         The explainer of all masks.
     """
     counted = CountingModel(model)
     full = make_explainer(n_masks)
+    extra = dict(state_extra or {})
+    if embed_item is not None:
+        from dianna_distance.distances import compute_distances
+
+        st.session_state["model_calls"] = st.session_state.get("model_calls", 0) + 1
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            embedding = np.atleast_2d(np.asarray(embed_item(), dtype=np.float64))
+            distances = [float(value) for value in compute_distances(embedding, reference, full.distance)[:, 0]]
+        extra["item_distances"] = distances
+        if isinstance(extra.get("parameters"), dict):
+            extra["parameters"] = {**extra["parameters"], "item_distances": distances}
     progress = st.progress(0.0, text=f"0 of {n_masks} masks")
     st.button("Stop (keeps the masks computed so far)", key=f"{state_key}_stop")
     step = block_size(n_masks)
@@ -271,11 +290,17 @@ def run_in_blocks(make_explainer: Callable[[int], Any], model: Callable, inputs:
             warnings.simplefilter("ignore")
             embeddings.append(full.embed_masked(counted, inputs, start, stop))
             explainer = make_explainer(stop)
-            explainer.attribute_from_embeddings(inputs, np.concatenate(embeddings), reference,
-                                                **(from_embeddings or {}))
+            try:
+                explainer.attribute_from_embeddings(inputs, np.concatenate(embeddings), reference,
+                                                    **(from_embeddings or {}))
+            except ValueError:  # too few masks so far for a map (the regression weighting): wait for more
+                if stop == n_masks:
+                    raise
+                progress.progress(stop / n_masks, text=f"{stop} of {n_masks} masks (too few for a map yet)")
+                continue
         elapsed = time.perf_counter() - started
         st.session_state[state_key] = {"explainer": explainer, "inputs": inputs, "seconds_per_mask": elapsed / stop,
-                                       **(state_extra or {})}
+                                       **extra}
         progress.progress(stop / n_masks, text=f"{stop} of {n_masks} masks ({elapsed:.1f} s)")
         draw(explainer)
     return explainer
@@ -288,7 +313,8 @@ def reselected(explainer: Any, selection: dict) -> Any:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         explainer.reselect(**{name: selection[name] for name in names})
-        explainer.significance(selection["fdr"])
+        if getattr(explainer, "fdr_", None) != selection["fdr"]:  # reselect judged significance at another rate
+            explainer.significance(selection["fdr"])
     return explainer
 
 
@@ -297,8 +323,10 @@ def distance_histogram(explainer: Any, selection: dict, labels: list[str]) -> An
     from matplotlib.figure import Figure
 
     distances = np.atleast_2d(explainer.distances_)
-    fig = Figure(figsize=(4.0 * len(distances), 2.6), layout="constrained")
+    fig = Figure(figsize=(4.0 * len(distances), 2.6))  # a fixed layout: drawn at every slider step, kept cheap
     axes = fig.subplots(1, len(distances), squeeze=False)[0]
+    fig.subplots_adjust(left=0.1 / len(distances), right=1 - 0.03 / len(distances), bottom=0.2, top=0.88,
+                        wspace=0.3)
     for ax, row, label in zip(axes, distances, labels):
         ax.hist(row, bins=40, color="0.55")
         ranked = np.sort(row)

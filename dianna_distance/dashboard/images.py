@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -10,16 +11,16 @@ import numpy as np
 import streamlit as st
 
 from dianna_distance.dashboard import common
+from dianna_distance.dashboard import explore as explore_
 
 if TYPE_CHECKING:
     from streamlit.runtime.uploaded_file_manager import UploadedFile
 
     from dianna_distance.visualization.images import Reference
 
-EXAMPLE_FOLDER = Path(__file__).resolve().parents[2] / "data" / "images"
-EXAMPLES = {"bee vs fly": ("bee.jpg", "fly.jpg"), "flower vs car1": ("flower.jpg", "car1.jpg"),
-            "dogcar vs car2": ("dogcar.jpg", "car2.png"),
-            "labradoodle1 vs labradoodle2": ("labradoodle1.jpg", "labradoodle2.jpg")}
+#: The example pairs, photos shipped inside the package (:func:`dianna_distance.data.example_image`).
+EXAMPLES = {"bee vs fly": ("bee.jpg", "fly.jpg"),
+            "labradoodle vs labradoodle": ("labradoodle1.jpg", "labradoodle2.jpg")}
 MODELS = ("EfficientNet-Lite0 (preset)", "ConSE image–caption (preset)", "upload an ONNX model")
 STATE = "images_run"
 
@@ -51,21 +52,25 @@ def make_explainer(parameters: dict, n_masks: int, extra: dict | None = None) ->
                              progress=False, **options)
 
 
-def _example_inputs() -> tuple | None:
-    available = {name: files for name, files in EXAMPLES.items()
-                 if all((EXAMPLE_FOLDER / file).is_file() for file in files)}
-    if not available:
-        st.info("The example images (data/images/ of the repository) are not installed with this copy of the "
-                "package: use your own data.")
-        return None
-    name = cast(str, st.selectbox("example pair (EfficientNet-Lite0)", list(available),  # see common.SELECTBOX
-                                  key="images_example"))
-    image_file, reference_file = available[name]
+@st.cache_resource(max_entries=len(EXAMPLES), show_spinner="Preparing the example images…")
+def _example(name: str) -> tuple:
+    """An example pair, prepared once per server: image, reference image, its embedding, the explainer's options."""
+    from dianna_distance.data import example_image
+
+    image_file, reference_file = EXAMPLES[name]
     encoder = efficientnet()
-    image, kwargs = encoder.prepare(EXAMPLE_FOLDER / image_file)
-    reference_image, _ = encoder.prepare(EXAMPLE_FOLDER / reference_file)
-    reference = np.atleast_2d(encoder.embed(EXAMPLE_FOLDER / reference_file))
-    return encoder, image, reference, [Path(reference_file).stem], [reference_image], kwargs
+    image, kwargs = encoder.prepare(example_image(image_file))
+    reference_image, _ = encoder.prepare(example_image(reference_file))
+    reference = np.atleast_2d(encoder.embed(example_image(reference_file)))
+    return image, reference_image, reference, kwargs
+
+
+def _example_inputs() -> tuple | None:
+    name = cast(str, st.selectbox("example pair (EfficientNet-Lite0)", list(EXAMPLES),  # see common.SELECTBOX
+                                  key="images_example"))
+    image_file, reference_file = EXAMPLES[name]
+    image, reference_image, reference, kwargs = _example(name)
+    return efficientnet(), image, reference, [reference_file], [reference_image], kwargs, image_file
 
 
 def _own_inputs() -> tuple | None:
@@ -137,7 +142,7 @@ def _own_inputs() -> tuple | None:
         probe = np.asarray((kwargs.get("preprocess_function") or (lambda b: b))(image[None]))
         length = np.asarray(encoder(probe)).reshape(1, -1).shape[1]
         common.check_reference_length(reference, length, "the reference")
-    return encoder, image, reference, labels, shown, kwargs
+    return encoder, image, reference, labels, shown, kwargs, image_upload.name
 
 
 def _channels_first(image: np.ndarray) -> bool:
@@ -157,18 +162,15 @@ def _thumbnail(data: bytes) -> Any:
     return image
 
 
-def _draw_map(explainer: Any, image: np.ndarray, labels: list[str], shown: list, overlay: bool) -> Any:
+def _draw_map(explainer: Any, image: np.ndarray, titles: list[str], shown: list, overlay: bool) -> Any:
     from dianna_distance.visualization import plot_distance_map
 
     image = _hwc(image)
     maps = np.asarray(explainer.map_).reshape(-1, *image.shape[:2])
     significant = np.asarray(explainer.significant_).reshape(maps.shape) if overlay else None
-    distances = None
-    return plot_distance_map(maps, _displayable(image), references=shown or None,
-                             titles=[f"image vs {common.figure_text(label)}" for label in labels],
-                             significant=significant,
-                             n_masks=len(explainer.embeddings_), spread=_spread(explainer),
-                             distances=distances, panel_size=2.6)
+    return plot_distance_map(maps, _displayable(image), references=shown or None, titles=titles,
+                             significant=significant, n_masks=len(explainer.embeddings_), spread=_spread(explainer),
+                             panel_size=2.6)
 
 
 def _spread(explainer: Any) -> float | None:
@@ -194,34 +196,48 @@ def _thumbnails(explainer: Any, image: np.ndarray, index: int, count: int = 4) -
     return masked(positive), masked(negative)
 
 
-def explore(run: dict) -> None:
-    """After a run: re-selection, significance, histogram, thumbnails and downloads, without the model."""
+@st.fragment
+def explore(widgets: dict | None = None) -> None:
+    """After a run: re-selection, significance, histogram, thumbnails and downloads, without the model.
+
+    A fragment: moving a slider reruns this section alone; each figure is drawn once per setting that changes it.
+
+    Args:
+        widgets: The parameter widgets' values now (a change since the run is named), or None.
+    """
+    run = st.session_state.get(STATE)
+    if run is None or "labels" not in run:
+        return
     explainer, image, labels, shown = run["explainer"], run["inputs"], run["labels"], run["shown"]
+    parameters = run["parameters"]
+    titles = explore_.pair_titles(run.get("item_name", "image"), labels, parameters)
     st.subheader("Explore the run (no model calls)")
-    st.caption(f"{len(explainer.embeddings_)} masks; model calls so far in this session: "
-               f"{st.session_state.get('model_calls', 0)}")
+    explore_.show_pair(run.get("item_name", "image"), labels, parameters)
+    explore_.show_run(run, widgets)
     selection = common.selection_widgets("images")
     with common.shown_errors("re-selecting the masks"):
-        common.reselected(explainer, selection)
-    fig = _draw_map(explainer, image, labels, shown, selection["overlay"])
-    st.pyplot(fig)
+        explore_.reselect_once(run, selection)
+    figure = explore_.cached(STATE, run, ("map", explore_.figure_key(selection)), lambda: explore_.png(
+        lambda: _draw_map(explainer, image, titles, shown, selection["overlay"])))
+    st.image(figure)
     histogram, thumbnails = st.columns(2)
-    histogram.pyplot(common.distance_histogram(explainer, selection, labels), width="content")
-    for index, label in enumerate(labels):
-        closest, farthest = _thumbnails(explainer, image, index)
+    histogram.image(explore_.cached(STATE, run, ("histogram", explore_.ranges_key(selection)), lambda: explore_.png(
+        lambda: common.distance_histogram(explainer, selection, labels), dpi=100)))
+    masked = explore_.cached(STATE, run, ("thumbnails", explore_.ranges_key(selection)),
+                             lambda: [_thumbnails(explainer, image, index) for index in range(len(labels))])
+    for label, (closest, farthest) in zip(labels, masked):
         thumbnails.markdown(f"vs **{common.markdown_text(label)}**: the closest masked images (what the positive "
                             "selection saw)")
         thumbnails.image(closest, width=110)
         thumbnails.markdown("and the farthest (the negative selection)")
         thumbnails.image(farthest, width=110)
     left, middle, right = st.columns(3)
-    left.download_button("map and standard error (.npz)", common.map_npz(explainer), "distance_map.npz",
-                         key="images_download_npz")
-    middle.download_button("figure (.png)", common.figure_png(fig), "distance_map.png", key="images_download_png")
+    left.download_button("map and standard error (.npz)", lambda: common.map_npz(explainer), "distance_map.npz",
+                         key="images_download_npz", on_click="ignore")
+    middle.download_button("figure (.png)", figure, "distance_map.png", key="images_download_png", on_click="ignore")
     right.download_button("run file (explore later)",
-                          common.run_file(explainer, image, run["parameters"], labels, "Images", selection),
-                          "distance_run.npz",
-                          key="images_download_run")
+                          lambda: common.run_file(explainer, image, parameters, labels, "Images", selection),
+                          "distance_run.npz", key="images_download_run", on_click="ignore")
 
 
 def _run_sweep(name: str, values: list, model: Any, image: np.ndarray, reference: np.ndarray, parameters: dict,
@@ -247,6 +263,12 @@ def _run_sweep(name: str, values: list, model: Any, image: np.ndarray, reference
     st.pyplot(fig)
 
 
+def _embed_item(model: Any, image: np.ndarray, kwargs: dict) -> Callable[[], np.ndarray]:
+    """The unmasked image's embedding as the explainer's model sees it (its preprocessing included)."""
+    preprocess = kwargs.get("preprocess_function") or (lambda batch: batch)
+    return lambda: np.asarray(model(np.asarray(preprocess(image[None]))))
+
+
 def page() -> None:
     """Draw the Images page."""
     st.header("Images")
@@ -254,32 +276,40 @@ def page() -> None:
              "Red pixels bring the image closer, blue pixels push it away.")
     source = st.radio("data", ["use an example", "use your own data", "open a run file"], horizontal=True,
                       key="images_source")
+    widgets = None
     if source == "open a run file":
         upload = st.file_uploader("run file (.npz) saved by this page", type=["npz"], key="images_run_file")
         if upload is not None:
             common.open_run_file(upload, "images", "Images", lambda p, n: make_explainer(p, n), STATE, {"shown": []})
+        (running, exploring), clicked = explore_.slots(), False
     else:
         with common.shown_errors("preparing the inputs"):
             prepared = _example_inputs() if source == "use an example" else _own_inputs()
         if prepared is None:
             return
-        model, image, reference, labels, shown, kwargs = prepared
-        parameters = common.parameter_widgets("images")
-        parameters["channels_axis"] = int(next(iter(kwargs.get("axis_labels", {2: "channels"}))))
-        if st.button("Explain", type="primary", key="images_explain"):
+        model, image, reference, labels, shown, kwargs, item_name = prepared
+        widgets = common.parameter_widgets("images")
+        parameters = {**widgets, "channels_axis": int(next(iter(kwargs.get("axis_labels", {2: "channels"})))),
+                      "item_name": item_name}
+        clicked = st.button("Explain", type="primary", key="images_explain")
+        running, exploring = explore_.slots()
+        if clicked:
             st.session_state.pop(STATE, None)
-            placeholder = st.empty()
+            exploring.empty()  # the last run's exploration goes at once, never greyed below the new run
+            with running.container():
+                placeholder = st.empty()
 
-            def draw(explainer: Any) -> None:
-                with placeholder.container():
+                def draw(explainer: Any) -> None:
                     explainer.significance(common.DEFAULTS["fdr"])
-                    st.pyplot(_draw_map(explainer, image, labels, shown, False))
+                    titles = explore_.pair_titles(item_name, labels, st.session_state[STATE]["parameters"])
+                    placeholder.image(explore_.png(lambda: _draw_map(explainer, image, titles, shown, False)))
 
-            with common.shown_errors("explaining"):
-                common.run_in_blocks(lambda n: make_explainer(parameters, n, kwargs), model, image, reference,
-                                     int(parameters["n_masks"]), STATE, draw,
-                                     state_extra={"labels": labels, "shown": shown, "parameters": parameters})
-            placeholder.empty()
+                with common.shown_errors("explaining"):
+                    common.run_in_blocks(lambda n: make_explainer(parameters, n, kwargs), model, image, reference,
+                                         int(parameters["n_masks"]), STATE, draw,
+                                         state_extra={"labels": labels, "shown": shown, "parameters": parameters,
+                                                      "item_name": item_name},
+                                         embed_item=_embed_item(model, image, kwargs))
         with st.expander("Sweeps: p_keep and feature_res (a grid of maps, first reference)"):
             sweep_masks = st.number_input("masks per run", 10, 5000, 1000, step=50, key="images_sweep_masks")
             with common.shown_errors("sweeping"):
@@ -287,6 +317,7 @@ def page() -> None:
                            int(sweep_masks))
                 _run_sweep("feature_res", [2, 4, 8, 16, 32], model, image, reference, parameters, kwargs,
                            int(sweep_masks))
-    run = st.session_state.get(STATE)
-    if run is not None and "labels" in run:
-        explore(run)
+    if clicked:  # the run's progress bar, Stop and partial map go with the run
+        running.empty()
+    with exploring.container():
+        explore(widgets)

@@ -10,6 +10,7 @@ import numpy as np
 import streamlit as st
 
 from dianna_distance.dashboard import common
+from dianna_distance.dashboard import explore as explore_
 
 STATE = "texts_run"
 PAGE = "Texts"
@@ -132,15 +133,14 @@ def _inputs() -> tuple | None:
             reference = np.atleast_2d(np.asarray(model(lines), dtype=np.float64))
             labels = lines
         common.check_reference_length(reference, np.asarray(model([text])).shape[1], "the reference")
-    return model, tokenizer, text, reference, labels
+    return model, tokenizer, text, reference, labels, "the passage" if source == "use an example" else "your text"
 
 
-def _highlight(explainer: Any, text: str, labels: list[str], overlay: bool) -> str:
+def _highlight(explainer: Any, text: str, titles: list[str], overlay: bool) -> str:
     from dianna_distance.visualization import TextHighlight
 
     scores = np.atleast_2d(explainer.map_)
-    return TextHighlight(explainer.explanation(scores), text, explainer.offsets_,
-                         titles=[f"vs “{label}”" for label in labels],  # escaped by TextHighlight
+    return TextHighlight(explainer.explanation(scores), text, explainer.offsets_, titles=titles,
                          standard_errors=_errors(explainer),
                          significant=np.atleast_2d(explainer.significant_) if overlay else None).to_html()
 
@@ -163,38 +163,60 @@ def _masked_texts(explainer: Any, index: int, count: int = 3) -> tuple[list[str]
     return [kept(i) for i in positive], [kept(i) for i in negative]
 
 
-def explore(run: dict) -> None:
-    """After a run: re-selection, significance, histogram, closest and farthest masked texts, downloads."""
+def _quoted(labels: list[str]) -> list[str]:
+    return [f"“{label}”" for label in labels]
+
+
+@st.fragment
+def explore(widgets: dict | None = None) -> None:
+    """After a run: re-selection, significance, histogram, closest and farthest masked texts, downloads.
+
+    A fragment: moving a slider reruns this section alone; each figure is drawn once per setting that changes it.
+
+    Args:
+        widgets: The parameter widgets' values now (a change since the run is named), or None.
+    """
     from dianna_distance.visualization import plot_text_distance
 
-    explainer, text, labels = run["explainer"], run["inputs"], run["labels"]
+    run = st.session_state.get(STATE)
+    if run is None or "labels" not in run:
+        return
+    explainer, text, labels, parameters = run["explainer"], run["inputs"], run["labels"], run["parameters"]
+    item_name = str(run.get("item_name") or parameters.get("item_name") or "the text")
+    titles = explore_.pair_titles(item_name, _quoted(labels), parameters, figure=False)
     st.subheader("Explore the run (no model calls)")
-    st.caption(f"{len(explainer.embeddings_)} masks; model calls so far in this session: "
-               f"{st.session_state.get('model_calls', 0)}")
+    explore_.show_pair(item_name, _quoted(labels), parameters)
+    explore_.show_run(run, widgets)
     selection = common.selection_widgets("texts")
     with common.shown_errors("re-selecting the masks"):
-        common.reselected(explainer, selection)
-    st.html(_highlight(explainer, text, labels, selection["overlay"]))
-    st.pyplot(common.distance_histogram(explainer, selection, labels), width="content")
-    for index, label in enumerate(labels):
-        closest, farthest = _masked_texts(explainer, index)
+        explore_.reselect_once(run, selection)
+    st.html(explore_.cached(STATE, run, ("highlight", explore_.figure_key(selection)),
+                            lambda: _highlight(explainer, text, titles, selection["overlay"])))
+    st.image(explore_.cached(STATE, run, ("histogram", explore_.ranges_key(selection)), lambda: explore_.png(
+        lambda: common.distance_histogram(explainer, selection, labels), dpi=100)))
+    masked = explore_.cached(STATE, run, ("masked", explore_.ranges_key(selection)),
+                             lambda: [_masked_texts(explainer, index) for index in range(len(labels))])
+    for label, (closest, farthest) in zip(labels, masked):
         st.markdown(f"**vs “{common.markdown_text(label)}”**: closest masked texts")
         st.text("\n".join(closest))
         st.markdown("farthest masked texts")
         st.text("\n".join(farthest))
-    scores = np.atleast_2d(explainer.map_)
-    fig = plot_text_distance(explainer.explanation(scores), title=[f"vs “{label}”" for label in labels],
-                             standard_error=_errors(explainer),
-                             significant=np.atleast_2d(explainer.significant_) if selection["overlay"] else None,
-                             text=text, offsets=explainer.offsets_, n_masks=len(explainer.embeddings_))
+
+    def figure() -> bytes:
+        scores = np.atleast_2d(explainer.map_)
+        return explore_.png(lambda: plot_text_distance(
+            explainer.explanation(scores), title=[common.figure_text(title) for title in titles],
+            standard_error=_errors(explainer),
+            significant=np.atleast_2d(explainer.significant_) if selection["overlay"] else None, text=text,
+            offsets=explainer.offsets_, n_masks=len(explainer.embeddings_)))
+
     left, middle, right = st.columns(3)
-    left.download_button("scores and standard error (.npz)", common.map_npz(explainer), "text_distance.npz",
-                         key="texts_download_npz")
-    middle.download_button("figure (.png)", common.figure_png(fig), "text_distance.png", key="texts_download_png")
+    left.download_button("scores and standard error (.npz)", lambda: common.map_npz(explainer), "text_distance.npz",
+                         key="texts_download_npz", on_click="ignore")
+    middle.download_button("figure (.png)", figure, "text_distance.png", key="texts_download_png", on_click="ignore")
     right.download_button("run file (explore later)",
-                          common.run_file(explainer, text, run["parameters"], labels, PAGE, selection),
-                          "text_run.npz",
-                          key="texts_download_run")
+                          lambda: common.run_file(explainer, text, parameters, labels, PAGE, selection),
+                          "text_run.npz", key="texts_download_run", on_click="ignore")
 
 
 def page() -> None:
@@ -203,28 +225,37 @@ def page() -> None:
     st.write("Which words make a text close to, or far from, a reference? Red words bring it closer, blue words "
              "push it away.")
     upload = st.file_uploader("or open a run file saved by this page", type=["npz"], key="texts_run_file")
+    widgets = None
     if upload is not None:
         common.open_run_file(upload, "texts", PAGE, make_explainer, STATE)
+        (running, exploring), clicked = explore_.slots(), False
     else:
         prepared = _inputs()
         if prepared is None:
             return
-        model, tokenizer, text, reference, labels = prepared
-        parameters = common.parameter_widgets("texts", images=False)
-        parameters["tokenizer_json"] = Path(tokenizer).read_text(encoding="utf-8")
-        if st.button("Explain", type="primary", key="texts_explain"):
+        model, tokenizer, text, reference, labels, item_name = prepared
+        widgets = common.parameter_widgets("texts", images=False)
+        parameters = {**widgets, "item_name": item_name, "tokenizer_json": Path(tokenizer).read_text(encoding="utf-8")}
+        clicked = st.button("Explain", type="primary", key="texts_explain")
+        running, exploring = explore_.slots()
+        if clicked:
             st.session_state.pop(STATE, None)
-            placeholder = st.empty()
+            exploring.empty()  # the last run's exploration goes at once, never greyed below the new run
+            with running.container():
+                placeholder = st.empty()
 
-            def draw(explainer: Any) -> None:
-                explainer.significance(common.DEFAULTS["fdr"])
-                placeholder.html(_highlight(explainer, text, labels, False))
+                def draw(explainer: Any) -> None:
+                    explainer.significance(common.DEFAULTS["fdr"])
+                    titles = explore_.pair_titles(item_name, _quoted(labels), st.session_state[STATE]["parameters"],
+                                                  figure=False)
+                    placeholder.html(_highlight(explainer, text, titles, False))
 
-            with common.shown_errors("explaining"):
-                common.run_in_blocks(lambda n: make_explainer(parameters, n), model, text, reference,
-                                     int(parameters["n_masks"]), STATE, draw, {"model": model},
-                                     {"labels": labels, "parameters": parameters})
-            placeholder.empty()
-    run = st.session_state.get(STATE)
-    if run is not None and "labels" in run:
-        explore(run)
+                with common.shown_errors("explaining"):
+                    common.run_in_blocks(lambda n: make_explainer(parameters, n), model, text, reference,
+                                         int(parameters["n_masks"]), STATE, draw, {"model": model},
+                                         {"labels": labels, "parameters": parameters, "item_name": item_name},
+                                         embed_item=lambda: np.asarray(model([text])))
+    if clicked:  # the run's progress bar, Stop and partial map go with the run
+        running.empty()
+    with exploring.container():
+        explore(widgets)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -10,7 +9,6 @@ import streamlit as st
 
 from dianna_distance.dashboard import arrays, common
 
-EXAMPLE_MODEL = Path(__file__).resolve().parents[2] / "examples" / "season_embedding.onnx"
 WINDOW = 28
 
 
@@ -25,9 +23,10 @@ def make_explainer(parameters: dict, n_masks: int, run: bool = False) -> Any:
 
 @st.cache_resource(show_spinner="Loading the season model…")
 def _season_model() -> Any:
+    from dianna_distance.data import SEASON_MODEL
     from dianna_distance.model import load_model
 
-    return load_model(str(EXAMPLE_MODEL))
+    return load_model(str(SEASON_MODEL))
 
 
 def elnino_windows() -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -48,25 +47,23 @@ def example() -> tuple | None:
         import statsmodels  # noqa: F401
     except ImportError:
         return None
-    if not EXAMPLE_MODEL.is_file():
-        return None
     st.caption("Sea-surface temperature, 28 months from January 1997 (the 1997–98 El Niño) against the 28 months "
                "from January 1982 (the 1982–83 one), in the pooled layer of DIANNA's season model.")
     model = _season_model()
     series, other, months = elnino_windows()
     reference = np.atleast_2d(np.asarray(model(other[None].astype(np.float32)), dtype=np.float64))
-    return model, series, reference, ["1982-01 … 1984-04"], {"distance": "euclidean", "time_labels": months}
+    return model, series, reference, ["1982-01 … 1984-04"], {"distance": "euclidean", "time_labels": months,
+                                                              "item_name": "1997-01 … 1999-04"}
 
 
-def figure(explainer: Any, series: np.ndarray, labels: list[str], overlay: bool, parameters: dict) -> Any:
-    """The series over its map, one panel per reference and channel."""
+def figure(explainer: Any, series: np.ndarray, titles: list[str], overlay: bool, parameters: dict) -> Any:
+    """The series over its map, one panel per reference and channel, titled ``titles``."""
     from dianna_distance.visualization import plot_timeseries_distance
 
     errors = np.asarray(explainer.standard_error_)
     time_labels = parameters.get("time_labels")
     time_labels = None if time_labels is None else [common.figure_text(label) for label in time_labels]
-    return plot_timeseries_distance(series, explainer.map_,
-                                    titles=[f"vs {common.figure_text(label)}" for label in labels],
+    return plot_timeseries_distance(series, explainer.map_, titles=titles,
                                     standard_error=None if np.isinf(errors).any() else errors,
                                     significant=explainer.significant_ if overlay else None,
                                     n_masks=len(explainer.embeddings_), time_labels=time_labels)
@@ -98,8 +95,8 @@ PAGE = arrays.ArrayPage(
     intro="Which stretches of a series make it close to, or far from, a reference? Red steps bring it closer, blue "
           "steps push it away.",
     item_noun="series", make_explainer=make_explainer, example=example,
-    example_missing="The example needs statsmodels and examples/season_embedding.onnx of the repository: use your "
-                    "own data.",
+    example_missing="The example needs statsmodels (its El Niño data): pip install \"dianna-distance[dashboard]\", "
+                    "or use your own data.",
     figure=figure, read_item=read_series, feature_res=True, check_model=check_model)
 
 

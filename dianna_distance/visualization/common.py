@@ -26,6 +26,39 @@ import numpy as np
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
+#: The range of each named distance (:data:`dianna_distance.distances.DISTANCES`), written in figure titles. The
+#: cosine distance here is ``(1 - cos) / 2``: 0 for embeddings in the same direction, 1 for opposite ones.
+DISTANCE_RANGES = {"cosine": "0 to 1", "euclidean": "0 and up"}
+
+
+def distance_text(distance: float, distance_name: object = "cosine") -> str:
+    """``cosine distance 0.448 (0 to 1)``: a distance, its name and its range (a callable's: ``distance 0.448``)."""
+    if isinstance(distance_name, str) and distance_name in DISTANCE_RANGES:
+        return f"{distance_name} distance {float(distance):.3g} ({DISTANCE_RANGES[distance_name]})"
+    return f"distance {float(distance):.3g}"
+
+
+def pair_title(item: str, reference: str, distance: float | None = None, distance_name: object = "cosine") -> str:
+    """A figure's title: the pair and, when given, the distance between them.
+
+    ``pair_title("bee.jpg", "fly.jpg", 0.448)`` is ``"bee.jpg vs fly.jpg — cosine distance 0.448 (0 to 1)"``.
+
+    Args:
+        item: What was explained (a file name, a quoted text, a row).
+        reference: What it was compared with.
+        distance: The distance of the unmasked item to the reference; None: the pair only.
+        distance_name: The explainer's ``distance`` (a name in :data:`DISTANCE_RANGES`, or a callable).
+    """
+    title = f"{item} vs {reference}"
+    return title if distance is None else f"{title} — {distance_text(distance, distance_name)}"
+
+
+def quoted(text: str, limit: int = 40) -> str:
+    """A text in curly quotes, shortened to about ``limit`` characters with an ellipsis."""
+    text = " ".join(str(text).split())
+    return f"“{text if len(text) <= limit else text[: limit - 1].rstrip() + '…'}”"
+
+
 #: The Jupyter cell (execution count) in which ``show_plot=True`` displayed each figure.
 _SHOWN_IN_CELL: weakref.WeakKeyDictionary[Figure, int] = weakref.WeakKeyDictionary()
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from dianna_distance.visualization.common import finish_figure, new_figure, save_figure
+from dianna_distance.visualization.common import distance_text, finish_figure, new_figure, save_figure
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -46,15 +46,16 @@ def plot_distance_map(
     spread: float | None = None,
     image_label: str = "image",
     colorbar_label: str = COLORBAR_LABEL,
+    distance_name: object = "cosine",
 ) -> Figure:
     """Plot one or several distance maps: per reference, a row with the image, the reference and the map.
 
-    Each row is titled with the pair (``titles``, or ``"<image_label> vs <reference>"``) and, when ``distances``
-    are given, the distance of the unmasked image to that reference. Its panels are the image as it is, the
-    reference (when ``references`` are given) and the map over a greyscale, lightened copy of the image, so that
-    red and blue read on a colourful photo. With the default ``"bwr"`` colormap, red marks pixels that bring the
-    image closer to the reference (positive attribution) and blue pixels that push it away; a legend under the
-    rows says so.
+    Each row is titled with the pair (``titles``, or ``"<image_label> vs <reference>"``) and, when ``distances`` are
+    given, the distance of the unmasked image to that reference with its name and range (``"bee.jpg vs fly.jpg — cosine
+    distance 0.448 (0 to 1)"``; the cosine distance is ``(1 - cos) / 2``). Its panels are the image as it is, the
+    reference (when ``references`` are given) and the map over a greyscale, lightened copy of the image, so that red and
+    blue read on a colourful photo. With the default ``"bwr"`` colormap, red marks pixels that bring the image closer to
+    the reference (positive attribution) and blue pixels that push it away; a legend under the rows says so.
 
     All rows share **one colour scale**, symmetric around 0 (``±`` the largest absolute value of all maps), with
     one labelled colour bar under the rows: the maps of one image against several references come from the same
@@ -92,6 +93,8 @@ def plot_distance_map(
         spread: The map's estimated spread (standard error) reached, written on the figure.
         image_label: Name of the image in the default row titles (for example its file name).
         colorbar_label: Label of the colour bar.
+        distance_name: The distance ``distances`` are (the explainer's ``distance``), named in the titles with its
+            range (see :data:`~dianna_distance.visualization.common.DISTANCE_RANGES`).
 
     Returns:
         The :class:`matplotlib.figure.Figure` drawn into.
@@ -116,7 +119,7 @@ def plot_distance_map(
     labels = [_reference_label(reference, count, index) for index, reference in enumerate(reference_list or [None] *
                                                                                              count)]
     row_titles = [(titles[index] if titles is not None else f"{image_label} vs {labels[index]}")
-                  + ("" if distance_values is None else f" — distance {distance_values[index]:.3g}")
+                  + ("" if distance_values is None else f" — {distance_text(distance_values[index], distance_name)}")
                   for index in range(count)]
     limit = float(np.max(np.abs(maps))) or 1.0
     if axes is not None:

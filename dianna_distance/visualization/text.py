@@ -233,10 +233,24 @@ class TextHighlight:
 
     _repr_html_ = to_html
 
+    def page_title(self) -> str:
+        """The title of the standalone page: ``Distance Explainer: <titles>``, or the start of the text."""
+        if self.titles:
+            named = "; ".join(str(title) for title in self.titles)
+        else:
+            first = _text_blocks(self.explanation)[0]
+            words = self.text if self.text is not None else " ".join(str(word) for word, _, _ in first)
+            named = words if len(words) <= 60 else words[:59].rstrip() + "…"
+        return f"Distance Explainer: {named}"
+
     def save(self, path: str | Path) -> Path:
-        """Write a standalone HTML page (written to a temporary name, then renamed); return its path."""
+        """Write a standalone HTML page (written to a temporary name, then renamed); return its path.
+
+        The page's ``<title>`` (the browser tab's name) is the blocks' titles, or else the start of the text.
+        """
         path = Path(path)
-        page = f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"></head><body>{self.to_html()}</body></html>\n"
+        page = (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{html.escape(self.page_title())}"
+                f"</title></head><body>{self.to_html()}</body></html>\n")
         temporary = path.with_name(path.name + ".tmp")
         temporary.write_text(page, encoding="utf-8")
         os.replace(temporary, path)
