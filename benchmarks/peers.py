@@ -84,8 +84,9 @@ OUR_CONFIGS: dict[str, dict[str, dict[str, Any]]] = {
     },
     "timeseries": {
         "ours": {},
-        "ours-paper": {"weighting": "ranges", "feature_res": 8, "p_keep": 0.5, "mask_type": "mean"},
-        "ours-regression": {"weighting": "regression"},
+        "ours-paper": {"weighting": "ranges", "feature_res": 8, "p_keep": 0.5, "mask_type": "mean",
+                       "mask_kinds": "dianna"},
+        "ours-time-regression": {"weighting": "regression", "mask_kinds": "dianna"},
     },
     "image": {
         "ours": {},

@@ -22,7 +22,7 @@ from dianna_distance.layers import input_layout
 from dianna_distance.model import ModelLike, OnnxModel, load_model
 from dianna_distance.readers import read_series_array
 from dianna_distance.regression import NOISY_RATIO, grid_cells
-from dianna_distance.timeseries_masks import MASK_KINDS, TimeSeriesMasks, check_mask_kinds
+from dianna_distance.timeseries_masks import MASK_KINDS, TimeSeriesMasks, check_mask_kinds, segment_count
 
 #: ``weighting="regression"`` scores a series in segments: this many per interval of a time mask's curve.
 SEGMENTS_PER_INTERVAL = 4
@@ -152,8 +152,12 @@ class TimeSeriesDistanceExplainer(MaskedDistanceExplainer):
         n_masks: Number of masks (model evaluations).
         feature_res: Number of random values of a time mask's curve, at least 3 (DIANNA's ``feature_res``).
         p_keep: Fraction of the values kept by a mask, in (0, 1].
-        mask_kinds: ``"auto"`` (DIANNA: time masks for one channel, time, channel and combined masks in equal
-            shares for several), or one or more of ``"time"``, ``"channel"``, ``"combined"``.
+        mask_kinds: ``"auto"`` (default: ``"segments"``, each channel cut into ``feature_res * sqrt(T) / 4`` equal
+            segments, 16 of 64 steps at ``feature_res=8``
+            (:func:`~dianna_distance.timeseries_masks.segment_count`), each kept independently with ``p_keep``;
+            chosen by measurement, docs/timeseries.md),
+            ``"dianna"`` (DIANNA's: time masks for one channel, time, channel and combined masks in equal shares for
+            several), or one or more of ``"time"``, ``"channel"``, ``"combined"``, ``"segments"``.
         mask_type: What a masked value becomes, DIANNA's ``mask_type``: ``"mean"`` (the mean of the whole series,
             DIANNA's default), a number, or a callable ``series (T, C) -> number or array (C,)`` (per channel).
         mask_selection_range_min: Lower end of the positive selection, a fraction of the ranking in [0, 1].
@@ -256,11 +260,15 @@ class TimeSeriesDistanceExplainer(MaskedDistanceExplainer):
     def _regression_cells(self, feature_shape: tuple[int, ...], n_masks: int) -> np.ndarray:
         """``weighting="regression"``: per channel, segments of adjacent time steps.
 
+        With segments masks only (the default), exactly the masks' segments (:func:`segment_count`); else
         :data:`SEGMENTS_PER_INTERVAL` segments per interval of a time mask's curve (``feature_res - 2`` intervals),
         at least one step each; fewer, with a warning, when ``n_masks`` is too small for that many cells.
         """
         length, channels = int(feature_shape[0]), int(feature_shape[1])
-        wanted = min(length, SEGMENTS_PER_INTERVAL * (int(self.feature_res) - 2))
+        if check_mask_kinds(self.mask_kinds, channels) == ("segments",):
+            wanted = segment_count(length, int(self.feature_res))
+        else:
+            wanted = min(length, SEGMENTS_PER_INTERVAL * (int(self.feature_res) - 2))
         affordable = max(1, (n_masks // NOISY_RATIO - 1) // channels)
         if affordable < wanted:
             warn(f"weighting='regression': {n_masks} masks afford {affordable} segments per channel of {channels} "

@@ -11,6 +11,13 @@ True where a value is kept:
 - **channel** masks mask whole channels: ``C * (1 - p_keep)`` channels (rounded the same way) chosen at random;
 - **combined** masks are the product of a time mask and a channel mask, each with ``sqrt(p_keep)``.
 
+Not DIANNA's, this package's (the default, chosen by measurement: docs/timeseries.md):
+
+- **segments** masks cut each channel into :func:`segment_count` equal segments of adjacent time steps (as
+  :func:`~dianna_distance.regression.grid_cells` does) and keep each segment of each channel independently with
+  probability ``p_keep``: binary, independent cells, as LIME and SHAP mask a series, so a local effect is not spread
+  over neighbouring steps, and the regression estimator's cells are exactly these segments.
+
 DIANNA uses time masks for a univariate series and a third of each kind for a multivariate one; here the kinds
 take turns by a mask's position in its block of :data:`~dianna_distance.masks.BLOCK_SIZE` masks (so every prefix
 of the set, as a ``tolerance`` run uses, holds the kinds in equal shares). Unlike DIANNA's function, the draws come
@@ -29,14 +36,40 @@ from dianna_distance.checks import warn
 from dianna_distance.masks import BLOCK_SIZE, LazyMasks
 
 #: The kinds of time-series masks.
-MASK_KINDS = ("time", "channel", "combined")
+MASK_KINDS = ("time", "channel", "combined", "segments")
+#: A ``segments`` mask has ``feature_res / SQRT_STEPS_DIVISOR`` segments per square root of the series length (2 per
+#: root at the default ``feature_res=8``: 16 segments of 4 steps for 64 steps, 11 for 28).
+SQRT_STEPS_DIVISOR = 4
 #: Masks of a block are kept rendered when the block holds at most this many values (1 MiB of booleans).
 RENDERED_VALUES = 2**20
 
 
+#: DIANNA's kinds for several channels (``"auto"`` there before the segments masks).
+DIANNA_KINDS = ("time", "channel", "combined")
+
+
 def default_mask_kinds(n_channels: int) -> tuple[str, ...]:
-    """DIANNA's choice: time masks for one channel, all three kinds in equal shares for several."""
-    return ("time",) if n_channels == 1 else MASK_KINDS
+    """The default, ``"auto"``: independent segments per channel, whatever the number of channels."""
+    return ("segments",)
+
+
+def dianna_mask_kinds(n_channels: int) -> tuple[str, ...]:
+    """DIANNA's choice: time masks for one channel, its three kinds in equal shares for several."""
+    return ("time",) if n_channels == 1 else DIANNA_KINDS
+
+
+def segment_count(length: int, feature_res: int) -> int:
+    """Segments per channel of a ``segments`` mask: ``feature_res * sqrt(length) / 4`` rounded, in ``[1, length]``.
+
+    The rule was chosen by measurement (benchmarks/peers.py, docs/timeseries.md): segments of about
+    ``sqrt(length) / 2`` steps (4 steps of 64, 2.5 of 28) localised a planted bump best on both series tasks.
+    """
+    return int(max(1, min(int(length), round(int(feature_res) * np.sqrt(int(length)) / SQRT_STEPS_DIVISOR))))
+
+
+def segment_of_step(length: int, n_segments: int) -> np.ndarray:
+    """The segment of each time step, ``(length,)``: equal segments (sizes differ by at most one step)."""
+    return np.minimum(np.arange(length) * n_segments // length, n_segments - 1)
 
 
 @overload
@@ -51,20 +84,23 @@ def check_mask_kinds(mask_kinds: object, n_channels: int | None = None) -> tuple
     """``mask_kinds`` as a tuple of kinds (None for ``"auto"`` without a channel count); checked.
 
     Args:
-        mask_kinds: ``"auto"``, one kind or a sequence of kinds of :data:`MASK_KINDS`.
+        mask_kinds: ``"auto"`` (:func:`default_mask_kinds`), ``"dianna"`` (:func:`dianna_mask_kinds`), one kind or
+            a sequence of kinds of :data:`MASK_KINDS`.
         n_channels: The series' number of channels, to resolve ``"auto"`` and refuse channel masks of one channel.
     """
     if isinstance(mask_kinds, str) and mask_kinds == "auto":
         return None if n_channels is None else default_mask_kinds(n_channels)
+    if isinstance(mask_kinds, str) and mask_kinds == "dianna":
+        return None if n_channels is None else dianna_mask_kinds(n_channels)
     kinds = (mask_kinds,) if isinstance(mask_kinds, str) else mask_kinds
     if (not isinstance(kinds, (tuple, list)) or not kinds
             or not all(isinstance(kind, str) and kind in MASK_KINDS for kind in kinds) or len(set(kinds)) < len(kinds)):
-        raise ValueError(f"mask_kinds must be 'auto', or one or more distinct kinds of {MASK_KINDS}, got "
+        raise ValueError(f"mask_kinds must be 'auto', 'dianna', or one or more distinct kinds of {MASK_KINDS}, got "
                          f"{mask_kinds!r}")
     kinds = tuple(kinds)
     if n_channels == 1 and set(kinds) & {"channel", "combined"}:
         raise ValueError(f"mask_kinds {kinds!r} mask whole channels, but the series has one channel: use 'time' "
-                         "(or 'auto')")
+                         "or 'segments' (or 'auto')")
     return kinds
 
 
@@ -87,15 +123,17 @@ def _lowest(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
 
 
 class TimeSeriesMasks(LazyMasks):
-    """DIANNA's RISE time-series masks ``(n_masks, T, C)``, booleans (True: kept), drawn lazily in blocks.
+    """DIANNA's RISE time-series masks and segments masks ``(n_masks, T, C)``, booleans (True: kept), drawn lazily.
 
     Args:
         series_shape: ``(T, C)`` of the series to mask.
         n_masks: Number of masks.
         feature_res: Number of random values of a time mask's curve (about ``feature_res - 1`` segments along
-            time), at least 3.
+            time), at least 3; a segments mask has :func:`segment_count` segments per
+            channel.
         p_keep: Fraction of the values kept, in (0, 1].
-        mask_kinds: ``"auto"`` (DIANNA's choice), one kind or a sequence of kinds of :data:`MASK_KINDS`.
+        mask_kinds: ``"auto"`` (segments masks), ``"dianna"`` (DIANNA's choice), one
+            kind or a sequence of kinds of :data:`MASK_KINDS`.
         random_state: Seed or generator (a generator is advanced once, to seed the set).
 
     Attributes:
@@ -117,6 +155,7 @@ class TimeSeriesMasks(LazyMasks):
             raise ValueError(f"feature_res must be at least 3 (a time mask's curve spans feature_res - 2 intervals), "
                              f"got {feature_res}")
         self.p_keep = float(p_keep)
+        self.n_segments = segment_count(length, self.feature_res)
         # Small masks are kept as drawn, rendered (a block at most RENDERED_VALUES booleans): a run reads each mask
         # twice (for the model, and for the map), and rendering costs more than keeping them.
         self.keep_rendered = BLOCK_SIZE * length * channels <= RENDERED_VALUES
@@ -143,14 +182,17 @@ class TimeSeriesMasks(LazyMasks):
         channel_keys = rng.random((BLOCK_SIZE, self.feature_shape[1]))[:length]
         channel_rounding = rng.random(BLOCK_SIZE)[:length]
         kinds = np.arange(length) % len(self.kinds)
-        drawn = grids, offsets, time_rounding, channel_keys, channel_rounding, kinds
+        # Drawn last, and only when used, so that DIANNA's kinds draw the same masks as before this kind existed.
+        segment_keys = (rng.random((BLOCK_SIZE, self.n_segments, self.feature_shape[1]))[:length] < self.p_keep
+                        if "segments" in self.kinds else np.ones((length, 0, 0), dtype=bool))
+        drawn = grids, offsets, time_rounding, channel_keys, channel_rounding, kinds, segment_keys
         return (self._render_drawn(*drawn),) if self.keep_rendered else drawn
 
     def _render(self, *drawn: np.ndarray) -> np.ndarray:
         return drawn[0] if self.keep_rendered else self._render_drawn(*drawn)
 
     def _render_drawn(self, grids: np.ndarray, offsets: np.ndarray, time_rounding: np.ndarray, channel_keys: np.ndarray,
-                channel_rounding: np.ndarray, kinds: np.ndarray) -> np.ndarray:
+                channel_rounding: np.ndarray, kinds: np.ndarray, segment_keys: np.ndarray) -> np.ndarray:
         length, channels = self.feature_shape
         names = np.array(self.kinds)[kinds] if len(kinds) else np.array([], dtype=str)
         keep = np.where(names == "combined", np.sqrt(self.p_keep), self.p_keep)
@@ -177,4 +219,8 @@ class TimeSeriesMasks(LazyMasks):
         if len(rows):
             counts = _stochastic_count(channels * (1 - keep[rows]), channel_rounding[rows], channels)
             channel_keep[rows] = _lowest(channel_keys[rows], counts)
-        return time_keep[:, :, None] & channel_keep[:, None, :]
+        masks = time_keep[:, :, None] & channel_keep[:, None, :]
+        rows = np.flatnonzero(names == "segments")
+        if len(rows):
+            masks[rows] = segment_keys[rows][:, segment_of_step(length, self.n_segments), :]
+        return masks

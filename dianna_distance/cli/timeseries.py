@@ -148,10 +148,12 @@ def add_explain_timeseries_command(commands: argparse._SubParsersAction) -> None
     parser.add_argument("--output", "-o", help="output prefix, file or directory (default: <series>_distance)")
     parser.add_argument("--embedding-output", help="name of an inner tensor of the graph to use as the embedding")
     add_explainer_options(parser, TimeSeriesDistanceExplainer, meanings={
-        "feature_res": "random values of a time mask's curve, at least 3 (DIANNA's feature_res)",
+        "feature_res": "random values of a time mask's curve, at least 3 (DIANNA's feature_res); segments masks: "
+                       "feature_res * sqrt(T) / 4 segments per channel",
         "p_keep": "probability that a stretch of time (or a channel) is kept, in (0, 1]"})
     parser.add_argument("--mask-kinds", default="auto",
-                        help=f"'auto' (DIANNA's choice) or a comma-separated list of {', '.join(MASK_KINDS)}")
+                        help=f"'auto' (independent segments), 'dianna' (DIANNA's choice) or a comma-separated "
+                             f"list of {', '.join(MASK_KINDS)}")
     parser.add_argument("--mask-type", default="mean",
                         help="what masked values become: 'mean' (of the series, DIANNA's default) or a number")
     parser.add_argument("--channels-first", action="store_true",
