@@ -113,5 +113,5 @@ def test_a_run_started_with_a_random_seed_and_refused_on_rerun_names_the_seed_th
 
     assert main(arguments) == 2
 
-    assert f"--random-state {seed} (or random_state={seed}) resumes it" in capsys.readouterr().err
+    assert f"--random-state={seed} resumes it" in capsys.readouterr().err
     assert main([*arguments[:-1], str(seed)]) == 0

@@ -176,8 +176,9 @@ def _differences(old: dict, new: dict) -> str:
             changed.append(f"{name} {old_parameters.get(name)!r} -> {new_parameters.get(name)!r}")
     seed = old_parameters.get("random_state")
     if seed != new_parameters.get("random_state") and isinstance(seed, int) and not isinstance(seed, bool):
-        changed.append(f"the run in this folder was made with random_state={seed}: --random-state {seed} (or "
-                       f"random_state={seed}) resumes it, a fresh --random-state random never does")
+        # said in the library's words: the command line names the option (--random-state=N)
+        changed.append(f"the run in this folder was made with random_state={seed}: random_state={seed} resumes it, "
+                       f"a fresh random seed never does")
     return ", ".join(changed) or "the configuration hash"
 
 
