@@ -79,7 +79,7 @@ def test_an_image_file_that_does_not_exist_is_named(tmp_path, capsys):
 
 def test_a_text_model_for_an_image_is_refused_before_it_loads(capsys):
     fails_with_one_line(capsys, ["explain-pair", str(IMAGES / "bee.jpg"), "a bee", "--preset", "minilm"],
-                        "model_a='minilm' embeds texts")
+                        "--model-a='minilm' embeds texts")
 
 
 def test_no_model_at_all_is_one_line(capsys):
@@ -88,7 +88,7 @@ def test_no_model_at_all_is_one_line(capsys):
 
 def test_too_few_samples_for_the_features_name_n_masks(tmp_path, sentence_options, capsys):
     fails_with_one_line(capsys, ["explain-pair", QUERY, PASSAGE, *sentence_options, "--n-masks", "5",
-                                 "-o", str(tmp_path / "x"), "--no-progress"], "n_masks must be at least 12")
+                                 "-o", str(tmp_path / "x"), "--no-progress"], "--n-masks must be at least 12")
     assert not list(tmp_path.glob("x*"))
 
 

@@ -90,7 +90,7 @@ def test_pixel_max_does_not_apply_to_a_stating_file(stated, tmp_path, capsys):
         load_image_for_model(BEE, OnnxModel(stated), pixel_max=255)
     assert main(["explain", str(stated), str(BEE), "--reference", str(LEAF), "--pixel-max", "255", *FAST,
                  "--output", str(tmp_path / "out")]) == 2
-    assert "pixel_max does not apply" in capsys.readouterr().err
+    assert "--pixel-max does not apply" in capsys.readouterr().err
     assert not (tmp_path / "out.npy").exists()
 
 
