@@ -8,7 +8,7 @@ many more sessions (each runs the example once) and prints the server's resident
 
 Usage::
 
-    python benchmarks/dashboard_browser.py [--steps 8] [--sessions 0]
+    python benchmarks/dashboard_browser.py [--steps 8] [--sessions 0] [--settle 0]
 """
 
 from __future__ import annotations
@@ -140,6 +140,9 @@ def main() -> None:
     parser.add_argument("--n-masks", type=int, default=200)
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--sessions", type=int, default=0)
+    parser.add_argument("--settle", type=float, default=0.0,
+                        help="after the sessions, wait this many seconds (Streamlit drops a closed session's state "
+                             "after about 120 s) and print the server's memory again")
     parser.add_argument("--log", type=Path, default=Path("/tmp/dashboard_browser.log"))
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
@@ -166,6 +169,10 @@ def main() -> None:
                 memory.append(server_rss_mb(process))
             if args.sessions:
                 print("server memory after each session (MB):", " ".join(f"{value:.0f}" for value in memory))
+            if args.settle:
+                time.sleep(args.settle)
+                print(f"server memory {args.settle:.0f} s after the last session closed: "
+                      f"{server_rss_mb(process):.0f} MB")
             browser.close()
     finally:
         os.killpg(process.pid, signal.SIGTERM)
