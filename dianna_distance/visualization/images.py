@@ -125,7 +125,7 @@ def plot_distance_map(
     if axes is not None:
         fig = axes[0].figure
         for index, ax in enumerate(axes):
-            drawn = _draw_map(ax, maps[index], grey, None if significant is None else significant[index], limit,
+            drawn = draw_map(ax, maps[index], grey, None if significant is None else significant[index], limit,
                               cmap)
             ax.figure.colorbar(drawn, ax=ax).set_label(colorbar_label, fontsize=9)
             if titles is not None or distance_values is not None:
@@ -151,7 +151,7 @@ def plot_distance_map(
             if column == "image":
                 _draw_image(ax, np.asarray(image), maps.shape[1:])
             elif column == "map":
-                drawn = _draw_map(ax, maps[index], grey, None if significant is None else significant[index],
+                drawn = draw_map(ax, maps[index], grey, None if significant is None else significant[index],
                                   limit, cmap)
             elif reference_list is not None:  # the reference column
                 _draw_reference(ax, reference_list[index], index, panel_size)
@@ -190,12 +190,17 @@ def _draw_image(ax, image: np.ndarray, map_shape: tuple[int, int]) -> None:
     ax.imshow(np.clip(shown, 0, 1), cmap="gray" if shown.ndim == 2 else None, vmin=0, vmax=1)
 
 
-def _draw_map(ax, heatmap: np.ndarray, grey: np.ndarray | None, significant: np.ndarray | None, limit: float,
-              cmap: str):
-    """The map on ``ax``, over the greyscale image when given; non-significant features faded and hatched."""
+def draw_map(ax, heatmap: np.ndarray, grey: np.ndarray | None, significant: np.ndarray | None, limit: float,
+             cmap: str):
+    """Draw a map ``(H, W)`` on ``ax``, non-significant features faded and hatched; return its image artist.
+
+    Over a greyscale image ``(H, W)`` in [0, 1] when ``grey`` is given, with an opacity growing with
+    ``|value| / limit``.
+    """
     if grey is not None:
         ax.imshow(grey, cmap="gray", vmin=0, vmax=1)
-        alpha = MIN_ALPHA + (MAX_ALPHA - MIN_ALPHA) * np.abs(heatmap) / limit  # the image shows where the map is ~0
+        # the image shows where the map is ~0
+        alpha = MIN_ALPHA + (MAX_ALPHA - MIN_ALPHA) * np.clip(np.abs(heatmap) / limit, 0, 1)
     else:
         alpha = np.ones(heatmap.shape)
     if significant is not None:

@@ -21,13 +21,12 @@ import numpy as np
 
 from dianna_distance.pairs import PairDistanceExplainer
 from dianna_distance.visualization.common import finish_figure, new_figure, symmetric_range
-from dianna_distance.visualization.images import FADED, HATCH_COLOR, NOT_SIGNIFICANT
+from dianna_distance.visualization.images import FADED, HATCH_COLOR, NOT_SIGNIFICANT, draw_map
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 INTERACTION_LABEL = "interaction (+ binds: the pair is closer with both)"
-MIN_ALPHA, MAX_ALPHA = 0.25, 0.85
 
 
 def _check_run(explainer: object) -> PairDistanceExplainer:
@@ -43,24 +42,6 @@ def _grey(image: np.ndarray) -> np.ndarray:
     values = values.mean(axis=-1) if values.ndim == 3 else values
     low, high = float(values.min()), float(values.max())
     return (values - low) / (high - low) if high > low else np.zeros_like(values)
-
-
-def _draw_overlay(ax, grey: np.ndarray, values: np.ndarray, significant: np.ndarray, limit: float, cmap: str):
-    """A map over a greyscale image: opacity grows with |value|; non-significant pixels faded and hatched."""
-    import matplotlib
-
-    ax.imshow(grey, cmap="gray", vmin=0, vmax=1)
-    alpha = MIN_ALPHA + (MAX_ALPHA - MIN_ALPHA) * np.clip(np.abs(values) / limit, 0, 1)
-    alpha[~significant] *= FADED
-    drawn = ax.imshow(values, cmap=cmap, vmin=-limit, vmax=limit, alpha=alpha)
-    if not significant.all():
-        outside = (~significant).astype(float)
-        with matplotlib.rc_context({"hatch.color": HATCH_COLOR, "hatch.linewidth": 0.6}):
-            ax.contourf(outside, levels=[0.5, 1.5], colors="none", hatches=["//"])
-        ax.contour(outside, levels=[0.5], colors=HATCH_COLOR, linewidths=0.6)
-    ax.set_xticks([])
-    ax.set_yticks([])
-    return drawn
 
 
 def _footer(fig, drawn, label: str, hatched: bool, note: str, rect: Sequence[float]) -> None:
@@ -147,7 +128,7 @@ def plot_image_caption(
         ax = fig.add_subplot(grid[position // per_row, position % per_row])
         significant = explainer.interaction_map(k, values="significant").astype(bool)
         hatched |= not significant.all()
-        drawn = _draw_overlay(ax, grey, values, significant, limit, cmap)
+        drawn = draw_map(ax, values, grey, significant, limit, cmap)
         column = explainer.interactions_[:, k]
         j = int(np.argmax(column))
         mark = "*" if explainer.interactions_significant_[j, k] else " (n.s.)"
@@ -301,11 +282,11 @@ def plot_image_correspondence(
     j, k = (int(index) for index in np.unravel_index(order[0], explainer.interactions_.shape))
     limit = symmetric_range(explainer.interactions_)[1]
     lower = [fig.add_subplot(grid[1, 0]), fig.add_subplot(grid[1, 1])]
-    drawn = _draw_overlay(lower[0], _grey(image_a), explainer.interaction_map(k, side="b"),
-                          explainer.interaction_map(k, side="b", values="significant").astype(bool), limit, "bwr")
+    drawn = draw_map(lower[0], explainer.interaction_map(k, side="b"), _grey(image_a),
+                     explainer.interaction_map(k, side="b", values="significant").astype(bool), limit, "bwr")
     lower[0].set_title(f"cells of A binding B's {explainer.features_b_[k]} (pair 1)", fontsize=9)
-    _draw_overlay(lower[1], _grey(image_b), explainer.interaction_map(j, side="a"),
-                  explainer.interaction_map(j, side="a", values="significant").astype(bool), limit, "bwr")
+    draw_map(lower[1], explainer.interaction_map(j, side="a"), _grey(image_b),
+             explainer.interaction_map(j, side="a", values="significant").astype(bool), limit, "bwr")
     lower[1].set_title(f"cells of B binding A's {explainer.features_a_[j]} (pair 1)", fontsize=9)
     fig.suptitle("Which region of A matches which region of B? (the strongest cell interactions)", fontsize=11)
     footer = grid[2, :].get_position(fig)
