@@ -1,7 +1,8 @@
 """The Distance Explainer (Meijer & Bos, 2025) for images: why is an image close to, or far from, a reference?
 
 The algorithm lives in :mod:`dianna_distance.core`; this module adds what is the image's own: RISE masks over
-the pixels, the channels axis, and masked images as the model's input.
+the pixels (or masks over the image's superpixels, ``mask_kinds``), the channels axis, and masked images as the
+model's input.
 """
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ from dianna_distance.checks import check_callable, check_finite_array, check_int
 from dianna_distance.core import MaskedDistanceExplainer
 from dianna_distance.distances import DistanceLike
 from dianna_distance.layers import EMBEDDING_POOLINGS
-from dianna_distance.masks import GENERATORS, RiseMasks
+from dianna_distance.masks import GENERATORS, RiseMasks, SegmentMasks
 from dianna_distance.model import ModelLike, OnnxModel, load_model
 from dianna_distance.regression import grid_cells
 
 AxisLabels = dict[int, str] | Sequence[str] | None
+#: The named kinds of image masks (``mask_kinds`` also takes an int label array of the image's own segments).
+MASK_KINDS = ("grid", "superpixels")
 
 
 @dataclass
@@ -31,14 +34,16 @@ class _Image:
     pixels: np.ndarray
     channels_axis: int | None
     spatial_shape: tuple[int, int]
+    labels: np.ndarray | None = None  # the segments of superpixel masks, (H, W); None for grid masks
     buffer: np.ndarray | None = field(default=None, repr=False)
 
 
 class DistanceExplainer(MaskedDistanceExplainer):
     """Explain the distance between an image's embedding and a reference embedding with a saliency map.
 
-    The image is masked ``n_masks`` times with RISE masks; every masked image is embedded by the model and its
-    distance to the reference computed. The masks are ranked by that distance. The map is the mean of the masks
+    The image is masked ``n_masks`` times with RISE masks (or, with ``mask_kinds="superpixels"``, masks that keep
+    or hide whole superpixels of the image); every masked image is embedded by the model and its distance to the
+    reference computed. The masks are ranked by that distance. The map is the mean of the masks
     ranked in ``[mask_selection_range_min, mask_selection_range_max)`` (closest first) minus the mean of those
     in ``[mask_selection_negative_range_min, mask_selection_negative_range_max)``. Positive values mark pixels
     whose presence brings the image closer to the reference; negative values, pixels that push it away.
@@ -47,8 +52,16 @@ class DistanceExplainer(MaskedDistanceExplainer):
 
     Args:
         n_masks: Number of masks (model evaluations).
-        feature_res: Number of mask grid cells per image axis.
-        p_keep: Probability that a grid cell is kept, in (0, 1].
+        feature_res: Number of mask grid cells per image axis; with ``mask_kinds="superpixels"``, the image is cut
+            into about ``feature_res**2`` superpixels (64 at the default 8).
+        p_keep: Probability that a grid cell (or a superpixel) is kept, in (0, 1].
+        mask_kinds: What a mask hides. ``"grid"`` (default): the paper's RISE masks, a random ``feature_res`` x
+            ``feature_res`` grid upsampled bilinearly at a random shift (the map equals distance-explainer 0.6.0's).
+            ``"superpixels"``: the image's own superpixels (scikit-image's SLIC, about ``feature_res**2`` segments
+            that follow colour edges, computed from the image; kept as ``segments_``), each kept or hidden whole,
+            independently with ``p_keep``, as LIME masks an image. Or an int array ``(H, W)`` of the image's
+            segments (any segmentation: quickshift, a segmentation model...), masked the same way. With
+            ``weighting="regression"`` the regression's cells are the grid's blocks, or the segments.
         mask_selection_range_min: Lower end of the positive selection, a fraction of the ranking in [0, 1].
         mask_selection_range_max: Upper end of the positive selection.
         mask_selection_negative_range_min: Lower end of the negative selection.
@@ -94,6 +107,8 @@ class DistanceExplainer(MaskedDistanceExplainer):
         embedded_reference_: The reference(s) of the last map, ``(D,)`` or ``(K, D)``.
         n_masks_used_: Number of masks the last run used (differs from ``n_masks`` when ``tolerance`` is set).
         converged_: With ``tolerance``: whether the spread fell to the tolerance before ``max_masks`` ran out.
+        segments_: The segments of the last image's superpixel masks, int ``(H, W)`` labelled ``0 .. n - 1``;
+            None with ``mask_kinds="grid"``.
 
     Example:
         >>> explainer = DistanceExplainer(n_masks=500, random_state=0)
@@ -123,9 +138,11 @@ class DistanceExplainer(MaskedDistanceExplainer):
         max_masks: int = 10_000,
         embedding_output: str | None = None,
         embedding_pooling: str = "auto",
+        mask_kinds: str | np.ndarray = "grid",
     ) -> None:
         self._store_shared_parameters(locals())
         self.feature_res = feature_res
+        self.mask_kinds = mask_kinds
         self.axis_labels = axis_labels
         self.preprocess_function = preprocess_function
         self.providers = providers
@@ -169,9 +186,31 @@ class DistanceExplainer(MaskedDistanceExplainer):
         if min(spatial_shape) < 1:
             raise ValueError(f"image must have at least one pixel, got shape {image.shape}")
         work_dtype = np.result_type(image.dtype, np.float32)
-        return _Image(image.astype(work_dtype, copy=False), channels_axis, tuple(spatial_shape))
+        prepared = _Image(image.astype(work_dtype, copy=False), channels_axis, tuple(spatial_shape))
+        prepared.labels = self.segments_ = self._segments(prepared)
+        return prepared
 
-    def _draw_masks(self, prepared: _Image, n_masks: int) -> RiseMasks:
+    def _segments(self, prepared: _Image) -> np.ndarray | None:
+        """The segments of superpixel masks, ``0 .. n - 1`` ``(H, W)``: given, or SLIC's; None for grid masks."""
+        if isinstance(self.mask_kinds, str) and self.mask_kinds == "grid":
+            return None
+        if isinstance(self.mask_kinds, str):  # "superpixels"
+            labels = superpixels(prepared.pixels, prepared.channels_axis, int(self.feature_res) ** 2)
+        else:
+            labels = np.asarray(self.mask_kinds)
+            if labels.shape != prepared.spatial_shape:
+                raise ValueError(f"mask_kinds: the segment labels must have the image's height and width "
+                                 f"{prepared.spatial_shape}, got shape {labels.shape}")
+        labels = np.unique(labels, return_inverse=True)[1].reshape(labels.shape)
+        if labels.max() < 1:
+            what = "the given labels" if not isinstance(self.mask_kinds, str) else "SLIC on this image"
+            raise ValueError(f"mask_kinds: {what} give one segment: masks would keep all or nothing of the image; "
+                             "give at least 2 segments (or use mask_kinds='grid')")
+        return labels
+
+    def _draw_masks(self, prepared: _Image, n_masks: int) -> RiseMasks | SegmentMasks:
+        if prepared.labels is not None:
+            return SegmentMasks(prepared.labels, n_masks, self.p_keep, self.random_state)
         return RiseMasks(prepared.spatial_shape, n_masks, self.feature_res, self.p_keep, self.random_state,
                          generator=self.mask_generator)
 
@@ -182,8 +221,12 @@ class DistanceExplainer(MaskedDistanceExplainer):
         """``weighting="regression"``: a ``feature_res`` x ``feature_res`` grid of pixel blocks (the masks' own grid).
 
         Every pixel of a block gets the block's coefficient. A RISE mask is a bilinear upsampling of a
-        ``feature_res`` grid at a random shift: finer blocks would be nearly collinear (noisy coefficients).
+        ``feature_res`` grid at a random shift: finer blocks would be nearly collinear (noisy coefficients). With
+        superpixel masks, the cells are the superpixels (``segments_``).
         """
+        segments = getattr(self, "segments_", None)
+        if segments is not None and segments.shape == tuple(feature_shape):
+            return segments
         height, width = int(feature_shape[0]), int(feature_shape[1])
         return grid_cells((height, width), min(self.feature_res, height), min(self.feature_res, width))
 
@@ -210,6 +253,10 @@ class DistanceExplainer(MaskedDistanceExplainer):
         check_callable(self.preprocess_function, "preprocess_function", "(batch) -> batch")
         if not isinstance(self.mask_generator, str) or self.mask_generator not in GENERATORS:
             raise ValueError(f"mask_generator must be one of {GENERATORS}, got {self.mask_generator!r}")
+        check_mask_kinds(self.mask_kinds)
+        if self.mask_generator != "vectorized" and not (isinstance(self.mask_kinds, str) and self.mask_kinds == "grid"):
+            raise ValueError(f"mask_generator={self.mask_generator!r} draws grid masks: it needs mask_kinds='grid', "
+                             "got superpixels")
         if self.embedding_output is not None and (not isinstance(self.embedding_output, str)
                                                   or not self.embedding_output):
             raise TypeError(f"embedding_output must be None or a tensor name (str), got {self.embedding_output!r}")
@@ -241,6 +288,52 @@ class DistanceExplainer(MaskedDistanceExplainer):
             raise ValueError(f"axis_labels: the 'channels' axis must be the first or last axis of the 3-D image, "
                              f"got axis {axis}")
         return axis % 3
+
+
+def check_mask_kinds(mask_kinds: object) -> None:
+    """Check ``mask_kinds``: one of :data:`MASK_KINDS`, or an int array ``(H, W)`` of segment labels.
+
+    Raises:
+        ValueError: Another string, or labels that are not 2-D.
+        TypeError: Neither a string nor an array of integers.
+    """
+    if isinstance(mask_kinds, str):
+        if mask_kinds not in MASK_KINDS:
+            raise ValueError(f"mask_kinds must be one of {MASK_KINDS} or an int array (H, W) of segment labels, got "
+                             f"{mask_kinds!r}")
+        return
+    labels = np.asarray(mask_kinds) if isinstance(mask_kinds, (np.ndarray, list, tuple)) else None
+    if labels is None or labels.dtype == bool or not np.issubdtype(labels.dtype, np.integer):
+        shown = f"an array of {labels.dtype}" if labels is not None else type(mask_kinds).__name__
+        raise TypeError(f"mask_kinds must be one of {MASK_KINDS} or an int array (H, W) of segment labels, got "
+                        f"{shown}")
+    if labels.ndim != 2:
+        raise ValueError(f"mask_kinds: the segment labels must be a 2-D array (H, W), one label per pixel, got shape "
+                         f"{labels.shape}")
+
+
+def superpixels(pixels: np.ndarray, channels_axis: int | None, n_segments: int) -> np.ndarray:
+    """The image's superpixels: scikit-image's SLIC with about ``n_segments`` segments, int ``(H, W)``.
+
+    The image's values are first scaled to [0, 1] (SLIC's colour distances assume that range; only their
+    relative values matter here). Three channels are compared in CIELAB colour, as SLIC does by default; other
+    channel counts as they are, with a compactness of 0.1 for that range.
+
+    Args:
+        pixels: The image, ``(H, W)``, ``(H, W, C)`` or ``(C, H, W)``.
+        channels_axis: 0, 2 or None (a 2-D image).
+        n_segments: About how many segments.
+    """
+    from skimage.segmentation import slic
+
+    values = np.asarray(pixels, np.float64)
+    if channels_axis == 0:
+        values = np.moveaxis(values, 0, -1)
+    low, high = float(values.min()), float(values.max())
+    values = (values - low) / (high - low) if high > low else np.zeros_like(values)
+    colour = values.ndim == 3 and values.shape[-1] == 3
+    return np.asarray(slic(values, n_segments=n_segments, compactness=10.0 if colour else 0.1, start_label=0,
+                           channel_axis=-1 if values.ndim == 3 else None, convert2lab=colour))
 
 
 def check_image_fits_model(image_shape: tuple[int, ...], model: OnnxModel) -> None:

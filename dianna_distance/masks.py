@@ -1,4 +1,4 @@
-"""RISE image masks, generated lazily and reproducibly.
+"""RISE image masks (and the other modalities' and superpixels' masks), generated lazily and reproducibly.
 
 The masks are exactly those of DIANNA's
 :func:`dianna.utils.maskers.generate_interpolated_float_masks_for_image`: a random boolean grid of
@@ -12,6 +12,9 @@ the grids and shifts (``feature_res²`` booleans a mask), and upsamples on deman
 batch. The default ``"vectorized"`` generator computes the bilinear upsampling as two small matrix products,
 which equals DIANNA's :func:`skimage.transform.resize` call (``order=1``, ``mode="reflect"``) to float32
 precision; ``generator="dianna"`` calls DIANNA's own upsampling routine mask by mask instead.
+
+:class:`SegmentMasks` masks an image by labelled segments (superpixels) instead: each segment kept or masked whole,
+independently, as LIME's image masks.
 """
 
 from __future__ import annotations
@@ -242,6 +245,54 @@ class TabularMasks(WordMasks):
         if indices.ndim != 1 or np.any((indices < 0) | (indices >= self.n_masks)):
             raise IndexError(f"mask indices must be a 1-D array in [0, {self.n_masks})")
         return self._draw(indices)[1]
+
+
+class SegmentMasks(LazyMasks):
+    """Masks over labelled segments of an image (superpixels), each segment kept independently with ``p_keep``.
+
+    A mask is binary and constant on every segment: it keeps or masks a segment whole, never part of it (LIME's
+    masks of ``lime_image``). Drawn lazily and reproducibly in blocks (:class:`LazyMasks`).
+
+    Args:
+        labels: Int array ``(height, width)``: the segment of each pixel (any integers; relabelled ``0 .. n - 1`` in
+            increasing order, kept as :attr:`labels`).
+        n_masks: Number of masks.
+        p_keep: Probability that a segment is kept (True) rather than masked (False).
+        random_state: Seed or generator (a generator is advanced once, to seed the set).
+
+    Attributes:
+        labels: Int array ``(height, width)``: the segment ``0 .. n_segments - 1`` of each pixel.
+        n_segments: Number of segments.
+
+    Values are booleans (True: kept), shape ``(n_masks, height, width)``.
+    """
+
+    dtype = np.dtype(bool)
+
+    def __init__(self, labels: np.ndarray, n_masks: int, p_keep: float = 0.5,
+                 random_state: int | np.random.Generator | np.random.SeedSequence | None = None) -> None:
+        super().__init__(n_masks, random_state)
+        labels = np.asarray(labels)
+        if labels.ndim != 2 or not np.issubdtype(labels.dtype, np.integer):
+            raise ValueError(f"labels must be a 2-D int array (height, width), got {labels.dtype} of shape "
+                             f"{labels.shape}")
+        values, inverse = np.unique(labels, return_inverse=True)
+        self.labels = inverse.reshape(labels.shape)
+        self.n_segments = len(values)
+        self.feature_shape = (int(labels.shape[0]), int(labels.shape[1]))
+        self.p_keep = float(p_keep)
+
+    def _draw_block(self, rng: np.random.Generator, length: int) -> tuple[np.ndarray, ...]:
+        # A full block's draws, so that a short last block draws the same values for its masks.
+        return ((rng.random((BLOCK_SIZE, self.n_segments)) < self.p_keep)[:length],)
+
+    def _render(self, *drawn: np.ndarray) -> np.ndarray:
+        return drawn[0][:, self.labels]
+
+    @property
+    def keeps(self) -> np.ndarray:
+        """Boolean ``(n_masks, n_segments)``: whether each mask keeps each segment (draws every block)."""
+        return self._draw(np.arange(self.n_masks))[0]
 
 
 #: The spawn key that separates a mask set's background-row draws from its masks.

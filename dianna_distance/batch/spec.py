@@ -24,6 +24,9 @@ UNRECORDED_PARAMETERS = ("batch_size",)
 #: :class:`~dianna_distance.batch.jobs.ModelSpec` (see :func:`with_embedding_output`), and are recorded only when
 #: given, so that earlier runs keep their configuration.
 LAYER_PARAMETERS = {"embedding_output": None, "embedding_pooling": "auto"}
+#: Explainer parameters a job kind gained after its runs were first recorded, with the value earlier runs used:
+#: recorded only when a run's value differs from it, so that earlier runs keep their configuration (and resume).
+LATER_PARAMETERS: dict[str, dict[str, object]] = {"image": {"mask_kinds": "grid"}}
 
 
 def with_embedding_output(spec: ModelSpec, parameters: dict) -> ModelSpec:
@@ -177,6 +180,19 @@ def check_parameters(parameters: dict, kinds: set[str]) -> dict:
     return checked
 
 
+_NOT_LATER = object()
+
+
+def _unchanged_later_parameter(name: str, parameters: dict, kinds: set[str]) -> bool:
+    """Whether ``name`` is a :data:`LATER_PARAMETERS` entry of every kind that takes it, at its earlier value."""
+    takers = [kind for kind in kinds if name in inspect.signature(JOB_KINDS[kind].explainer_class).parameters]
+    earlier = [LATER_PARAMETERS.get(kind, {}).get(name, _NOT_LATER) for kind in takers]
+    if not takers or any(value is _NOT_LATER for value in earlier) or len({repr(value) for value in earlier}) > 1:
+        return False
+    value = parameters.get(name, earlier[0])
+    return isinstance(value, str) and value == earlier[0]
+
+
 def configuration_parameters(parameters: dict, kinds: set[str]) -> dict:
     """The parameters a run records: every explainer parameter with its default filled in, in canonical form.
 
@@ -189,6 +205,8 @@ def configuration_parameters(parameters: dict, kinds: set[str]) -> dict:
                 parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
             continue
         if name in LAYER_PARAMETERS and parameters.get(name, LAYER_PARAMETERS[name]) == LAYER_PARAMETERS[name]:
+            continue
+        if _unchanged_later_parameter(name, parameters, kinds):
             continue
         if name in parameters:
             recorded[name] = parameters[name]
