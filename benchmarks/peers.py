@@ -92,6 +92,8 @@ OUR_CONFIGS: dict[str, dict[str, dict[str, Any]]] = {
         "ours": {},
         "ours-paper": {"weighting": "ranges", "feature_res": 8, "p_keep": 0.5},
         "ours-regression": {"weighting": "regression"},
+        "ours-superpixels": {"mask_kinds": "superpixels"},
+        "ours-superpixels-regression": {"mask_kinds": "superpixels", "weighting": "regression"},
     },
 }
 

@@ -57,11 +57,12 @@ class DistanceExplainer(MaskedDistanceExplainer):
         p_keep: Probability that a grid cell (or a superpixel) is kept, in (0, 1].
         mask_kinds: What a mask hides. ``"grid"`` (default): the paper's RISE masks, a random ``feature_res`` x
             ``feature_res`` grid upsampled bilinearly at a random shift (the map equals distance-explainer 0.6.0's).
-            ``"superpixels"``: the image's own superpixels (scikit-image's SLIC, about ``feature_res**2`` segments
-            that follow colour edges, computed from the image; kept as ``segments_``), each kept or hidden whole,
-            independently with ``p_keep``, as LIME masks an image. Or an int array ``(H, W)`` of the image's
-            segments (any segmentation: quickshift, a segmentation model...), masked the same way. With
-            ``weighting="regression"`` the regression's cells are the grid's blocks, or the segments.
+            ``"superpixels"``: the image's own superpixels (scikit-image's SLICO, about ``feature_res**2`` segments
+            that follow colour edges, computed from the image, :func:`superpixels`; kept as ``segments_``), each
+            kept or hidden whole, independently with ``p_keep``, as LIME masks an image. Or an int array ``(H, W)``
+            of the image's segments (any segmentation: quickshift, a segmentation model...), masked the same way.
+            With ``weighting="regression"`` the regression's cells are the grid's blocks, or the segments. Not the
+            default: measured in docs/performance.md.
         mask_selection_range_min: Lower end of the positive selection, a fraction of the ranking in [0, 1].
         mask_selection_range_max: Upper end of the positive selection.
         mask_selection_negative_range_min: Lower end of the negative selection.
@@ -191,7 +192,7 @@ class DistanceExplainer(MaskedDistanceExplainer):
         return prepared
 
     def _segments(self, prepared: _Image) -> np.ndarray | None:
-        """The segments of superpixel masks, ``0 .. n - 1`` ``(H, W)``: given, or SLIC's; None for grid masks."""
+        """The segments of superpixel masks, ``0 .. n - 1`` ``(H, W)``: given, or SLICO's; None for grid masks."""
         if isinstance(self.mask_kinds, str) and self.mask_kinds == "grid":
             return None
         if isinstance(self.mask_kinds, str):  # "superpixels"
@@ -203,7 +204,7 @@ class DistanceExplainer(MaskedDistanceExplainer):
                                  f"{prepared.spatial_shape}, got shape {labels.shape}")
         labels = np.unique(labels, return_inverse=True)[1].reshape(labels.shape)
         if labels.max() < 1:
-            what = "the given labels" if not isinstance(self.mask_kinds, str) else "SLIC on this image"
+            what = "the given labels" if not isinstance(self.mask_kinds, str) else "SLICO on this image"
             raise ValueError(f"mask_kinds: {what} give one segment: masks would keep all or nothing of the image; "
                              "give at least 2 segments (or use mask_kinds='grid')")
         return labels
@@ -313,11 +314,12 @@ def check_mask_kinds(mask_kinds: object) -> None:
 
 
 def superpixels(pixels: np.ndarray, channels_axis: int | None, n_segments: int) -> np.ndarray:
-    """The image's superpixels: scikit-image's SLIC with about ``n_segments`` segments, int ``(H, W)``.
+    """The image's superpixels, int ``(H, W)``: about ``n_segments`` of scikit-image's SLICO (``slic_zero=True``).
 
-    The image's values are first scaled to [0, 1] (SLIC's colour distances assume that range; only their
-    relative values matter here). Three channels are compared in CIELAB colour, as SLIC does by default; other
-    channel counts as they are, with a compactness of 0.1 for that range.
+    SLICO adapts its compactness to each segment, so it gives about ``n_segments`` segments on smooth photographs
+    and on noise alike (plain SLIC merges a noisy image into a few). The image's values are first scaled to [0, 1]
+    (only their relative values matter); three channels are compared in CIELAB colour, as SLIC does by default.
+    Chosen by measurement against SLIC and LIME's quickshift (docs/performance.md).
 
     Args:
         pixels: The image, ``(H, W)``, ``(H, W, C)`` or ``(C, H, W)``.
@@ -332,7 +334,7 @@ def superpixels(pixels: np.ndarray, channels_axis: int | None, n_segments: int) 
     low, high = float(values.min()), float(values.max())
     values = (values - low) / (high - low) if high > low else np.zeros_like(values)
     colour = values.ndim == 3 and values.shape[-1] == 3
-    return np.asarray(slic(values, n_segments=n_segments, compactness=10.0 if colour else 0.1, start_label=0,
+    return np.asarray(slic(values, n_segments=n_segments, slic_zero=True, start_label=0,
                            channel_axis=-1 if values.ndim == 3 else None, convert2lab=colour))
 
 

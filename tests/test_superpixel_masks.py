@@ -150,3 +150,13 @@ def test_a_batch_run_records_mask_kinds_only_when_it_is_not_the_grid_so_earlier_
     assert "mask_kinds" not in configuration_parameters({"mask_kinds": "grid"}, {"image"})
     assert configuration_parameters({"mask_kinds": "superpixels"}, {"image"})["mask_kinds"] == "superpixels"
     assert configuration_parameters({}, {"timeseries"})["mask_kinds"] == "auto"  # series record theirs, as before
+
+
+def test_superpixels_of_a_channels_first_image_are_those_of_the_same_image_channels_last():
+    shown = image()
+    first = explainer(mask_kinds="superpixels", feature_res=4, axis_labels={0: "channels"})
+    first.attribute(lambda batch: disk_model(np.moveaxis(batch, 1, -1)), np.moveaxis(shown, -1, 0),
+                    np.array([1.0, 1.0, 0.0]))
+    last = explainer(mask_kinds="superpixels", feature_res=4)
+    last.attribute(disk_model, shown, np.array([1.0, 1.0, 0.0]))
+    np.testing.assert_array_equal(first.segments_, last.segments_)
