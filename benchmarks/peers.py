@@ -25,10 +25,11 @@ Tasks (items are random but seeded; each method sees the same items):
   black).
 
 Methods: ``ours`` (the package's defaults) and named configurations (:data:`OUR_CONFIGS`, those the installed
-package accepts); SHAP's KernelExplainer (background: the mean row) and PermutationExplainer (tables; series on
-segments), LIME (tabular; series on segments, LimeBase as ``lime_image`` uses it; LimeImage on quickshift
-superpixels), DIANNA's RISE (series, images; shown relative to its mean over the input, since every value of
-``-distance`` is negative), xaitk-saliency's similarity RISE (``RISEGrid`` + ``SimilarityScoring``; images).
+package accepts; images: also superpixel masks with both weightings); SHAP's KernelExplainer (background: the mean
+row) and PermutationExplainer (tables; series on segments), LIME (tabular; series on segments, LimeBase as
+``lime_image`` uses it; LimeImage on quickshift superpixels), DIANNA's RISE (series, images; shown relative to its
+mean over the input, since every value of ``-distance`` is negative), xaitk-saliency's similarity RISE (``RISEGrid``
++ ``SimilarityScoring``; images).
 
 The peers' per-item results are cached in ``--cache-dir`` (they do not change when this package does); ours are
 always recomputed. Usage::
@@ -234,8 +235,12 @@ IMAGE_PAIRS = [("bee", "fly"), ("flower", "car1"), ("dogcar", "car2"), ("fly", "
 KEEP_FRACTIONS = (0.1, 0.25, 0.5)
 
 
-def image_task(n_items: int) -> Task:
-    from dianna_distance import DistanceExplainer
+def image_model() -> tuple[Any, Callable[[np.ndarray], np.ndarray], dict[str, Path]]:
+    """EfficientNet-Lite0, exported once into ``benchmarks/models``.
+
+    Returns:
+        The encoder, ``embed`` of prepared images ``(B, H, W, C)``, and the photographs of ``data/images`` by name.
+    """
     from dianna_distance.models import ImageEncoder
     from dianna_distance.models.export import export_model
 
@@ -251,6 +256,13 @@ def image_task(n_items: int) -> Task:
     def embed(batch: np.ndarray) -> np.ndarray:
         return encoder(encoder.preprocess(np.asarray(batch, np.float32)))
 
+    return encoder, embed, files
+
+
+def image_task(n_items: int) -> Task:
+    from dianna_distance import DistanceExplainer
+
+    encoder, embed, files = image_model()
     rng = np.random.default_rng(28)
     items = []
     for index, (explained, other) in enumerate(IMAGE_PAIRS[:n_items]):
