@@ -390,7 +390,7 @@ def run_peer(task: Task, item: Item, budget: int, name: str, cache: Path | None)
               "model_seconds": counter.seconds}
     if file is not None:
         cache.mkdir(parents=True, exist_ok=True)  # type: ignore[union-attr]
-        temporary = file.with_suffix(".tmp.npz")
+        temporary = file.with_suffix(f".{os.getpid()}.tmp.npz")  # runs side by side never share a temporary
         np.savez(temporary, **result)
         temporary.replace(file)
     return result

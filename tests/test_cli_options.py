@@ -157,6 +157,12 @@ def test_the_dianna_mask_generator_gives_the_map_of_the_vectorized_one(files, tm
     np.testing.assert_allclose(np.load(tmp_path / "dianna.npy"), np.load(tmp_path / "vectorized.npy"), atol=1e-12)
 
 
+def test_explain_with_superpixel_masks_gives_one_score_per_superpixel(files, tmp_path):
+    assert main(explain(files, tmp_path / "superpixels", "--mask-kinds", "superpixels")) == 0
+    saliency = np.load(tmp_path / "superpixels.npy")
+    assert 2 <= len(np.unique(saliency)) <= 3**2  # --feature-res 3: about 9 superpixels, each kept whole
+
+
 def test_providers_given_comma_separated_or_repeated_run_the_model(files, tmp_path):
     assert main(explain(files, tmp_path / "plain")) == 0
     assert main(explain(files, tmp_path / "cpu", "--providers", "CPUExecutionProvider")) == 0

@@ -21,7 +21,7 @@ from dianna_distance.cli.common import (
 )
 from dianna_distance.distances import compute_distances
 from dianna_distance.files import check_input_file, check_output_prefix, write_together
-from dianna_distance.image import DistanceExplainer
+from dianna_distance.image import MASK_KINDS, DistanceExplainer
 from dianna_distance.layers import EMBEDDING_POOLINGS
 from dianna_distance.model import OnnxModel
 from dianna_distance.models import PRESET_FILES, load_image_encoder
@@ -181,7 +181,7 @@ def write_map(
 
 
 def add_explain_options(parser: argparse.ArgumentParser) -> None:
-    """Add ``--preset``, ``--caption``, ``--text-model``, ``--tokenizer`` and ``--mask-on`` to ``explain``."""
+    """Add the options of ``explain`` alone: ``--preset``, ``--caption``, ``--mask-kinds`` and the like."""
     parser.add_argument("--preset", choices=PRESET_CHOICES,
                         help="preprocess the image as this model wants it; MODEL may then be a local ONNX file or "
                              "the preset's name (e.g. 'explain clip bee.jpg --preset clip'), to use the registry's "
@@ -206,6 +206,10 @@ def add_explain_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--embedding-pooling", choices=EMBEDDING_POOLINGS, default="auto",
                         help="how --embedding-output becomes one vector per image: auto (default: spatial tensors "
                              "averaged over height and width, others flattened), flatten, mean or max")
+    parser.add_argument("--mask-kinds", choices=MASK_KINDS, default="grid",
+                        help="what a mask hides: grid (default: the paper's RISE masks) or superpixels (the "
+                             "image's own SLICO superpixels, about FEATURE_RES squared, each kept or hidden whole, "
+                             "as LIME masks an image; docs/images.md)")
 
 
 #: Defaults of the options that only apply with others. argparse leaves them None, so that "given" can be told.
@@ -347,7 +351,7 @@ def run_explain(args: argparse.Namespace) -> tuple[Path, ...]:
 
     The explainer's parameters are checked first, before any file is read or model loaded (or downloaded).
     """
-    parameters = explainer_parameters(args)
+    parameters = {**explainer_parameters(args), "mask_kinds": args.mask_kinds}
     if args.model is None:
         if not args.preset:
             raise ValueError("give the MODEL (an ONNX file), or --preset for a preset's own model")
