@@ -108,8 +108,8 @@ class DistanceExplainer(MaskedDistanceExplainer):
         embedded_reference_: The reference(s) of the last map, ``(D,)`` or ``(K, D)``.
         n_masks_used_: Number of masks the last run used (differs from ``n_masks`` when ``tolerance`` is set).
         converged_: With ``tolerance``: whether the spread fell to the tolerance before ``max_masks`` ran out.
-        segments_: The segments of the last image's superpixel masks, int ``(H, W)`` labelled ``0 .. n - 1``;
-            None with ``mask_kinds="grid"``.
+        segments_: The segments of the superpixel masks of the last image (:meth:`attribute`, :meth:`embed_masked`),
+            int ``(H, W)`` labelled ``0 .. n - 1``; None with ``mask_kinds="grid"``.
 
     Example:
         >>> explainer = DistanceExplainer(n_masks=500, random_state=0)
@@ -257,7 +257,7 @@ class DistanceExplainer(MaskedDistanceExplainer):
         check_mask_kinds(self.mask_kinds)
         if self.mask_generator != "vectorized" and not (isinstance(self.mask_kinds, str) and self.mask_kinds == "grid"):
             raise ValueError(f"mask_generator={self.mask_generator!r} draws grid masks: it needs mask_kinds='grid', "
-                             "got superpixels")
+                             "not superpixels")
         if self.embedding_output is not None and (not isinstance(self.embedding_output, str)
                                                   or not self.embedding_output):
             raise TypeError(f"embedding_output must be None or a tensor name (str), got {self.embedding_output!r}")
