@@ -108,7 +108,7 @@ class DistanceExplainer(MaskedDistanceExplainer):
         embedded_reference_: The reference(s) of the last map, ``(D,)`` or ``(K, D)``.
         n_masks_used_: Number of masks the last run used (differs from ``n_masks`` when ``tolerance`` is set).
         converged_: With ``tolerance``: whether the spread fell to the tolerance before ``max_masks`` ran out.
-        segments_: The segments of the superpixel masks of the last image (:meth:`attribute`, :meth:`embed_masked`),
+        segments_: The segments of the superpixel masks of the last image (:meth:`attribute`, ``embed_masked``),
             int ``(H, W)`` labelled ``0 .. n - 1``; None with ``mask_kinds="grid"``.
 
     Example:

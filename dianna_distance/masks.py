@@ -255,7 +255,7 @@ class SegmentMasks(LazyMasks):
 
     Args:
         labels: Int array ``(height, width)``: the segment of each pixel (any integers; relabelled ``0 .. n - 1`` in
-            increasing order, kept as :attr:`labels`).
+            increasing order, kept as ``labels``).
         n_masks: Number of masks.
         p_keep: Probability that a segment is kept (True) rather than masked (False).
         random_state: Seed or generator (a generator is advanced once, to seed the set).
