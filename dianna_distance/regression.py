@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from dianna_distance.checks import warn
-from dianna_distance.masks import MaskArray
+from dianna_distance.masks import MaskArray, SegmentMasks
 
 #: A singular value of the centred design below this times the largest counts as 0 (a direction the masks do
 #: not vary).
@@ -61,6 +61,8 @@ def pooled_design(masks: MaskArray, cells: np.ndarray, chunk_values: int = 2**20
         cells: Int ``feature_shape``: the cell of each feature, ``0 .. n_cells - 1``.
         chunk_values: About how many mask values are converted to float64 at a time.
     """
+    if isinstance(masks, SegmentMasks) and np.array_equal(cells, masks.labels):
+        return masks.keeps.astype(np.float64)  # a segment is kept whole: its share is its keep value
     labels = np.asarray(cells).ravel()
     n_cells = int(labels.max()) + 1 if labels.size else 0
     order = np.argsort(labels, kind="stable")

@@ -160,3 +160,10 @@ def test_superpixels_of_a_channels_first_image_are_those_of_the_same_image_chann
     last = explainer(mask_kinds="superpixels", feature_res=4)
     last.attribute(disk_model, shown, np.array([1.0, 1.0, 0.0]))
     np.testing.assert_array_equal(first.segments_, last.segments_)
+
+
+def test_the_regression_design_of_segment_masks_is_their_keep_values():
+    from dianna_distance.regression import pooled_design
+
+    masks = SegmentMasks(labels_with_disk(), 300, random_state=3)
+    np.testing.assert_array_equal(pooled_design(masks, masks.labels), pooled_design(np.asarray(masks), masks.labels))
