@@ -81,17 +81,24 @@ OUR_CONFIGS: dict[str, dict[str, dict[str, Any]]] = {
         "ours-ranges-mean": {"weighting": "ranges", "mask_type": "mean", "p_keep": 0.5},
         "ours-regression-sample": {"weighting": "regression", "mask_type": "sample", "p_keep": 0.5},
         "ours-regression-mean": {"weighting": "regression", "mask_type": "mean", "p_keep": 0.5},
+        "ours-independent": {"mask_pairs": None},
+        "ours-foldover": {"mask_pairs": "complement"},
+        "ours-flip": {"mask_pairs": "flip"},
     },
     "timeseries": {
         "ours": {},
         "ours-paper": {"weighting": "ranges", "feature_res": 8, "p_keep": 0.5, "mask_type": "mean",
                        "mask_kinds": "dianna"},
         "ours-time-regression": {"weighting": "regression", "mask_kinds": "dianna"},
+        "ours-independent": {"mask_pairs": None},
+        "ours-foldover": {"mask_pairs": "complement"},
+        "ours-flip": {"mask_pairs": "flip"},
     },
     "image": {
         "ours": {},
         "ours-paper": {"weighting": "ranges", "feature_res": 8, "p_keep": 0.5},
         "ours-regression": {"weighting": "regression"},
+        "ours-foldover": {"mask_pairs": "complement"},
     },
 }
 

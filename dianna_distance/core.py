@@ -40,7 +40,7 @@ from dianna_distance.checks import (
 )
 from dianna_distance.convergence import embed_until_converged, map_with_uncertainty, mask_mean
 from dianna_distance.distances import DistanceLike, check_selection, compute_distances, select_masks
-from dianna_distance.masks import LazyMasks, MaskArray
+from dianna_distance.masks import LazyMasks, MaskArray, all_equal, check_mask_pairs
 from dianna_distance.regression import centred_weights, design_for, identity_cells, regression_map
 from dianna_distance.uncertainty import DEFAULT_FDR, check_fdr, significant_features, standard_error_floor
 
@@ -108,7 +108,8 @@ def check_reference(
 #: ``__init__`` names them in its signature and stores them with ``self._store_shared_parameters(locals())``.
 SHARED_PARAMETERS = ("n_masks", "p_keep", "mask_selection_range_min", "mask_selection_range_max",
                      "mask_selection_negative_range_min", "mask_selection_negative_range_max", "weighting",
-                     "batch_size", "distance", "random_state", "masks", "progress", "tolerance", "max_masks")
+                     "batch_size", "distance", "random_state", "masks", "progress", "tolerance", "max_masks",
+                     "mask_pairs")
 
 
 class MaskedDistanceExplainer:
@@ -139,6 +140,10 @@ class MaskedDistanceExplainer:
             ``tolerance``, or ``max_masks`` masks are used. None (default): use exactly ``n_masks`` masks.
         max_masks: Upper limit on the number of masks when ``tolerance`` is set (masks are drawn only as used).
             A tolerance not reached by then gives a warning with the spread reached, and ``converged_`` False.
+        mask_pairs: None (independent masks), ``"complement"`` or ``"flip"``: masks ``2k``, ``2k + 1`` are a pair,
+            the second the first's complement or the first with one cell flipped (:class:`~.masks.LazyMasks`); the
+            regression fits the pairs' differences (:mod:`~dianna_distance.regression`). ``n_masks`` (and
+            ``max_masks``) must be even; given ``masks`` are taken as consecutive pairs.
 
     Attributes:
         fdr: False-discovery rate of ``significant_`` (a class attribute, 0.05); set it on an explainer before
@@ -187,6 +192,7 @@ class MaskedDistanceExplainer:
     progress: bool
     tolerance: float | None
     max_masks: int
+    mask_pairs: str | None
 
     # The results of a run (set by attribute and the methods that recompute them).
     masks_: MaskArray
@@ -291,7 +297,7 @@ class MaskedDistanceExplainer:
                 negative_range=(self.mask_selection_negative_range_min, self.mask_selection_negative_range_max),
                 progress=self.progress, weighting=self.weighting,
                 cells=self._regression_cells(tuple(masks.shape[1:]), self.max_masks)
-                if self.weighting == "regression" else None)
+                if self.weighting == "regression" else None, paired=self.mask_pairs is not None)
             masks = masks.head(result.n_masks) if isinstance(masks, LazyMasks) else masks[: result.n_masks]
             embeddings, self.converged_ = result.embeddings, result.converged
             if not result.converged:
@@ -466,7 +472,7 @@ class MaskedDistanceExplainer:
             cells = self._regression_cells(tuple(self.masks_.shape[1:]), len(self.masks_))
             self._design_cache = design_for(self.masks_, cells, getattr(self, "_design_cache", None))
             maps, standard_error, degrees_of_freedom = regression_map(self.masks_, distances, cells,
-                                                                      self._design_cache[2])
+                                                                      self._design_cache[2], self.mask_pairs is not None)
         else:
             maps, standard_error, degrees_of_freedom = map_with_uncertainty(self.masks_, weights, SUM_VALUES)
             totals = weights.sum(axis=1)
@@ -531,7 +537,7 @@ class MaskedDistanceExplainer:
         if len(self.embeddings_) == 1:
             warn("one mask gives one distance and nothing to rank, so the map is zero: use n_masks of at least 2 "
                  "(hundreds for a useful map)", stacklevel=6)
-        elif _all_equal(self.masks_):
+        elif all_equal(self.masks_):
             kept = " (p_keep=1 keeps every feature)" if getattr(self, "p_keep", None) == 1 else ""
             warn(f"every mask is the same{kept}: no masking happened, so every masked input is the same and the map "
                  f"is zero; use p_keep < 1 (or masks that differ)", stacklevel=6)
@@ -569,6 +575,8 @@ class MaskedDistanceExplainer:
             check_int(self.max_masks, "max_masks", minimum=self.n_masks)
             if self.masks is not None:
                 raise ValueError("masks and tolerance cannot be combined: given masks fix the number of masks")
+        counts = {"n_masks": self.n_masks, **({"max_masks": self.max_masks} if self.tolerance is not None else {})}
+        check_mask_pairs(self.mask_pairs, **counts)
         self._validate_modality()
 
     def _ranges(self) -> Ranges:
@@ -587,12 +595,3 @@ class MaskedDistanceExplainer:
 def _stack_ragged(rows: list[np.ndarray]) -> np.ndarray | list[np.ndarray]:
     """Index arrays of K references: one ``(K, n)`` array when they have one length (no ties), else a list."""
     return np.stack(rows) if len({len(row) for row in rows}) == 1 else rows
-
-
-def _all_equal(masks: MaskArray, chunk: int = 256) -> bool:
-    """Whether every mask equals the first (checked a chunk at a time)."""
-    first = np.asarray(masks[0])
-    for start in range(0, len(masks), chunk):
-        if not np.all(np.asarray(masks[start : start + chunk]) == first):
-            return False
-    return True

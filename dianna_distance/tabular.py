@@ -200,6 +200,8 @@ class TabularDistanceExplainer(MaskedDistanceExplainer):
             :mod:`dianna_distance.regression`), or the rank weightings of the core class (``"ranges"``, the
             paper's, the earlier default).
         batch_size, distance, random_state, progress, tolerance, max_masks: As for the core class.
+        mask_pairs: None (default: independent masks), ``"complement"`` or ``"flip"``: masks in pairs, the second
+            the first's complement or the first with one feature flipped; see the core class.
         masks: Masks to use instead of drawn ones, ``(n_masks, F)`` in [0, 1].
         providers: ONNX Runtime execution providers when the model is an ONNX file.
         embedding_output: For an ONNX file: the name of an inner tensor of its graph to use as the embedding
@@ -249,6 +251,7 @@ class TabularDistanceExplainer(MaskedDistanceExplainer):
         providers: Sequence[str] | None = None,
         tolerance: float | None = None,
         max_masks: int = 10_000,
+        mask_pairs: str | None = None,
         embedding_output: str | None = None,
         embedding_pooling: str = "auto",
     ) -> None:
@@ -317,7 +320,7 @@ class TabularDistanceExplainer(MaskedDistanceExplainer):
                  "mask_type", stacklevel=4)
             fill = np.zeros(n_features)
         elif self.mask_type == "sample" and background is not None:  # (without background: the branch above)
-            rows = BackgroundRows(len(background), 2**62, seed)
+            rows = BackgroundRows(len(background), 2**62, seed, self.mask_pairs)
         elif not callable(self.mask_type):
             fill = background_fill(self.mask_type, background, categorical, n_features)
         self.fill_ = None if fill is None else fill.copy()
@@ -336,10 +339,10 @@ class TabularDistanceExplainer(MaskedDistanceExplainer):
 
     def _draw_masks(self, prepared: _Row, n_masks: int) -> WordMasks:
         if prepared.rows is None or prepared.background is None:  # rows come with background rows
-            return WordMasks(len(prepared.values), n_masks, self.p_keep, prepared.seed)
+            return WordMasks(len(prepared.values), n_masks, self.p_keep, prepared.seed, self.mask_pairs)
         self.background_rows_ = np.full(n_masks, -1, dtype=np.int64)
         prepared.rows = TabularMasks(len(prepared.values), n_masks, self.p_keep, len(prepared.background),
-                                     prepared.seed)  # its rows are drawn with its masks, one generator per block
+                                     prepared.seed, self.mask_pairs)  # its rows are drawn with its masks, one generator per block
         return prepared.rows
 
     def _feature_shape(self, prepared: _Row) -> tuple[int]:

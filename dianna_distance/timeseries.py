@@ -181,6 +181,8 @@ class TimeSeriesDistanceExplainer(MaskedDistanceExplainer):
             :func:`~dianna_distance.model.load_model`); None: the graph's first output.
         tolerance: Add ``n_masks`` masks at a time until the map's estimated spread is at most this (None: off).
         max_masks: Upper limit on the number of masks with ``tolerance``.
+        mask_pairs: None (default: independent masks), ``"complement"`` or ``"flip"``: masks in pairs, the second
+            the first's complement or the first with one segment of one channel (segments masks only) flipped; see the core class.
 
     Example:
         >>> explainer = TimeSeriesDistanceExplainer(n_masks=500, random_state=0)
@@ -209,6 +211,7 @@ class TimeSeriesDistanceExplainer(MaskedDistanceExplainer):
         embedding_output: str | None = None,
         tolerance: float | None = None,
         max_masks: int = 10_000,
+        mask_pairs: str | None = None,
     ) -> None:
         self._store_shared_parameters(locals())
         self.feature_res = feature_res
@@ -252,7 +255,7 @@ class TimeSeriesDistanceExplainer(MaskedDistanceExplainer):
 
     def _draw_masks(self, prepared: _Series, n_masks: int) -> TimeSeriesMasks:
         return TimeSeriesMasks(prepared.values.shape, n_masks, self.feature_res, self.p_keep, self.mask_kinds,
-                               self.random_state)
+                               self.random_state, self.mask_pairs)
 
     def _feature_shape(self, prepared: _Series) -> tuple[int, int]:
         return prepared.values.shape
