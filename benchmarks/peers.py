@@ -99,6 +99,9 @@ OUR_CONFIGS: dict[str, dict[str, dict[str, Any]]] = {
         "ours-paper": {"weighting": "ranges", "feature_res": 8, "p_keep": 0.5},
         "ours-regression": {"weighting": "regression"},
         "ours-foldover": {"mask_pairs": "complement"},
+        "ours-foldover-regression": {"mask_pairs": "complement", "weighting": "regression"},
+        "ours-flip": {"mask_pairs": "flip"},
+        "ours-flip-regression": {"mask_pairs": "flip", "weighting": "regression"},
     },
 }
 

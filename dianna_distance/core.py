@@ -10,11 +10,9 @@ does all of this. A modality subclass supplies only what is its own:
   for an image, words for a text); the map has the shape ``feature_shape``;
 * ``_masked_batch(prepared, masks)``: the model's input for a batch of masks ``(b, *feature_shape)`` (or
   ``_masked_batch_at(prepared, masks, first)`` when the input also depends on the masks' indices ``first:``);
-* ``_feature_shape(prepared)``, ``_input_size(prepared)``: the shape of a mask, the size of a model input;
-* ``load_model(model)`` and ``_validate_modality()``: its model types and its own parameters;
-* optionally ``_unscored_features()``: a boolean ``feature_shape`` array of the features of the last input that get
-  no score (for example words past a text model's maximum length, which the model never sees): their score,
-  standard error and degrees of freedom are NaN and they are never significant.
+* ``_feature_shape(prepared)``, ``_input_size(prepared)``, ``load_model(model)``, ``_validate_modality()``;
+* optionally ``_unscored_features()`` (features of the last input that get no score, e.g. words past a text model's
+  maximum length: NaN, never significant) and ``_pairing()`` (what ``mask_pairs="auto"`` means for it).
 """
 
 from __future__ import annotations
@@ -140,10 +138,11 @@ class MaskedDistanceExplainer:
             ``tolerance``, or ``max_masks`` masks are used. None (default): use exactly ``n_masks`` masks.
         max_masks: Upper limit on the number of masks when ``tolerance`` is set (masks are drawn only as used).
             A tolerance not reached by then gives a warning with the spread reached, and ``converged_`` False.
-        mask_pairs: None (independent masks), ``"complement"`` or ``"flip"``: masks ``2k``, ``2k + 1`` are a pair,
-            the second the first's complement or the first with one cell flipped (:class:`~.masks.LazyMasks`); the
-            regression fits the pairs' differences (:mod:`~dianna_distance.regression`). ``n_masks`` (and
-            ``max_masks``) must be even; given ``masks`` are taken as consecutive pairs.
+        mask_pairs: ``"auto"`` (the modality's choice), None (independent masks), ``"complement"`` or ``"flip"``:
+            masks in pairs, the second the first's complement or the first with one cell flipped
+            (:class:`~dianna_distance.masks.LazyMasks`); the regression fits the pairs' differences
+            (:mod:`~dianna_distance.regression`; an odd ``n_masks``'s last mask is left out, with a warning). Given
+            ``masks`` are taken as consecutive pairs.
 
     Attributes:
         fdr: False-discovery rate of ``significant_`` (a class attribute, 0.05); set it on an explainer before
@@ -297,7 +296,7 @@ class MaskedDistanceExplainer:
                 negative_range=(self.mask_selection_negative_range_min, self.mask_selection_negative_range_max),
                 progress=self.progress, weighting=self.weighting,
                 cells=self._regression_cells(tuple(masks.shape[1:]), self.max_masks)
-                if self.weighting == "regression" else None, paired=self.mask_pairs is not None)
+                if self.weighting == "regression" else None, paired=self._pairing() is not None)
             masks = masks.head(result.n_masks) if isinstance(masks, LazyMasks) else masks[: result.n_masks]
             embeddings, self.converged_ = result.embeddings, result.converged
             if not result.converged:
@@ -472,7 +471,7 @@ class MaskedDistanceExplainer:
             cells = self._regression_cells(tuple(self.masks_.shape[1:]), len(self.masks_))
             self._design_cache = design_for(self.masks_, cells, getattr(self, "_design_cache", None))
             maps, standard_error, degrees_of_freedom = regression_map(self.masks_, distances, cells,
-                                                                      self._design_cache[2], self.mask_pairs is not None)
+                                                                      self._design_cache[2], self._pairing() is not None)
         else:
             maps, standard_error, degrees_of_freedom = map_with_uncertainty(self.masks_, weights, SUM_VALUES)
             totals = weights.sum(axis=1)
@@ -500,6 +499,10 @@ class MaskedDistanceExplainer:
     def _regression_cells(self, feature_shape: tuple[int, ...], n_masks: int) -> np.ndarray:
         """The cells of ``weighting="regression"`` for ``n_masks`` masks: int ``feature_shape``; default: features."""
         return identity_cells(feature_shape)
+
+    def _pairing(self) -> str | None:
+        """``mask_pairs`` with ``"auto"`` resolved: the modality's choice (by default None, independent masks)."""
+        return None if check_mask_pairs(self.mask_pairs, allow_auto=True) == "auto" else self.mask_pairs
 
     def significance(self, fdr: float | None = None) -> np.ndarray:
         """The features whose sign the last run establishes, at false-discovery rate ``fdr``; sets ``significant_``.
@@ -575,8 +578,7 @@ class MaskedDistanceExplainer:
             check_int(self.max_masks, "max_masks", minimum=self.n_masks)
             if self.masks is not None:
                 raise ValueError("masks and tolerance cannot be combined: given masks fix the number of masks")
-        counts = {"n_masks": self.n_masks, **({"max_masks": self.max_masks} if self.tolerance is not None else {})}
-        check_mask_pairs(self.mask_pairs, **counts)
+        check_mask_pairs(self.mask_pairs, allow_auto=True)
         self._validate_modality()
 
     def _ranges(self) -> Ranges:

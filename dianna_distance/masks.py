@@ -77,21 +77,21 @@ class MaskArray(Protocol):
         ...
 
 
-def check_mask_pairs(mask_pairs: object, **counts: int) -> str | None:
+def check_mask_pairs(mask_pairs: object, allow_auto: bool = False) -> str | None:
     """``mask_pairs`` checked: None, ``"complement"`` or ``"flip"`` (:class:`LazyMasks` says what each draws).
 
     Args:
         mask_pairs: The value to check.
-        **counts: Mask counts (for example ``n_masks=1000``) that pairs need even.
+        allow_auto: Also accept ``"auto"`` (an explainer's: the modality's own choice).
 
     Raises:
-        ValueError: Any other value, or an odd count with pairs, naming the parameter and what it takes.
+        ValueError: Any other value, naming the parameter and the values it takes.
     """
-    if mask_pairs is not None and (not isinstance(mask_pairs, str) or mask_pairs not in MASK_PAIRS):
-        raise ValueError(f"mask_pairs must be None (independent masks), 'complement' or 'flip', got {mask_pairs!r}")
-    for name, count in counts.items():
-        if mask_pairs is not None and int(count) % 2:
-            raise ValueError(f"mask_pairs={mask_pairs!r} draws masks in pairs: {name} must be even, got {count}")
+    allowed = (*MASK_PAIRS, "auto") if allow_auto else MASK_PAIRS
+    if mask_pairs is not None and (not isinstance(mask_pairs, str) or mask_pairs not in allowed):
+        auto = "'auto', " if allow_auto else ""
+        raise ValueError(f"mask_pairs must be {auto}None (independent masks), 'complement' or 'flip', got "
+                         f"{mask_pairs!r}")
     return mask_pairs
 
 
@@ -151,7 +151,7 @@ class LazyMasks:
     The regression estimator takes the pairs' differences (:func:`~dianna_distance.regression.paired_differences`):
     with ``"flip"`` the distance change within a pair is the flipped cell's alone, so a cell the model ignores
     scores exactly 0. Blocks hold an even number of masks, so a pair is never split between blocks; an odd
-    ``n_masks`` leaves the last mask without its partner (the explainers refuse an odd ``n_masks`` with pairs).
+    ``n_masks`` leaves the last mask without its partner (the regression leaves it out, with a warning).
 
     Attributes:
         seed: The :class:`numpy.random.SeedSequence` the blocks are drawn from.

@@ -213,6 +213,9 @@ def regression_map(masks: MaskArray, distances: np.ndarray, cells: np.ndarray,
     check_regression_size(len(design), design.shape[1], stacklevel=5, paired=paired)
     distances = np.atleast_2d(np.asarray(distances, dtype=np.float64))
     if paired:
+        if len(design) % 2:
+            warn(f"weighting='regression' with paired masks (mask_pairs): the last of the {len(design)} masks has "
+                 "no partner and is left out; use an even n_masks", stacklevel=5)
         design, distances = paired_differences(design, distances)
     fit = RegressionFit(design, intercept=not paired)
     lost = np.flatnonzero(~fit.identifiable)

@@ -181,8 +181,12 @@ class TimeSeriesDistanceExplainer(MaskedDistanceExplainer):
             :func:`~dianna_distance.model.load_model`); None: the graph's first output.
         tolerance: Add ``n_masks`` masks at a time until the map's estimated spread is at most this (None: off).
         max_masks: Upper limit on the number of masks with ``tolerance``.
-        mask_pairs: None (default: independent masks), ``"complement"`` or ``"flip"``: masks in pairs, the second
-            the first's complement or the first with one segment of one channel (segments masks only) flipped; see the core class.
+        mask_pairs: ``"auto"`` (default: ``"flip"`` with segments masks, None with other kinds), None
+            (independent masks), ``"complement"`` or ``"flip"`` (segments masks only): masks in pairs, the second
+            the first with one segment of one channel flipped, each in turn, or the first's complement (see the
+            core class). With ``"flip"`` a segment's regression score is the mean change of the distance when that
+            segment alone is masked (or kept), and a segment the model ignores scores exactly 0 (chosen by
+            measurement, docs/performance.md).
 
     Example:
         >>> explainer = TimeSeriesDistanceExplainer(n_masks=500, random_state=0)
@@ -211,7 +215,7 @@ class TimeSeriesDistanceExplainer(MaskedDistanceExplainer):
         embedding_output: str | None = None,
         tolerance: float | None = None,
         max_masks: int = 10_000,
-        mask_pairs: str | None = None,
+        mask_pairs: str | None = "auto",
     ) -> None:
         self._store_shared_parameters(locals())
         self.feature_res = feature_res
@@ -255,7 +259,15 @@ class TimeSeriesDistanceExplainer(MaskedDistanceExplainer):
 
     def _draw_masks(self, prepared: _Series, n_masks: int) -> TimeSeriesMasks:
         return TimeSeriesMasks(prepared.values.shape, n_masks, self.feature_res, self.p_keep, self.mask_kinds,
-                               self.random_state, self.mask_pairs)
+                               self.random_state, self._pairing())
+
+    def _pairing(self) -> str | None:
+        """``mask_pairs``; ``"auto"``: ``"flip"`` with segments masks only (the default), else None."""
+        pairing = super()._pairing()
+        if self.mask_pairs != "auto":
+            return pairing
+        segments = isinstance(self.mask_kinds, str) and self.mask_kinds == "auto"
+        return "flip" if segments or check_mask_kinds(self.mask_kinds) == ("segments",) else None
 
     def _feature_shape(self, prepared: _Series) -> tuple[int, int]:
         return prepared.values.shape

@@ -10,7 +10,7 @@ import pytest
 
 from dianna_distance import TabularDistanceExplainer, TimeSeriesDistanceExplainer
 from dianna_distance.masks import BLOCK_SIZE, RiseMasks, WordMasks
-from dianna_distance.timeseries_masks import TimeSeriesMasks
+from dianna_distance.timeseries_masks import TimeSeriesMasks, segment_count, segment_of_step
 
 
 def planted_table(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -140,18 +140,53 @@ def test_a_tolerance_run_with_pairs_stops_at_the_tolerance():
     assert explainer.converged_ and explainer.n_masks_used_ % 2 == 0
 
 
-@pytest.mark.parametrize("changes, message", [
-    ({"n_masks": 201}, "n_masks must be even"),
-    ({"tolerance": 0.01, "max_masks": 1001}, "max_masks must be even"),
-    ({"mask_pairs": "antithetic"}, "mask_pairs must be None"),
-])
-def test_odd_counts_and_unknown_pairings_are_refused_naming_the_parameter(changes, message):
-    explainer = TabularDistanceExplainer(**{"n_masks": 200, "mask_pairs": "flip", **changes})
-    with pytest.raises(ValueError, match=message):
-        explainer.check_parameters()
+def test_an_unknown_pairing_is_refused_naming_the_parameter():
+    with pytest.raises(ValueError, match="mask_pairs must be 'auto', None"):
+        TabularDistanceExplainer(mask_pairs="antithetic").check_parameters()
+
+
+def test_an_odd_number_of_paired_masks_leaves_the_last_out_of_the_regression_with_a_warning():
+    background, weight, row, reference = planted_table()
+    maps = {}
+    for n_masks in (200, 201):
+        explainer = TabularDistanceExplainer(training_data=background, n_masks=n_masks, random_state=0,
+                                             mask_pairs="flip", progress=False)
+        if n_masks % 2:
+            with pytest.warns(UserWarning, match="the last of the 201 masks has no partner"):
+                maps[n_masks] = explainer.attribute(lambda batch: batch @ weight, row, reference)
+        else:
+            maps[n_masks] = explainer.attribute(lambda batch: batch @ weight, row, reference)
+    np.testing.assert_allclose(maps[201], maps[200])
 
 
 def test_pairs_of_series_masks_need_the_segments_masks():
     explainer = TimeSeriesDistanceExplainer(n_masks=100, mask_kinds="dianna", mask_pairs="flip", progress=False)
     with pytest.raises(ValueError, match="mask_kinds 'segments'"):
         explainer.attribute(lambda batch: batch.reshape(len(batch), -1), np.zeros((20, 1)), np.ones(20))
+
+
+def test_tables_pair_their_masks_by_flips_by_default():
+    background, weight, row, reference = planted_table()
+    explainer = TabularDistanceExplainer(training_data=background, n_masks=200, random_state=0, progress=False)
+    explainer.attribute(lambda batch: batch @ weight, row, reference)
+    masks = np.asarray(explainer.masks_)
+    assert np.all((masks[0::2] != masks[1::2]).sum(axis=1) == 1)
+    np.testing.assert_allclose(explainer.map_[IGNORED], 0.0, atol=1e-12)
+
+
+def test_series_pair_segments_masks_by_default_and_leave_other_kinds_independent():
+    def embed(batch: np.ndarray) -> np.ndarray:
+        return np.asarray(batch)[:, :, 0]
+
+    series, reference = np.arange(20.0)[:, None], np.ones(20)
+    segment = segment_of_step(20, segment_count(20, 8))
+    one_segment = {}
+    for kinds in ("auto", "dianna"):
+        explainer = TimeSeriesDistanceExplainer(n_masks=100, mask_kinds=kinds, random_state=0, progress=False)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # few masks for the cells
+            explainer.attribute(embed, series, reference)
+        masks = np.asarray(explainer.masks_)[..., 0]
+        changed = masks[0::2] != masks[1::2]
+        one_segment[kinds] = np.mean([len(set(segment[row])) == 1 for row in changed])
+    assert one_segment == {"auto": 1.0, "dianna": pytest.approx(0.0, abs=0.2)}
