@@ -12,7 +12,7 @@ does all of this. A modality subclass supplies only what is its own:
   ``_masked_batch_at(prepared, masks, first)`` when the input also depends on the masks' indices ``first:``);
 * ``_feature_shape(prepared)``, ``_input_size(prepared)``, ``load_model(model)``, ``_validate_modality()``;
 * optionally ``_unscored_features()`` (features of the last input that get no score, e.g. words past a text model's
-  maximum length: NaN, never significant) and ``_pairing()`` (what ``mask_pairs="auto"`` means for it).
+  maximum length: NaN, never significant) and ``_auto_pairing()`` (what ``mask_pairs="auto"`` means for it).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from tqdm import tqdm
 from dianna_distance.checks import (
     RandomState,
     check_bool,
+    check_embeddings,
     check_finite_array,
     check_fraction,
     check_int,
@@ -54,36 +55,6 @@ Ranges = tuple[float, float, float, float]
 def auto_batch_size(values_per_input: int, n_inputs: int) -> int:
     """Inputs per model call: about :data:`BATCH_VALUES` input values per batch, at most :data:`MAX_AUTO_BATCH`."""
     return max(1, min(n_inputs, MAX_AUTO_BATCH, BATCH_VALUES // max(values_per_input, 1)))
-
-
-def check_embeddings(embeddings: object, n_rows: int, embedding_length: int | None, noun: str = "inputs"
-                     ) -> np.ndarray:
-    """A model's output for a batch of ``n_rows`` inputs, checked and promoted to float64 ``(n_rows, D)``.
-
-    Args:
-        embeddings: What the model returned.
-        n_rows: Number of inputs in the batch.
-        embedding_length: The length ``D`` that earlier batches had, or None for the first batch.
-        noun: What the inputs are, for messages (``"images"``, ``"texts"``).
-
-    Returns:
-        Float64 array ``(n_rows, D)``.
-    """
-    try:
-        embeddings = check_numeric_array(embeddings, "model output")
-    except TypeError as error:
-        raise TypeError(f"model must return real-valued embeddings (N, D): {error}") from error
-    if embeddings.ndim != 2:
-        raise ValueError(f"model must return a 2-D array of embeddings (N, D); got shape {embeddings.shape}")
-    if embeddings.shape[0] != n_rows:
-        raise ValueError(f"model returned {embeddings.shape[0]} embeddings for a batch of {n_rows} {noun}")
-    if embedding_length is not None and embeddings.shape[1] != embedding_length:
-        raise ValueError(f"model returned embeddings of length {embedding_length} for one batch and "
-                         f"{embeddings.shape[1]} for another: its output length must not change")
-    embeddings = embeddings.astype(np.float64)
-    if not np.all(np.isfinite(embeddings)):
-        raise ValueError("model returned NaN or infinite values in its embeddings")
-    return embeddings
 
 
 def check_reference(
@@ -156,6 +127,8 @@ class MaskedDistanceExplainer:
         negative_indices_: Indices of the masks with negative weight, closest first.
         embedded_reference_: The reference(s) of the last map, ``(D,)`` or ``(K, D)``.
         n_masks_used_: Number of masks the last run used (differs from ``n_masks`` when ``tolerance`` is set).
+        mask_pairs_: The pairing of the last run's masks (``mask_pairs`` with ``"auto"`` resolved): None, or
+            ``"complement"`` or ``"flip"`` (pairs, which the regression fits as differences).
         converged_: With ``tolerance``: whether the spread fell to the tolerance before ``max_masks`` ran out
             (None without ``tolerance``). A tolerance that is not reached is also reported by a warning.
         map_: The last map returned (by :meth:`attribute`, :meth:`reselect`, ...), ``feature_shape`` or
@@ -202,6 +175,7 @@ class MaskedDistanceExplainer:
     negative_indices_: np.ndarray | list[np.ndarray]
     embedded_reference_: np.ndarray
     n_masks_used_: int
+    mask_pairs_: str | None
     converged_: bool | None
     map_: np.ndarray
     standard_error_: np.ndarray
@@ -371,12 +345,8 @@ class MaskedDistanceExplainer:
 
         Args:
             embedded_reference: Reference(s) ``(D,)`` or ``(K, D)``.
-            distance: See the class parameters.
-            mask_selection_range_min: See the class parameters.
-            mask_selection_range_max: See the class parameters.
-            mask_selection_negative_range_min: See the class parameters.
-            mask_selection_negative_range_max: See the class parameters.
-            weighting: See the class parameters.
+            distance, mask_selection_range_min, mask_selection_range_max, mask_selection_negative_range_min,
+                mask_selection_negative_range_max, weighting: See the class parameters.
 
         Returns:
             Map ``feature_shape``, or ``(K, *feature_shape)`` for ``(K, D)`` references.
@@ -438,6 +408,7 @@ class MaskedDistanceExplainer:
     def _store_and_select(self, masks: MaskArray, embeddings: np.ndarray, embedded_reference: np.ndarray) -> np.ndarray:
         check_reference(embedded_reference, self.distance, embeddings.shape[1])
         self.masks_, self.embeddings_, self.n_masks_used_ = masks, embeddings, len(embeddings)
+        self.mask_pairs_ = self._pairing()
         return self._select(embedded_reference, self.distance, self._ranges(), self.weighting)
 
     def _select(self, embedded_reference: np.ndarray, distance: DistanceLike, ranges: Ranges, weighting: str,
@@ -471,7 +442,7 @@ class MaskedDistanceExplainer:
             cells = self._regression_cells(tuple(self.masks_.shape[1:]), len(self.masks_))
             self._design_cache = design_for(self.masks_, cells, getattr(self, "_design_cache", None))
             maps, standard_error, degrees_of_freedom = regression_map(self.masks_, distances, cells,
-                                                                      self._design_cache[2], self._pairing() is not None)
+                                                                      self._design_cache[2], self.mask_pairs_ is not None)
         else:
             maps, standard_error, degrees_of_freedom = map_with_uncertainty(self.masks_, weights, SUM_VALUES)
             totals = weights.sum(axis=1)
@@ -501,8 +472,14 @@ class MaskedDistanceExplainer:
         return identity_cells(feature_shape)
 
     def _pairing(self) -> str | None:
-        """``mask_pairs`` with ``"auto"`` resolved: the modality's choice (by default None, independent masks)."""
-        return None if check_mask_pairs(self.mask_pairs, allow_auto=True) == "auto" else self.mask_pairs
+        """``mask_pairs``, ``"auto"`` resolved: :meth:`_auto_pairing` for drawn masks, None for given ``masks``."""
+        if check_mask_pairs(self.mask_pairs, allow_auto=True) != "auto":
+            return self.mask_pairs
+        return self._auto_pairing() if self.masks is None else None
+
+    def _auto_pairing(self) -> str | None:
+        """What ``mask_pairs="auto"`` means for drawn masks of the modality: by default None (independent masks)."""
+        return None
 
     def significance(self, fdr: float | None = None) -> np.ndarray:
         """The features whose sign the last run establishes, at false-discovery rate ``fdr``; sets ``significant_``.

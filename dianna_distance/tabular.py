@@ -334,10 +334,9 @@ class TabularDistanceExplainer(MaskedDistanceExplainer):
         return _Row(values.astype(np.float32), None if fill is None else fill.astype(np.float32),
                     None if background is None else background.astype(np.float32), seed, rows)
 
-    def _pairing(self) -> str | None:
-        """``mask_pairs``; ``"auto"``: :data:`TABLE_MASK_PAIRS`."""
-        pairing = super()._pairing()
-        return TABLE_MASK_PAIRS if self.mask_pairs == "auto" else pairing
+    def _auto_pairing(self) -> str | None:
+        """``mask_pairs="auto"``: :data:`TABLE_MASK_PAIRS`."""
+        return TABLE_MASK_PAIRS
 
     def _names(self, n_features: int) -> list[str]:
         if self.feature_names is None:

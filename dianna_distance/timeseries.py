@@ -261,11 +261,8 @@ class TimeSeriesDistanceExplainer(MaskedDistanceExplainer):
         return TimeSeriesMasks(prepared.values.shape, n_masks, self.feature_res, self.p_keep, self.mask_kinds,
                                self.random_state, self._pairing())
 
-    def _pairing(self) -> str | None:
-        """``mask_pairs``; ``"auto"``: ``"flip"`` with segments masks only (the default), else None."""
-        pairing = super()._pairing()
-        if self.mask_pairs != "auto":
-            return pairing
+    def _auto_pairing(self) -> str | None:
+        """``mask_pairs="auto"``: ``"flip"`` with segments masks only (the default), else None."""
         segments = isinstance(self.mask_kinds, str) and self.mask_kinds == "auto"
         return "flip" if segments or check_mask_kinds(self.mask_kinds) == ("segments",) else None
 
