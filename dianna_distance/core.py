@@ -345,8 +345,12 @@ class MaskedDistanceExplainer:
 
         Args:
             embedded_reference: Reference(s) ``(D,)`` or ``(K, D)``.
-            distance, mask_selection_range_min, mask_selection_range_max, mask_selection_negative_range_min,
-                mask_selection_negative_range_max, weighting: See the class parameters.
+            distance: See the class parameters.
+            mask_selection_range_min: See the class parameters.
+            mask_selection_range_max: See the class parameters.
+            mask_selection_negative_range_min: See the class parameters.
+            mask_selection_negative_range_max: See the class parameters.
+            weighting: See the class parameters.
 
         Returns:
             Map ``feature_shape``, or ``(K, *feature_shape)`` for ``(K, D)`` references.
@@ -441,8 +445,8 @@ class MaskedDistanceExplainer:
         if weighting == "regression":  # the pooled design is kept, so that reselect reads the masks once
             cells = self._regression_cells(tuple(self.masks_.shape[1:]), len(self.masks_))
             self._design_cache = design_for(self.masks_, cells, getattr(self, "_design_cache", None))
-            maps, standard_error, degrees_of_freedom = regression_map(self.masks_, distances, cells,
-                                                                      self._design_cache[2], self.mask_pairs_ is not None)
+            maps, standard_error, degrees_of_freedom = regression_map(
+                self.masks_, distances, cells, self._design_cache[2], self.mask_pairs_ is not None)
         else:
             maps, standard_error, degrees_of_freedom = map_with_uncertainty(self.masks_, weights, SUM_VALUES)
             totals = weights.sum(axis=1)
