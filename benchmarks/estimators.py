@@ -21,12 +21,12 @@ For every item the model embeds 8000 masks once (``embed_masked``); every estima
 then computed from prefixes of those embeddings with ``attribute_from_embeddings`` (the masks are i.i.d., a prefix
 is a run with fewer calls; paired masks are embedded once per pairing, and every count is even). Estimators: the
 package's weightings (``ranges``, the paper's, ``linear``, ``regression``) on independent masks, the regression on
-paired masks (``mask_pairs`` ``"complement"`` and ``"flip"``) and ``rank regression`` (``regression`` on the
-ranks of the distances, through a callable ``distance``). Each estimator's *limit* is its own map at 8000 masks;
-*convergence* is the Pearson correlation with it. *Calls needed*: the fewest calls (of 100, 200, 400, 1000, 2000) at which the median over items reaches the
-paper's median at 1000 calls (convergence, and the truth metric). *Significance* at 1000 calls: the share of
-significant features outside what the model reads (false share), and the share of read features marked (power),
-means over items.
+paired masks (``mask_pairs`` ``"complement"`` and ``"flip"``) and ``rank regression`` (``regression`` on the ranks
+of the distances, through a callable ``distance``). Each estimator's *limit* is its own map at 8000 masks;
+*convergence* is the Pearson correlation with it. *Calls needed*: the fewest calls (of 100, 200, 400, 1000, 2000) at
+which the median over items reaches the paper's median at 1000 calls (convergence, and the truth metric).
+*Significance* at 1000 calls: the share of significant features outside what the model reads (false share), and the
+share of read features marked (power), means over items.
 
 Usage::
 
