@@ -274,18 +274,22 @@ class TimeSeriesDistanceExplainer(MaskedDistanceExplainer):
 
         With segments masks only (the default), exactly the masks' segments (:func:`segment_count`); else
         :data:`SEGMENTS_PER_INTERVAL` segments per interval of a time mask's curve (``feature_res - 2`` intervals),
-        at least one step each; fewer, with a warning, when ``n_masks`` is too small for that many cells.
+        at least one step each; fewer, with a warning, when ``n_masks`` is too small for that many cells (paired
+        masks: ``n_masks // 2`` differences).
         """
         length, channels = int(feature_shape[0]), int(feature_shape[1])
         if check_mask_kinds(self.mask_kinds, channels) == ("segments",):
             wanted = segment_count(length, int(self.feature_res))
         else:
             wanted = min(length, SEGMENTS_PER_INTERVAL * (int(self.feature_res) - 2))
-        affordable = max(1, (n_masks // NOISY_RATIO - 1) // channels)
+        if self._pairing() is None:
+            affordable, needed = max(1, (n_masks // NOISY_RATIO - 1) // channels), NOISY_RATIO * (wanted * channels + 1)
+        else:  # paired masks: n_masks // 2 differences, no intercept
+            affordable, needed = max(1, n_masks // 2 // NOISY_RATIO // channels), 2 * NOISY_RATIO * wanted * channels
         if affordable < wanted:
             warn(f"weighting='regression': {n_masks} masks afford {affordable} segments per channel of {channels} "
-                 f"channels, not {wanted}: the scores are coarser in time; use n_masks of at least "
-                 f"{NOISY_RATIO * (wanted * channels + 1)} for the full resolution", stacklevel=5)
+                 f"channels, not {wanted}: the scores are coarser in time; use n_masks of at least {needed} for "
+                 "the full resolution", stacklevel=5)
         return grid_cells((length, channels), min(wanted, affordable), channels)
 
     def _input_size(self, prepared: _Series) -> int:
