@@ -449,6 +449,10 @@ class MaskedDistanceExplainer:
                 self.masks_, distances, cells, self._design_cache[2], self.mask_pairs_ is not None)
         else:
             maps, standard_error, degrees_of_freedom = map_with_uncertainty(self.masks_, weights, SUM_VALUES)
+            if self.mask_pairs_ is not None:
+                warn(f"weighting={weighting!r} on paired masks (mask_pairs_={self.mask_pairs_!r}): its standard errors "
+                     "treat the masks as independent, which the two masks of a pair are not (significant_ may mark "
+                     "too much); use mask_pairs=None for a rank weighting's significance", stacklevel=3)
             totals = weights.sum(axis=1)
             if np.any(np.abs(totals) > 1e-9):
                 # A one-sided selection: with no effect its map is sum(w) times the masks' mean, not 0.

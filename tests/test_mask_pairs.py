@@ -190,3 +190,9 @@ def test_series_pair_segments_masks_by_default_and_leave_other_kinds_independent
         changed = masks[0::2] != masks[1::2]
         one_segment[kinds] = np.mean([len(set(segment[row])) == 1 for row in changed])
     assert one_segment == {"auto": 1.0, "dianna": pytest.approx(0.0, abs=0.2)}
+
+
+def test_a_rank_weighting_on_paired_masks_warns_that_its_standard_errors_assume_independent_masks():
+    explainer = planted_scores("flip", seed=0)
+    with pytest.warns(UserWarning, match="treat the masks as independent"):
+        explainer.reselect(weighting="ranges")
