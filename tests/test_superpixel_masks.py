@@ -167,3 +167,10 @@ def test_the_regression_design_of_segment_masks_is_their_keep_values():
 
     masks = SegmentMasks(labels_with_disk(), 300, random_state=3)
     np.testing.assert_array_equal(pooled_design(masks, masks.labels), pooled_design(np.asarray(masks), masks.labels))
+
+
+def test_flip_pairs_of_superpixel_masks_differ_in_exactly_one_segment():
+    run = explainer(mask_kinds=labels_with_disk(), mask_pairs="flip", weighting="regression", n_masks=200)
+    run.attribute(disk_model, image(), np.array([1.0, 1.0, 0.0]))
+    keeps = run.masks_.keeps
+    assert np.all((keeps[0::2] != keeps[1::2]).sum(axis=1) == 1)
