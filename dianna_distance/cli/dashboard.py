@@ -41,8 +41,10 @@ ALLOCATOR_ENVIRONMENT = {"MALLOC_ARENA_MAX": "2"}
 
 
 def streamlit_environment(environment: dict[str, str] | None = None) -> dict[str, str]:
-    """The Streamlit server's environment: ``environment`` (default: this process's) with
-    :data:`ALLOCATOR_ENVIRONMENT` for the settings it does not set itself."""
+    """The Streamlit server's environment: ``environment`` (default: this process's) with the allocator settings.
+
+    :data:`ALLOCATOR_ENVIRONMENT` gives the settings that ``environment`` does not set itself.
+    """
     base = dict(os.environ if environment is None else environment)
     return {**ALLOCATOR_ENVIRONMENT, **base}
 

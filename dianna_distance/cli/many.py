@@ -54,7 +54,8 @@ def add_explain_many_command(commands: argparse._SubParsersAction) -> None:
                                                "(kind tabular): a masked feature takes a background row's value")
     many.add_argument("--png", action="store_true",
                       help="also draw each map explained in this run as a figure (image, reference, map with its "
-                           "significance; a table row's feature bars; a series' panels, titled item vs reference and their distance): "
+                           "significance; a table row's feature bars; a series' panels; each titled item vs "
+                           "reference and their distance): "
                            "<output>/figures/<map file name>.png")
     add_explainer_options(many)
 
