@@ -19,13 +19,14 @@ current defaults (``"mean"``, ``p_keep=0.9``).
 
 For every item the model embeds 8000 masks once (``embed_masked``); every estimator and every number of calls is
 then computed from prefixes of those embeddings with ``attribute_from_embeddings`` (the masks are i.i.d., a prefix
-is a run with fewer calls). Estimators: the package's weightings (``ranges``, the paper's, ``linear``,
-``regression``) and ``rank regression`` (``regression`` on the ranks of the distances, through a callable
-``distance``). Each estimator's *limit* is its own map at 8000 masks; *convergence* is the Pearson correlation with
-it. *Calls needed*: the fewest calls (of 100, 200, 400, 1000, 2000) at which the median over items reaches the
-paper's median at 1000 calls (convergence, and the truth metric). *Significance* at 1000 calls: the share of
-significant features outside what the model reads (false share), and the share of read features marked (power),
-means over items.
+is a run with fewer calls; paired masks are embedded once per pairing, and every count is even). Estimators: the
+package's weightings (``ranges``, the paper's, ``linear``, ``regression``) on independent masks, the regression on
+paired masks (``mask_pairs`` ``"complement"`` and ``"flip"``) and ``rank regression`` (``regression`` on the ranks
+of the distances, through a callable ``distance``). Each estimator's *limit* is its own map at 8000 masks;
+*convergence* is the Pearson correlation with it. *Calls needed*: the fewest calls (of 100, 200, 400, 1000, 2000) at
+which the median over items reaches the paper's median at 1000 calls (convergence, and the truth metric).
+*Significance* at 1000 calls: the share of significant features outside what the model reads (false share), and the
+share of read features marked (power), means over items.
 
 Usage::
 
@@ -57,10 +58,12 @@ def rank_distance(embeddings: np.ndarray, reference: np.ndarray) -> np.ndarray:
 
 
 ESTIMATORS: dict[str, dict] = {
-    "ranges": {"weighting": "ranges"},
-    "linear": {"weighting": "linear"},
-    "regression": {"weighting": "regression"},
-    "rank regression": {"weighting": "regression", "distance": rank_distance},
+    "ranges": {"weighting": "ranges", "mask_pairs": None},
+    "linear": {"weighting": "linear", "mask_pairs": None},
+    "regression": {"weighting": "regression", "mask_pairs": None},
+    "rank regression": {"weighting": "regression", "distance": rank_distance, "mask_pairs": None},
+    "regression, complement pairs": {"weighting": "regression", "mask_pairs": "complement"},
+    "regression, flip pairs": {"weighting": "regression", "mask_pairs": "flip"},
 }
 
 
@@ -281,8 +284,13 @@ def run_task(task: Task, limit: int, grid: tuple[int, ...], estimators: dict[str
                       "truth": np.full((task.n_items, len(grid)), np.nan),
                       "significance": np.full((task.n_items, 2), np.nan), "seconds": 0.0} for name in estimators}
     for i, (item, reference) in enumerate(task.items()):
-        embeddings = task.explainer(n_masks=limit, random_state=i).embed_masked(task.model, item)
+        embedded: dict[object, np.ndarray] = {}  # per mask_pairs: the masks differ
         for name, options in estimators.items():
+            pairs = options.get("mask_pairs")
+            if pairs not in embedded:
+                embedded[pairs] = task.explainer(n_masks=limit, random_state=i, mask_pairs=pairs).embed_masked(
+                    task.model, item)
+            embeddings = embedded[pairs]
             limit_map = scores(task, i, item, embeddings[:limit], reference, options)[0]
             for g, n in enumerate(grid):
                 started = time.perf_counter()

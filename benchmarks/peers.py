@@ -73,25 +73,37 @@ ROOT = Path(__file__).resolve().parent.parent
 CACHE_VERSION = 1  # change when the items or a peer's settings change
 
 #: Our named configurations per modality (merged over the task's fixed arguments; ``{}`` is the package's defaults).
-#: A configuration whose weighting the installed package does not know is left out, with a note.
+#: A configuration whose weighting the installed package does not know is left out, with a note. ``mask_pairs``:
+#: ``"auto"`` (the defaults) pairs the masks of tables and segments series by one-cell flips; ``ours-independent``
+#: is the defaults with independent masks (the defaults before the pairs).
 OUR_CONFIGS: dict[str, dict[str, dict[str, Any]]] = {
     "tabular": {
         "ours": {},
-        "ours-paper": {"weighting": "ranges", "mask_type": "sample", "p_keep": 0.5},
-        "ours-ranges-mean": {"weighting": "ranges", "mask_type": "mean", "p_keep": 0.5},
-        "ours-regression-sample": {"weighting": "regression", "mask_type": "sample", "p_keep": 0.5},
-        "ours-regression-mean": {"weighting": "regression", "mask_type": "mean", "p_keep": 0.5},
+        "ours-paper": {"weighting": "ranges", "mask_type": "sample", "p_keep": 0.5, "mask_pairs": None},
+        "ours-ranges-mean": {"weighting": "ranges", "mask_type": "mean", "p_keep": 0.5, "mask_pairs": None},
+        "ours-regression-sample": {"weighting": "regression", "mask_type": "sample", "p_keep": 0.5, "mask_pairs": None},
+        "ours-regression-mean": {"weighting": "regression", "mask_type": "mean", "p_keep": 0.5, "mask_pairs": None},
+        "ours-independent": {"mask_pairs": None},
+        "ours-foldover": {"mask_pairs": "complement"},
+        "ours-flip": {"mask_pairs": "flip"},
     },
     "timeseries": {
         "ours": {},
         "ours-paper": {"weighting": "ranges", "feature_res": 8, "p_keep": 0.5, "mask_type": "mean",
-                       "mask_kinds": "dianna"},
+                       "mask_kinds": "dianna", "mask_pairs": None},
         "ours-time-regression": {"weighting": "regression", "mask_kinds": "dianna"},
+        "ours-independent": {"mask_pairs": None},
+        "ours-foldover": {"mask_pairs": "complement"},
+        "ours-flip": {"mask_pairs": "flip"},
     },
     "image": {
         "ours": {},
         "ours-paper": {"weighting": "ranges", "feature_res": 8, "p_keep": 0.5},
         "ours-regression": {"weighting": "regression"},
+        "ours-foldover": {"mask_pairs": "complement"},
+        "ours-foldover-regression": {"mask_pairs": "complement", "weighting": "regression"},
+        "ours-flip": {"mask_pairs": "flip"},
+        "ours-flip-regression": {"mask_pairs": "flip", "weighting": "regression"},
     },
 }
 

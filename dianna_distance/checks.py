@@ -144,3 +144,33 @@ def check_memory(n_bytes: int, name: str, what: str) -> None:
 def warn(message: str, stacklevel: int = 2) -> None:
     """Issue a :class:`UserWarning` (one place, so tests and users can filter the package's warnings)."""
     warnings.warn(message, UserWarning, stacklevel=stacklevel + 1)
+
+
+def check_embeddings(embeddings: object, n_rows: int, embedding_length: int | None, noun: str = "inputs"
+                     ) -> np.ndarray:
+    """A model's output for a batch of ``n_rows`` inputs, checked and promoted to float64 ``(n_rows, D)``.
+
+    Args:
+        embeddings: What the model returned.
+        n_rows: Number of inputs in the batch.
+        embedding_length: The length ``D`` that earlier batches had, or None for the first batch.
+        noun: What the inputs are, for messages (``"images"``, ``"texts"``).
+
+    Returns:
+        Float64 array ``(n_rows, D)``.
+    """
+    try:
+        embeddings = check_numeric_array(embeddings, "model output")
+    except TypeError as error:
+        raise TypeError(f"model must return real-valued embeddings (N, D): {error}") from error
+    if embeddings.ndim != 2:
+        raise ValueError(f"model must return a 2-D array of embeddings (N, D); got shape {embeddings.shape}")
+    if embeddings.shape[0] != n_rows:
+        raise ValueError(f"model returned {embeddings.shape[0]} embeddings for a batch of {n_rows} {noun}")
+    if embedding_length is not None and embeddings.shape[1] != embedding_length:
+        raise ValueError(f"model returned embeddings of length {embedding_length} for one batch and "
+                         f"{embeddings.shape[1]} for another: its output length must not change")
+    embeddings = embeddings.astype(np.float64)
+    if not np.all(np.isfinite(embeddings)):
+        raise ValueError("model returned NaN or infinite values in its embeddings")
+    return embeddings

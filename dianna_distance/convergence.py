@@ -19,7 +19,7 @@ from tqdm import tqdm
 from dianna_distance.checks import check_bool, check_finite_array, check_int, check_positive
 from dianna_distance.distances import DistanceLike, compute_distances, get_distance, rank_weights, select_masks
 from dianna_distance.masks import LazyMasks, MaskArray
-from dianna_distance.regression import NOISY_RATIO, RegressionFit, pooled_design
+from dianna_distance.regression import NOISY_RATIO, RegressionFit, paired_differences, pooled_design
 
 #: A part's variance below this times sum(w^2) (mask values that agree to about 1e-5) counts as 0.
 ROUNDING = 1e-10
@@ -216,6 +216,7 @@ def embed_until_converged(
     progress: bool = True,
     weighting: str = "ranges",
     cells: np.ndarray | None = None,
+    paired: bool = False,
 ) -> ConvergenceResult:
     """Embed masked inputs a round of masks at a time until the map's estimated spread is small enough.
 
@@ -239,6 +240,7 @@ def embed_until_converged(
             (:mod:`dianna_distance.regression`; its spread is the mean standard error of its coefficients, and a
             round is judged only once there are more masks than twice the cells).
         cells: With ``"regression"``: the cell of each feature (int ``feature_shape``).
+        paired: With ``"regression"``: the masks are pairs (``mask_pairs``), fitted as differences.
 
     Returns:
         A :class:`ConvergenceResult`.
@@ -266,10 +268,12 @@ def embed_until_converged(
             distances = compute_distances(np.concatenate(chunks), references, distance)
             if regression:
                 spread = float("inf")
-                if n_used >= NOISY_RATIO * (n_cells + 1):
+                if n_used >= NOISY_RATIO * (n_cells + 1) * (2 if paired else 1):
                     design = pooled_design(masks.head(n_used) if isinstance(masks, LazyMasks) else masks[:n_used],
                                            cell_labels)
-                    errors = RegressionFit(design).fit(distances)[1]
+                    if paired:
+                        design, distances = paired_differences(design, distances)
+                    errors = RegressionFit(design, intercept=not paired).fit(distances)[1]
                     errors = errors[:, np.all(np.isfinite(errors), axis=0)]
                     spread = float(np.max(errors.mean(axis=1))) if errors.size else float("inf")
             else:

@@ -10,11 +10,9 @@ does all of this. A modality subclass supplies only what is its own:
   for an image, words for a text); the map has the shape ``feature_shape``;
 * ``_masked_batch(prepared, masks)``: the model's input for a batch of masks ``(b, *feature_shape)`` (or
   ``_masked_batch_at(prepared, masks, first)`` when the input also depends on the masks' indices ``first:``);
-* ``_feature_shape(prepared)``, ``_input_size(prepared)``: the shape of a mask, the size of a model input;
-* ``load_model(model)`` and ``_validate_modality()``: its model types and its own parameters;
-* optionally ``_unscored_features()``: a boolean ``feature_shape`` array of the features of the last input that get
-  no score (for example words past a text model's maximum length, which the model never sees): their score,
-  standard error and degrees of freedom are NaN and they are never significant.
+* ``_feature_shape(prepared)``, ``_input_size(prepared)``, ``load_model(model)``, ``_validate_modality()``;
+* optionally ``_unscored_features()`` (features of the last input that get no score, e.g. words past a text model's
+  maximum length: NaN, never significant) and ``_auto_pairing()`` (what ``mask_pairs="auto"`` means for it).
 """
 
 from __future__ import annotations
@@ -29,6 +27,7 @@ from tqdm import tqdm
 from dianna_distance.checks import (
     RandomState,
     check_bool,
+    check_embeddings,
     check_finite_array,
     check_fraction,
     check_int,
@@ -40,7 +39,7 @@ from dianna_distance.checks import (
 )
 from dianna_distance.convergence import embed_until_converged, map_with_uncertainty, mask_mean
 from dianna_distance.distances import DistanceLike, check_selection, compute_distances, select_masks
-from dianna_distance.masks import LazyMasks, MaskArray
+from dianna_distance.masks import LazyMasks, MaskArray, all_equal, check_mask_pairs
 from dianna_distance.regression import centred_weights, design_for, identity_cells, regression_map
 from dianna_distance.uncertainty import DEFAULT_FDR, check_fdr, significant_features, standard_error_floor
 
@@ -56,36 +55,6 @@ Ranges = tuple[float, float, float, float]
 def auto_batch_size(values_per_input: int, n_inputs: int) -> int:
     """Inputs per model call: about :data:`BATCH_VALUES` input values per batch, at most :data:`MAX_AUTO_BATCH`."""
     return max(1, min(n_inputs, MAX_AUTO_BATCH, BATCH_VALUES // max(values_per_input, 1)))
-
-
-def check_embeddings(embeddings: object, n_rows: int, embedding_length: int | None, noun: str = "inputs"
-                     ) -> np.ndarray:
-    """A model's output for a batch of ``n_rows`` inputs, checked and promoted to float64 ``(n_rows, D)``.
-
-    Args:
-        embeddings: What the model returned.
-        n_rows: Number of inputs in the batch.
-        embedding_length: The length ``D`` that earlier batches had, or None for the first batch.
-        noun: What the inputs are, for messages (``"images"``, ``"texts"``).
-
-    Returns:
-        Float64 array ``(n_rows, D)``.
-    """
-    try:
-        embeddings = check_numeric_array(embeddings, "model output")
-    except TypeError as error:
-        raise TypeError(f"model must return real-valued embeddings (N, D): {error}") from error
-    if embeddings.ndim != 2:
-        raise ValueError(f"model must return a 2-D array of embeddings (N, D); got shape {embeddings.shape}")
-    if embeddings.shape[0] != n_rows:
-        raise ValueError(f"model returned {embeddings.shape[0]} embeddings for a batch of {n_rows} {noun}")
-    if embedding_length is not None and embeddings.shape[1] != embedding_length:
-        raise ValueError(f"model returned embeddings of length {embedding_length} for one batch and "
-                         f"{embeddings.shape[1]} for another: its output length must not change")
-    embeddings = embeddings.astype(np.float64)
-    if not np.all(np.isfinite(embeddings)):
-        raise ValueError("model returned NaN or infinite values in its embeddings")
-    return embeddings
 
 
 def check_reference(
@@ -108,7 +77,8 @@ def check_reference(
 #: ``__init__`` names them in its signature and stores them with ``self._store_shared_parameters(locals())``.
 SHARED_PARAMETERS = ("n_masks", "p_keep", "mask_selection_range_min", "mask_selection_range_max",
                      "mask_selection_negative_range_min", "mask_selection_negative_range_max", "weighting",
-                     "batch_size", "distance", "random_state", "masks", "progress", "tolerance", "max_masks")
+                     "batch_size", "distance", "random_state", "masks", "progress", "tolerance", "max_masks",
+                     "mask_pairs")
 
 
 class MaskedDistanceExplainer:
@@ -139,6 +109,11 @@ class MaskedDistanceExplainer:
             ``tolerance``, or ``max_masks`` masks are used. None (default): use exactly ``n_masks`` masks.
         max_masks: Upper limit on the number of masks when ``tolerance`` is set (masks are drawn only as used).
             A tolerance not reached by then gives a warning with the spread reached, and ``converged_`` False.
+        mask_pairs: ``"auto"`` (the modality's choice), None (independent masks), ``"complement"`` or ``"flip"``:
+            masks in pairs, the second the first's complement or the first with one cell flipped
+            (:class:`~dianna_distance.masks.LazyMasks`); the regression fits the pairs' differences
+            (:mod:`~dianna_distance.regression`; an odd ``n_masks``'s last mask is left out, with a warning). Given
+            ``masks`` are taken as consecutive pairs.
 
     Attributes:
         fdr: False-discovery rate of ``significant_`` (a class attribute, 0.05); set it on an explainer before
@@ -152,6 +127,8 @@ class MaskedDistanceExplainer:
         negative_indices_: Indices of the masks with negative weight, closest first.
         embedded_reference_: The reference(s) of the last map, ``(D,)`` or ``(K, D)``.
         n_masks_used_: Number of masks the last run used (differs from ``n_masks`` when ``tolerance`` is set).
+        mask_pairs_: The pairing of the last run's masks (``mask_pairs`` with ``"auto"`` resolved): None, or
+            ``"complement"`` or ``"flip"`` (pairs, which the regression fits as differences).
         converged_: With ``tolerance``: whether the spread fell to the tolerance before ``max_masks`` ran out
             (None without ``tolerance``). A tolerance that is not reached is also reported by a warning.
         map_: The last map returned (by :meth:`attribute`, :meth:`reselect`, ...), ``feature_shape`` or
@@ -187,6 +164,7 @@ class MaskedDistanceExplainer:
     progress: bool
     tolerance: float | None
     max_masks: int
+    mask_pairs: str | None
 
     # The results of a run (set by attribute and the methods that recompute them).
     masks_: MaskArray
@@ -197,6 +175,7 @@ class MaskedDistanceExplainer:
     negative_indices_: np.ndarray | list[np.ndarray]
     embedded_reference_: np.ndarray
     n_masks_used_: int
+    mask_pairs_: str | None
     converged_: bool | None
     map_: np.ndarray
     standard_error_: np.ndarray
@@ -291,7 +270,7 @@ class MaskedDistanceExplainer:
                 negative_range=(self.mask_selection_negative_range_min, self.mask_selection_negative_range_max),
                 progress=self.progress, weighting=self.weighting,
                 cells=self._regression_cells(tuple(masks.shape[1:]), self.max_masks)
-                if self.weighting == "regression" else None)
+                if self.weighting == "regression" else None, paired=self._pairing() is not None)
             masks = masks.head(result.n_masks) if isinstance(masks, LazyMasks) else masks[: result.n_masks]
             embeddings, self.converged_ = result.embeddings, result.converged
             if not result.converged:
@@ -433,6 +412,7 @@ class MaskedDistanceExplainer:
     def _store_and_select(self, masks: MaskArray, embeddings: np.ndarray, embedded_reference: np.ndarray) -> np.ndarray:
         check_reference(embedded_reference, self.distance, embeddings.shape[1])
         self.masks_, self.embeddings_, self.n_masks_used_ = masks, embeddings, len(embeddings)
+        self.mask_pairs_ = self._pairing()
         return self._select(embedded_reference, self.distance, self._ranges(), self.weighting)
 
     def _select(self, embedded_reference: np.ndarray, distance: DistanceLike, ranges: Ranges, weighting: str,
@@ -465,10 +445,14 @@ class MaskedDistanceExplainer:
         if weighting == "regression":  # the pooled design is kept, so that reselect reads the masks once
             cells = self._regression_cells(tuple(self.masks_.shape[1:]), len(self.masks_))
             self._design_cache = design_for(self.masks_, cells, getattr(self, "_design_cache", None))
-            maps, standard_error, degrees_of_freedom = regression_map(self.masks_, distances, cells,
-                                                                      self._design_cache[2])
+            maps, standard_error, degrees_of_freedom = regression_map(
+                self.masks_, distances, cells, self._design_cache[2], self.mask_pairs_ is not None)
         else:
             maps, standard_error, degrees_of_freedom = map_with_uncertainty(self.masks_, weights, SUM_VALUES)
+            if self.mask_pairs_ is not None:
+                warn(f"weighting={weighting!r} on paired masks (mask_pairs_={self.mask_pairs_!r}): its standard errors "
+                     "treat the masks as independent, which the two masks of a pair are not (significant_ may mark "
+                     "too much); use mask_pairs=None for a rank weighting's significance", stacklevel=3)
             totals = weights.sum(axis=1)
             if np.any(np.abs(totals) > 1e-9):
                 # A one-sided selection: with no effect its map is sum(w) times the masks' mean, not 0.
@@ -494,6 +478,16 @@ class MaskedDistanceExplainer:
     def _regression_cells(self, feature_shape: tuple[int, ...], n_masks: int) -> np.ndarray:
         """The cells of ``weighting="regression"`` for ``n_masks`` masks: int ``feature_shape``; default: features."""
         return identity_cells(feature_shape)
+
+    def _pairing(self) -> str | None:
+        """``mask_pairs``, ``"auto"`` resolved: :meth:`_auto_pairing` for drawn masks, None for given ``masks``."""
+        if check_mask_pairs(self.mask_pairs, allow_auto=True) != "auto":
+            return self.mask_pairs
+        return self._auto_pairing() if self.masks is None else None
+
+    def _auto_pairing(self) -> str | None:
+        """What ``mask_pairs="auto"`` means for drawn masks of the modality: by default None (independent masks)."""
+        return None
 
     def significance(self, fdr: float | None = None) -> np.ndarray:
         """The features whose sign the last run establishes, at false-discovery rate ``fdr``; sets ``significant_``.
@@ -531,7 +525,7 @@ class MaskedDistanceExplainer:
         if len(self.embeddings_) == 1:
             warn("one mask gives one distance and nothing to rank, so the map is zero: use n_masks of at least 2 "
                  "(hundreds for a useful map)", stacklevel=6)
-        elif _all_equal(self.masks_):
+        elif all_equal(self.masks_):
             kept = " (p_keep=1 keeps every feature)" if getattr(self, "p_keep", None) == 1 else ""
             warn(f"every mask is the same{kept}: no masking happened, so every masked input is the same and the map "
                  f"is zero; use p_keep < 1 (or masks that differ)", stacklevel=6)
@@ -569,6 +563,7 @@ class MaskedDistanceExplainer:
             check_int(self.max_masks, "max_masks", minimum=self.n_masks)
             if self.masks is not None:
                 raise ValueError("masks and tolerance cannot be combined: given masks fix the number of masks")
+        check_mask_pairs(self.mask_pairs, allow_auto=True)
         self._validate_modality()
 
     def _ranges(self) -> Ranges:
@@ -587,12 +582,3 @@ class MaskedDistanceExplainer:
 def _stack_ragged(rows: list[np.ndarray]) -> np.ndarray | list[np.ndarray]:
     """Index arrays of K references: one ``(K, n)`` array when they have one length (no ties), else a list."""
     return np.stack(rows) if len({len(row) for row in rows}) == 1 else rows
-
-
-def _all_equal(masks: MaskArray, chunk: int = 256) -> bool:
-    """Whether every mask equals the first (checked a chunk at a time)."""
-    first = np.asarray(masks[0])
-    for start in range(0, len(masks), chunk):
-        if not np.all(np.asarray(masks[start : start + chunk]) == first):
-            return False
-    return True

@@ -75,6 +75,9 @@ class DistanceExplainer(MaskedDistanceExplainer):
             ``tolerance``, or ``max_masks`` masks are used. None (default): use exactly ``n_masks`` masks.
         max_masks: Upper limit on the number of masks when ``tolerance`` is set (a ceiling: masks are drawn only
             as they are used).
+        mask_pairs: ``"auto"`` (default: None, independent masks, the paper's), None, ``"complement"`` or
+            ``"flip"``: masks in pairs, the second the first's complement or the first with one grid cell flipped;
+            see the core class.
         embedding_output: For an ONNX file: the name of an inner tensor of its graph to use as the embedding
             instead of the graph's first output (see :mod:`dianna_distance.layers`;
             :func:`~dianna_distance.layers.list_embedding_outputs` lists them). None: the first output.
@@ -121,6 +124,7 @@ class DistanceExplainer(MaskedDistanceExplainer):
         mask_generator: str = "vectorized",
         tolerance: float | None = None,
         max_masks: int = 10_000,
+        mask_pairs: str | None = "auto",
         embedding_output: str | None = None,
         embedding_pooling: str = "auto",
     ) -> None:
@@ -173,7 +177,7 @@ class DistanceExplainer(MaskedDistanceExplainer):
 
     def _draw_masks(self, prepared: _Image, n_masks: int) -> RiseMasks:
         return RiseMasks(prepared.spatial_shape, n_masks, self.feature_res, self.p_keep, self.random_state,
-                         generator=self.mask_generator)
+                         generator=self.mask_generator, pairing=self._pairing())
 
     def _feature_shape(self, prepared: _Image) -> tuple[int, int]:
         return prepared.spatial_shape

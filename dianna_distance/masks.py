@@ -25,6 +25,10 @@ import numpy as np
 from dianna_distance.checks import check_memory
 
 GENERATORS = ("vectorized", "dianna")
+#: The values of ``mask_pairs`` (:func:`check_mask_pairs`): independent masks, or pairs of masks.
+MASK_PAIRS = (None, "complement", "flip")
+#: The spawn key of the stream that orders the cells ``mask_pairs="flip"`` flips.
+PAIRS_KEY = 2**31 - 2
 
 
 def interpolation_matrix(n_in: int, n_out: int) -> np.ndarray:
@@ -73,6 +77,33 @@ class MaskArray(Protocol):
         ...
 
 
+def check_mask_pairs(mask_pairs: object, allow_auto: bool = False) -> str | None:
+    """``mask_pairs`` checked: None, ``"complement"`` or ``"flip"`` (:class:`LazyMasks` says what each draws).
+
+    Args:
+        mask_pairs: The value to check.
+        allow_auto: Also accept ``"auto"`` (an explainer's: the modality's own choice).
+
+    Raises:
+        ValueError: Any other value, naming the parameter and the values it takes.
+    """
+    allowed = (*MASK_PAIRS, "auto") if allow_auto else MASK_PAIRS
+    if mask_pairs is not None and (not isinstance(mask_pairs, str) or mask_pairs not in allowed):
+        auto = "'auto', " if allow_auto else ""
+        raise ValueError(f"mask_pairs must be {auto}None (independent masks), 'complement' or 'flip', got "
+                         f"{mask_pairs!r}")
+    return mask_pairs
+
+
+def all_equal(masks: MaskArray, chunk: int = 256) -> bool:
+    """Whether every mask equals the first (checked a chunk at a time)."""
+    first = np.asarray(masks[0])
+    for start in range(0, len(masks), chunk):
+        if not np.all(np.asarray(masks[start : start + chunk]) == first):
+            return False
+    return True
+
+
 def block_generator(seed: np.random.SeedSequence, block: int) -> np.random.Generator:
     """The generator of block ``block`` (masks ``block * BLOCK_SIZE`` onwards) for a root seed."""
     return np.random.default_rng(np.random.SeedSequence(seed.entropy, spawn_key=(*seed.spawn_key, block)))
@@ -106,18 +137,38 @@ class LazyMasks:
     drew them all. A subclass says what a block draws (its ``_draw_block`` method) and how drawn values become
     masks (its ``_render`` method).
 
+    **Pairs** (``pairing``, the explainers' ``mask_pairs``): masks ``2k`` and ``2k + 1`` are a pair. Mask ``2k``
+    is drawn as without pairs; mask ``2k + 1`` shares all its draws (a table's background row, an image mask's
+    shift) except its random cells (the keys a subclass's ``_keys_index`` names: a table's or a text's features, a
+    series' segments, an image's grid cells), which are
+
+    - ``"complement"``: the complement of mask ``2k``'s (a fold-over design: every cell masked in one mask of the
+      pair is kept in the other; an image mask becomes ``1 - mask``);
+    - ``"flip"``: mask ``2k``'s with **one cell flipped** (kept becomes masked, masked becomes kept), the cells
+      taken in turn in a random order that is drawn anew after every round of all the cells (from the root seed,
+      so any process draws the same), so that each cell is flipped equally often.
+
+    The regression estimator takes the pairs' differences (:func:`~dianna_distance.regression.paired_differences`):
+    with ``"flip"`` the distance change within a pair is the flipped cell's alone, so a cell the model ignores
+    scores exactly 0. Blocks hold an even number of masks, so a pair is never split between blocks; an odd
+    ``n_masks`` leaves the last mask without its partner (the regression leaves it out, with a warning).
+
     Attributes:
         seed: The :class:`numpy.random.SeedSequence` the blocks are drawn from.
         n_masks: Number of masks.
+        pairing: None (independent masks), ``"complement"`` or ``"flip"``.
     """
 
     feature_shape: tuple[int, ...]
     dtype: np.dtype  # of the rendered masks
+    #: The position of the random cells (booleans ``(length, *cells)``) among a block's drawn arrays; None: none.
+    _keys_index: int | None = 0
 
-    def __init__(self, n_masks: int, random_state: int | np.random.Generator | np.random.SeedSequence | None
-                 ) -> None:
+    def __init__(self, n_masks: int, random_state: int | np.random.Generator | np.random.SeedSequence | None,
+                 pairing: str | None = None) -> None:
         self.n_masks = int(n_masks)
         self.seed = root_seed(random_state)
+        self.pairing = check_mask_pairs(pairing)
         self._blocks: dict[int, tuple[np.ndarray, ...]] = {}
 
     @property
@@ -167,6 +218,38 @@ class LazyMasks:
         """Masks ``(k, *feature_shape)`` from the drawn values of ``k`` masks."""
         raise NotImplementedError
 
+    def _stored(self, drawn: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
+        """What a block keeps of its (paired) drawn values; by default all of them."""
+        return drawn
+
+    def _pair_block(self, drawn: tuple[np.ndarray, ...], block: int) -> tuple[np.ndarray, ...]:
+        """A block's drawn values made into pairs (the class docstring); unchanged without ``pairing``."""
+        if self.pairing is None:
+            return drawn
+        drawn = tuple(np.array(values, copy=True) for values in drawn)
+        partners = len(drawn[0]) // 2
+        for values in drawn:
+            values[1 : 2 * partners : 2] = values[0 : 2 * partners : 2]
+        if self._keys_index is None or partners == 0:
+            return drawn
+        keys = drawn[self._keys_index].reshape(len(drawn[0]), -1)  # a view: the copy above is contiguous
+        if self.pairing == "complement":
+            keys[1 : 2 * partners : 2] = ~keys[0 : 2 * partners : 2]
+        else:
+            pair = block * (BLOCK_SIZE // 2) + np.arange(partners)
+            keys[2 * np.arange(partners) + 1, self._flipped_cells(pair, keys.shape[1])] ^= True
+        return drawn
+
+    def _flipped_cells(self, pairs: np.ndarray, n_cells: int) -> np.ndarray:
+        """The cell each pair of ``pairs`` (global pair indices) flips: every cell once per round, in random order."""
+        rounds, positions = np.divmod(pairs, n_cells)
+        cells = np.empty(len(pairs), dtype=np.int64)
+        for round_ in np.unique(rounds).tolist():
+            order = np.random.default_rng(np.random.SeedSequence(
+                self.seed.entropy, spawn_key=(*self.seed.spawn_key, PAIRS_KEY, round_))).permutation(n_cells)
+            cells[rounds == round_] = order[positions[rounds == round_]]
+        return cells
+
     def _draw(self, indices: np.ndarray) -> tuple[np.ndarray, ...]:
         """The drawn values of the masks at ``indices`` (1-D), gathered from their blocks."""
         blocks, offsets = np.divmod(indices, BLOCK_SIZE)
@@ -174,7 +257,8 @@ class LazyMasks:
         for block in used.tolist():
             length = max(self.block_length(block), 1)
             if block not in self._blocks or len(self._blocks[block][0]) < length:
-                self._blocks[block] = self._draw_block(block_generator(self.seed, block), length)
+                drawn = self._draw_block(block_generator(self.seed, block), length)
+                self._blocks[block] = self._stored(self._pair_block(drawn, block))
         drawn = tuple(np.empty((len(indices), *values.shape[1:]), values.dtype) for values in self._blocks[used[0]])
         for block in np.unique(blocks).tolist():
             where = blocks == block
@@ -191,6 +275,7 @@ class WordMasks(LazyMasks):
         n_masks: Number of masks.
         p_keep: Probability that a word is kept.
         random_state: Seed or generator (a generator is advanced once, to seed the set).
+        pairing: None, ``"complement"`` or ``"flip"`` (pairs of masks, :class:`LazyMasks`; the cells are the words).
 
     Values are booleans (True: kept), shape ``(n_masks, n_features)``.
     """
@@ -198,8 +283,9 @@ class WordMasks(LazyMasks):
     dtype = np.dtype(bool)
 
     def __init__(self, n_features: int, n_masks: int, p_keep: float = 0.5,
-                 random_state: int | np.random.Generator | np.random.SeedSequence | None = None) -> None:
-        super().__init__(n_masks, random_state)
+                 random_state: int | np.random.Generator | np.random.SeedSequence | None = None,
+                 pairing: str | None = None) -> None:
+        super().__init__(n_masks, random_state, pairing)
         self.feature_shape = (int(n_features),)
         self.p_keep = float(p_keep)
 
@@ -224,11 +310,13 @@ class TabularMasks(WordMasks):
         p_keep: Probability that a feature is kept.
         n_rows: Number of background rows to draw from.
         random_state: Seed or generator (a generator is advanced once, to seed the set).
+        pairing: None, ``"complement"`` or ``"flip"`` (:class:`LazyMasks`; the two masks of a pair share a row).
     """
 
     def __init__(self, n_features: int, n_masks: int, p_keep: float, n_rows: int,
-                 random_state: int | np.random.Generator | np.random.SeedSequence | None = None) -> None:
-        super().__init__(n_features, n_masks, p_keep, random_state)
+                 random_state: int | np.random.Generator | np.random.SeedSequence | None = None,
+                 pairing: str | None = None) -> None:
+        super().__init__(n_features, n_masks, p_keep, random_state, pairing)
         self.n_rows = int(n_rows)
 
     def _draw_block(self, rng: np.random.Generator, length: int) -> tuple[np.ndarray, ...]:
@@ -259,14 +347,17 @@ class BackgroundRows(LazyMasks):
         n_rows: Number of background rows to draw from.
         n_masks: Number of masks (a ceiling: blocks are drawn only when used).
         random_state: The root seed (or an int / generator, as :class:`LazyMasks` takes it).
+        pairing: None, or a pairing: masks ``2k`` and ``2k + 1`` share a row.
     """
 
     dtype = np.dtype(np.int64)
     feature_shape = ()
+    _keys_index = None
 
     def __init__(self, n_rows: int, n_masks: int,
-                 random_state: int | np.random.Generator | np.random.SeedSequence | None = None) -> None:
-        super().__init__(n_masks, random_state)
+                 random_state: int | np.random.Generator | np.random.SeedSequence | None = None,
+                 pairing: str | None = None) -> None:
+        super().__init__(n_masks, random_state, pairing)
         self.seed = np.random.SeedSequence(self.seed.entropy, spawn_key=(*self.seed.spawn_key, ROWS_KEY))
         self.n_rows = int(n_rows)
 
@@ -289,6 +380,8 @@ class RiseMasks(LazyMasks):
         p_keep: Probability that a grid cell is kept (1) rather than masked (0).
         random_state: Seed or generator for the grids and shifts (a generator is advanced once, to seed the set).
         generator: ``"vectorized"`` (default) or ``"dianna"`` (DIANNA's own upsampling, mask by mask).
+        pairing: None, ``"complement"`` or ``"flip"`` (:class:`LazyMasks`; the cells are the grid's, the two masks
+            of a pair share a shift, so a complement pair's masks sum to 1).
 
     Attributes:
         seed: The :class:`numpy.random.SeedSequence` the blocks are drawn from.
@@ -305,10 +398,11 @@ class RiseMasks(LazyMasks):
         p_keep: float = 0.5,
         random_state: int | np.random.Generator | np.random.SeedSequence | None = None,
         generator: str = "vectorized",
+        pairing: str | None = None,
     ) -> None:
         if generator not in GENERATORS:
             raise ValueError(f"generator must be one of {GENERATORS}, got {generator!r}")
-        super().__init__(n_masks, random_state)
+        super().__init__(n_masks, random_state, pairing)
         self.image_shape = self.feature_shape = (int(image_shape[0]), int(image_shape[1]))
         self.feature_res = int(feature_res)
         if self.feature_res > max(self.image_shape):

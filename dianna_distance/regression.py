@@ -20,6 +20,15 @@ Its standard error is the classical one of least squares, ``sqrt(s^2 (X'X)^-1_cc
 masks do not separate from the others' (a column the other columns and the intercept reproduce, for example a
 cell no mask ever masks, or two channels only ever masked together) gets the minimum-norm share of the effect, a
 standard error of ``inf`` (never significant), and a warning.
+
+**Paired masks** (the explainers' ``mask_pairs``; :class:`~dianna_distance.masks.LazyMasks`): masks ``2k`` and
+``2k + 1`` are a pair, and the fit is the same least squares on the pairs' **differences** (distance of mask ``2k``
+minus that of mask ``2k + 1`` on the difference of their cells' shares, without an intercept: a pair shares
+everything but the cells that differ), with ``n / 2 - r`` degrees of freedom: a pair is one independent
+observation. With ``mask_pairs="flip"`` (one cell flipped per pair) a cell's score is the mean distance change of
+flipping it alone, in the random contexts of the other cells, and a cell the model ignores scores exactly 0;
+with ``"complement"`` the differences give the fold-over estimate (each cell's effect free of the even-order
+interactions of the others) with its proper standard error.
 """
 
 from __future__ import annotations
@@ -82,34 +91,53 @@ def design_for(masks: MaskArray, cells: np.ndarray, cached: tuple | None = None)
     return masks, cells, pooled_design(masks, cells)
 
 
+def paired_differences(design: np.ndarray, distances: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The within-pair differences of paired masks: ``(design[2k] - design[2k+1], distances[:, 2k] - ...[2k+1])``.
+
+    Args:
+        design: ``(n, p)`` (an odd last row, without its partner, is left out).
+        distances: ``(K, n)``.
+
+    Returns:
+        ``(n // 2, p)`` and ``(K, n // 2)``.
+    """
+    pairs = len(design) // 2
+    distances = np.atleast_2d(distances)
+    return (design[0 : 2 * pairs : 2] - design[1 : 2 * pairs : 2],
+            distances[:, 0 : 2 * pairs : 2] - distances[:, 1 : 2 * pairs : 2])
+
+
 class RegressionFit:
     """Least squares of distances on a design, shared by every reference (the design is factorised once).
 
     Args:
-        design: ``(n, p)``: the share of each cell each mask keeps.
+        design: ``(n, p)``: the share of each cell each mask keeps (or, without ``intercept``, the differences of
+            paired masks' shares, :func:`paired_differences`).
+        intercept: Fit an intercept (the design and the distances centred); False for paired differences.
 
     Attributes:
-        rank: Rank of the centred design.
+        rank: Rank of the (centred) design.
         identifiable: Boolean ``(p,)``: cells whose coefficient the design determines.
-        degrees_of_freedom: ``n - rank - 1``.
+        degrees_of_freedom: ``n - rank - 1`` (``n - rank`` without the intercept).
     """
 
-    def __init__(self, design: np.ndarray) -> None:
+    def __init__(self, design: np.ndarray, intercept: bool = True) -> None:
         n, p = design.shape
-        self.mean = design.mean(axis=0)
+        self.intercept = intercept
+        self.mean = design.mean(axis=0) if intercept else np.zeros(p)
         centred = design - self.mean
         left, singular, right = np.linalg.svd(centred, full_matrices=False)
         kept = singular > RANK_TOLERANCE * max(float(singular[0]) if len(singular) else 0.0, 1e-300)
         self.left, self.singular, self.right = left[:, kept], singular[kept], right[kept]
         self.rank = int(kept.sum())
         self.identifiable = np.sum(self.right**2, axis=0) > 1 - 1e-6 if p else np.zeros(0, dtype=bool)
-        self.degrees_of_freedom = n - self.rank - 1
+        self.degrees_of_freedom = n - self.rank - int(intercept)
         # Diagonal of (X'X)^+ : the variance of each coefficient per unit of residual variance.
         self.variance_factor = np.sum((self.right / self.singular[:, None]) ** 2, axis=0)
 
     def fit(self, distances: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Coefficients and their standard errors for each row of ``distances`` ``(K, n)``: two ``(K, p)`` arrays."""
-        centred = distances - distances.mean(axis=1, keepdims=True)
+        centred = distances - distances.mean(axis=1, keepdims=True) if self.intercept else distances
         projected = centred @ self.left  # (K, r)
         coefficients = (projected / self.singular) @ self.right
         residual = np.sum(centred**2, axis=1) - np.sum(projected**2, axis=1)
@@ -132,12 +160,29 @@ def centred_weights(distances: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.n
     return weights, order[weights[order] > 0], order[weights[order] < 0]
 
 
-def check_regression_size(n_masks: int, n_cells: int, stacklevel: int = 4) -> None:
+def check_regression_size(n_masks: int, n_cells: int, stacklevel: int = 4, paired: bool = False) -> None:
     """Refuse a regression with no residual degrees of freedom; warn when it has few.
 
+    Args:
+        n_masks: Number of masks.
+        n_cells: Number of cells (coefficients).
+        stacklevel: Of the warning.
+        paired: Paired masks: the fit has ``n_masks // 2`` differences and no intercept.
+
     Raises:
-        ValueError: ``n_masks <= n_cells + 1``.
+        ValueError: ``n_masks <= n_cells + 1`` (paired: ``n_masks // 2 <= n_cells``).
     """
+    if paired:
+        if n_masks // 2 <= n_cells:
+            raise ValueError(f"weighting='regression' with paired masks fits one coefficient per cell ({n_cells} "
+                             f"cells) on the differences of the pairs: it needs more than {n_cells} pairs "
+                             f"({2 * n_cells + 2} masks), got {n_masks} masks; use n_masks of at least "
+                             f"{2 * NOISY_RATIO * n_cells}")
+        if n_masks // 2 < NOISY_RATIO * n_cells:
+            warn(f"weighting='regression' with {n_masks // 2} mask pairs for {n_cells} cells leaves "
+                 f"{n_masks // 2 - n_cells} degrees of freedom: the scores are noisy; use n_masks of at least "
+                 f"{2 * NOISY_RATIO * n_cells}", stacklevel=stacklevel)
+        return
     if n_masks <= n_cells + 1:
         raise ValueError(f"weighting='regression' fits one coefficient per cell ({n_cells} cells) and an intercept: "
                          f"it needs more than {n_cells + 1} masks, got {n_masks}; use n_masks of at least "
@@ -149,7 +194,8 @@ def check_regression_size(n_masks: int, n_cells: int, stacklevel: int = 4) -> No
 
 
 def regression_map(masks: MaskArray, distances: np.ndarray, cells: np.ndarray,
-                   design: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                   design: np.ndarray | None = None, paired: bool = False
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Scores, standard errors and degrees of freedom of the regression estimator (module docstring).
 
     Args:
@@ -157,21 +203,28 @@ def regression_map(masks: MaskArray, distances: np.ndarray, cells: np.ndarray,
         distances: ``(K, n_masks)`` distances of the masked inputs to K references.
         cells: Int ``feature_shape``: the cell of each feature.
         design: The pooled design of ``masks`` and ``cells`` if already computed (:func:`pooled_design`).
+        paired: Masks ``2k`` and ``2k + 1`` are pairs: fit their differences (module docstring).
 
     Returns:
         ``(maps, standard_error, degrees_of_freedom)``, each ``(K, *feature_shape)``.
     """
     cells = np.asarray(cells)
     design = pooled_design(masks, cells) if design is None else design
-    check_regression_size(len(design), design.shape[1], stacklevel=5)
-    fit = RegressionFit(design)
+    check_regression_size(len(design), design.shape[1], stacklevel=5, paired=paired)
+    distances = np.atleast_2d(np.asarray(distances, dtype=np.float64))
+    if paired:
+        if len(design) % 2:
+            warn(f"weighting='regression' with paired masks (mask_pairs): the last of the {len(design)} masks has "
+                 "no partner and is left out; use an even n_masks", stacklevel=5)
+        design, distances = paired_differences(design, distances)
+    fit = RegressionFit(design, intercept=not paired)
     lost = np.flatnonzero(~fit.identifiable)
     if len(lost):
         shown = ", ".join(str(c) for c in lost[:8]) + (", ..." if len(lost) > 8 else "")
         warn(f"weighting='regression': the masks do not separate {len(lost)} of {design.shape[1]} cells (cell(s) "
              f"{shown}) from the others (never masked, or masked only together with others): those get a shared "
              "score and an infinite standard error (never significant)", stacklevel=5)
-    coefficients, errors = fit.fit(np.atleast_2d(np.asarray(distances, dtype=np.float64)))
+    coefficients, errors = fit.fit(distances)
     labels = cells.ravel()
     shape = (len(coefficients), *cells.shape)
     maps = (-coefficients[:, labels]).reshape(shape)

@@ -60,6 +60,9 @@ MASK_TYPES = ("sample", "most_frequent", "mean")
 #: The default ``p_keep`` of tables: a mask hides about one feature in ten, so a score is the feature's effect with
 #: the row's other values mostly in place (measured best on the wine network and a planted table, docs/parameters.md).
 TABLE_P_KEEP = 0.9
+#: What ``mask_pairs="auto"`` means for tables: pairs that differ in one feature (measured best on the planted table
+#: and the wine network, docs/performance.md).
+TABLE_MASK_PAIRS = "flip"
 
 
 @dataclass
@@ -200,6 +203,12 @@ class TabularDistanceExplainer(MaskedDistanceExplainer):
             :mod:`dianna_distance.regression`), or the rank weightings of the core class (``"ranges"``, the
             paper's, the earlier default).
         batch_size, distance, random_state, progress, tolerance, max_masks: As for the core class.
+        mask_pairs: ``"auto"`` (default: ``"flip"``), None (independent masks), ``"complement"`` or ``"flip"``:
+            masks in pairs, the second the first with one feature flipped (kept becomes masked, or the reverse),
+            each feature in turn, or the first's complement (see the core class). With ``"flip"`` a feature's
+            regression score is the mean change of the distance when that feature alone is masked (or kept) in the
+            random contexts of the pairs, and a feature the model ignores scores exactly 0 (chosen by measurement,
+            docs/performance.md).
         masks: Masks to use instead of drawn ones, ``(n_masks, F)`` in [0, 1].
         providers: ONNX Runtime execution providers when the model is an ONNX file.
         embedding_output: For an ONNX file: the name of an inner tensor of its graph to use as the embedding
@@ -249,6 +258,7 @@ class TabularDistanceExplainer(MaskedDistanceExplainer):
         providers: Sequence[str] | None = None,
         tolerance: float | None = None,
         max_masks: int = 10_000,
+        mask_pairs: str | None = "auto",
         embedding_output: str | None = None,
         embedding_pooling: str = "auto",
     ) -> None:
@@ -317,12 +327,16 @@ class TabularDistanceExplainer(MaskedDistanceExplainer):
                  "mask_type", stacklevel=4)
             fill = np.zeros(n_features)
         elif self.mask_type == "sample" and background is not None:  # (without background: the branch above)
-            rows = BackgroundRows(len(background), 2**62, seed)
+            rows = BackgroundRows(len(background), 2**62, seed, self._pairing())
         elif not callable(self.mask_type):
             fill = background_fill(self.mask_type, background, categorical, n_features)
         self.fill_ = None if fill is None else fill.copy()
         return _Row(values.astype(np.float32), None if fill is None else fill.astype(np.float32),
                     None if background is None else background.astype(np.float32), seed, rows)
+
+    def _auto_pairing(self) -> str | None:
+        """``mask_pairs="auto"``: :data:`TABLE_MASK_PAIRS`."""
+        return TABLE_MASK_PAIRS
 
     def _names(self, n_features: int) -> list[str]:
         if self.feature_names is None:
@@ -336,10 +350,10 @@ class TabularDistanceExplainer(MaskedDistanceExplainer):
 
     def _draw_masks(self, prepared: _Row, n_masks: int) -> WordMasks:
         if prepared.rows is None or prepared.background is None:  # rows come with background rows
-            return WordMasks(len(prepared.values), n_masks, self.p_keep, prepared.seed)
+            return WordMasks(len(prepared.values), n_masks, self.p_keep, prepared.seed, self._pairing())
         self.background_rows_ = np.full(n_masks, -1, dtype=np.int64)
         prepared.rows = TabularMasks(len(prepared.values), n_masks, self.p_keep, len(prepared.background),
-                                     prepared.seed)  # its rows are drawn with its masks, one generator per block
+                                     prepared.seed, self._pairing())  # its rows are drawn with its masks
         return prepared.rows
 
     def _feature_shape(self, prepared: _Row) -> tuple[int]:

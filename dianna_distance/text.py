@@ -347,6 +347,8 @@ class TextDistanceExplainer(MaskedDistanceExplainer):
         providers: ONNX Runtime execution providers when the model is an ONNX file.
         tolerance: Choose the number of masks automatically (see the core class); None: exactly ``n_masks``.
         max_masks: Upper limit on the number of masks when ``tolerance`` is set.
+        mask_pairs: ``"auto"`` (default: None, independent masks), None, ``"complement"`` or ``"flip"``: masks in
+            pairs, the second the first's complement or the first with one word flipped; see the core class.
         embedding_output: For an ONNX file: an inner tensor of its graph to use as the embedding (see
             :mod:`dianna_distance.layers`); a token-level ``(B, L, D)`` tensor is mean-pooled over the attention
             mask, as the graph's output is; a ``(B, D)`` tensor is used as it is. None: the graph's first output.
@@ -392,6 +394,7 @@ class TextDistanceExplainer(MaskedDistanceExplainer):
         providers: Sequence[str] | None = None,
         tolerance: float | None = None,
         max_masks: int = 10_000,
+        mask_pairs: str | None = "auto",
         embedding_output: str | None = None,
     ) -> None:
         self._store_shared_parameters(locals())
@@ -501,7 +504,7 @@ class TextDistanceExplainer(MaskedDistanceExplainer):
         return words
 
     def _draw_masks(self, prepared: Words, n_masks: int) -> WordMasks:
-        return WordMasks(len(prepared), n_masks, self.p_keep, self.random_state)
+        return WordMasks(len(prepared), n_masks, self.p_keep, self.random_state, self._pairing())
 
     def _masked_batch(self, prepared: Words, masks: np.ndarray) -> list[str]:
         return prepared.masked_texts(masks > 0.5, self.mask_token)

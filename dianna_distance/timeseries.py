@@ -181,6 +181,12 @@ class TimeSeriesDistanceExplainer(MaskedDistanceExplainer):
             :func:`~dianna_distance.model.load_model`); None: the graph's first output.
         tolerance: Add ``n_masks`` masks at a time until the map's estimated spread is at most this (None: off).
         max_masks: Upper limit on the number of masks with ``tolerance``.
+        mask_pairs: ``"auto"`` (default: ``"flip"`` with segments masks, None with other kinds), None
+            (independent masks), ``"complement"`` or ``"flip"`` (segments masks only): masks in pairs, the second
+            the first with one segment of one channel flipped, each in turn, or the first's complement (see the
+            core class). With ``"flip"`` a segment's regression score is the mean change of the distance when that
+            segment alone is masked (or kept), and a segment the model ignores scores exactly 0 (chosen by
+            measurement, docs/performance.md).
 
     Example:
         >>> explainer = TimeSeriesDistanceExplainer(n_masks=500, random_state=0)
@@ -209,6 +215,7 @@ class TimeSeriesDistanceExplainer(MaskedDistanceExplainer):
         embedding_output: str | None = None,
         tolerance: float | None = None,
         max_masks: int = 10_000,
+        mask_pairs: str | None = "auto",
     ) -> None:
         self._store_shared_parameters(locals())
         self.feature_res = feature_res
@@ -252,7 +259,12 @@ class TimeSeriesDistanceExplainer(MaskedDistanceExplainer):
 
     def _draw_masks(self, prepared: _Series, n_masks: int) -> TimeSeriesMasks:
         return TimeSeriesMasks(prepared.values.shape, n_masks, self.feature_res, self.p_keep, self.mask_kinds,
-                               self.random_state)
+                               self.random_state, self._pairing())
+
+    def _auto_pairing(self) -> str | None:
+        """``mask_pairs="auto"``: ``"flip"`` with segments masks only (the default), else None."""
+        segments = isinstance(self.mask_kinds, str) and self.mask_kinds == "auto"
+        return "flip" if segments or check_mask_kinds(self.mask_kinds) == ("segments",) else None
 
     def _feature_shape(self, prepared: _Series) -> tuple[int, int]:
         return prepared.values.shape
@@ -262,18 +274,22 @@ class TimeSeriesDistanceExplainer(MaskedDistanceExplainer):
 
         With segments masks only (the default), exactly the masks' segments (:func:`segment_count`); else
         :data:`SEGMENTS_PER_INTERVAL` segments per interval of a time mask's curve (``feature_res - 2`` intervals),
-        at least one step each; fewer, with a warning, when ``n_masks`` is too small for that many cells.
+        at least one step each; fewer, with a warning, when ``n_masks`` is too small for that many cells (paired
+        masks: ``n_masks // 2`` differences).
         """
         length, channels = int(feature_shape[0]), int(feature_shape[1])
         if check_mask_kinds(self.mask_kinds, channels) == ("segments",):
             wanted = segment_count(length, int(self.feature_res))
         else:
             wanted = min(length, SEGMENTS_PER_INTERVAL * (int(self.feature_res) - 2))
-        affordable = max(1, (n_masks // NOISY_RATIO - 1) // channels)
+        if self._pairing() is None:
+            affordable, needed = max(1, (n_masks // NOISY_RATIO - 1) // channels), NOISY_RATIO * (wanted * channels + 1)
+        else:  # paired masks: n_masks // 2 differences, no intercept
+            affordable, needed = max(1, n_masks // 2 // NOISY_RATIO // channels), 2 * NOISY_RATIO * wanted * channels
         if affordable < wanted:
             warn(f"weighting='regression': {n_masks} masks afford {affordable} segments per channel of {channels} "
-                 f"channels, not {wanted}: the scores are coarser in time; use n_masks of at least "
-                 f"{NOISY_RATIO * (wanted * channels + 1)} for the full resolution", stacklevel=5)
+                 f"channels, not {wanted}: the scores are coarser in time; use n_masks of at least {needed} for "
+                 "the full resolution", stacklevel=5)
         return grid_cells((length, channels), min(wanted, affordable), channels)
 
     def _input_size(self, prepared: _Series) -> int:

@@ -135,6 +135,9 @@ class TimeSeriesMasks(LazyMasks):
         mask_kinds: ``"auto"`` (segments masks), ``"dianna"`` (DIANNA's choice), one
             kind or a sequence of kinds of :data:`MASK_KINDS`.
         random_state: Seed or generator (a generator is advanced once, to seed the set).
+        pairing: None, ``"complement"`` or ``"flip"``: pairs of masks (:class:`~dianna_distance.masks.LazyMasks`),
+            whose cells are the segments of each channel; segments masks only (``mask_kinds`` ``"auto"`` or
+            ``"segments"``).
 
     Attributes:
         keep_rendered: Whether drawn blocks are kept as rendered masks (blocks of at most :data:`RENDERED_VALUES`
@@ -142,14 +145,19 @@ class TimeSeriesMasks(LazyMasks):
     """
 
     dtype = np.dtype(bool)
+    _keys_index = -1  # the segments' keys, the last of a block's draws
 
     def __init__(self, series_shape: Sequence[int], n_masks: int, feature_res: int = 8, p_keep: float = 0.5,
                  mask_kinds: str | Sequence[str] = "auto",
-                 random_state: int | np.random.Generator | np.random.SeedSequence | None = None) -> None:
-        super().__init__(n_masks, random_state)
+                 random_state: int | np.random.Generator | np.random.SeedSequence | None = None,
+                 pairing: str | None = None) -> None:
+        super().__init__(n_masks, random_state, pairing)
         self.feature_shape = (int(series_shape[0]), int(series_shape[1]))
         length, channels = self.feature_shape
         self.kinds = check_mask_kinds(mask_kinds, channels)
+        if self.pairing is not None and self.kinds != ("segments",):
+            raise ValueError(f"mask_pairs={self.pairing!r} pairs masks of independent cells: it needs mask_kinds "
+                             f"'segments' (or 'auto'), got {mask_kinds!r}")
         self.feature_res = int(feature_res)
         if self.feature_res < 3:
             raise ValueError(f"feature_res must be at least 3 (a time mask's curve spans feature_res - 2 intervals), "
@@ -185,7 +193,9 @@ class TimeSeriesMasks(LazyMasks):
         # Drawn last, and only when used, so that DIANNA's kinds draw the same masks as before this kind existed.
         segment_keys = (rng.random((BLOCK_SIZE, self.n_segments, self.feature_shape[1]))[:length] < self.p_keep
                         if "segments" in self.kinds else np.ones((length, 0, 0), dtype=bool))
-        drawn = grids, offsets, time_rounding, channel_keys, channel_rounding, kinds, segment_keys
+        return grids, offsets, time_rounding, channel_keys, channel_rounding, kinds, segment_keys
+
+    def _stored(self, drawn: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
         return (self._render_drawn(*drawn),) if self.keep_rendered else drawn
 
     def _render(self, *drawn: np.ndarray) -> np.ndarray:

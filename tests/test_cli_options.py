@@ -151,6 +151,37 @@ def test_every_command_with_presets_offers_every_preset(command):
         assert parse(command, "--preset", preset).preset == preset
 
 
+@pytest.mark.parametrize("command", sorted(set(EXPLAIN_COMMANDS) - {"demo"}))
+def test_every_explain_command_takes_the_mask_pairing_by_name(command):
+    assert parse(command, "--mask-pairs", "none").mask_pairs is None
+    assert parse(command, "--mask-pairs", "flip").mask_pairs == "flip"
+    assert parse(command).mask_pairs == "auto"
+
+
+def test_an_unknown_mask_pairing_is_refused_in_one_line_naming_the_choices(files, tmp_path, capsys):
+    line = one_error_line(capsys, explain(files, tmp_path / "out", "--mask-pairs", "pairs"))
+    assert "--mask-pairs" in line and "auto, none, flip or complement" in line
+
+
+def test_explain_tabular_with_mask_pairs_none_writes_the_map_of_independent_masks(tmp_path):
+    from dianna_distance import TabularDistanceExplainer
+    from dianna_distance.model import load_model
+
+    model = save_linear_onnx(tmp_path / "row_model.onnx", (5,))[0]
+    rows = np.random.default_rng(3).normal(size=(12, 5)).round(3)
+    (tmp_path / "rows.csv").write_text("a,b,c,d,e\n" + "\n".join(",".join(map(str, row)) for row in rows) + "\n")
+    common = ["explain-tabular", str(model), str(tmp_path / "rows.csv"), "--row", "0", "--reference-row", "3",
+              "--training-data", str(tmp_path / "rows.csv"), "--n-masks", "40", "--no-progress"]
+    assert main([*common, "--output", str(tmp_path / "paired")]) == 0
+    assert main([*common, "--output", str(tmp_path / "independent"), "--mask-pairs", "none"]) == 0
+    embed = load_model(str(model))
+    reference = np.asarray(embed(rows[3:4].astype(np.float32)), np.float64)[0]
+    expected = TabularDistanceExplainer(training_data=rows, n_masks=40, mask_pairs=None, random_state=0,
+                                        progress=False).attribute(embed, rows[0], reference)
+    np.testing.assert_allclose(np.load(tmp_path / "independent.npy"), expected, atol=1e-9)
+    assert not np.allclose(np.load(tmp_path / "paired.npy"), expected)
+
+
 def test_the_dianna_mask_generator_gives_the_map_of_the_vectorized_one(files, tmp_path):
     assert main(explain(files, tmp_path / "vectorized")) == 0
     assert main(explain(files, tmp_path / "dianna", "--mask-generator", "dianna")) == 0

@@ -193,6 +193,20 @@ def test_a_run_file_opened_on_its_page_shows_the_saved_map_and_sets_the_selectio
     assert not np.array_equal(app.session_state[f"{key}_run"]["explainer"].map_, explainer.map_)
 
 
+@pytest.mark.parametrize("page", ["Tables", "Time series"])
+def test_a_run_file_reopens_with_the_mask_pairing_it_was_run_with_not_the_page_default(page):
+    rng = np.random.default_rng(5)
+    parameters, item = page_case(page, rng)
+    parameters["mask_pairs"] = None  # the pages' default is flip pairs
+    explainer = make_for(page)(parameters, 40)
+    explainer.attribute_from_embeddings(item, rng.normal(size=(40, 5)), rng.normal(size=(1, 5)))
+    data = runfiles.run_file(explainer, item, {key: value for key, value in parameters.items()
+                                               if key != "mask_pairs"}, ["reference"], page)
+    run = reopened(data, page)
+    assert run.explainer.mask_pairs_ is None
+    assert_same_run(run, explainer)
+
+
 def test_a_texts_run_file_keeps_the_words_the_model_never_saw_unscored():
     text_end = len(" ".join(WORDS[:5]))
     data, explainer = saved("Texts", size=len(WORDS), seen_characters=text_end)

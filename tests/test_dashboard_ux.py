@@ -134,7 +134,7 @@ def test_the_el_nino_example_runs_with_the_distance_its_widget_shows():
 
 def test_a_changed_widget_after_a_run_is_named_until_the_next_run():
     app = example_app("Tables", "sklearn")
-    app.number_input(key="tables_n_masks").set_value(20)
+    app.number_input(key="tables_n_masks").set_value(40)  # paired masks: more than 2 (13 + 1) for 13 features
     app.button(key="tables_explain").click().run()
     assert not app.warning
     app.selectbox(key="tables_distance").set_value("euclidean").run()
@@ -152,7 +152,7 @@ def test_the_tables_page_names_the_pair_and_the_distance_it_explains():
     from dianna_distance.model import load_model
 
     app = example_app("Tables", "sklearn")
-    app.number_input(key="tables_n_masks").set_value(20)
+    app.number_input(key="tables_n_masks").set_value(40)  # paired masks: more than 2 (13 + 1) for 13 features
     app.button(key="tables_explain").click().run()
     rows = load_wine().data.astype(np.float32)
     model = load_model(str(WINE_MODEL))
@@ -166,7 +166,7 @@ def test_the_tables_page_names_the_pair_and_the_distance_it_explains():
 def test_every_page_names_the_pair_and_its_distance_after_a_run(page, tmp_path):
     key, open_page, feature_res = PAGES[page]
     app = open_page(tmp_path)
-    app.number_input(key=f"{key}_n_masks").set_value(20)
+    app.number_input(key=f"{key}_n_masks").set_value(40)  # tables' paired masks: more than 2 (13 + 1)
     app.button(key=f"{key}_explain").click().run()
     run = app.session_state[f"{key}_run"]
     lines = pair_lines(app)
@@ -180,7 +180,7 @@ def test_every_page_names_the_pair_and_its_distance_after_a_run(page, tmp_path):
 def test_after_a_run_one_exploration_is_shown_and_stop_is_gone(page, tmp_path):
     key, open_page, _ = PAGES[page]
     app = open_page(tmp_path)
-    app.number_input(key=f"{key}_n_masks").set_value(20)
+    app.number_input(key=f"{key}_n_masks").set_value(40)  # tables' paired masks: more than 2 (13 + 1)
     app.button(key=f"{key}_explain").click().run()
     app.button(key=f"{key}_explain").click().run()  # a second run replaces the first's exploration
     assert [header.value for header in app.subheader].count("Explore the run (no model calls)") == 1

@@ -33,7 +33,7 @@ class LinearModel:
 
 def table_explainer(**kwargs) -> TabularDistanceExplainer:
     kwargs = {"mask_type": 0.0, "n_masks": 400, "random_state": 0, "progress": False, "weighting": "regression",
-              "distance": first_coordinate, **kwargs}
+              "distance": first_coordinate, "mask_pairs": None, **kwargs}  # independent masks (pairs: test_mask_pairs)
     return TabularDistanceExplainer(**kwargs)
 
 

@@ -115,9 +115,9 @@ def test_background_rows_are_drawn_from_random_state_and_the_mask_index():
     second = explainer(n_masks=600, random_state=5, batch_size=13, mask_type="sample", p_keep=0.5)
     second.attribute(planted_model, row, reference)
     np.testing.assert_array_equal(first.background_rows_, second.background_rows_)
-    expected = TabularMasks(N_FEATURES, 600, 0.5, 300, 5)
+    expected = TabularMasks(N_FEATURES, 600, 0.5, 300, 5, pairing="flip")  # the tables' default mask_pairs
     np.testing.assert_array_equal(first.background_rows_, expected.rows(np.arange(600)))
-    np.testing.assert_array_equal(np.asarray(first.masks_), np.asarray(WordMasks(N_FEATURES, 600, 0.5, 5)))
+    np.testing.assert_array_equal(np.asarray(first.masks_), np.asarray(WordMasks(N_FEATURES, 600, 0.5, 5, "flip")))
     other = explainer(n_masks=600, random_state=6, mask_type="sample", p_keep=0.5)
     other.attribute(planted_model, row, reference)
     assert np.mean(other.background_rows_ == first.background_rows_) < 0.05
@@ -154,7 +154,7 @@ def test_tolerance_rounds_use_the_rows_of_their_mask_indices():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         run.attribute(planted_model, row, reference)
-    expected = TabularMasks(N_FEATURES, 600, 0.5, 300, 0).rows(np.arange(600))
+    expected = TabularMasks(N_FEATURES, 600, 0.5, 300, 0, pairing="flip").rows(np.arange(600))
     np.testing.assert_array_equal(run.background_rows_, expected)
 
 

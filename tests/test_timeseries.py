@@ -86,7 +86,7 @@ def test_k_references_give_the_maps_of_k_single_runs(model, series):
 def test_the_map_does_not_depend_on_the_batch_size(model, series):
     _, small = explain(model, series, batch_size=7)
     _, large = explain(model, series, batch_size=400)
-    np.testing.assert_allclose(small, large)
+    np.testing.assert_allclose(small, large, atol=1e-15)  # segments the model ignores: 0 up to rounding
 
 
 def test_reselect_gives_the_map_of_a_run_with_the_new_ranges_without_the_model(model, series):
@@ -166,14 +166,14 @@ def test_masks_drawn_in_pieces_are_the_masks_of_the_whole_set():
 def test_masked_values_become_the_series_mean_by_default_as_in_dianna(model, series):
     explain(model, series, n_masks=20)
     batch = model.batches[-1]
-    masks = np.asarray(TimeSeriesMasks(series.shape, 20, random_state=0))
+    masks = np.asarray(TimeSeriesMasks(series.shape, 20, random_state=0, pairing="flip"))  # the default mask_pairs
     np.testing.assert_allclose(batch[masks], np.broadcast_to(series, batch.shape)[masks], rtol=1e-6)
     np.testing.assert_allclose(batch[~masks], np.float32(series.mean()), rtol=1e-6)
 
 
 def test_mask_type_may_be_a_constant_or_a_callable_with_one_value_per_channel(model, series):
     explain(model, series, n_masks=20, mask_type=-5.0)
-    masks = np.asarray(TimeSeriesMasks(series.shape, 20, random_state=0))
+    masks = np.asarray(TimeSeriesMasks(series.shape, 20, random_state=0, pairing="flip"))  # the default mask_pairs
     assert np.all(model.batches[-1][~masks] == -5)
     explain(model, series, n_masks=20, mask_type=lambda s: s.mean(axis=0))
     fill = np.broadcast_to(series.mean(axis=0), (20, T, C))

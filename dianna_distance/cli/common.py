@@ -37,6 +37,15 @@ def random_state_option(value: str) -> int | str:
     return seed
 
 
+def mask_pairs_option(value: str) -> str | None:
+    """``--mask-pairs``: ``auto``, ``none`` (independent masks: None), ``flip`` or ``complement``."""
+    if value == "none":
+        return None
+    if value not in ("auto", "flip", "complement"):
+        raise argparse.ArgumentTypeError(f"must be auto, none, flip or complement, got {value!r}")
+    return value
+
+
 def providers_option(value: str) -> list[str]:
     """``--providers``: one or more comma-separated ONNX Runtime execution provider names."""
     names = [name.strip() for name in value.split(",") if name.strip()]
@@ -73,6 +82,11 @@ EXPLAINER_OPTIONS: dict[str, tuple[Callable[[str], object], str]] = {
     "tolerance": (float, "stop adding --n-masks masks at a time once the map's mean standard error is at most this "
                          "(a positive number, e.g. 0.02)"),
     "max_masks": (int, "with --tolerance: the most masks a run may use (at least --n-masks)"),
+    "mask_pairs": (mask_pairs_option, "masks drawn in pairs, the regression fitting each pair's difference: auto "
+                                      "(the modality's choice: flip for tables and segments series, none for images "
+                                      "and texts), none (independent masks), flip (the second mask flips one cell of "
+                                      "the first: a feature the model ignores scores exactly 0) or complement (the "
+                                      "second is the first's complement)"),
     "mask_generator": (str, "how image masks are upsampled: vectorized (fast) or dianna (DIANNA's own routine, mask "
                             "by mask: the same masks, slower)"),
 }
@@ -194,7 +208,7 @@ def add_explainer_options(parser: argparse.ArgumentParser, explainer_class: type
             continue
         default = DEFAULT_RANDOM_STATE if name == "random_state" else defaults.get(name, signature[name].default)
         shown = DEFAULTS_SHOWN.get(name, default) if default is None else default
-        metavar = "{SEED,random}" if name == "random_state" else None
+        metavar = {"random_state": "{SEED,random}", "mask_pairs": "{auto,none,flip,complement}"}.get(name)
         parser.add_argument(f"--{name.replace('_', '-')}", type=kind, default=default, choices=allowed.get(name),
                             metavar=metavar, help=f"{meanings.get(name, meaning)} (default: {shown})")
     if "providers" in signature:

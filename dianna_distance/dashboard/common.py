@@ -221,8 +221,8 @@ def selection_widgets(key: str, weighting: str = "ranges") -> dict:
 
 
 def block_size(n_masks: int) -> int:
-    """Masks per block of a run: small enough that the first map appears within seconds."""
-    return int(max(10, min(100, n_masks // 4)))
+    """Masks per block of a run: small enough that the first map appears within seconds; even (paired masks)."""
+    return 2 * int(max(5, min(50, n_masks // 8)))
 
 
 class CountingModel:

@@ -49,7 +49,7 @@ def make_explainer(parameters: dict, n_masks: int, extra: dict | None = None) ->
     return DistanceExplainer(n_masks=int(n_masks), feature_res=int(parameters["feature_res"]),
                              p_keep=float(parameters["p_keep"]), random_state=int(parameters["random_state"]),
                              distance=parameters.get("distance", "cosine"),
-                             progress=False, **options)
+                             mask_pairs=parameters.get("mask_pairs", "auto"), progress=False, **options)
 
 
 @st.cache_resource(max_entries=len(EXAMPLES), show_spinner="Preparing the example images…")

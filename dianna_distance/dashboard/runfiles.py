@@ -93,6 +93,7 @@ def run_file(explainer: Any, inputs: np.ndarray | str, parameters: dict, labels:
     seen = getattr(explainer, "seen_", None)
     feature_shape = maps.shape if np.ndim(explainer.embedded_reference_) == 1 else maps.shape[1:]
     unscored = np.zeros(feature_shape, dtype=bool) if seen is None else ~np.asarray(seen, dtype=bool)
+    parameters = {**parameters, "mask_pairs": explainer.mask_pairs_}  # as run: reopens alike if a default changes
     meta = {"version": RUN_FILE_VERSION, "page": page, "parameters": parameters, "labels": list(labels),
             "n_masks": int(len(embeddings)), "selection": chosen,
             "feature_shape": list(unscored.shape)}
@@ -334,6 +335,7 @@ def _check_parameters(parameters: dict, inputs: Any, label: str) -> None:
         "time_labels": (lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v)
                         and len(v) == len(inputs), "one text per time step of the series"),
         "tokenizer_json": (lambda v: isinstance(v, str), "the text of a tokenizer.json"),
+        "mask_pairs": (lambda v: v in (None, "auto", "flip", "complement"), "null, auto, flip or complement"),
     }
     for name, (valid, expected) in checks.items():
         if name in parameters and not valid(parameters[name]):

@@ -25,7 +25,7 @@ def make_explainer(parameters: dict, n_masks: int, run: bool = False) -> Any:
     return TabularDistanceExplainer(training_data=background, feature_names=parameters.get("feature_names"),
                                     n_masks=int(n_masks), p_keep=float(parameters["p_keep"]),
                                     distance=parameters["distance"], random_state=int(parameters["random_state"]),
-                                    progress=False)
+                                    mask_pairs=parameters.get("mask_pairs", "auto"), progress=False)
 
 
 @st.cache_resource(show_spinner="Loading the wine data…")

@@ -76,7 +76,8 @@ def make_explainer(parameters: dict, n_masks: int) -> Any:
     return TextDistanceExplainer(n_masks=int(n_masks), p_keep=float(parameters["p_keep"]),
                                  tokenizer=_tokenizer(tokenizer_json),
                                  random_state=int(parameters["random_state"]),
-                                 distance=parameters.get("distance", "cosine"), progress=False)
+                                 distance=parameters.get("distance", "cosine"),
+                                 mask_pairs=parameters.get("mask_pairs", "auto"), progress=False)
 
 
 def _inputs() -> tuple | None:

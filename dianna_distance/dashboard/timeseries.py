@@ -18,7 +18,8 @@ def make_explainer(parameters: dict, n_masks: int, run: bool = False) -> Any:
 
     return TimeSeriesDistanceExplainer(n_masks=int(n_masks), feature_res=int(parameters["feature_res"]),
                                        p_keep=float(parameters["p_keep"]), distance=parameters["distance"],
-                                       random_state=int(parameters["random_state"]), progress=False)
+                                       random_state=int(parameters["random_state"]),
+                                       mask_pairs=parameters.get("mask_pairs", "auto"), progress=False)
 
 
 @st.cache_resource(show_spinner="Loading the season model…")

@@ -83,7 +83,8 @@ def explain_with_fixed_masks(
     first = clone_explainer(template, progress=False, random_state=random_state)
     attribution = first.attribute(model, inputs, reference)
     masks = np.asarray(first.masks_, dtype=np.float32)
-    return attribution, clone_explainer(template, masks=masks, n_masks=len(masks), progress=False, tolerance=None)
+    return attribution, clone_explainer(template, masks=masks, n_masks=len(masks), progress=False, tolerance=None,
+                                        mask_pairs=first.mask_pairs_)  # the run's pairs, "auto" resolved
 
 
 def spatial_view(channels_axis: int | None) -> tuple:
