@@ -33,10 +33,10 @@ def streamlit_command(port: int, host: str) -> list[str]:
             "--theme.textColor", "#000000", "--client.toolbarMode", "minimal"]
 
 
-#: glibc's allocator settings for the Streamlit server, unless the environment sets them: at most 2 malloc arenas.
-#: Each script run of each browser session runs on a thread of its own, and ONNX Runtime's threads allocate too; with
+#: The glibc allocator settings the Streamlit server gets unless the environment sets them (at most 2 malloc arenas).
+#: Each script run of each browser session runs on a thread of its own, and ONNX Runtime's threads allocate too. With
 #: glibc's default (up to 8 arenas per core) the memory freed after a run stayed in whichever arena had held it, and
-#: the server grew by about 40 MB with every session (see docs/performance.md, Dashboard). Other C libraries ignore it.
+#: the server grew by about 40 MB with every session (docs/performance.md, Dashboard). Other C libraries ignore it.
 ALLOCATOR_ENVIRONMENT = {"MALLOC_ARENA_MAX": "2"}
 
 
