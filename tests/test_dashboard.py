@@ -17,7 +17,7 @@ from PIL import Image  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from dianna_distance.cli import main  # noqa: E402
-from dianna_distance.cli.dashboard import streamlit_command  # noqa: E402
+from dianna_distance.cli.dashboard import streamlit_command, streamlit_environment  # noqa: E402
 from dianna_distance.dashboard import common  # noqa: E402
 
 APP = Path(__file__).resolve().parents[1] / "dianna_distance" / "dashboard" / "app.py"
@@ -210,6 +210,11 @@ def test_the_dashboard_command_binds_this_machine_headless_in_diannas_colours():
     assert options["--theme.primaryColor"] == "#7030a0"
     assert options["--theme.secondaryBackgroundColor"] == "#e4f3f9"
     assert int(options["--server.maxUploadSize"]) > 0
+
+
+def test_the_dashboard_server_allocates_from_two_malloc_arenas_unless_the_environment_says_otherwise():
+    assert streamlit_environment({"PATH": "/bin"}) == {"PATH": "/bin", "MALLOC_ARENA_MAX": "2"}
+    assert streamlit_environment({"MALLOC_ARENA_MAX": "8"})["MALLOC_ARENA_MAX"] == "8"
 
 
 def texts_app() -> AppTest:

@@ -54,6 +54,19 @@ def test_the_series_figure_labels_its_axes_and_titles_the_pair():
     assert labels == [("time step", "temperature")]
 
 
+def test_the_series_figure_names_the_time_axis_once_under_its_last_panel_with_several_references():
+    months = [f"1982-{month:02d}" for month in range(1, 13)]
+    figure = plot_timeseries_distance(np.zeros((12, 2)), np.ones((2, 12, 2)), titles=["a vs b", "a vs c"],
+                                      channel_names=["x", "y"], time_labels=months)
+    panels = [ax for ax in figure.axes if ax.get_ylabel() in ("x", "y")]
+    labelled = [[label.get_text() for label in ax.get_xticklabels() if label.get_visible() and label.get_text()]
+                for ax in panels]
+    assert len(panels) == 4 and labelled[:3] == [[], [], []]  # no index ticks above: one time axis, at the bottom
+    assert set(labelled[3]) <= set(months) and labelled[3][0] == "1982-01"
+    assert [ax.get_xlabel() for ax in panels] == ["", "", "", "time"]
+    assert all(list(ax.get_xticks()) == list(panels[3].get_xticks()) for ax in panels)
+
+
 def test_the_table_figure_shows_its_title():
     title = pair_title("wine.csv row 0", "wine.csv row 13", 0.05)
     figure = plot_tabular_distance(np.array([0.1, -0.2]), ["alcohol", "ash"], title=title)

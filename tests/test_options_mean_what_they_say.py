@@ -115,3 +115,29 @@ def test_a_run_started_with_a_random_seed_and_refused_on_rerun_names_the_seed_th
 
     assert f"--random-state={seed} resumes it" in capsys.readouterr().err
     assert main([*arguments[:-1], str(seed)]) == 0
+
+
+@pytest.mark.parametrize("kind", ["tabular", "timeseries"])
+def test_explain_many_titles_table_and_series_figures_with_the_pair_and_the_unmasked_distance(tmp_path, kind):
+    from dianna_distance.batch import Job, explain_many
+    from dianna_distance.cli.many import array_titles
+    from dianna_distance.distances import compute_distances
+    from dianna_distance.model import OnnxModel
+    from dianna_distance.readers import read_table_csv
+    from dianna_distance.timeseries import read_series
+
+    jobs_file(tmp_path, kind)
+    job = Job("wine", tmp_path / "item.csv", reference=tmp_path / "reference.csv", kind=kind)
+    results = []
+    explain_many([job], tmp_path / "model.onnx", tmp_path / "out", n_masks=20, random_state=0, progress=False,
+                 distance="euclidean", on_result=lambda job, result, model: results.append(result))
+    ((result,),) = [results]
+    model = OnnxModel(tmp_path / "model.onnx")
+    read = (lambda path: read_table_csv(path, "item")[1][0]) if kind == "tabular" else \
+        (lambda path: read_series(path, "item")[0])
+    item, reference = (model(np.asarray(read(tmp_path / name), dtype=np.float32)[None])
+                       for name in ("item.csv", "reference.csv"))
+    expected = compute_distances(item, reference, "euclidean")[0, 0]
+    assert np.allclose(result.unmasked_distances, [expected])
+    (title,) = array_titles(job, 1, "euclidean", result.unmasked_distances)
+    assert title == f"wine: item.csv vs reference.csv — euclidean distance {expected:.3g} (0 and up)"

@@ -40,8 +40,9 @@ class ItemResult:
             shape; None when the job failed.
         significant: The features whose sign the run establishes (the explainer's ``significant_``), the map's
             shape; None when the job failed.
-        unmasked_distances: The distance of the unmasked image to each reference (for the figure titles of
-            ``explain-many --png``); None for other kinds of item, and when the job failed. Not in the manifest.
+        unmasked_distances: The distance of the unmasked item to each reference (for the figure titles of
+            ``explain-many --png``): images, table rows and series; None for other kinds of item, and when the job
+            failed. Not in the manifest.
     """
 
     id: str
@@ -179,7 +180,8 @@ def run_job(spec: ModelSpec, parameters: dict, job: Job) -> ItemResult:
         reference = kind.reference(spec, job)
         saliency = prepared.explainer.attribute(prepared.model, prepared.inputs, reference)
         distances = _summarise(prepared.explainer.distances_)
-        unmasked = _unmasked_distances(prepared, reference) if job.kind == "image" else None
+        unmasked = (_unmasked_distances(prepared, reference) if job.kind in ("image", "tabular", "timeseries")
+                    else None)
         return ItemResult(job.id, saliency, distances, time.perf_counter() - start,
                           standard_error=prepared.explainer.standard_error_,
                           significant=prepared.explainer.significant_, unmasked_distances=unmasked)
@@ -188,11 +190,11 @@ def run_job(spec: ModelSpec, parameters: dict, job: Job) -> ItemResult:
 
 
 def _unmasked_distances(prepared: PreparedJob, reference: np.ndarray) -> list[float]:
-    """The distance of the unmasked image to each reference (one more model call)."""
+    """The distance of the unmasked item (image, table row, series) to each reference (one more model call)."""
     from dianna_distance.distances import compute_distances
 
     explainer = prepared.explainer
-    batch = prepared.inputs[None]
+    batch = np.asarray(prepared.inputs)[None]
     preprocess = getattr(explainer, "preprocess_function", None)  # an image explainer's
     if preprocess is not None:
         batch = preprocess(batch)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import subprocess
 import sys
@@ -32,6 +33,22 @@ def streamlit_command(port: int, host: str) -> list[str]:
             "--theme.textColor", "#000000", "--client.toolbarMode", "minimal"]
 
 
+#: The glibc allocator settings the Streamlit server gets unless the environment sets them (at most 2 malloc arenas).
+#: Each script run of each browser session runs on a thread of its own, and ONNX Runtime's threads allocate too. With
+#: glibc's default (up to 8 arenas per core) the memory freed after a run stayed in whichever arena had held it, and
+#: the server grew by about 40 MB with every session (docs/performance.md, Dashboard). Other C libraries ignore it.
+ALLOCATOR_ENVIRONMENT = {"MALLOC_ARENA_MAX": "2"}
+
+
+def streamlit_environment(environment: dict[str, str] | None = None) -> dict[str, str]:
+    """The Streamlit server's environment: ``environment`` (default: this process's) with the allocator settings.
+
+    :data:`ALLOCATOR_ENVIRONMENT` gives the settings that ``environment`` does not set itself.
+    """
+    base = dict(os.environ if environment is None else environment)
+    return {**ALLOCATOR_ENVIRONMENT, **base}
+
+
 def run_dashboard(args: argparse.Namespace) -> int:
     """Run the ``dashboard`` subcommand until the server stops; 2 with one line when Streamlit is missing."""
     if not 0 < args.port < 65536:
@@ -42,21 +59,22 @@ def run_dashboard(args: argparse.Namespace) -> int:
     except ModuleNotFoundError as error:
         print(f"dianna-distance: error: {error}", file=sys.stderr)
         return 2
-    return run_until_stopped(streamlit_command(args.port, args.host))
+    return run_until_stopped(streamlit_command(args.port, args.host), environment=streamlit_environment())
 
 
 #: The signals that stop the command; each is passed on to the Streamlit server, which then stops too.
 STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 
 
-def run_until_stopped(command: list[str], grace: float = 10.0) -> int:
+def run_until_stopped(command: list[str], grace: float = 10.0, environment: dict[str, str] | None = None) -> int:
     """Run ``command`` until it ends; a stop signal sent to this process is passed on to it.
 
     SIGINT (Ctrl+C), SIGTERM (``kill``, a service manager) and SIGHUP (a closed terminal) are each sent on to the
     child, which then shuts down (Streamlit closes its port); a child still running ``grace`` seconds later is
-    killed. Returns the child's exit status, or ``128 + signal`` when a signal stopped the command.
+    killed. Returns the child's exit status, or ``128 + signal`` when a signal stopped the command. ``environment``:
+    the child's environment (default: this process's).
     """
-    child = subprocess.Popen(command)
+    child = subprocess.Popen(command, env=environment)
     received: list[int] = []
 
     def pass_on(number: int, _frame: object) -> None:

@@ -54,7 +54,8 @@ def add_explain_many_command(commands: argparse._SubParsersAction) -> None:
                                                "(kind tabular): a masked feature takes a background row's value")
     many.add_argument("--png", action="store_true",
                       help="also draw each map explained in this run as a figure (image, reference, map with its "
-                           "significance; a table row's feature bars; a series' panels, titled item vs reference): "
+                           "significance; a table row's feature bars; a series' panels; each titled item vs "
+                           "reference and their distance): "
                            "<output>/figures/<map file name>.png")
     add_explainer_options(many)
 
@@ -227,7 +228,7 @@ class MapFigures:
         table = job.kind == "tabular"
         names, values = _item_values(job, table)
         count = 1 if saliency.ndim == (1 if table else 2) else len(saliency)
-        titles = array_titles(job, count, self.distance)
+        titles = array_titles(job, count, self.distance, result.unmasked_distances)
         n_masks = result.distances["n_masks"] if result.distances is not None else None
         folder = self.output_dir / "figures"
         folder.mkdir(exist_ok=True)
@@ -277,10 +278,19 @@ def _item_values(job: Job, table: bool) -> tuple[list[str] | None, np.ndarray]:
     return channels, values
 
 
-def array_titles(job: Job, count: int, distance: str) -> list[str]:
-    """Titles of a table-row or series job's ``count`` maps: ``"<id>: <item> vs <reference> (<distance> distance)"``."""
+def array_titles(job: Job, count: int, distance: str, values: Sequence[float] | None = None) -> list[str]:
+    """Titles of a table-row or series job's ``count`` maps, as the image figures' are.
+
+    ``"<id>: <item> vs <reference> — <distance> distance <value> (<range>)"`` with the unmasked item's distance to
+    each reference (``values``); ``"<id>: <item> vs <reference> (<distance> distance)"`` without.
+    """
+    from dianna_distance.visualization.common import pair_title
+
     item = "item" if isinstance(job.item, np.ndarray) else Path(job.item).name
-    return [f"{job.id}: {item} vs {label} ({distance} distance)" for label in _reference_labels(job.reference, count)]
+    labels = _reference_labels(job.reference, count)
+    if values is None or len(values) != len(labels):
+        return [f"{job.id}: {item} vs {label} ({distance} distance)" for label in labels]
+    return [f"{job.id}: {pair_title(item, label, value, distance)}" for label, value in zip(labels, values)]
 
 
 def _reference_labels(reference: object, count: int) -> list[str]:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from dianna_distance.dashboard import common
+from dianna_distance.dashboard import common, sessions
 from dianna_distance.dashboard.explore import COLOURS
 
 
@@ -31,6 +31,7 @@ def pages() -> dict:
 def main() -> None:
     """Draw the dashboard."""
     st.set_page_config(page_title="dianna-distance", page_icon=str(dianna_logo() or "🔍"), layout="wide")
+    sessions.watch()  # a closed tab's session is shut down before Streamlit forgets it (its memory is freed)
     logo = dianna_logo()
     if logo is not None:
         st.sidebar.image(str(logo))

@@ -115,13 +115,13 @@ def plot_timeseries_distance(
                 error = extras["standard_error"][k, :, c]
                 ax.text(1.005, 0.5, f"SE ≤ {np.nanmax(error):.2g}", transform=ax.transAxes, fontsize=7,
                         va="center")
-            if k == count - 1 and c == channels - 1:  # the time axis, under the last panel
-                ax.set_xlabel("time" if time_labels is not None else "time step", fontsize=9)
-            if time_labels is not None and k == count - 1 and c == channels - 1:
+            last = k == count - 1 and c == channels - 1
+            if time_labels is not None:  # every panel ticks the same steps; the last names them
                 ticks = np.linspace(0, length - 1, min(length, 8)).round().astype(int)
-                ax.set_xticks(ticks, [str(time_labels[t]) for t in ticks], fontsize=8)
-            else:
-                ax.tick_params(labelsize=8)
+                ax.set_xticks(ticks, [str(time_labels[t]) for t in ticks] if last else [])
+            ax.tick_params(labelsize=8, labelbottom=last)  # the time axis, named once: under the last panel
+            if last:
+                ax.set_xlabel("time" if time_labels is not None else "time step", fontsize=9)
     footer = fig.add_subplot(grid[-1])
     footer.axis("off")
     cax = footer.inset_axes((0.0, 0.75, 0.4, 0.2))
