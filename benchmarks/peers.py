@@ -510,7 +510,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--tasks", nargs="+", choices=list(TASKS), default=list(TASKS))
     parser.add_argument("--budgets", nargs="+", type=int, default=[200, 1000], help="model calls per explanation")
     parser.add_argument("--items", type=int, default=12, help="items per task and budget")
-    parser.add_argument("--image-items", nargs="+", type=int, default=[12, 5],
+    parser.add_argument("--image-items", nargs="+", type=int, default=[12, 12],
                         help="image pairs per budget (in the order of --budgets; at most 12)")
     parser.add_argument("--peers", nargs="+", default=None, help="only these peers (default all)")
     parser.add_argument("--cache-dir", type=Path, default=ROOT / "benchmarks" / "models" / "peers_cache",

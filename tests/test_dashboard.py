@@ -154,6 +154,29 @@ def test_a_run_file_reopens_without_the_model(explained):
     np.testing.assert_allclose(fresh.session_state["images_run"]["explainer"].map_, expected)
 
 
+def test_superpixel_masks_chosen_on_the_images_page_score_each_superpixel_as_one_and_reopen_from_a_run_file(
+        tmp_path):
+    app = own_model_app(tmp_path)
+    app.selectbox(key="images_mask_kinds").set_value("superpixels")
+    explain(app, n_masks=60)
+    assert not app.exception and not app.error
+    run = app.session_state["images_run"]
+    explainer = run["explainer"]
+    assert explainer.mask_kinds == "superpixels"
+    segments = explainer.segments_
+    assert len(np.unique(segments)) > 1
+    scores = np.asarray(explainer.map_).reshape(-1, *segments.shape)[0]
+    for label in np.unique(segments):  # one score per superpixel
+        assert np.ptp(scores[segments == label]) == 0
+    data = common.run_file(explainer, run["inputs"], run["parameters"], run["labels"], "Images")
+    fresh = new_app()
+    fresh.radio(key="images_source").set_value("open a run file").run()
+    fresh.file_uploader(key="images_run_file").upload("distance_run.npz", data)
+    fresh.run()
+    assert not fresh.exception and not fresh.error
+    np.testing.assert_array_equal(fresh.session_state["images_run"]["explainer"].map_, explainer.map_)
+
+
 def test_a_file_that_is_not_onnx_is_named_on_the_page(tmp_path):
     app = own_model_app(tmp_path, model=b"this is not a model")
     assert not app.exception

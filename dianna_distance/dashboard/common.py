@@ -175,7 +175,8 @@ def onnx_model(digest: str, data: bytes, name: str = "model.onnx") -> Any:
         raise DashboardInputError(f"the uploaded model is not a readable ONNX file ({error})") from error
 
 
-def parameter_widgets(key: str, images: bool = True, distance: str = "cosine", p_keep: float | None = None) -> dict:
+def parameter_widgets(key: str, images: bool = True, distance: str = "cosine", p_keep: float | None = None,
+                      mask_kinds: dict[str, str] | None = None) -> dict:
     """Widgets for every explainer parameter, with the modality's defaults; returns their values.
 
     Args:
@@ -183,6 +184,7 @@ def parameter_widgets(key: str, images: bool = True, distance: str = "cosine", p
         images: Whether to show ``feature_res`` (image and time-series masks).
         distance: The distance selected first.
         p_keep: The ``p_keep`` shown first; None: the paper's (``DEFAULTS``).
+        mask_kinds: The masks offered, value -> what it means (the first is shown first); None: no choice.
     """
     with st.expander("Explainer parameters", expanded=False):
         left, right = st.columns(2)
@@ -198,6 +200,9 @@ def parameter_widgets(key: str, images: bool = True, distance: str = "cosine", p
         if images:
             values["feature_res"] = left.number_input("feature_res (grid cells per axis)", 1, MAX_FEATURE_RES,
                                                       DEFAULTS["feature_res"], key=f"{key}_feature_res")
+        if mask_kinds:
+            values["mask_kinds"] = cast(str, right.selectbox(  # SELECTBOX
+                "masks", list(mask_kinds), format_func=lambda kind: mask_kinds[kind], key=f"{key}_mask_kinds"))
     return values
 
 

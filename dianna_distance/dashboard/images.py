@@ -41,6 +41,11 @@ def conse() -> tuple[Any, Any]:
     return load_conse()
 
 
+#: The masks the page offers, the paper's grid (the default) or the image's own superpixels (docs/images.md).
+MASK_KINDS = {"grid": "grid (the paper's RISE masks)",
+              "superpixels": "superpixels (about feature_res² segments that follow the image's edges)"}
+
+
 def make_explainer(parameters: dict, n_masks: int, extra: dict | None = None) -> Any:
     """A :class:`~dianna_distance.DistanceExplainer` with the page's parameters and ``n_masks`` masks."""
     from dianna_distance import DistanceExplainer
@@ -49,6 +54,7 @@ def make_explainer(parameters: dict, n_masks: int, extra: dict | None = None) ->
     return DistanceExplainer(n_masks=int(n_masks), feature_res=int(parameters["feature_res"]),
                              p_keep=float(parameters["p_keep"]), random_state=int(parameters["random_state"]),
                              distance=parameters.get("distance", "cosine"),
+                             mask_kinds=parameters.get("mask_kinds", "grid"),
                              mask_pairs=parameters.get("mask_pairs", "auto"), progress=False, **options)
 
 
@@ -306,7 +312,7 @@ def page() -> None:
         if prepared is None:
             return
         model, image, reference, labels, shown, kwargs, item_name = prepared
-        widgets = common.parameter_widgets("images")
+        widgets = common.parameter_widgets("images", mask_kinds=MASK_KINDS)
         parameters = {**widgets, "channels_axis": int(next(iter(kwargs.get("axis_labels", {2: "channels"})))),
                       "item_name": item_name}
         clicked = st.button("Explain", type="primary", key="images_explain")

@@ -336,6 +336,7 @@ def _check_parameters(parameters: dict, inputs: Any, label: str) -> None:
                         and len(v) == len(inputs), "one text per time step of the series"),
         "tokenizer_json": (lambda v: isinstance(v, str), "the text of a tokenizer.json"),
         "mask_pairs": (lambda v: v in (None, "auto", "flip", "complement"), "null, auto, flip or complement"),
+        "mask_kinds": (lambda v: v in ("grid", "superpixels"), "grid or superpixels"),
     }
     for name, (valid, expected) in checks.items():
         if name in parameters and not valid(parameters[name]):
