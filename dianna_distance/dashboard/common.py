@@ -198,7 +198,9 @@ def parameter_widgets(key: str, images: bool = True, distance: str = "cosine", p
         values["distance"] = cast(str, right.selectbox("distance", DISTANCES, DISTANCES.index(distance),  # SELECTBOX
                                                        key=f"{key}_distance"))
         if images:
-            values["feature_res"] = left.number_input("feature_res (grid cells per axis)", 1, MAX_FEATURE_RES,
+            label = "feature_res (grid cells per axis; superpixels: about its square)" if mask_kinds else \
+                "feature_res (grid cells per axis)"
+            values["feature_res"] = left.number_input(label, 1, MAX_FEATURE_RES,
                                                       DEFAULTS["feature_res"], key=f"{key}_feature_res")
         if mask_kinds:
             values["mask_kinds"] = cast(str, right.selectbox(  # SELECTBOX
