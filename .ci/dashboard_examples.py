@@ -34,7 +34,7 @@ def main() -> None:
         problems = [element.value for element in (*app.exception, *app.error, *app.info)]
         if problems:
             sys.exit(f"dashboard page {page}: its example did not load from the wheel: {problems}")
-        app.number_input(key=f"{key}_n_masks").set_value(60)  # tables: the paired regression needs more pairs than features
+        app.number_input(key=f"{key}_n_masks").set_value(60)  # tables: more pairs than features
         app.button(key=f"{key}_explain").click().run()
         problems = [element.value for element in (*app.exception, *app.error)]
         run = app.session_state[f"{key}_run"] if f"{key}_run" in app.session_state else None
