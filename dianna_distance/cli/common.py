@@ -17,7 +17,7 @@ import numpy as np
 from dianna_distance.distances import DISTANCES, WEIGHTINGS, DistanceLike
 from dianna_distance.files import check_output_prefix
 from dianna_distance.image import DistanceExplainer
-from dianna_distance.masks import GENERATORS
+from dianna_distance.masks import GENERATORS, check_mask_pairs
 from dianna_distance.models import PRESETS
 
 #: The ``--random-state`` value that draws a fresh seed.
@@ -39,11 +39,10 @@ def random_state_option(value: str) -> int | str:
 
 def mask_pairs_option(value: str) -> str | None:
     """``--mask-pairs``: ``auto``, ``none`` (independent masks: None), ``flip`` or ``complement``."""
-    if value == "none":
-        return None
-    if value not in ("auto", "flip", "complement"):
-        raise argparse.ArgumentTypeError(f"must be auto, none, flip or complement, got {value!r}")
-    return value
+    try:
+        return check_mask_pairs(None if value == "none" else value, allow_auto=True)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be auto, none, flip or complement, got {value!r}") from None
 
 
 def providers_option(value: str) -> list[str]:

@@ -31,6 +31,8 @@ import numpy as np
 
 from dianna_distance.distances import WEIGHTINGS
 from dianna_distance.files import npy_header
+from dianna_distance.image import MASK_KINDS
+from dianna_distance.masks import MASK_PAIRS
 
 RUN_FILE_VERSION = 2
 EMBEDDINGS_IN_RUN_FILE_MB = 64  # embeddings larger than this are stored as float32 in the run file
@@ -335,8 +337,8 @@ def _check_parameters(parameters: dict, inputs: Any, label: str) -> None:
         "time_labels": (lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v)
                         and len(v) == len(inputs), "one text per time step of the series"),
         "tokenizer_json": (lambda v: isinstance(v, str), "the text of a tokenizer.json"),
-        "mask_pairs": (lambda v: v in (None, "auto", "flip", "complement"), "null, auto, flip or complement"),
-        "mask_kinds": (lambda v: v in ("grid", "superpixels"), "grid or superpixels"),
+        "mask_pairs": (lambda v: v in (*MASK_PAIRS, "auto"), f"one of {(*MASK_PAIRS, 'auto')}"),
+        "mask_kinds": (lambda v: v in MASK_KINDS, f"one of {MASK_KINDS}"),
     }
     for name, (valid, expected) in checks.items():
         if name in parameters and not valid(parameters[name]):
